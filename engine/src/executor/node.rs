@@ -1,0 +1,200 @@
+//! One node's attempts: start, run with a timeout, retry with backoff, finish — each
+//! transition committed together with its hooks' writes.
+
+use std::sync::Arc;
+
+use super::backoff;
+use super::run::RunShared;
+use super::Inner;
+use crate::hooks::{FailureKind, NodeHookContext};
+use crate::step::{Step, StepContext, StepError};
+use crate::store::{HookError, NodeRecord, NodeStatus, RunRecord, TxnView};
+use crate::store::now_ms;
+use crate::workflow::StepDef;
+use crate::EngineError;
+
+pub(crate) struct NodeTask {
+    pub index: usize,
+    pub record: NodeRecord,
+    pub runnable: Arc<dyn Step>,
+    /// The node was running when the process died; it runs again with `on_resume`.
+    pub interrupted: bool,
+}
+
+enum Outcome {
+    Done(Result<crate::step::StepOutput, StepError>),
+    Cancelled,
+}
+
+/// Which hook a start transition calls.
+#[derive(Clone, Copy, PartialEq)]
+enum StartHook {
+    BeforeStart,
+    OnResume,
+    None,
+}
+
+pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize, NodeRecord), EngineError> {
+    let NodeTask { index, mut record, runnable, interrupted } = task;
+    let step = &shared.workflow.steps[index];
+    let inner = &shared.inner;
+
+    // Wait for a slot in the run and in the engine; cancellation wins over waiting.
+    let permits = tokio::select! {
+        biased;
+        _ = shared.cancel.cancelled() => None,
+        permits = async {
+            let run = shared.limit.clone().acquire_owned().await;
+            let global = inner.global.clone().acquire_owned().await;
+            (run, global)
+        } => Some(permits),
+    };
+    if permits.is_none() {
+        return finish_cancelled(&shared, step, record, index).await;
+    }
+
+    let mut start_hook = if interrupted { StartHook::OnResume } else { StartHook::BeforeStart };
+    loop {
+        record.attempt += 1;
+        record.status = NodeStatus::Running;
+        record.started_at.get_or_insert_with(now_ms);
+        let hook = start_hook;
+        let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+            let ctx = NodeHookContext { run: &shared.run, step, node: &record };
+            for h in &inner.hooks {
+                match hook {
+                    StartHook::BeforeStart => h.before_start(&ctx, txn)?,
+                    StartHook::OnResume => h.on_resume(&ctx, txn)?,
+                    StartHook::None => {}
+                }
+            }
+            Ok(())
+        };
+        // Not flushed: if the process dies before the step's result is durable, the node is
+        // run again on resume with the same idempotency key either way.
+        match inner.store.commit(Some(&record), None, Some(&work)) {
+            Ok(()) => {}
+            Err(EngineError::Refused(reason)) => {
+                // Nothing of the refused start was written; the node fails without starting.
+                record.status = NodeStatus::Failed;
+                record.error = Some(reason.clone());
+                record.finished_at = Some(now_ms());
+                inner.store.commit(Some(&record), None, None)?;
+                inner.flusher.durable().await?;
+                shared.emit(Some(&step.id), "failed", record.attempt, Some(reason));
+                return Ok((index, record));
+            }
+            Err(e) => return Err(e),
+        }
+        start_hook = StartHook::None;
+        shared.emit(Some(&step.id), "running", record.attempt, None);
+
+        let ctx = StepContext {
+            run_id: shared.run.id.clone(),
+            step_id: step.id.clone(),
+            attempt: record.attempt,
+            idempotency_key: record.idempotency_key.clone(),
+            owner: shared.run.owner.clone(),
+            inputs: shared.inputs.clone(),
+            cancel: shared.cancel.clone(),
+            resources: inner.resources.clone(),
+        };
+        let outcome = tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => Outcome::Cancelled,
+            result = tokio::time::timeout(step.timeout, runnable.run(ctx)) => Outcome::Done(match result {
+                Ok(result) => result,
+                Err(_) => Err(StepError::retryable(format!(
+                    "timed out after {}", humantime::format_duration(step.timeout)
+                ))),
+            }),
+        };
+
+        match outcome {
+            Outcome::Cancelled => return finish_cancelled(&shared, step, record, index).await,
+            Outcome::Done(Ok(output)) => {
+                record.status = NodeStatus::Succeeded;
+                record.output = Some(output.value);
+                record.free = output.free;
+                record.error = None;
+                record.finished_at = Some(now_ms());
+                let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+                    let ctx = NodeHookContext { run: &shared.run, step, node: &record };
+                    inner.hooks.iter().try_for_each(|h| h.after_success(&ctx, txn))
+                };
+                match inner.store.commit(Some(&record), None, Some(&work)) {
+                    Ok(()) => {}
+                    Err(EngineError::Refused(reason)) => {
+                        record.status = NodeStatus::Failed;
+                        record.output = None;
+                        record.error = Some(format!("could not record success: {reason}"));
+                        commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
+                    }
+                    Err(e) => return Err(e),
+                }
+                inner.flusher.durable().await?;
+                shared.emit(Some(&step.id), record.status.as_str(), record.attempt, record.error.clone());
+                return Ok((index, record));
+            }
+            Outcome::Done(Err(error)) if error.retryable && record.attempt < step.retry.attempts => {
+                record.error = Some(error.message.clone());
+                inner.store.commit(Some(&record), None, None)?;
+                let wait = backoff::delay(&step.retry, record.attempt + 1);
+                shared.emit(
+                    Some(&step.id),
+                    "retrying",
+                    record.attempt,
+                    Some(format!("{}; next attempt in {}", error.message, humantime::format_duration(round_ms(wait)))),
+                );
+                tokio::select! {
+                    biased;
+                    _ = shared.cancel.cancelled() => return finish_cancelled(&shared, step, record, index).await,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            Outcome::Done(Err(error)) => {
+                record.status = NodeStatus::Failed;
+                record.error = Some(error.message);
+                record.finished_at = Some(now_ms());
+                commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
+                inner.flusher.durable().await?;
+                shared.emit(Some(&step.id), "failed", record.attempt, record.error.clone());
+                return Ok((index, record));
+            }
+        }
+    }
+}
+
+fn round_ms(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(d.as_millis() as u64)
+}
+
+async fn finish_cancelled(
+    shared: &RunShared,
+    step: &StepDef,
+    mut record: NodeRecord,
+    index: usize,
+) -> Result<(usize, NodeRecord), EngineError> {
+    record.status = NodeStatus::Cancelled;
+    record.error = Some("run cancelled".into());
+    record.finished_at = Some(now_ms());
+    commit_failure(&shared.inner, &shared.run, step, &record, FailureKind::Cancelled)?;
+    shared.inner.flusher.durable().await?;
+    shared.emit(Some(&step.id), "cancelled", record.attempt, record.error.clone());
+    Ok((index, record))
+}
+
+/// Commits a node's unsuccessful end together with every hook's `after_failure`.
+pub(crate) fn commit_failure(
+    inner: &Inner,
+    run: &RunRecord,
+    step: &StepDef,
+    record: &NodeRecord,
+    kind: FailureKind,
+) -> Result<(), EngineError> {
+    let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+        let ctx = NodeHookContext { run, step, node: record };
+        inner.hooks.iter().try_for_each(|h| h.after_failure(&ctx, kind, txn))
+    };
+    inner.store.commit(Some(record), None, Some(&work))
+}

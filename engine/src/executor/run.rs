@@ -1,0 +1,247 @@
+//! Scheduling one run: ready steps start as soon as their needs are satisfied.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::node::{self, NodeTask};
+use super::{Inner, RunEvent, RunReport};
+use crate::hooks::FailureKind;
+use crate::store::{NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms};
+use crate::workflow::{Workflow, expression};
+use crate::EngineError;
+
+/// What every node task of one run shares.
+pub(crate) struct RunShared {
+    pub inner: Arc<Inner>,
+    pub run: RunRecord,
+    pub workflow: Workflow,
+    pub limit: Arc<Semaphore>,
+    pub inputs: Arc<Value>,
+    pub cancel: CancellationToken,
+}
+
+impl RunShared {
+    pub fn emit(&self, step_id: Option<&str>, status: &str, attempt: u32, message: Option<String>) {
+        let _ = self.inner.events.send(RunEvent {
+            run_id: self.run.id.clone(),
+            step_id: step_id.map(str::to_string),
+            status: status.to_string(),
+            attempt,
+            message,
+            at: now_ms(),
+        });
+    }
+
+    /// The values expressions of step `index` may read: inputs, run, and the steps it needs.
+    pub fn context(&self, index: usize, records: &[NodeRecord]) -> Value {
+        let mut steps = Map::new();
+        for &need in &self.workflow.steps[index].needs {
+            let record = &records[need];
+            steps.insert(
+                record.step_id.clone(),
+                json!({ "output": record.output.clone().unwrap_or(Value::Null), "status": record.status.as_str() }),
+            );
+        }
+        json!({ "inputs": *self.inputs, "run": { "id": self.run.id }, "steps": steps })
+    }
+}
+
+pub(crate) async fn execute(
+    inner: Arc<Inner>,
+    run_id: &str,
+    cancel: CancellationToken,
+) -> Result<RunReport, EngineError> {
+    let mut run = inner
+        .store
+        .run(run_id)?
+        .ok_or_else(|| EngineError::RunNotFound(run_id.to_string()))?;
+    if run.status.is_finished() {
+        return Err(EngineError::RunFinished {
+            id: run.id.clone(),
+            status: run.status.as_str(),
+        });
+    }
+    let workflow = Workflow::parse(&run.workflow_source, &run.workflow_origin, &inner.registry)?;
+
+    let stored: HashMap<String, NodeRecord> = inner
+        .store
+        .nodes(run_id)?
+        .into_iter()
+        .map(|n| (n.step_id.clone(), n))
+        .collect();
+    let mut records: Vec<NodeRecord> = workflow
+        .steps
+        .iter()
+        .map(|s| {
+            stored
+                .get(&s.id)
+                .cloned()
+                .unwrap_or_else(|| NodeRecord::pending(run_id, &s.id))
+        })
+        .collect();
+
+    if run.status == RunStatus::Running {
+        run.resumes += 1;
+    }
+    run.status = RunStatus::Running;
+    run.started_at.get_or_insert_with(now_ms);
+    inner.store.commit(None, Some(&run), None)?;
+    inner.flusher.durable().await?;
+
+    let limit = workflow.parallelism.unwrap_or(inner.config.run_parallelism).max(1);
+    let shared = Arc::new(RunShared {
+        inputs: Arc::new(Value::Object(run.inputs.clone())),
+        limit: Arc::new(Semaphore::new(limit)),
+        inner: inner.clone(),
+        run: run.clone(),
+        workflow,
+        cancel: cancel.clone(),
+    });
+    shared.emit(None, "running", 0, None);
+
+    let steps = &shared.workflow.steps;
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    let mut waiting_on: Vec<usize> = vec![0; steps.len()];
+    for (i, step) in steps.iter().enumerate() {
+        for &need in &step.needs {
+            dependents[need].push(i);
+            if !records[need].status.is_finished() {
+                waiting_on[i] += 1;
+            }
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..steps.len())
+        .filter(|&i| !records[i].status.is_finished() && waiting_on[i] == 0)
+        .collect();
+
+    let mut tasks: JoinSet<Result<(usize, NodeRecord), EngineError>> = JoinSet::new();
+    let mut failure: Option<EngineError> = None;
+    loop {
+        while let Some(i) = ready.pop_front() {
+            match start_or_settle(&shared, i, &records)? {
+                Settled::Now(record) => {
+                    records[i] = record;
+                    release(i, &dependents, &mut waiting_on, &mut ready);
+                }
+                Settled::Later(task) => {
+                    records[i].status = NodeStatus::Running;
+                    tasks.spawn(node::run(shared.clone(), task));
+                }
+            }
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        match joined {
+            Ok(Ok((i, record))) => {
+                records[i] = record;
+                release(i, &dependents, &mut waiting_on, &mut ready);
+            }
+            Ok(Err(e)) => {
+                // The store failed: stop everything and leave the run resumable.
+                cancel.cancel();
+                failure.get_or_insert(e);
+            }
+            Err(join_error) => {
+                cancel.cancel();
+                failure.get_or_insert(EngineError::Store(format!("a step task panicked: {join_error}")));
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+
+    let mut run = shared.run.clone();
+    run.finished_at = Some(now_ms());
+    if cancel.is_cancelled() {
+        run.status = RunStatus::Cancelled;
+        run.error = Some("cancelled".into());
+    } else if records.iter().all(|r| r.status.satisfies_needs()) {
+        run.status = RunStatus::Succeeded;
+    } else {
+        run.status = RunStatus::Failed;
+        run.error = records
+            .iter()
+            .find(|r| r.status == NodeStatus::Failed)
+            .map(|r| format!("step `{}` failed: {}", r.step_id, r.error.as_deref().unwrap_or("unknown error")));
+    }
+    inner.store.commit(None, Some(&run), None)?;
+    inner.flusher.durable().await?;
+    shared.emit(None, run.status.as_str(), 0, run.error.clone());
+    Ok(RunReport { run, nodes: records })
+}
+
+/// Marks `i` finished for the steps that wait on it.
+fn release(i: usize, dependents: &[Vec<usize>], waiting_on: &mut [usize], ready: &mut VecDeque<usize>) {
+    for &d in &dependents[i] {
+        waiting_on[d] -= 1;
+        if waiting_on[d] == 0 {
+            ready.push_back(d);
+        }
+    }
+}
+
+enum Settled {
+    /// Finished without running (skipped, or cancelled because of a need or the run).
+    Now(NodeRecord),
+    /// Will run in a task.
+    Later(NodeTask),
+}
+
+fn start_or_settle(shared: &Arc<RunShared>, i: usize, records: &[NodeRecord]) -> Result<Settled, EngineError> {
+    let step = &shared.workflow.steps[i];
+    let mut record = records[i].clone();
+    let settle = |mut record: NodeRecord, status: NodeStatus, kind: FailureKind, message: String| -> Result<Settled, EngineError> {
+        record.status = status;
+        record.error = Some(message.clone());
+        record.finished_at = Some(now_ms());
+        node::commit_failure(&shared.inner, &shared.run, step, &record, kind)?;
+        shared.emit(Some(&step.id), status.as_str(), record.attempt, Some(message));
+        Ok(Settled::Now(record))
+    };
+    if shared.cancel.is_cancelled() {
+        return settle(record, NodeStatus::Cancelled, FailureKind::Cancelled, "run cancelled".into());
+    }
+    if let Some(&need) = step.needs.iter().find(|&&n| !records[n].status.satisfies_needs()) {
+        let need = &records[need];
+        let message = format!("needs `{}`, which {}", need.step_id, match need.status {
+            NodeStatus::Failed => "failed",
+            _ => "was cancelled",
+        });
+        return settle(record, NodeStatus::Cancelled, FailureKind::Cancelled, message);
+    }
+    let interrupted = record.status == NodeStatus::Running;
+    if let (Some(when), false) = (&step.when, interrupted) {
+        match expression::evaluate_condition(when, &shared.context(i, records)) {
+            Ok(true) => {}
+            Ok(false) => {
+                record.status = NodeStatus::Skipped;
+                record.finished_at = Some(now_ms());
+                let message = format!("skipped: `when: {when}` is false");
+                record.error = None;
+                node::commit_failure(&shared.inner, &shared.run, step, &record, FailureKind::Skipped)?;
+                shared.emit(Some(&step.id), "skipped", 0, Some(message));
+                return Ok(Settled::Now(record));
+            }
+            Err(e) => return settle(record, NodeStatus::Failed, FailureKind::Failed, format!("cannot evaluate `when`: {e}")),
+        }
+    }
+    let with = if step.templated {
+        match expression::render(&step.with, &shared.context(i, records)) {
+            Ok(with) => with,
+            Err(e) => return settle(record, NodeStatus::Failed, FailureKind::Failed, format!("cannot resolve `with`: {e}")),
+        }
+    } else {
+        step.with.clone()
+    };
+    let kind = shared.inner.registry.get(&step.uses).expect("validated uses");
+    let runnable = match kind.build(&with) {
+        Ok(runnable) => runnable,
+        Err(e) => return settle(record, NodeStatus::Failed, FailureKind::Failed, format!("invalid `with` for `{}`: {e}", step.uses)),
+    };
+    Ok(Settled::Later(NodeTask { index: i, record, runnable, interrupted }))
+}

@@ -1,0 +1,32 @@
+//! techpack's workflow engine: YAML workflows validated up front, executed as a DAG on tokio,
+//! every transition persisted in sled so interrupted runs resume where they were.
+//!
+//! It knows nothing about tech packs or HTTP: step kinds are registered by the caller, and
+//! lifecycle hooks (credits) plug into node transitions.
+//!
+//! # Layout
+//! - [`workflow`]: the YAML format, its validation (`diagnostic`, `load`), expressions
+//!   (`expression`), inputs, the DAG (`graph`), and the one YAML module (`yaml`).
+//! - [`step`]: the [`Step`] and [`StepKind`] traits, the [`StepRegistry`], shared
+//!   [`Resources`], and the built-in `core/*` kinds (`step/builtin`).
+//! - [`hooks`]: the [`NodeHook`] lifecycle trait.
+//! - [`store`]: the [`StateStore`] trait, its records, and the sled implementation.
+//! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
+//!   delays (`backoff`), group commit (`flush`) and transition events (`events`).
+//! - `error`: [`EngineError`], the crate's one error type.
+
+mod error;
+pub mod executor;
+pub mod hooks;
+pub mod step;
+pub mod store;
+pub mod workflow;
+
+pub use error::EngineError;
+pub use executor::{Engine, EngineConfig, RunEvent, RunReport};
+pub use hooks::{FailureKind, NodeHook, NodeHookContext};
+pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
+pub use store::{
+    Durability, HookError, NodeRecord, NodeStatus, RunRecord, RunStatus, SledStore, StateStore, TxnView,
+};
+pub use workflow::{Diagnostic, Diagnostics, GraphFormat, Workflow};

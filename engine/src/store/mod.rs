@@ -1,0 +1,92 @@
+//! Durable state: runs, node states and hook-owned records, behind the [`StateStore`] trait.
+//!
+//! Every transition that matters is one transaction: the node record, optionally the run
+//! record, and whatever the lifecycle hooks write (the credit ledger) commit together or not
+//! at all.
+
+mod records;
+mod sled_store;
+
+pub use records::{NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms};
+pub use sled_store::SledStore;
+
+use crate::EngineError;
+
+/// How hard the store works to keep a transition across a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// A finished step's record is fsynced before any step that depends on it starts, and the
+    /// run's final state before the run is reported done. Survives `kill -9` and power loss;
+    /// a resumed run never re-runs a step that was reported finished.
+    #[default]
+    Sync,
+    /// Writes reach disk in the background (every ~500 ms). Survives `kill -9` of steps that
+    /// finished before the last background flush; after a crash a step that finished just
+    /// before it may run again (with the same idempotency key). Records stay consistent with
+    /// each other: a node state and its ledger entries are lost or kept together.
+    Relaxed,
+}
+
+/// A view of the hook-owned keyspace inside a store transaction. Hooks read and write through
+/// it so their records commit atomically with the node transition. The transaction may be
+/// retried on conflict, so hooks must derive what they write only from what they read here.
+pub trait TxnView {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnConflict>;
+    fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), TxnConflict>;
+    fn remove(&mut self, key: &[u8]) -> Result<(), TxnConflict>;
+}
+
+/// The transaction must be retried (returned by [`TxnView`]; propagate it with `?`).
+#[derive(Debug)]
+pub struct TxnConflict(pub(crate) String);
+
+/// Why a hook refused a transition.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The transition is refused with this message (e.g. insufficient credits).
+    #[error("{0}")]
+    Refused(String),
+    #[error("transaction conflict")]
+    Conflict(TxnConflict),
+}
+
+impl From<TxnConflict> for HookError {
+    fn from(conflict: TxnConflict) -> Self {
+        HookError::Conflict(conflict)
+    }
+}
+
+/// Hook code run inside a transition's transaction.
+pub type TxnWork<'a> = &'a (dyn Fn(&mut dyn TxnView) -> Result<(), HookError> + Sync);
+
+/// Persistent state of runs and nodes.
+pub trait StateStore: Send + Sync + 'static {
+    /// Writes a new run and all its (pending) nodes in one transaction.
+    fn create_run(&self, run: &RunRecord, nodes: &[NodeRecord]) -> Result<(), EngineError>;
+
+    /// Writes a node record, optionally its run record, and `work`'s writes in one
+    /// transaction. If `work` refuses, nothing is written and the refusal is returned.
+    fn commit(
+        &self,
+        node: Option<&NodeRecord>,
+        run: Option<&RunRecord>,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError>;
+
+    /// Makes everything written so far durable (fsync).
+    fn flush(&self) -> Result<(), EngineError>;
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, EngineError>;
+
+    /// The run's nodes, in no particular order.
+    fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>, EngineError>;
+
+    /// Every run, newest first.
+    fn runs(&self) -> Result<Vec<RunRecord>, EngineError>;
+
+    /// Reads one key of the hook-owned keyspace outside a transaction.
+    fn hook_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError>;
+
+    /// Every hook-owned key under `prefix`, in key order.
+    fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError>;
+}

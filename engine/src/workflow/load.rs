@@ -1,0 +1,640 @@
+//! Loading a workflow: every check, every problem reported at once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::diagnostic::{Code, Diagnostic, Diagnostics, Location};
+use super::expression;
+use super::spec::{self, Condition, DefaultsSpec, InputSpec, RetrySpec, StepSpec};
+use super::yaml::{self, Outline, YamlProblem};
+use super::{DEFAULT_TIMEOUT, InputDef, RetryPolicy, StepDef, Workflow};
+use crate::StepRegistry;
+
+/// Collects problems with positions looked up in the outline.
+struct Report<'a> {
+    origin: &'a str,
+    outline: &'a Outline,
+    problems: Vec<(Option<(usize, usize)>, Diagnostic)>,
+}
+
+impl Report<'_> {
+    fn add(&mut self, code: Code, step: Option<&str>, path: &[&str], message: impl Into<String>) {
+        let position = self.position(path);
+        self.add_at(code, step, position, message.into());
+    }
+
+    fn add_at(
+        &mut self,
+        code: Code,
+        step: Option<&str>,
+        position: Option<(usize, usize)>,
+        message: String,
+    ) {
+        let location = position.map(|(line, column)| Location {
+            file: self.origin.to_string(),
+            line,
+            column,
+        });
+        self.problems.push((
+            position,
+            Diagnostic {
+                code,
+                step: step.map(str::to_string),
+                location,
+                message,
+            },
+        ));
+    }
+
+    /// The position of the deepest prefix of `path` that the outline knows.
+    fn position(&self, path: &[&str]) -> Option<(usize, usize)> {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| self.outline.position(&path[..n]))
+    }
+
+    fn finish(mut self) -> Diagnostics {
+        // File order; problems without a position (whole-file ones) first.
+        self.problems.sort_by_key(|(position, _)| *position);
+        Diagnostics(self.problems.into_iter().map(|(_, d)| d).collect())
+    }
+}
+
+pub fn load(source: &str, origin: &str, registry: &StepRegistry) -> Result<Workflow, Diagnostics> {
+    let (document, outline) = match yaml::parse(source) {
+        Ok(parsed) => parsed,
+        Err(problems) => return Err(yaml_problems(origin, problems)),
+    };
+    let mut report = Report {
+        origin,
+        outline: &outline,
+        problems: Vec::new(),
+    };
+    let workflow = check(document, source, origin, registry, &mut report);
+    if report.problems.is_empty() {
+        Ok(workflow.expect("a workflow without problems is built"))
+    } else {
+        Err(report.finish())
+    }
+}
+
+fn yaml_problems(origin: &str, problems: Vec<YamlProblem>) -> Diagnostics {
+    let at = |line, column| {
+        Some(Location {
+            file: origin.to_string(),
+            line,
+            column,
+        })
+    };
+    Diagnostics(
+        problems
+            .into_iter()
+            .map(|problem| match problem {
+                YamlProblem::Syntax {
+                    line,
+                    column,
+                    message,
+                } => Diagnostic {
+                    code: Code::YamlSyntax,
+                    step: None,
+                    location: at(line, column),
+                    message: format!("invalid YAML: {message}"),
+                },
+                YamlProblem::DuplicateKey {
+                    path,
+                    key,
+                    line,
+                    column,
+                } => {
+                    let is_step = path.len() == 1 && path[0] == "steps";
+                    Diagnostic {
+                        code: Code::DuplicateKey,
+                        step: is_step.then(|| key.clone()),
+                        location: at(line, column),
+                        message: if is_step {
+                            "duplicate step id".to_string()
+                        } else if path.is_empty() {
+                            format!("duplicate key `{key}`")
+                        } else {
+                            format!("duplicate key `{key}` in `{}`", path.join("."))
+                        },
+                    }
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A serde error about one field, pointed at that field when the message names it.
+fn field_error(report: &mut Report, step: Option<&str>, path: &[&str], message: String) {
+    let code = if message.starts_with("unknown field") || message.starts_with("unknown variant") {
+        Code::UnknownField
+    } else {
+        Code::InvalidValue
+    };
+    let named = message.split('`').nth(1).map(str::to_string);
+    let mut full: Vec<&str> = path.to_vec();
+    if let (true, Some(field)) = (message.starts_with("unknown field"), named.as_deref()) {
+        full.push(field);
+    }
+    report.add(code, step, &full, message.clone());
+}
+
+fn check(
+    document: serde_yaml::Value,
+    source: &str,
+    origin: &str,
+    registry: &StepRegistry,
+    report: &mut Report,
+) -> Option<Workflow> {
+    let serde_yaml::Value::Mapping(top) = document else {
+        report.add(
+            Code::InvalidValue,
+            None,
+            &[],
+            "a workflow must be a mapping with `name` and `steps`",
+        );
+        return None;
+    };
+
+    let mut fields: HashMap<String, serde_yaml::Value> = HashMap::new();
+    for (key, value) in top {
+        let key = key.as_str().unwrap_or_default().to_string();
+        if spec::TOP_LEVEL_FIELDS.contains(&key.as_str()) {
+            fields.insert(key, value);
+        } else {
+            report.add(
+                Code::UnknownField,
+                None,
+                &[&key],
+                format!(
+                    "unknown field `{key}`, expected one of {}",
+                    spec::TOP_LEVEL_FIELDS.join(", ")
+                ),
+            );
+        }
+    }
+
+    let name = match fields.remove("name") {
+        Some(serde_yaml::Value::String(name)) if !name.trim().is_empty() => name,
+        Some(_) => {
+            report.add(
+                Code::InvalidValue,
+                None,
+                &["name"],
+                "`name` must be a non-empty string",
+            );
+            String::new()
+        }
+        None => {
+            report.add(Code::InvalidValue, None, &[], "missing field `name`");
+            String::new()
+        }
+    };
+    let version = match fields.remove("version") {
+        None => "1".to_string(),
+        Some(serde_yaml::Value::String(v)) => v,
+        Some(serde_yaml::Value::Number(n)) => n.to_string(),
+        Some(_) => {
+            report.add(
+                Code::InvalidValue,
+                None,
+                &["version"],
+                "`version` must be a string or a number",
+            );
+            String::new()
+        }
+    };
+    let description = match fields.remove("description") {
+        None => None,
+        Some(value) => yaml::from_value::<String>(value)
+            .map_err(|e| report.add(Code::InvalidValue, None, &["description"], e))
+            .ok(),
+    };
+
+    let inputs = check_inputs(fields.remove("inputs"), report);
+
+    let defaults: DefaultsSpec = match fields.remove("defaults") {
+        None => DefaultsSpec::default(),
+        Some(value) => yaml::from_value(value).unwrap_or_else(|e| {
+            field_error(report, None, &["defaults"], e);
+            DefaultsSpec::default()
+        }),
+    };
+    let default_retry = match &defaults.retry {
+        Some(retry) => retry_policy(retry, &RetryPolicy::default(), None, &["defaults", "retry"], report),
+        None => RetryPolicy::default(),
+    };
+    let default_timeout = match &defaults.timeout {
+        Some(text) => duration(text, None, &["defaults", "timeout"], report).unwrap_or(DEFAULT_TIMEOUT),
+        None => DEFAULT_TIMEOUT,
+    };
+    if defaults.parallelism == Some(0) {
+        report.add(
+            Code::InvalidValue,
+            None,
+            &["defaults", "parallelism"],
+            "`parallelism` must be at least 1",
+        );
+    }
+
+    let steps_value = match fields.remove("steps") {
+        Some(serde_yaml::Value::Mapping(steps)) => steps,
+        Some(serde_yaml::Value::Null) | None => {
+            report.add(
+                Code::NoSteps,
+                None,
+                &["steps"],
+                "a workflow needs at least one step under `steps`",
+            );
+            return None;
+        }
+        Some(_) => {
+            report.add(
+                Code::InvalidValue,
+                None,
+                &["steps"],
+                "`steps` must be a mapping from step id to step",
+            );
+            return None;
+        }
+    };
+    if steps_value.is_empty() {
+        report.add(
+            Code::NoSteps,
+            None,
+            &["steps"],
+            "a workflow needs at least one step under `steps`",
+        );
+    }
+
+    // First pass: every step's own fields.
+    let mut parsed: Vec<(String, Option<StepSpec>)> = Vec::new();
+    for (key, value) in steps_value {
+        let id = match &key {
+            serde_yaml::Value::String(id) => id.clone(),
+            other => yaml::to_json(other).map(|v| v.to_string()).unwrap_or_default(),
+        };
+        if !valid_step_id(&id) {
+            report.add(
+                Code::InvalidStepId,
+                Some(&id),
+                &["steps", &id],
+                "a step id must start with a letter or `_` and hold only letters, digits and `_` \
+                 (expressions read it as `steps.<id>`)",
+            );
+        }
+        let spec = match yaml::from_value::<StepSpec>(value) {
+            Ok(spec) => Some(spec),
+            Err(e) => {
+                field_error(report, Some(&id), &["steps", &id], e);
+                None
+            }
+        };
+        parsed.push((id, spec));
+    }
+    let index: HashMap<&str, usize> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let input_names: BTreeSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+
+    // Second pass: references between steps, expressions, kinds, configs.
+    let mut steps = Vec::new();
+    for (id, spec) in &parsed {
+        let Some(spec) = spec else { continue };
+        let at = |field: &'static str| -> Vec<&str> { vec!["steps", id.as_str(), field] };
+        let mut needs = BTreeSet::new();
+
+        for (i, need) in spec.needs.to_vec().iter().enumerate() {
+            match index.get(need.as_str()) {
+                Some(&n) => {
+                    needs.insert(n);
+                }
+                None => {
+                    let i = i.to_string();
+                    report.add(
+                        Code::MissingNeed,
+                        Some(id),
+                        &["steps", id, "needs", &i],
+                        format!("`needs` names `{need}`, which is not a step of this workflow"),
+                    );
+                }
+            }
+        }
+
+        let with = match yaml::to_json(&spec.with) {
+            Ok(v) => v,
+            Err(e) => {
+                report.add(Code::InvalidValue, Some(id), &at("with"), format!("`with` {e}"));
+                Value::Null
+            }
+        };
+        let mut sources = Vec::new();
+        expression::expressions_in(&with, &mut sources);
+        let when = match &spec.when {
+            None => None,
+            Some(Condition::Constant(b)) => Some(b.to_string()),
+            Some(Condition::Expression(e)) => {
+                sources.push(Ok(expression::condition_source(e).to_string()));
+                Some(e.clone())
+            }
+        };
+        for source in sources {
+            let field = if when.as_deref().map(expression::condition_source) == source.as_deref().ok() {
+                "when"
+            } else {
+                "with"
+            };
+            let refs = match source.and_then(|s| expression::references(&s).map_err(|e| format!("`{s}`: {e}"))) {
+                Ok(refs) => refs,
+                Err(e) => {
+                    report.add(
+                        Code::BadExpression,
+                        Some(id),
+                        &at(field),
+                        format!("bad expression in `{field}`: {e}"),
+                    );
+                    continue;
+                }
+            };
+            for reference in refs {
+                check_reference(&reference, id, field, &index, &input_names, &mut needs, report);
+            }
+        }
+
+        let retry = match &spec.retry {
+            Some(r) => retry_policy(r, &default_retry, Some(id), &at("retry"), report),
+            None => default_retry.clone(),
+        };
+        let timeout = match &spec.timeout {
+            Some(t) => duration(t, Some(id), &at("timeout"), report).unwrap_or(default_timeout),
+            None => default_timeout,
+        };
+
+        let templated = expression::has_expressions(&with);
+        match registry.get(&spec.uses) {
+            None => {
+                let known: Vec<&str> = registry.kinds().map(|(name, _)| name).collect();
+                report.add(
+                    Code::UnknownUses,
+                    Some(id),
+                    &at("uses"),
+                    format!(
+                        "unknown step kind `{}` (known: {})",
+                        spec.uses,
+                        known.join(", ")
+                    ),
+                );
+            }
+            Some(kind) if !templated => {
+                if let Err(e) = kind.build(&with) {
+                    report.add(
+                        Code::InvalidConfig,
+                        Some(id),
+                        &at("with"),
+                        format!("invalid `with` for `{}`: {e}", spec.uses),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+
+        steps.push(StepDef {
+            id: id.clone(),
+            name: spec.name.clone(),
+            uses: spec.uses.clone(),
+            with,
+            templated,
+            when,
+            needs: needs.into_iter().collect(),
+            retry,
+            timeout,
+            credits: spec.credits,
+        });
+    }
+
+    if steps.len() == parsed.len() {
+        for cycle in super::graph::cycles(&steps) {
+            let chain: Vec<&str> = cycle.iter().map(|&i| steps[i].id.as_str()).collect();
+            let first = chain[0];
+            report.add(
+                Code::Cycle,
+                Some(first),
+                &["steps", first],
+                format!(
+                    "dependency cycle: {} -> {first} (each step needs the next)",
+                    chain.join(" -> ")
+                ),
+            );
+        }
+    }
+
+    Some(Workflow {
+        name,
+        version,
+        description,
+        origin: origin.to_string(),
+        source: source.to_string(),
+        sha256: hex::encode(Sha256::digest(source.as_bytes())),
+        inputs,
+        steps,
+        parallelism: defaults.parallelism,
+    })
+}
+
+fn check_reference(
+    reference: &str,
+    id: &str,
+    field: &str,
+    index: &HashMap<&str, usize>,
+    inputs: &BTreeSet<&str>,
+    needs: &mut BTreeSet<usize>,
+    report: &mut Report,
+) {
+    let path = ["steps", id, field];
+    let mut parts = reference.split('.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("inputs"), Some(name), _) if !inputs.contains(name) => report.add(
+            Code::BadReference,
+            Some(id),
+            &path,
+            format!("`{field}` reads `inputs.{name}`, which is not a declared input"),
+        ),
+        (Some("inputs" | "run"), _, _) => {}
+        (Some("steps"), Some(other), rest) => match index.get(other) {
+            None => report.add(
+                Code::BadReference,
+                Some(id),
+                &path,
+                format!("`{field}` reads `steps.{other}`, which is not a step of this workflow"),
+            ),
+            Some(_) if other == id => report.add(
+                    Code::BadReference,
+                    Some(id),
+                    &path,
+                    format!("`{field}` reads the step's own output"),
+                ),
+            Some(&n) => {
+                needs.insert(n);
+                if let Some(attribute) = rest {
+                    if attribute != "output" && attribute != "status" {
+                        report.add(
+                            Code::BadReference,
+                            Some(id),
+                            &path,
+                            format!(
+                                "`{field}` reads `steps.{other}.{attribute}`; a step has `output` and `status`"
+                            ),
+                        );
+                    }
+                }
+            }
+        },
+        (Some("steps"), None, _) => report.add(
+            Code::BadReference,
+            Some(id),
+            &path,
+            format!("`{field}` must name a step: `steps.<id>.output`"),
+        ),
+        (Some(root), _, _) => report.add(
+            Code::BadReference,
+            Some(id),
+            &path,
+            format!("`{field}` reads `{root}`; expressions can read `inputs`, `steps` and `run`"),
+        ),
+        (None, _, _) => {}
+    }
+}
+
+fn valid_step_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn duration(text: &str, step: Option<&str>, path: &[&str], report: &mut Report) -> Option<Duration> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if !d.is_zero() => Some(d),
+        Ok(_) => {
+            report.add(Code::BadDuration, step, path, format!("duration `{text}` must be more than zero"));
+            None
+        }
+        Err(e) => {
+            report.add(
+                Code::BadDuration,
+                step,
+                path,
+                format!("bad duration `{text}`: {e} (write e.g. `500ms`, `30s`, `5m`)"),
+            );
+            None
+        }
+    }
+}
+
+fn retry_policy(
+    spec: &RetrySpec,
+    base: &RetryPolicy,
+    step: Option<&str>,
+    path: &[&str],
+    report: &mut Report,
+) -> RetryPolicy {
+    let mut policy = base.clone();
+    if spec.attempts == 0 {
+        let mut p = path.to_vec();
+        p.push("attempts");
+        report.add(Code::InvalidValue, step, &p, "`retry.attempts` counts the first attempt too: it must be at least 1");
+    }
+    policy.attempts = spec.attempts.max(1);
+    if let Some(backoff) = spec.backoff {
+        policy.backoff = backoff;
+    }
+    let field = |name: &'static str| {
+        let mut p = path.to_vec();
+        p.push(name);
+        p
+    };
+    if let Some(text) = &spec.initial_delay {
+        if let Some(d) = duration(text, step, &field("initial_delay"), report) {
+            policy.initial_delay = d;
+        }
+    }
+    if let Some(text) = &spec.max_delay {
+        if let Some(d) = duration(text, step, &field("max_delay"), report) {
+            policy.max_delay = d;
+        }
+    }
+    if policy.max_delay < policy.initial_delay {
+        report.add(
+            Code::InvalidValue,
+            step,
+            path,
+            "`retry.max_delay` is shorter than `retry.initial_delay`",
+        );
+    }
+    if let Some(jitter) = spec.jitter {
+        policy.jitter = jitter;
+    }
+    policy
+}
+
+fn check_inputs(value: Option<serde_yaml::Value>, report: &mut Report) -> Vec<InputDef> {
+    let Some(value) = value else { return Vec::new() };
+    let serde_yaml::Value::Mapping(map) = value else {
+        if !value.is_null() {
+            report.add(Code::InvalidValue, None, &["inputs"], "`inputs` must be a mapping from name to input");
+        }
+        return Vec::new();
+    };
+    let mut inputs = Vec::new();
+    for (key, value) in map {
+        let name = key.as_str().unwrap_or_default().to_string();
+        let path = ["inputs", name.as_str()];
+        let spec: InputSpec = match yaml::from_value(value) {
+            Ok(spec) => spec,
+            Err(e) => {
+                field_error(report, None, &path, format!("input `{name}`: {e}"));
+                continue;
+            }
+        };
+        let ty = spec.ty.unwrap_or(super::InputType::Any);
+        let default = match spec.default.as_ref().map(yaml::to_json) {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                report.add(Code::InvalidValue, None, &path, format!("input `{name}`: default {e}"));
+                None
+            }
+        };
+        if let Some(default) = &default {
+            if !ty.accepts(default) {
+                report.add(
+                    Code::InvalidValue,
+                    None,
+                    &path,
+                    format!("input `{name}`: the default is not of type {}", ty.name()),
+                );
+            }
+            if spec.required {
+                report.add(
+                    Code::InvalidValue,
+                    None,
+                    &path,
+                    format!("input `{name}` is required and has a default; choose one"),
+                );
+            }
+        }
+        inputs.push(InputDef {
+            name,
+            ty,
+            required: spec.required,
+            default,
+            description: spec.description,
+        });
+    }
+    inputs
+}
