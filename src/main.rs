@@ -1,1 +1,33 @@
-fn main(){}
+//! `techpack`: runs tech-pack workflows from the command line.
+//!
+//! # Layout
+//! - `cli/`: one file per command (`run`, `validate`, `graph`, `runs`), the live progress
+//!   display (`progress`) and the end-of-run summary (`summary`).
+//! - `wiring`: builds the step registry, store and engine the commands share.
+//! - `exit`: the process exit codes and how errors map to them.
+
+mod cli;
+mod exit;
+mod wiring;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    wiring::init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::Exit::Error.into();
+        }
+    };
+    match runtime.block_on(cli::dispatch(args)) {
+        Ok(code) => code.into(),
+        Err(error) => {
+            let code = exit::classify(&error);
+            eprintln!("error: {}", exit::describe(&error));
+            code.into()
+        }
+    }
+}

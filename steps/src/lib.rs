@@ -1,1 +1,11 @@
+//! The tech-pack steps (`techpack/*`): category detection, base-view analysis, close-ups,
+//! technical sketches, edit and regenerate.
+//!
+//! # Layout
+//! - `register`: adds every `techpack/*` kind to a registry (the kinds arrive with the
+//!   tech-pack steps issue; until then the registry gains nothing here).
 
+use techpack_engine::StepRegistry;
+
+/// Adds the tech-pack step kinds to `registry`.
+pub fn register(_registry: &mut StepRegistry) {}

@@ -4,7 +4,7 @@
 //! flushes once, and answers them all. Under load one fsync covers many steps; a lone step
 //! pays one fsync.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::sync::mpsc;
 
 use tokio::sync::oneshot;
@@ -23,6 +23,9 @@ impl Flusher {
         if durability == Durability::Relaxed {
             return Flusher { tickets: None };
         }
+        // A weak handle, so dropping the engine closes the store at once (releasing its lock)
+        // instead of whenever this thread notices.
+        let store: Weak<dyn StateStore> = Arc::downgrade(&store);
         let (tx, rx) = mpsc::channel::<Ticket>();
         std::thread::Builder::new()
             .name("techpack-flush".into())
@@ -30,7 +33,10 @@ impl Flusher {
                 while let Ok(first) = rx.recv() {
                     let mut waiting = vec![first];
                     waiting.extend(rx.try_iter());
-                    let result = store.flush().map_err(|e| e.to_string());
+                    let result = match store.upgrade() {
+                        Some(store) => store.flush().map_err(|e| e.to_string()),
+                        None => Err("the store is closed".to_string()),
+                    };
                     for ticket in waiting {
                         let _ = ticket.send(result.clone());
                     }

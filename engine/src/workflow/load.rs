@@ -334,23 +334,23 @@ fn check(
                 Value::Null
             }
         };
-        let mut sources = Vec::new();
-        expression::expressions_in(&with, &mut sources);
+        let mut with_sources = Vec::new();
+        expression::expressions_in(&with, &mut with_sources);
+        let mut sources: Vec<(&str, Result<String, String>)> =
+            with_sources.into_iter().map(|s| ("with", s)).collect();
         let when = match &spec.when {
             None => None,
             Some(Condition::Constant(b)) => Some(b.to_string()),
             Some(Condition::Expression(e)) => {
-                sources.push(Ok(expression::condition_source(e).to_string()));
+                sources.push(("when", Ok(expression::condition_source(e).to_string())));
                 Some(e.clone())
             }
         };
-        for source in sources {
-            let field = if when.as_deref().map(expression::condition_source) == source.as_deref().ok() {
-                "when"
-            } else {
-                "with"
-            };
-            let refs = match source.and_then(|s| expression::references(&s).map_err(|e| format!("`{s}`: {e}"))) {
+        for (field, source) in sources {
+            let checked = source.and_then(|s| {
+                expression::references(&s).map_err(|e| format!("`{s}`: {e}"))
+            });
+            let refs = match checked {
                 Ok(refs) => refs,
                 Err(e) => {
                     report.add(

@@ -1,0 +1,85 @@
+//! The command line: arguments and one module per command.
+
+mod graph;
+mod progress;
+mod run;
+mod runs;
+mod summary;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit::Exit;
+
+#[derive(Parser)]
+#[command(name = "techpack", version, about = "Turns product photos into factory-ready tech packs, with a durable workflow engine underneath")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where state lives; every command that touches runs takes it.
+#[derive(clap::Args, Clone)]
+pub struct DataDir {
+    /// Folder of the state store [default: ./.techpack]
+    #[arg(long, env = "TECHPACK_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDir {
+    pub fn path(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(crate::wiring::default_data_dir)
+    }
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+pub enum DurabilityArg {
+    /// fsync each finished step before its dependents start
+    Sync,
+    /// let the store flush in the background (faster; a crash may re-run the last steps)
+    Relaxed,
+}
+
+impl From<DurabilityArg> for techpack_engine::Durability {
+    fn from(arg: DurabilityArg) -> Self {
+        match arg {
+            DurabilityArg::Sync => techpack_engine::Durability::Sync,
+            DurabilityArg::Relaxed => techpack_engine::Durability::Relaxed,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a workflow to the end, showing progress, then a per-step summary
+    Run(run::RunArgs),
+    /// Check workflow files and report every problem at once
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a workflow's DAG as Mermaid or Graphviz dot
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: graph::Format,
+    },
+    /// List, inspect, resume or cancel stored runs
+    Runs {
+        #[command(subcommand)]
+        command: runs::RunsCommand,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Validate { files } => validate::validate(&files),
+        Command::Graph { file, format } => graph::graph(&file, format),
+        Command::Runs { command, data_dir } => runs::runs(command, &data_dir).await,
+    }
+}

@@ -1,0 +1,135 @@
+//! `techpack run WORKFLOW`: validate, record the run, execute it with live progress.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use serde_json::{Map, Value, json};
+use techpack_engine::{Engine, EngineError, RunReport, RunStatus, Workflow};
+
+use super::{DataDir, DurabilityArg, progress, summary};
+use crate::exit::Exit;
+
+/// The views `--image PATH` fills in order when no `VIEW=` is given.
+const VIEW_ORDER: &[&str] = &["front", "back", "side", "top", "detail"];
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The workflow YAML file
+    workflow: PathBuf,
+    /// A workflow input, `name=value` (JSON for non-string inputs); repeatable
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
+    /// A product photo, `PATH` or `VIEW=PATH` (views in order: front, back, side, top, detail); repeatable
+    #[arg(long = "image", value_name = "[VIEW=]PATH")]
+    images: Vec<String>,
+    /// Write the run's outputs here
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    data_dir: DataDir,
+    /// How hard to work to keep progress across a crash
+    #[arg(long, value_enum, default_value = "sync", env = "TECHPACK_DURABILITY")]
+    durability: DurabilityArg,
+    /// No progress display; only the summary
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
+    let registry = crate::wiring::registry();
+    let workflow = Workflow::from_file(&args.workflow, &registry)?;
+    let inputs = collect_inputs(&workflow, &args)?;
+    let engine = crate::wiring::open_engine(&args.data_dir.path(), args.durability.into())?;
+    let run = engine.create_run(&workflow, inputs, None).await?;
+    eprintln!("run {} started ({} steps)", run.id, workflow.steps.len());
+    let report = execute_with_progress(&engine, &run.id, workflow.steps.len(), args.quiet).await?;
+    finish(&report, args.out.as_deref())
+}
+
+/// Executes a run (new or resumed) with progress; Ctrl-C cancels it.
+pub async fn execute_with_progress(
+    engine: &Engine,
+    run_id: &str,
+    steps: usize,
+    quiet: bool,
+) -> Result<RunReport, EngineError> {
+    let display = (!quiet).then(|| progress::Progress::start(engine, run_id, steps));
+    let ctrl_c = {
+        let engine = engine.clone();
+        let run_id = run_id.to_string();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("cancelling run {run_id} (Ctrl-C)");
+                engine.cancel(&run_id);
+            }
+        })
+    };
+    let result = engine.execute(run_id).await;
+    ctrl_c.abort();
+    if let Some(display) = display {
+        display.finish().await;
+    }
+    result
+}
+
+pub fn finish(report: &RunReport, out: Option<&std::path::Path>) -> anyhow::Result<Exit> {
+    print!("{}", summary::render(report, true));
+    if let Some(dir) = out {
+        write_outputs(report, dir)?;
+        println!("outputs written to {}", dir.display());
+    }
+    Ok(match report.run.status {
+        RunStatus::Succeeded => Exit::Success,
+        _ => Exit::RunFailed,
+    })
+}
+
+fn write_outputs(report: &RunReport, dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let outputs: Map<String, Value> = report
+        .nodes
+        .iter()
+        .map(|n| (n.step_id.clone(), n.output.clone().unwrap_or(Value::Null)))
+        .collect();
+    let document = json!({
+        "run": report.run.id,
+        "workflow": report.run.workflow_name,
+        "status": report.run.status,
+        "outputs": outputs,
+    });
+    let path = dir.join("run.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&document)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn collect_inputs(workflow: &Workflow, args: &RunArgs) -> anyhow::Result<Map<String, Value>> {
+    let mut inputs = Map::new();
+    for pair in &args.inputs {
+        let Some((name, text)) = pair.split_once('=') else {
+            bail!("`--input {pair}` must be written NAME=VALUE");
+        };
+        inputs.insert(name.to_string(), workflow.parse_input_value(name, text));
+    }
+    if !args.images.is_empty() {
+        if !workflow.inputs.iter().any(|i| i.name == "images") {
+            bail!("workflow `{}` has no `images` input, so --image cannot be used with it", workflow.name);
+        }
+        let mut images = Vec::new();
+        for (i, spec) in args.images.iter().enumerate() {
+            let (view, path) = match spec.split_once('=') {
+                Some((view, path)) if VIEW_ORDER.contains(&view) => (view.to_string(), path),
+                Some((view, _)) if !std::path::Path::new(spec).exists() => {
+                    bail!("`--image {spec}`: unknown view `{view}` (views: {})", VIEW_ORDER.join(", "))
+                }
+                _ => match VIEW_ORDER.get(i) {
+                    Some(view) => (view.to_string(), spec.as_str()),
+                    None => bail!("more than {} images: name the views with VIEW=PATH", VIEW_ORDER.len()),
+                },
+            };
+            let path = std::fs::canonicalize(path).with_context(|| format!("cannot read image {path}"))?;
+            images.push(json!({ "view": view, "path": path }));
+        }
+        inputs.insert("images".into(), Value::Array(images));
+    }
+    Ok(inputs)
+}
