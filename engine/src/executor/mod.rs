@@ -66,6 +66,29 @@ pub(crate) struct Inner {
     flusher: Flusher,
     /// Runs executing in this process, with the token that cancels each.
     active: Mutex<HashMap<String, CancellationToken>>,
+    /// Parsed workflows by the sha256 of their text, so runs need not re-validate them.
+    workflows: Mutex<HashMap<String, Arc<Workflow>>>,
+}
+
+impl Inner {
+    /// Hook work for a transition, or none when no hooks are installed (a cheaper write).
+    pub(crate) fn hook_work<'a>(&self, work: crate::store::TxnWork<'a>) -> Option<crate::store::TxnWork<'a>> {
+        (!self.hooks.is_empty()).then_some(work)
+    }
+
+    /// The run's workflow, parsed once per distinct text.
+    pub(crate) fn workflow_of(&self, run: &RunRecord) -> Result<Arc<Workflow>, EngineError> {
+        let mut cache = self.workflows.lock().expect("workflow cache lock");
+        if let Some(workflow) = cache.get(&run.workflow_sha256) {
+            return Ok(workflow.clone());
+        }
+        let workflow = Arc::new(Workflow::parse(&run.workflow_source, &run.workflow_origin, &self.registry)?);
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(run.workflow_sha256.clone(), workflow.clone());
+        Ok(workflow)
+    }
 }
 
 impl Engine {
@@ -88,6 +111,7 @@ impl Engine {
                 config,
                 events,
                 active: Mutex::new(HashMap::new()),
+                workflows: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -135,6 +159,11 @@ impl Engine {
             .map(|s| NodeRecord::pending(&run.id, &s.id))
             .collect();
         self.inner.store.create_run(&run, &nodes)?;
+        self.inner
+            .workflows
+            .lock()
+            .expect("workflow cache lock")
+            .insert(workflow.sha256.clone(), Arc::new(workflow.clone()));
         self.inner.flusher.durable().await?;
         Ok(run)
     }
@@ -191,11 +220,7 @@ impl Engine {
                 status: report.run.status.as_str(),
             });
         }
-        let workflow = Workflow::parse(
-            &report.run.workflow_source,
-            &report.run.workflow_origin,
-            &self.inner.registry,
-        )?;
+        let workflow = self.inner.workflow_of(&report.run)?;
         let mut run = report.run.clone();
         for mut node in report.nodes {
             if node.status.is_finished() {

@@ -72,7 +72,7 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
         };
         // Not flushed: if the process dies before the step's result is durable, the node is
         // run again on resume with the same idempotency key either way.
-        match inner.store.commit(Some(&record), None, Some(&work)) {
+        match inner.store.commit(Some(&record), None, inner.hook_work(&work)) {
             Ok(()) => {}
             Err(EngineError::Refused(reason)) => {
                 // Nothing of the refused start was written; the node fails without starting.
@@ -122,7 +122,7 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
                     let ctx = NodeHookContext { run: &shared.run, step, node: &record };
                     inner.hooks.iter().try_for_each(|h| h.after_success(&ctx, txn))
                 };
-                match inner.store.commit(Some(&record), None, Some(&work)) {
+                match inner.store.commit(Some(&record), None, inner.hook_work(&work)) {
                     Ok(()) => {}
                     Err(EngineError::Refused(reason)) => {
                         record.status = NodeStatus::Failed;
@@ -196,5 +196,5 @@ pub(crate) fn commit_failure(
         let ctx = NodeHookContext { run, step, node: record };
         inner.hooks.iter().try_for_each(|h| h.after_failure(&ctx, kind, txn))
     };
-    inner.store.commit(Some(record), None, Some(&work))
+    inner.store.commit(Some(record), None, inner.hook_work(&work))
 }

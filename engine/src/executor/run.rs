@@ -19,7 +19,7 @@ use crate::EngineError;
 pub(crate) struct RunShared {
     pub inner: Arc<Inner>,
     pub run: RunRecord,
-    pub workflow: Workflow,
+    pub workflow: Arc<Workflow>,
     pub limit: Arc<Semaphore>,
     pub inputs: Arc<Value>,
     pub cancel: CancellationToken,
@@ -66,7 +66,7 @@ pub(crate) async fn execute(
             status: run.status.as_str(),
         });
     }
-    let workflow = Workflow::parse(&run.workflow_source, &run.workflow_origin, &inner.registry)?;
+    let workflow = inner.workflow_of(&run)?;
 
     let stored: HashMap<String, NodeRecord> = inner
         .store

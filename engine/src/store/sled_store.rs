@@ -139,6 +139,19 @@ impl StateStore for SledStore {
     ) -> Result<(), EngineError> {
         let node_bytes = node.map(|n| (node_key(&n.run_id, &n.step_id), encode(n)));
         let run_bytes = run.map(|r| (r.id.as_bytes().to_vec(), encode(r)));
+        // One key and no hook work: a single insert is atomic and much cheaper than a
+        // multi-tree transaction.
+        match (&node_bytes, &run_bytes, work) {
+            (Some((key, value)), None, None) => {
+                self.nodes.insert(key.as_slice(), value.as_slice()).map_err(store_error)?;
+                return Ok(());
+            }
+            (None, Some((key, value)), None) => {
+                self.runs.insert(key.as_slice(), value.as_slice()).map_err(store_error)?;
+                return Ok(());
+            }
+            _ => {}
+        }
         let result = (&self.runs, &self.nodes, &self.hooks).transaction(|(runs, nodes, hooks)| {
             if let Some((key, value)) = &node_bytes {
                 nodes.insert(key.as_slice(), value.as_slice())?;
