@@ -9,6 +9,9 @@ use super::{StepKind, builtin};
 #[derive(Clone, Default)]
 pub struct StepRegistry {
     kinds: BTreeMap<String, Arc<dyn StepKind>>,
+    /// Kinds that exist but could not be loaded (e.g. a WASM plugin that fails to compile),
+    /// with the reason, so validation can say why instead of "unknown".
+    unavailable: BTreeMap<String, String>,
 }
 
 impl StepRegistry {
@@ -26,7 +29,22 @@ impl StepRegistry {
 
     /// Adds (or replaces) a kind.
     pub fn register(&mut self, uses: impl Into<String>, kind: impl StepKind) {
-        self.kinds.insert(uses.into(), Arc::new(kind));
+        let uses = uses.into();
+        self.unavailable.remove(&uses);
+        self.kinds.insert(uses, Arc::new(kind));
+    }
+
+    /// Records that `uses` exists but cannot be used, and why; workflows naming it fail
+    /// validation with that reason.
+    pub fn register_unavailable(&mut self, uses: impl Into<String>, reason: impl Into<String>) {
+        let uses = uses.into();
+        self.kinds.remove(&uses);
+        self.unavailable.insert(uses, reason.into());
+    }
+
+    /// Why `uses` cannot be used, if it was registered as unavailable.
+    pub fn unavailable_reason(&self, uses: &str) -> Option<&str> {
+        self.unavailable.get(uses).map(String::as_str)
     }
 
     pub fn get(&self, uses: &str) -> Option<&Arc<dyn StepKind>> {

@@ -378,6 +378,15 @@ fn check(
 
         let templated = expression::has_expressions(&with);
         match registry.get(&spec.uses) {
+            None if registry.unavailable_reason(&spec.uses).is_some() => {
+                let reason = registry.unavailable_reason(&spec.uses).unwrap_or_default();
+                report.add(
+                    Code::UnknownUses,
+                    Some(id),
+                    &at("uses"),
+                    format!("step kind `{}` cannot be used: {reason}", spec.uses),
+                );
+            }
             None => {
                 let known: Vec<&str> = registry.kinds().map(|(name, _)| name).collect();
                 report.add(
