@@ -1,10 +1,15 @@
-//! Builds what every command shares: the step registry, the store and the engine.
+//! Builds what every command shares: the step registry, the store, the tech-pack services and
+//! the engine.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use techpack_engine::{Durability, Engine, EngineConfig, Resources, SledStore, StepRegistry};
+use techpack_steps::local::DecodeLimits;
+use techpack_steps::providers::LocalProvider;
+use techpack_steps::services::{ProviderDefaults, TechpackServices};
+use techpack_steps::storage::Catalog;
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
 pub fn init_tracing() {
@@ -23,19 +28,44 @@ pub fn registry() -> StepRegistry {
     registry
 }
 
-pub fn open_engine(data_dir: &Path, durability: Durability) -> anyhow::Result<Engine> {
+/// How an engine is opened.
+#[derive(Clone, Default)]
+pub struct EngineOptions {
+    pub durability: Durability,
+    pub providers: ProviderDefaults,
+}
+
+pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<Engine> {
     let store = SledStore::open(data_dir)
         .with_context(|| format!("cannot open the state store in {}", data_dir.display()))?;
+    let catalog = Catalog::open(store.db(), data_dir)
+        .with_context(|| format!("cannot open the tech-pack catalog in {}", data_dir.display()))?;
+    let mut resources = Resources::new();
+    resources.insert(Arc::new(TechpackServices {
+        catalog,
+        defaults: options.providers,
+        limits: DecodeLimits::default(),
+        local: Arc::new(LocalProvider::default()),
+        remote: None,
+    }));
     Ok(Engine::new(
         Arc::new(store),
         registry(),
         Vec::new(),
-        Resources::new(),
+        resources,
         EngineConfig {
-            durability,
+            durability: options.durability,
             ..EngineConfig::default()
         },
     ))
+}
+
+/// The tech-pack services of an engine opened by [`open_engine`].
+pub fn services(engine: &Engine) -> Arc<TechpackServices> {
+    engine
+        .resources()
+        .get::<TechpackServices>()
+        .expect("open_engine puts the tech-pack services in")
 }
 
 /// The default data directory: `.techpack` in the current directory.

@@ -28,4 +28,35 @@ pub enum EngineError {
     /// A lifecycle hook refused a transition (e.g. insufficient credits).
     #[error("{0}")]
     Refused(String),
+    /// A paid step cannot start: its run's owner has too few credits available. The text
+    /// starts with [`crate::credits::INSUFFICIENT_CREDITS`], also when it reaches a caller as
+    /// [`EngineError::Refused`] or a node's error.
+    #[error("insufficient credits: step `{step}` needs {needed}, {user} has {available} available")]
+    InsufficientCredits {
+        step: String,
+        user: String,
+        needed: u64,
+        available: u64,
+    },
+    /// A credit operation id was used again for a different operation (same id, same
+    /// parameters is a harmless repeat instead).
+    #[error("credit operation `{op_id}` was already applied as `{applied}`; it cannot be reused for `{requested}`")]
+    CreditOperationReused {
+        op_id: String,
+        applied: String,
+        requested: String,
+    },
+    /// A credit request that can never succeed, e.g. a grant of 0 or an empty user name.
+    #[error("invalid credit request for user `{user}`: {reason}")]
+    InvalidCreditRequest { user: String, reason: String },
+    /// A reservation was asked to resolve a second time (post, void and expire are final).
+    #[error("credit reservation `{id}` is already {state}; a reservation resolves only once")]
+    ReservationResolved { id: String, state: &'static str },
+    /// The stored credit balances disagree with the entry log they are built from; nothing
+    /// may charge or grant credits until an operator repairs the ledger.
+    #[error(
+        "the credit ledger does not match its entry log; refusing to start until it is repaired:{}",
+        crate::credits::list_problems(.problems)
+    )]
+    LedgerMismatch { problems: Vec<crate::credits::LedgerProblem> },
 }

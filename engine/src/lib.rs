@@ -10,11 +10,14 @@
 //! - [`step`]: the [`Step`] and [`StepKind`] traits, the [`StepRegistry`], shared
 //!   [`Resources`], and the built-in `core/*` kinds (`step/builtin`).
 //! - [`hooks`]: the [`NodeHook`] lifecycle trait.
+//! - [`credits`]: the credit [`Ledger`] (append-only, double-entry, in the store's hook
+//!   keyspace) and the [`CreditHook`] that reserves, posts and voids with node transitions.
 //! - [`store`]: the [`StateStore`] trait, its records, and the sled implementation.
 //! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
 //!   delays (`backoff`), group commit (`flush`) and transition events (`events`).
 //! - `error`: [`EngineError`], the crate's one error type.
 
+pub mod credits;
 mod error;
 pub mod executor;
 pub mod hooks;
@@ -22,6 +25,7 @@ pub mod step;
 pub mod store;
 pub mod workflow;
 
+pub use credits::{Balance, CreditHook, Ledger};
 pub use error::EngineError;
 pub use executor::{Engine, EngineConfig, RunEvent, RunReport};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};

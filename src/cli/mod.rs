@@ -1,6 +1,7 @@
 //! The command line: arguments and one module per command.
 
 mod graph;
+mod logs;
 mod progress;
 mod run;
 mod runs;
@@ -72,7 +73,11 @@ enum Command {
         command: runs::RunsCommand,
         #[command(flatten)]
         data_dir: DataDir,
+        #[command(flatten)]
+        providers: run::ProviderArgs,
     },
+    /// The AI operation log: every provider call with tokens, timing and errors
+    Logs(logs::LogsArgs),
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
@@ -80,6 +85,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => run::run(args).await,
         Command::Validate { files } => validate::validate(&files),
         Command::Graph { file, format } => graph::graph(&file, format),
-        Command::Runs { command, data_dir } => runs::runs(command, &data_dir).await,
+        Command::Runs { command, data_dir, providers } => runs::runs(command, &data_dir, &providers).await,
+        Command::Logs(args) => logs::logs(args),
     }
 }

@@ -33,13 +33,33 @@ pub struct RunArgs {
     /// No progress display; only the summary
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    providers: ProviderArgs,
+}
+
+/// Run-wide provider choice; a step's own `with: { provider: … }` wins.
+#[derive(clap::Args, Clone)]
+pub struct ProviderArgs {
+    /// Who analyzes photos: `local` (offline, default) or `openai` (OPENAI_API_KEY, OPENAI_BASE_URL)
+    #[arg(long, env = "TECHPACK_VISION_PROVIDER", default_value = "local")]
+    vision_provider: techpack_steps::services::VisionChoice,
+    /// Who draws images: `local` (offline, default) or `gemini` (GEMINI_API_KEY, GEMINI_BASE_URL)
+    #[arg(long, env = "TECHPACK_IMAGE_PROVIDER", default_value = "local")]
+    image_provider: techpack_steps::services::ImageChoice,
+}
+
+impl ProviderArgs {
+    pub fn defaults(&self) -> techpack_steps::services::ProviderDefaults {
+        techpack_steps::services::ProviderDefaults { vision: self.vision_provider, image: self.image_provider }
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let registry = crate::wiring::registry();
     let workflow = Workflow::from_file(&args.workflow, &registry)?;
     let inputs = collect_inputs(&workflow, &args)?;
-    let engine = crate::wiring::open_engine(&args.data_dir.path(), args.durability.into())?;
+    let options = crate::wiring::EngineOptions { durability: args.durability.into(), providers: args.providers.defaults() };
+    let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
     let run = engine.create_run(&workflow, inputs, None).await?;
     eprintln!("run {} started ({} steps)", run.id, workflow.steps.len());
     let report = execute_with_progress(&engine, &run.id, workflow.steps.len(), args.quiet).await?;
@@ -109,6 +129,13 @@ fn collect_inputs(workflow: &Workflow, args: &RunArgs) -> anyhow::Result<Map<Str
             bail!("`--input {pair}` must be written NAME=VALUE");
         };
         inputs.insert(name.to_string(), workflow.parse_input_value(name, text));
+    }
+    if let Some(out) = &args.out {
+        if workflow.inputs.iter().any(|i| i.name == "out") {
+            std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+            let out = std::fs::canonicalize(out).with_context(|| format!("cannot read {}", out.display()))?;
+            inputs.insert("out".into(), Value::String(out.display().to_string()));
+        }
     }
     if !args.images.is_empty() {
         if !workflow.inputs.iter().any(|i| i.name == "images") {

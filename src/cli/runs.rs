@@ -26,8 +26,8 @@ pub enum RunsCommand {
     Cancel { run: String },
 }
 
-pub async fn runs(command: RunsCommand, data_dir: &DataDir) -> anyhow::Result<Exit> {
-    let engine = crate::wiring::open_engine(&data_dir.path(), Durability::Sync)?;
+pub async fn runs(command: RunsCommand, data_dir: &DataDir, providers: &super::run::ProviderArgs) -> anyhow::Result<Exit> {
+    let engine = crate::wiring::open_engine(&data_dir.path(), crate::wiring::EngineOptions { durability: Durability::Sync, providers: providers.defaults() })?;
     match command {
         RunsCommand::List { json } => {
             let runs = engine.store().runs()?;

@@ -45,7 +45,7 @@ pub fn render(report: &RunReport, live: bool) -> String {
             (NodeStatus::Running, false) => "interrupted",
             (status, _) => status.as_str(),
         };
-        let note = node.error.as_deref().unwrap_or(if node.free { "free (cached)" } else { "" });
+        let note = node.error.as_deref().unwrap_or(if node.free { "free" } else { "" });
         let _ = writeln!(
             out,
             "  {:width$}  {:10}  {:8}  {:>8}  {}",

@@ -5,7 +5,19 @@
 //! - `register`: adds every `techpack/*` kind to a registry (the kinds arrive with the
 //!   tech-pack steps issue; until then the registry gains nothing here).
 
+pub mod export;
+pub mod kinds;
+pub mod providers;
+pub mod services;
+pub mod sketch_overlay;
+pub mod storage;
+pub mod techpack;
+
+pub mod local;
+
 use techpack_engine::StepRegistry;
 
 /// Adds the tech-pack step kinds to `registry`.
-pub fn register(_registry: &mut StepRegistry) {}
+pub fn register(registry: &mut StepRegistry) {
+    kinds::register(registry);
+}

@@ -124,6 +124,11 @@ impl Engine {
         &self.inner.registry
     }
 
+    /// The shared services steps receive.
+    pub fn resources(&self) -> &Resources {
+        &self.inner.resources
+    }
+
     /// Every transition of every run from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
         self.inner.events.subscribe()

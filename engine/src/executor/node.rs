@@ -154,6 +154,7 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
             }
             Outcome::Done(Err(error)) => {
                 record.status = NodeStatus::Failed;
+                record.error_code = error.code.map(str::to_string);
                 record.error = Some(error.message);
                 record.finished_at = Some(now_ms());
                 commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;

@@ -85,6 +85,9 @@ pub struct StepError {
     pub message: String,
     /// False for errors that another attempt cannot fix (bad config, rejected input).
     pub retryable: bool,
+    /// A stable machine-readable class (`not_found`, `invalid_input` …) that callers such
+    /// as the HTTP API map to their own codes; kept in the node record.
+    pub code: Option<&'static str>,
 }
 
 impl StepError {
@@ -92,6 +95,7 @@ impl StepError {
         StepError {
             message: message.into(),
             retryable: true,
+            code: None,
         }
     }
 
@@ -99,7 +103,14 @@ impl StepError {
         StepError {
             message: message.into(),
             retryable: false,
+            code: None,
         }
+    }
+
+    /// The same error with a stable class attached.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
     }
 }
 

@@ -110,6 +110,9 @@ pub struct NodeRecord {
     pub idempotency_key: String,
     pub output: Option<Value>,
     pub error: Option<String>,
+    /// The failing step's error class (`not_found`, `invalid_input` …), if it gave one.
+    #[serde(default)]
+    pub error_code: Option<String>,
     pub started_at: Option<u64>,
     pub finished_at: Option<u64>,
     /// Set when the step's output was free (a cache hit): its credits are refunded.
@@ -127,6 +130,7 @@ impl NodeRecord {
             idempotency_key: format!("{run_id}/{step_id}"),
             output: None,
             error: None,
+            error_code: None,
             started_at: None,
             finished_at: None,
             free: false,

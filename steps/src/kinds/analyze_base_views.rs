@@ -1,0 +1,178 @@
+//! `techpack/analyze-base-views` (3 credits): up to five views analyzed concurrently, merged
+//! into one tech pack and stored. Views already analyzed (same image, model and schema) come
+//! from the cache; if every view does, the step is free.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use techpack_engine::store::now_ms;
+use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
+
+use super::{load_image, output, owned_product, parse_answer, pick_revisions};
+use crate::providers::{Reference, VisionTask};
+use crate::services::{ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input, storage_error};
+use crate::storage::cache::CacheKey;
+use crate::storage::{AnalysisRecord, ImageRevision};
+use crate::techpack::{Estimate, Meta, SCHEMA_VERSION, Source, SourcePhoto, TechPack, ViewAnalysis, merge_views};
+
+pub struct AnalyzeBaseViews;
+
+/// The most views one analysis takes: front, back, side, top, detail.
+const MAX_VIEWS: usize = 5;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    product_id: String,
+    #[serde(default)]
+    revision_ids: Vec<String>,
+    /// The category, if known (from detection or given); `null` when unknown.
+    category: Option<String>,
+    subcategory: Option<String>,
+    style_id: Option<String>,
+    /// A known real size of the product, to turn pixels into millimetres.
+    reference: Option<Reference>,
+    provider: Option<VisionChoice>,
+    model: Option<String>,
+}
+
+/// What the step outputs.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Analyzed {
+    pub product_id: String,
+    pub analysis_id: String,
+    pub tech_pack: TechPack,
+    pub analyzed_views: usize,
+    pub cached_views: usize,
+    pub provider: String,
+    pub model: String,
+}
+
+impl StepKind for AnalyzeBaseViews {
+    fn description(&self) -> &str {
+        "analyzes up to five views concurrently into a tech pack (materials, colours, measurements, construction)"
+    }
+
+    fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
+        let config: Config = parse_config(config)?;
+        if config.revision_ids.len() > MAX_VIEWS {
+            return Err(format!("at most {MAX_VIEWS} revisions (one per view), got {}", config.revision_ids.len()));
+        }
+        if let Some(reference) = &config.reference {
+            if !(reference.size_mm.is_finite() && reference.size_mm > 0.0) {
+                return Err("`reference.size_mm` must be a positive number".into());
+            }
+        }
+        Ok(Arc::new(AnalyzeBaseViewsStep(config)))
+    }
+}
+
+struct AnalyzeBaseViewsStep(Config);
+
+#[async_trait::async_trait]
+impl Step for AnalyzeBaseViewsStep {
+    async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
+        let config = &self.0;
+        let services = TechpackServices::from_context(&ctx)?;
+        let product = owned_product(&services, &ctx, &config.product_id)?;
+        let revisions = pick_revisions(&services, &product.id, &config.revision_ids)?;
+        let mut views = BTreeSet::new();
+        for revision in &revisions {
+            if !views.insert(revision.view) {
+                return Err(invalid_input(format!("two revisions of the {} view: give one per view", revision.view.as_str())));
+            }
+        }
+        let selection = ProviderSelection { provider: config.provider, model: config.model.clone(), ..Default::default() };
+        let provider = services.vision(&selection)?;
+
+        let analyses = revisions.iter().map(|revision| analyze_one(&services, &ctx, &provider, config, revision));
+        let results = futures::future::join_all(analyses).await;
+        let mut view_analyses = Vec::new();
+        let mut cached = 0;
+        for result in results {
+            let (analysis, hit) = result?;
+            cached += usize::from(hit);
+            view_analyses.push(analysis);
+        }
+
+        let estimate = |value: &Option<String>| match value {
+            Some(v) => Estimate { value: Some(v.clone()), source: Source::Given, confidence: 1.0 },
+            None => Estimate::unknown(),
+        };
+        let meta = Meta {
+            style_id: config.style_id.clone(),
+            product_name: product.name.clone(),
+            category: estimate(&config.category),
+            subcategory: estimate(&config.subcategory),
+            units: "metric".into(),
+            source_photos: revisions
+                .iter()
+                .map(|r| SourcePhoto { view: r.view, revision_id: r.id.clone(), sha256: r.image_hash.clone(), width: r.width, height: r.height })
+                .collect(),
+        };
+        let tech_pack = merge_views(meta, view_analyses);
+        let now = now_ms();
+        // The analysis id follows the run and step, so a retried or resumed step overwrites
+        // its own record instead of leaving a second one.
+        let analysis_id = format!("ana_{}", short_hash(&ctx.idempotency_key));
+        let record = AnalysisRecord {
+            id: analysis_id.clone(),
+            product_id: product.id.clone(),
+            revision_ids: revisions.iter().map(|r| r.id.clone()).collect(),
+            provider: provider.name().into(),
+            model: provider.model().into(),
+            data: output(&tech_pack),
+            history: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        services.catalog.put_analysis(&record).map_err(storage_error)?;
+        let all_cached = cached == revisions.len();
+        let value = output(&Analyzed {
+            product_id: product.id,
+            analysis_id,
+            tech_pack,
+            analyzed_views: revisions.len(),
+            cached_views: cached,
+            provider: provider.name().into(),
+            model: provider.model().into(),
+        });
+        Ok(if all_cached { StepOutput::free(value) } else { StepOutput::new(value) })
+    }
+}
+
+async fn analyze_one(
+    services: &Arc<TechpackServices>,
+    ctx: &StepContext,
+    provider: &Arc<dyn crate::providers::VisionProvider>,
+    config: &Config,
+    revision: &ImageRevision,
+) -> Result<(ViewAnalysis, bool), StepError> {
+    let variant = serde_json::json!({ "view": revision.view, "category": config.category, "reference": config.reference }).to_string();
+    let key = CacheKey {
+        image_sha256: &revision.image_hash,
+        operation: "analyze-view",
+        schema_version: SCHEMA_VERSION,
+        provider: provider.name(),
+        model: provider.model(),
+        variant: &variant,
+    };
+    if let Some(hit) = services.catalog.cache.get::<ViewAnalysis>(&key).map_err(storage_error)? {
+        return Ok((hit, true));
+    }
+    let image = load_image(services, revision)?;
+    let task = VisionTask::AnalyzeView { view: revision.view, category: config.category.as_deref(), reference: config.reference };
+    let summary = describe_images(&[(revision.view.as_str().to_string(), &image, &revision.image_hash)]);
+    let answer = services.ask(ctx, provider.as_ref(), &task, std::slice::from_ref(&image), summary).await?;
+    let mut analysis: ViewAnalysis = parse_answer(provider.name(), answer.value)?;
+    analysis.view = revision.view;
+    services.catalog.cache.put(&key, &analysis).map_err(storage_error)?;
+    Ok((analysis, false))
+}
+
+pub fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}

@@ -1,0 +1,74 @@
+//! `techpack/export` (free): writes the finished tech pack of a product to a folder.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
+
+use super::{output, owned_product};
+use crate::export::{Bundle, write_bundle};
+use crate::services::{TechpackServices, storage_error};
+use crate::techpack::TechPack;
+
+pub struct Export;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    out_dir: PathBuf,
+    product_id: String,
+    analysis_id: String,
+}
+
+impl StepKind for Export {
+    fn description(&self) -> &str {
+        "writes techpack.json, photos, close-ups, sketches (PNG + SVG) and index.html to a folder"
+    }
+
+    fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
+        let config: Config = parse_config(config)?;
+        if config.out_dir.as_os_str().is_empty() {
+            return Err("`out_dir` must name a folder".into());
+        }
+        Ok(Arc::new(ExportStep(config)))
+    }
+}
+
+struct ExportStep(Config);
+
+#[async_trait::async_trait]
+impl Step for ExportStep {
+    async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
+        let config = &self.0;
+        let services = TechpackServices::from_context(&ctx)?;
+        let product = owned_product(&services, &ctx, &config.product_id)?;
+        let analysis = services.catalog.analysis(&config.analysis_id).map_err(storage_error)?;
+        let mut tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
+            .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
+        let photos: Vec<_> = tech_pack
+            .meta
+            .source_photos
+            .iter()
+            .map(|p| services.catalog.revision(&product.id, &p.revision_id))
+            .collect::<Result<_, _>>()
+            .map_err(storage_error)?;
+        let mut close_ups = services.catalog.close_ups(&product.id).map_err(storage_error)?;
+        close_ups.retain(|c| c.analysis_id == analysis.id);
+        close_ups.sort_by(|a, b| a.detail.cmp(&b.detail));
+        let mut sketches = services.catalog.sketches(&product.id).map_err(storage_error)?;
+        sketches.retain(|s| s.analysis_id == analysis.id);
+        sketches.sort_by_key(|s| s.view);
+        tech_pack.callouts = sketches.iter().flat_map(|s| s.callouts.iter().cloned()).collect();
+        let dir = config.out_dir.clone();
+        let summary = tokio::task::spawn_blocking(move || {
+            let bundle = Bundle { tech_pack: &tech_pack, photos: &photos, close_ups: &close_ups, sketches: &sketches };
+            write_bundle(&services.catalog, &bundle, &dir)
+        })
+        .await
+        .map_err(|e| StepError::retryable(e.to_string()))?
+        .map_err(storage_error)?;
+        Ok(StepOutput::free(output(&summary)))
+    }
+}

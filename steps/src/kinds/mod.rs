@@ -1,0 +1,125 @@
+//! The `techpack/*` step kinds, one file each, and what they share: finding the product and
+//! its images, with ownership checked.
+
+mod analyze_base_views;
+mod detect_category;
+mod edit;
+mod export;
+mod generate_close_ups;
+mod generate_sketches;
+mod regenerate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use techpack_engine::{StepContext, StepError, StepRegistry};
+
+use crate::local;
+use crate::providers::InlineImage;
+use crate::services::{TechpackServices, invalid_input, storage_error};
+use crate::storage::{ImageRevision, Product, RevisionOrigin, StorageError};
+use crate::techpack::View;
+
+pub fn register(registry: &mut StepRegistry) {
+    registry.register("techpack/detect-category", detect_category::DetectCategory);
+    registry.register("techpack/analyze-base-views", analyze_base_views::AnalyzeBaseViews);
+    registry.register("techpack/generate-close-ups", generate_close_ups::GenerateCloseUps);
+    registry.register("techpack/generate-sketches", generate_sketches::GenerateSketches);
+    registry.register("techpack/edit", edit::Edit);
+    registry.register("techpack/regenerate", regenerate::Regenerate);
+    registry.register("techpack/export", export::Export);
+}
+
+/// A photo given to a run by path (`techpack run --image front=PATH`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathImage {
+    pub view: String,
+    pub path: PathBuf,
+}
+
+/// The product a step works on, if the run's user may see it. Another user's product is
+/// "not found", never "forbidden", so ids do not leak.
+pub fn owned_product(services: &TechpackServices, ctx: &StepContext, id: &str) -> Result<Product, StepError> {
+    let product = services.catalog.product(id).map_err(storage_error)?;
+    if ctx.owner.is_some() && product.owner != ctx.owner {
+        return Err(storage_error(StorageError::ProductNotFound(id.to_string())));
+    }
+    Ok(product)
+}
+
+pub fn parse_view(text: &str) -> Result<View, StepError> {
+    View::parse(text).ok_or_else(|| invalid_input(format!("unknown view `{text}` (front, back, side, top, detail)")))
+}
+
+/// Reads, checks (magic bytes, decode limits) and stores a photo as a new revision.
+pub async fn ingest_path(
+    services: &Arc<TechpackServices>,
+    product_id: &str,
+    image: &PathImage,
+) -> Result<ImageRevision, StepError> {
+    let view = parse_view(&image.view)?;
+    let path = image.path.clone();
+    let limits = services.limits;
+    let (bytes, width, height) = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&path).map_err(|e| invalid_input(format!("cannot read image {}: {e}", path.display())))?;
+        let decoded = local::decode(&bytes, &limits).map_err(|e| invalid_input(format!("{}: {e}", path.display())))?;
+        Ok::<_, StepError>((bytes, decoded.width(), decoded.height()))
+    })
+    .await
+    .map_err(|e| StepError::retryable(e.to_string()))??;
+    store_revision(services, product_id, view, &bytes, width, height, RevisionOrigin::Upload)
+}
+
+pub fn store_revision(
+    services: &TechpackServices,
+    product_id: &str,
+    view: View,
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    origin: RevisionOrigin,
+) -> Result<ImageRevision, StepError> {
+    let hash = services.catalog.blobs.put(bytes).map_err(storage_error)?;
+    services
+        .catalog
+        .add_revision(product_id, view, &hash, mime_of(bytes), width, height, origin)
+        .map_err(storage_error)
+}
+
+pub fn mime_of(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) { "image/jpeg" } else { "image/png" }
+}
+
+/// The revisions a step works on: the given ids, or else the current revision of each view.
+pub fn pick_revisions(
+    services: &TechpackServices,
+    product_id: &str,
+    ids: &[String],
+) -> Result<Vec<ImageRevision>, StepError> {
+    let revisions = if ids.is_empty() {
+        services.catalog.revisions(product_id).map_err(storage_error)?.into_iter().filter(|r| r.is_current).collect()
+    } else {
+        ids.iter().map(|id| services.catalog.revision(product_id, id).map_err(storage_error)).collect::<Result<Vec<_>, _>>()?
+    };
+    if revisions.is_empty() {
+        return Err(invalid_input(format!("product `{product_id}` has no images yet: upload at least a front view")));
+    }
+    Ok(revisions)
+}
+
+pub fn load_image(services: &TechpackServices, revision: &ImageRevision) -> Result<InlineImage, StepError> {
+    let bytes = services.catalog.blobs.get(&revision.image_hash).map_err(storage_error)?;
+    Ok(InlineImage { mime: revision.mime.clone(), bytes: bytes.into() })
+}
+
+/// Deserializes an answer into a tech-pack type, as a provider error if it does not fit.
+pub fn parse_answer<T: serde::de::DeserializeOwned>(provider: &str, value: serde_json::Value) -> Result<T, StepError> {
+    serde_json::from_value(value)
+        .map_err(|e| StepError::permanent(format!("{provider}: the answer does not fit the schema: {e}")).with_code("provider"))
+}
+
+pub fn output<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).expect("outputs serialize")
+}

@@ -1,0 +1,17 @@
+//! Model providers behind traits: OpenAI-compatible vision, Gemini image generation, and the
+//! offline `local` provider.
+//!
+//! The HTTP clients speak the providers' wire formats (`openai`, `gemini`) and share one
+//! retry policy (`retry`); `types` holds what every provider exchanges.
+
+pub mod error;
+pub mod imaging;
+pub mod local;
+pub mod types;
+pub mod vision;
+
+pub use error::ProviderError;
+pub use imaging::{ImageAnswer, ImageProvider, ImageTask};
+pub use local::LocalProvider;
+pub use types::{InlineImage, Usage};
+pub use vision::{Reference, VisionAnswer, VisionProvider, VisionTask};

@@ -1,0 +1,246 @@
+//! What the tech-pack steps share at run time (put into the engine's `Resources` by the
+//! wiring): the catalog, the providers, and the calls to them with logging.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+use techpack_engine::store::now_ms;
+use techpack_engine::{StepContext, StepError};
+
+use crate::local::DecodeLimits;
+use crate::providers::{
+    ImageAnswer, ImageProvider, ImageTask, InlineImage, LocalProvider, ProviderError, VisionAnswer, VisionProvider,
+    VisionTask,
+};
+use crate::storage::{AiOperation, Catalog, StorageError};
+
+/// Which vision provider answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VisionChoice {
+    #[default]
+    Local,
+    Openai,
+}
+
+/// Which image provider draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageChoice {
+    #[default]
+    Local,
+    Gemini,
+}
+
+impl std::str::FromStr for VisionChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(VisionChoice::Local),
+            "openai" => Ok(VisionChoice::Openai),
+            other => Err(format!("unknown vision provider `{other}` (local, openai)")),
+        }
+    }
+}
+
+impl std::str::FromStr for ImageChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(ImageChoice::Local),
+            "gemini" => Ok(ImageChoice::Gemini),
+            other => Err(format!("unknown image provider `{other}` (local, gemini)")),
+        }
+    }
+}
+
+/// Run-wide provider defaults (`--vision-provider`, `--image-provider`, or the
+/// `TECHPACK_VISION_PROVIDER` / `TECHPACK_IMAGE_PROVIDER` environment); a step's own
+/// `with: { provider: … }` wins over them.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderDefaults {
+    pub vision: VisionChoice,
+    pub image: ImageChoice,
+}
+
+/// Builds the HTTP providers on demand (kept out of the offline path entirely).
+pub trait RemoteProviders: Send + Sync {
+    fn vision(&self, choice: VisionChoice, model: Option<&str>) -> Result<Arc<dyn VisionProvider>, ProviderError>;
+    fn imaging(&self, choice: ImageChoice, model: Option<&str>) -> Result<Arc<dyn ImageProvider>, ProviderError>;
+}
+
+pub struct TechpackServices {
+    pub catalog: Catalog,
+    pub defaults: ProviderDefaults,
+    pub limits: DecodeLimits,
+    pub local: Arc<LocalProvider>,
+    pub remote: Option<Arc<dyn RemoteProviders>>,
+}
+
+/// A provider choice made in a step's `with:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProviderSelection {
+    pub provider: Option<VisionChoice>,
+    pub model: Option<String>,
+    pub image_provider: Option<ImageChoice>,
+    pub image_model: Option<String>,
+}
+
+pub fn storage_error(error: StorageError) -> StepError {
+    match error {
+        StorageError::ProductNotFound(_) | StorageError::RevisionNotFound { .. } | StorageError::AnalysisNotFound(_) => {
+            StepError::permanent(error.to_string()).with_code("not_found")
+        }
+        StorageError::BlobMissing(_) | StorageError::Corrupt(_) => StepError::permanent(error.to_string()),
+        other => StepError::retryable(other.to_string()),
+    }
+}
+
+pub fn provider_error(error: ProviderError) -> StepError {
+    let transient = error.is_transient();
+    let step_error = if transient { StepError::retryable(error.to_string()) } else { StepError::permanent(error.to_string()) };
+    step_error.with_code("provider")
+}
+
+pub fn invalid_input(message: impl Into<String>) -> StepError {
+    StepError::permanent(message).with_code("invalid_input")
+}
+
+impl TechpackServices {
+    pub fn from_context(ctx: &StepContext) -> Result<Arc<TechpackServices>, StepError> {
+        ctx.resources
+            .get::<TechpackServices>()
+            .ok_or_else(|| StepError::permanent("tech-pack services are not configured in this engine"))
+    }
+
+    pub fn vision(&self, selection: &ProviderSelection) -> Result<Arc<dyn VisionProvider>, StepError> {
+        match selection.provider.unwrap_or(self.defaults.vision) {
+            VisionChoice::Local => Ok(self.local.clone()),
+            choice => self
+                .remote
+                .as_ref()
+                .ok_or_else(|| StepError::permanent("HTTP providers are not available in this build"))?
+                .vision(choice, selection.model.as_deref())
+                .map_err(provider_error),
+        }
+    }
+
+    pub fn imaging(&self, selection: &ProviderSelection) -> Result<Arc<dyn ImageProvider>, StepError> {
+        match selection.image_provider.unwrap_or(self.defaults.image) {
+            ImageChoice::Local => Ok(self.local.clone()),
+            choice => self
+                .remote
+                .as_ref()
+                .ok_or_else(|| StepError::permanent("HTTP providers are not available in this build"))?
+                .imaging(choice, selection.image_model.as_deref())
+                .map_err(provider_error),
+        }
+    }
+
+    fn log(&self, ctx: &StepContext, operation: AiOperation) {
+        if let Err(e) = self.catalog.ai_log.append(AiOperation {
+            user: ctx.owner.clone(),
+            run_id: Some(ctx.run_id.clone()),
+            step_id: Some(ctx.step_id.clone()),
+            ..operation
+        }) {
+            tracing::warn!(error = %e, "cannot write the AI operation log");
+        }
+    }
+
+    /// Asks a vision provider, logging the call (tokens, latency, outcome).
+    pub async fn ask(
+        &self,
+        ctx: &StepContext,
+        provider: &dyn VisionProvider,
+        task: &VisionTask<'_>,
+        images: &[InlineImage],
+        input_summary: String,
+    ) -> Result<VisionAnswer, StepError> {
+        let started = Instant::now();
+        let result = provider.ask(task, images).await;
+        let (usage, output_summary, error) = match &result {
+            Ok(answer) => (answer.usage, summarize_json(&answer.value), None),
+            Err(e) => (Default::default(), String::new(), Some(e.to_string())),
+        };
+        self.log(ctx, AiOperation {
+            id: String::new(),
+            operation: task.operation().into(),
+            provider: provider.name().into(),
+            model: result.as_ref().map(|a| a.model.clone()).unwrap_or_else(|_| provider.model().to_string()),
+            kind: "vision".into(),
+            user: None,
+            run_id: None,
+            step_id: None,
+            input_summary,
+            output_summary,
+            usage,
+            latency_ms: started.elapsed().as_millis() as u64,
+            status: if error.is_none() { "ok" } else { "error" }.into(),
+            error,
+            at: now_ms(),
+        });
+        result.map_err(provider_error)
+    }
+
+    /// Asks an image provider, logging the call.
+    pub async fn draw(
+        &self,
+        ctx: &StepContext,
+        provider: &dyn ImageProvider,
+        task: &ImageTask<'_>,
+        source: &[InlineImage],
+        input_summary: String,
+    ) -> Result<ImageAnswer, StepError> {
+        let started = Instant::now();
+        let result = provider.generate(task, source).await;
+        let (usage, output_summary, error) = match &result {
+            Ok(answer) => (
+                answer.usage,
+                format!("{} {}×{} px, {} bytes", answer.mime, answer.width, answer.height, answer.bytes.len()),
+                None,
+            ),
+            Err(e) => (Default::default(), String::new(), Some(e.to_string())),
+        };
+        self.log(ctx, AiOperation {
+            id: String::new(),
+            operation: task.operation().into(),
+            provider: provider.name().into(),
+            model: result.as_ref().map(|a| a.model.clone()).unwrap_or_else(|_| provider.model().to_string()),
+            kind: "image".into(),
+            user: None,
+            run_id: None,
+            step_id: None,
+            input_summary,
+            output_summary,
+            usage,
+            latency_ms: started.elapsed().as_millis() as u64,
+            status: if error.is_none() { "ok" } else { "error" }.into(),
+            error,
+            at: now_ms(),
+        });
+        result.map_err(provider_error)
+    }
+}
+
+/// A short description of a JSON answer for the log (keys and sizes, not content).
+fn summarize_json(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    match value {
+        serde_json::Value::Object(map) => {
+            let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
+            format!("object {{{}}}, {} bytes", keys.join(", "), text.len())
+        }
+        _ => format!("{} bytes", text.len()),
+    }
+}
+
+/// Describes images for the log without their bytes.
+pub fn describe_images(images: &[(String, &InlineImage, &str)]) -> String {
+    images
+        .iter()
+        .map(|(label, image, hash)| format!("{label}: {} {} bytes sha256:{}", image.mime, image.bytes.len(), &hash[..hash.len().min(12)]))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,243 @@
+//! The tech pack: what an analysis holds, shaped like a professional tech pack for any
+//! product category, and the JSON Schemas published for it.
+//!
+//! Every value says where it came from ([`Source`]) and how sure it is (`confidence`), so a
+//! factory can tell a measured figure from one estimated from a photo. Open-ended,
+//! category-specific facts are a list of named entries, which keeps the schema valid for
+//! OpenAI's strict structured outputs (every property required, no additional properties).
+
+mod merge;
+mod schema;
+
+use serde::{Deserialize, Serialize};
+
+pub use merge::merge_views;
+pub use schema::{SCHEMA_VERSION, tech_pack_schema, view_analysis_schema, category_schema, close_up_schema, edit_schema};
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Read off a photo by a model or by image processing.
+    EstimatedFromPhoto,
+    /// Stated by a person (an input or an edit).
+    Given,
+    /// Measured (e.g. pixels converted with a known reference size).
+    Measured,
+    /// Not knowable from what was given.
+    Unknown,
+}
+
+/// A text value with its provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub value: Option<String>,
+    pub source: Source,
+    pub confidence: f64,
+}
+
+impl Estimate {
+    pub fn unknown() -> Self {
+        Estimate { value: None, source: Source::Unknown, confidence: 0.0 }
+    }
+}
+
+/// A number with a unit and its provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantity {
+    pub value: Option<f64>,
+    pub unit: Option<String>,
+    pub source: Source,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Color {
+    pub name: String,
+    /// `#RRGGBB`.
+    pub hex: Option<String>,
+    pub pantone: Option<String>,
+    pub ral: Option<String>,
+    pub source: Source,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    Front,
+    Back,
+    Side,
+    Top,
+    Detail,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [View::Front, View::Back, View::Side, View::Top, View::Detail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Front => "front",
+            View::Back => "back",
+            View::Side => "side",
+            View::Top => "top",
+            View::Detail => "detail",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourcePhoto {
+    pub view: View,
+    pub revision_id: String,
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub style_id: Option<String>,
+    pub product_name: String,
+    pub category: Estimate,
+    pub subcategory: Estimate,
+    /// `metric` or `imperial`.
+    pub units: String,
+    pub source_photos: Vec<SourcePhoto>,
+}
+
+/// What one photo shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewAnalysis {
+    pub view: View,
+    pub summary: String,
+    pub materials: Vec<Estimate>,
+    pub colors: Vec<Color>,
+    pub dimensions: Vec<PointOfMeasure>,
+    pub construction: Vec<ConstructionDetail>,
+    pub design_elements: Vec<String>,
+    pub bill_of_materials: Vec<BomLine>,
+    pub labels_and_packaging: Vec<LabelItem>,
+    pub category_specific: Vec<NamedValue>,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BomLine {
+    pub id: String,
+    pub placement: String,
+    pub material: Estimate,
+    pub composition: Estimate,
+    pub weight_or_thickness: Quantity,
+    pub finish: Estimate,
+    pub color: Color,
+    pub consumption: Quantity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criticality {
+    Critical,
+    Major,
+    Minor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointOfMeasure {
+    pub code: String,
+    pub name: String,
+    pub how_to_measure: String,
+    pub value: Option<f64>,
+    pub unit: String,
+    pub tolerance: Option<f64>,
+    pub criticality: Criticality,
+    pub source: Source,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConstructionDetail {
+    pub operation: String,
+    pub location: String,
+    pub seam_type: Option<String>,
+    /// ISO 4915 stitch class, e.g. `301` (lockstitch).
+    pub stitch_class_iso4915: Option<String>,
+    pub stitches_per_inch: Option<f64>,
+    /// For hard goods: joinery or fastening (screws, rivets, adhesive …).
+    pub joinery_or_fastening: Option<String>,
+    pub source: Source,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Colorway {
+    pub name: String,
+    pub colors: Vec<Color>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelItem {
+    pub kind: String,
+    pub placement: String,
+    pub content: String,
+    pub source: Source,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Callout {
+    pub view: View,
+    /// Position on the drawing, 0..1 from the left.
+    pub x: f64,
+    /// Position on the drawing, 0..1 from the top.
+    pub y: f64,
+    pub text: String,
+    pub bom_ref: Option<String>,
+    pub pom_ref: Option<String>,
+}
+
+/// A fact only some categories have (heel height, capacity, screen size …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedValue {
+    pub name: String,
+    pub value: String,
+    pub unit: Option<String>,
+    pub source: Source,
+    pub confidence: f64,
+}
+
+/// The whole tech pack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TechPack {
+    pub meta: Meta,
+    pub views: Vec<ViewAnalysis>,
+    pub bill_of_materials: Vec<BomLine>,
+    pub points_of_measure: Vec<PointOfMeasure>,
+    pub construction: Vec<ConstructionDetail>,
+    pub colorways: Vec<Colorway>,
+    pub labels_and_packaging: Vec<LabelItem>,
+    pub callouts: Vec<Callout>,
+    pub category_specific: Vec<NamedValue>,
+}
+
+/// What category detection answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryGuess {
+    pub category: Estimate,
+    pub subcategory: Estimate,
+    pub reasoning: String,
+}
+
+/// What the analysis of one close-up shot answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloseUpAnalysis {
+    pub detail: String,
+    pub materials: Vec<Estimate>,
+    pub construction: Vec<ConstructionDetail>,
+    pub notes: String,
+    pub confidence: f64,
+}
