@@ -40,7 +40,9 @@ pub enum EngineError {
     },
     /// A credit operation id was used again for a different operation (same id, same
     /// parameters is a harmless repeat instead).
-    #[error("credit operation `{op_id}` was already applied as `{applied}`; it cannot be reused for `{requested}`")]
+    #[error(
+        "credit operation `{op_id}` was already applied as `{applied}`; it cannot be reused for `{requested}`"
+    )]
     CreditOperationReused {
         op_id: String,
         applied: String,
@@ -58,5 +60,7 @@ pub enum EngineError {
         "the credit ledger does not match its entry log; refusing to start until it is repaired:{}",
         crate::credits::list_problems(.problems)
     )]
-    LedgerMismatch { problems: Vec<crate::credits::LedgerProblem> },
+    LedgerMismatch {
+        problems: Vec<crate::credits::LedgerProblem>,
+    },
 }

@@ -32,12 +32,20 @@ pub enum FailureKind {
 
 pub trait NodeHook: Send + Sync + 'static {
     /// Before the node's first attempt. Refuse to keep the step from starting.
-    fn before_start(&self, _ctx: &NodeHookContext, _txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn before_start(
+        &self,
+        _ctx: &NodeHookContext,
+        _txn: &mut dyn TxnView,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 
     /// The node succeeded (`ctx.node.free` tells whether the work was free, e.g. cached).
-    fn after_success(&self, _ctx: &NodeHookContext, _txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn after_success(
+        &self,
+        _ctx: &NodeHookContext,
+        _txn: &mut dyn TxnView,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 

@@ -141,11 +141,23 @@ impl<'t> Books<'t> {
 
     /// Appends one entry and applies it to its user's balance.
     fn append(&mut self, draft: Draft<'_>) -> Booked<Balance> {
-        let Draft { op_id, params, kind, user, amount, reservation, at, expires_at } = draft;
+        let Draft {
+            op_id,
+            params,
+            kind,
+            user,
+            amount,
+            reservation,
+            at,
+            expires_at,
+        } = draft;
         let balance = self.balance(user)?.after(kind, amount).ok_or_else(|| {
             Failure::Rejected(EngineError::InvalidCreditRequest {
                 user: user.to_string(),
-                reason: format!("a {} of {amount} would take a balance below zero or past its limit", kind.as_str()),
+                reason: format!(
+                    "a {} of {amount} would take a balance below zero or past its limit",
+                    kind.as_str()
+                ),
             })
         })?;
         let seq = self.read::<u64>(keys::SEQ)?.unwrap_or(0) + 1;
@@ -165,7 +177,8 @@ impl<'t> Books<'t> {
             expires_at,
         };
         self.write(&keys::entry(seq), &entry)?;
-        self.txn.insert(keys::user_entry(user, seq).as_bytes(), b"")?;
+        self.txn
+            .insert(keys::user_entry(user, seq).as_bytes(), b"")?;
         self.write(&keys::account(user), &balance)?;
         self.write(keys::SEQ, &seq)?;
         self.write(&keys::operation(&op_id), &AppliedOperation { params, seq })?;
@@ -210,7 +223,7 @@ impl<'t> Books<'t> {
             return Ok(existing);
         }
         let available = self.balance(hold.user)?.available;
-        if available < hold.amount && false {
+        if available < hold.amount {
             return Err(Failure::Rejected(EngineError::InsufficientCredits {
                 step: hold.step_id.to_string(),
                 user: hold.user.to_string(),
@@ -241,7 +254,10 @@ impl<'t> Books<'t> {
             expires_at: Some(reservation.expires_at),
         })?;
         self.write(&keys::reservation(&reservation.id), &reservation)?;
-        self.txn.insert(keys::pending(reservation.expires_at, &reservation.id).as_bytes(), b"")?;
+        self.txn.insert(
+            keys::pending(reservation.expires_at, &reservation.id).as_bytes(),
+            b"",
+        )?;
         Ok(reservation)
     }
 
@@ -263,7 +279,12 @@ impl<'t> Books<'t> {
         // One operation id for all three resolutions: a second, different resolution is a
         // reuse of that id as well as a breach of finality.
         let op_id = format!("settle:{id}");
-        let params = format!("{} {} of {}", kind.as_str(), reservation.amount, reservation.user);
+        let params = format!(
+            "{} {} of {}",
+            kind.as_str(),
+            reservation.amount,
+            reservation.user
+        );
         if reservation.state != ReservationState::Pending {
             let repeated = match self.already_applied(&op_id, &params) {
                 Ok(repeated) => repeated,
@@ -289,7 +310,8 @@ impl<'t> Books<'t> {
             at: now,
             expires_at: None,
         })?;
-        self.txn.remove(keys::pending(reservation.expires_at, id).as_bytes())?;
+        self.txn
+            .remove(keys::pending(reservation.expires_at, id).as_bytes())?;
         reservation.state = state;
         reservation.resolved_at = Some(now);
         self.write(&keys::reservation(id), &reservation)?;
@@ -314,7 +336,8 @@ impl<'t> Books<'t> {
                 }));
             }
         };
-        self.txn.remove(keys::pending(reservation.expires_at, id).as_bytes())?;
+        self.txn
+            .remove(keys::pending(reservation.expires_at, id).as_bytes())?;
         reservation.renewals += 1;
         reservation.expires_at = expires_at;
         self.append(Draft {
@@ -328,7 +351,8 @@ impl<'t> Books<'t> {
             expires_at: Some(expires_at),
         })?;
         self.write(&keys::reservation(id), &reservation)?;
-        self.txn.insert(keys::pending(expires_at, id).as_bytes(), b"")?;
+        self.txn
+            .insert(keys::pending(expires_at, id).as_bytes(), b"")?;
         Ok(reservation)
     }
 

@@ -70,7 +70,12 @@ impl EntryKind {
     /// The accounts an entry of this kind for `user` moves credits from and to.
     pub fn accounts(self, user: &str) -> (String, String) {
         let (from, to) = match self {
-            EntryKind::Grant => return (ISSUER_ACCOUNT.to_string(), bucket_account(user, Bucket::Available)),
+            EntryKind::Grant => {
+                return (
+                    ISSUER_ACCOUNT.to_string(),
+                    bucket_account(user, Bucket::Available),
+                );
+            }
             EntryKind::Reserve => (Bucket::Available, Bucket::Pending),
             EntryKind::Post => (Bucket::Pending, Bucket::Posted),
             EntryKind::Void | EntryKind::Expire => (Bucket::Pending, Bucket::Available),

@@ -123,7 +123,11 @@ impl NodeHook for CreditHook {
         let (generation, latest) = books.latest_reservation(&ctx.node.idempotency_key)?;
         match latest {
             Some(held) if held.state == ReservationState::Pending => {
-                let kind = if ctx.node.free { EntryKind::Void } else { EntryKind::Post };
+                let kind = if ctx.node.free {
+                    EntryKind::Void
+                } else {
+                    EntryKind::Post
+                };
                 books.resolve(&held.id, kind, now)?;
             }
             Some(charged) if charged.state == ReservationState::Posted => {}
@@ -138,7 +142,12 @@ impl NodeHook for CreditHook {
         Ok(())
     }
 
-    fn after_failure(&self, ctx: &NodeHookContext, _kind: FailureKind, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn after_failure(
+        &self,
+        ctx: &NodeHookContext,
+        _kind: FailureKind,
+        txn: &mut dyn TxnView,
+    ) -> Result<(), HookError> {
         if payer(ctx).is_none() {
             return Ok(());
         }
@@ -160,7 +169,12 @@ fn payer<'a>(ctx: &NodeHookContext<'a>) -> Option<&'a str> {
     }
 }
 
-fn hold<'a>(ctx: &NodeHookContext<'a>, user: &'a str, generation: u32, expires_at: u64) -> Hold<'a> {
+fn hold<'a>(
+    ctx: &NodeHookContext<'a>,
+    user: &'a str,
+    generation: u32,
+    expires_at: u64,
+) -> Hold<'a> {
     Hold {
         id: generation_id(&ctx.node.idempotency_key, generation),
         run_id: &ctx.run.id,

@@ -50,10 +50,12 @@ impl<'s> Ledger<'s> {
                 what: String::from_utf8_lossy(&key).into_owned(),
                 error: "not a user entry index key".into(),
             })?;
-            let entry: LedgerEntry = self.read(&keys::entry(seq))?.ok_or_else(|| EngineError::Corrupt {
-                what: keys::entry(seq),
-                error: format!("indexed for `{user}` but missing"),
-            })?;
+            let entry: LedgerEntry =
+                self.read(&keys::entry(seq))?
+                    .ok_or_else(|| EngineError::Corrupt {
+                        what: keys::entry(seq),
+                        error: format!("indexed for `{user}` but missing"),
+                    })?;
             // The index prefix of `a` also covers users named `a/...`.
             if entry.user == user {
                 entries.push(entry);
@@ -77,7 +79,11 @@ impl<'s> Ledger<'s> {
 
     /// Every reservation one step of one run made, oldest first: one, unless an earlier one
     /// expired while the run was interrupted.
-    pub fn reservations_for(&self, run_id: &str, step_id: &str) -> Result<Vec<Reservation>, EngineError> {
+    pub fn reservations_for(
+        &self,
+        run_id: &str,
+        step_id: &str,
+    ) -> Result<Vec<Reservation>, EngineError> {
         let key = format!("{run_id}/{step_id}");
         let mut reservations = Vec::new();
         for generation in 1.. {
@@ -113,7 +119,10 @@ impl<'s> Ledger<'s> {
 
     /// Runs one ledger operation in a store transaction of its own, keeping its typed error
     /// if it is refused (the store only passes the refusal's text through).
-    pub(crate) fn transact<T: Send>(&self, operation: impl Fn(&mut Books) -> Booked<T> + Sync) -> Result<T, EngineError> {
+    pub(crate) fn transact<T: Send>(
+        &self,
+        operation: impl Fn(&mut Books) -> Booked<T> + Sync,
+    ) -> Result<T, EngineError> {
         let outcome: Mutex<Option<Result<T, EngineError>>> = Mutex::new(None);
         let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
             let mut books = Books::new(txn);
@@ -122,7 +131,10 @@ impl<'s> Ledger<'s> {
                 Err(Failure::Conflict(conflict)) => return Err(HookError::Conflict(conflict)),
                 Err(Failure::Rejected(error)) => Err(error),
             };
-            let refusal = result.as_ref().err().map(|e| HookError::Refused(e.to_string()));
+            let refusal = result
+                .as_ref()
+                .err()
+                .map(|e| HookError::Refused(e.to_string()));
             *outcome.lock().expect("ledger outcome lock") = Some(result);
             refusal.map_or(Ok(()), Err)
         };

@@ -6,5 +6,9 @@ use crate::workflow::Workflow;
 /// The most one run of `workflow` can be charged: every paid step succeeding. Skipped,
 /// failed, cancelled and free steps cost nothing, so a run usually costs less.
 pub fn credits_required(workflow: &Workflow) -> u64 {
-    workflow.steps.iter().map(|s| s.credits).fold(0, u64::saturating_add)
+    workflow
+        .steps
+        .iter()
+        .map(|s| s.credits)
+        .fold(0, u64::saturating_add)
 }

@@ -35,17 +35,26 @@ impl Ledger<'_> {
 }
 
 /// Sweeps every `every` until `stop` fires. A failed sweep is logged and retried next time.
-pub async fn sweep_periodically(store: Arc<dyn StateStore>, every: Duration, stop: CancellationToken) {
+pub async fn sweep_periodically(
+    store: Arc<dyn StateStore>,
+    every: Duration,
+    stop: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
         let store = store.clone();
-        let swept = tokio::task::spawn_blocking(move || Ledger::new(store.as_ref()).sweep_expired(now_ms())).await;
+        let swept = tokio::task::spawn_blocking(move || {
+            Ledger::new(store.as_ref()).sweep_expired(now_ms())
+        })
+        .await;
         match swept {
             Ok(Ok(0)) => {}
-            Ok(Ok(expired)) => tracing::info!(expired, "expired credit reservations whose hold ran out"),
+            Ok(Ok(expired)) => {
+                tracing::info!(expired, "expired credit reservations whose hold ran out")
+            }
             Ok(Err(error)) => tracing::warn!(%error, "credit reservation sweep failed"),
             Err(error) => tracing::warn!(%error, "credit reservation sweep panicked"),
         }

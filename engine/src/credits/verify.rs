@@ -12,7 +12,9 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-use super::{Balance, EntryKind, ISSUER_ACCOUNT, Ledger, LedgerEntry, Reservation, ReservationState, keys};
+use super::{
+    Balance, EntryKind, ISSUER_ACCOUNT, Ledger, LedgerEntry, Reservation, ReservationState, keys,
+};
 use crate::EngineError;
 
 /// One way the stored ledger disagrees with its entry log.
@@ -26,13 +28,21 @@ pub enum LedgerProblem {
         rebuilt: i128,
     },
     /// A user account went below zero at entry `seq`.
-    Negative { seq: u64, account: String, balance: i128 },
+    Negative {
+        seq: u64,
+        account: String,
+        balance: i128,
+    },
     /// An entry is inconsistent in itself or with the entries before it.
     Entry { seq: u64, reason: String },
     /// The log has a gap, or the sequence counter disagrees with it.
     Sequence { reason: String },
     /// A stored reservation differs from what its entries say.
-    Reservation { id: String, stored: String, rebuilt: String },
+    Reservation {
+        id: String,
+        stored: String,
+        rebuilt: String,
+    },
     /// A record cannot be read.
     Unreadable { key: String, error: String },
 }
@@ -40,17 +50,33 @@ pub enum LedgerProblem {
 impl fmt::Display for LedgerProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LedgerProblem::Balance { user, field, stored, rebuilt } => write!(
+            LedgerProblem::Balance {
+                user,
+                field,
+                stored,
+                rebuilt,
+            } => write!(
                 f,
                 "account `{user}`: stored {field} is {stored}, but its entries add up to {rebuilt}"
             ),
-            LedgerProblem::Negative { seq, account, balance } => {
+            LedgerProblem::Negative {
+                seq,
+                account,
+                balance,
+            } => {
                 write!(f, "entry {seq} takes `{account}` below zero (to {balance})")
             }
             LedgerProblem::Entry { seq, reason } => write!(f, "entry {seq}: {reason}"),
             LedgerProblem::Sequence { reason } => write!(f, "entry log: {reason}"),
-            LedgerProblem::Reservation { id, stored, rebuilt } => {
-                write!(f, "reservation `{id}`: stored as {stored}, but its entries say {rebuilt}")
+            LedgerProblem::Reservation {
+                id,
+                stored,
+                rebuilt,
+            } => {
+                write!(
+                    f,
+                    "reservation `{id}`: stored as {stored}, but its entries say {rebuilt}"
+                )
             }
             LedgerProblem::Unreadable { key, error } => write!(f, "`{key}` is unreadable: {error}"),
         }
@@ -71,7 +97,10 @@ struct RebuiltReservation {
 }
 
 fn describe(user: &str, amount: u64, state: ReservationState, expires_at: u64) -> String {
-    format!("{} {amount} for `{user}` expiring at {expires_at}", state.as_str())
+    format!(
+        "{} {amount} for `{user}` expiring at {expires_at}",
+        state.as_str()
+    )
 }
 
 impl Ledger<'_> {
@@ -117,7 +146,10 @@ impl Ledger<'_> {
             for (account, change) in [(&entry.from, -amount), (&entry.to, amount)] {
                 let balance = accounts.entry(account.clone()).or_insert(0);
                 *balance += change;
-                if *balance < 0 && account != ISSUER_ACCOUNT && went_negative.insert(account.clone()) {
+                if *balance < 0
+                    && account != ISSUER_ACCOUNT
+                    && went_negative.insert(account.clone())
+                {
                     problems.push(LedgerProblem::Negative {
                         seq: entry.seq,
                         account: account.clone(),
@@ -148,15 +180,28 @@ impl Ledger<'_> {
                 stored_accounts.insert(user, balance);
             }
         }
-        let users: BTreeSet<String> = stored_accounts.keys().chain(entry_counts.keys()).cloned().collect();
+        let users: BTreeSet<String> = stored_accounts
+            .keys()
+            .chain(entry_counts.keys())
+            .cloned()
+            .collect();
         for user in users {
             let stored = stored_accounts.get(&user).copied().unwrap_or_default();
-            let bucket = |name: &str| accounts.get(&super::user_account(&user, name)).copied().unwrap_or(0);
+            let bucket = |name: &str| {
+                accounts
+                    .get(&super::user_account(&user, name))
+                    .copied()
+                    .unwrap_or(0)
+            };
             let rebuilt = [
                 ("available", stored.available, bucket("available")),
                 ("pending", stored.pending, bucket("pending")),
                 ("posted", stored.posted, bucket("posted")),
-                ("granted", stored.granted, granted.get(&user).copied().unwrap_or(0)),
+                (
+                    "granted",
+                    stored.granted,
+                    granted.get(&user).copied().unwrap_or(0),
+                ),
                 (
                     "entry count",
                     stored.entries,
@@ -182,7 +227,10 @@ impl Ledger<'_> {
                 stored_reservations.insert(reservation.id.clone(), reservation);
             }
         }
-        let ids: BTreeSet<&String> = stored_reservations.keys().chain(reservations.keys()).collect();
+        let ids: BTreeSet<&String> = stored_reservations
+            .keys()
+            .chain(reservations.keys())
+            .collect();
         for id in ids {
             let stored = stored_reservations
                 .get(id)
@@ -231,7 +279,10 @@ fn check_entry(
     problems: &mut Vec<LedgerProblem>,
 ) {
     let mut problem = |reason: String| {
-        problems.push(LedgerProblem::Entry { seq: entry.seq, reason });
+        problems.push(LedgerProblem::Entry {
+            seq: entry.seq,
+            reason,
+        });
     };
     let (from, to) = entry.kind.accounts(&entry.user);
     if (entry.from.as_str(), entry.to.as_str()) != (from.as_str(), to.as_str()) {
@@ -243,13 +294,19 @@ fn check_entry(
         ));
     }
     if entry.kind == EntryKind::Renew && entry.amount != 0 {
-        problem(format!("a renew moves nothing, but this one moves {}", entry.amount));
+        problem(format!(
+            "a renew moves nothing, but this one moves {}",
+            entry.amount
+        ));
     }
     if entry.kind == EntryKind::Grant {
         return;
     }
     let Some(id) = &entry.reservation_id else {
-        return problem(format!("a {} without a reservation id", entry.kind.as_str()));
+        return problem(format!(
+            "a {} without a reservation id",
+            entry.kind.as_str()
+        ));
     };
     match (entry.kind, reservations.get_mut(id)) {
         (EntryKind::Reserve, None) => {
@@ -263,8 +320,13 @@ fn check_entry(
                 },
             );
         }
-        (EntryKind::Reserve, Some(_)) => problem(format!("reservation `{id}` is reserved a second time")),
-        (_, None) => problem(format!("a {} of reservation `{id}`, which was never reserved", entry.kind.as_str())),
+        (EntryKind::Reserve, Some(_)) => {
+            problem(format!("reservation `{id}` is reserved a second time"))
+        }
+        (_, None) => problem(format!(
+            "a {} of reservation `{id}`, which was never reserved",
+            entry.kind.as_str()
+        )),
         (kind, Some(reservation)) => {
             if reservation.state != ReservationState::Pending {
                 return problem(format!(
@@ -285,14 +347,20 @@ fn check_entry(
                 EntryKind::Post => reservation.state = ReservationState::Posted,
                 EntryKind::Void => reservation.state = ReservationState::Voided,
                 EntryKind::Expire => reservation.state = ReservationState::Expired,
-                EntryKind::Renew => reservation.expires_at = entry.expires_at.unwrap_or(reservation.expires_at),
+                EntryKind::Renew => {
+                    reservation.expires_at = entry.expires_at.unwrap_or(reservation.expires_at)
+                }
                 EntryKind::Grant | EntryKind::Reserve => {}
             }
         }
     }
 }
 
-fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8], problems: &mut Vec<LedgerProblem>) -> Option<T> {
+fn decode<T: DeserializeOwned>(
+    key: &[u8],
+    bytes: &[u8],
+    problems: &mut Vec<LedgerProblem>,
+) -> Option<T> {
     match serde_json::from_slice(bytes) {
         Ok(value) => Some(value),
         Err(e) => {

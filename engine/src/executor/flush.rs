@@ -4,8 +4,8 @@
 //! flushes once, and answers them all. Under load one fsync covers many steps; a lone step
 //! pays one fsync.
 
-use std::sync::{Arc, Weak};
 use std::sync::mpsc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::oneshot;
 

@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use events::RunEvent;
 
+use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHook};
 use crate::step::{Resources, StepRegistry};
 use crate::store::{Durability, NodeRecord, NodeStatus, RunRecord, RunStatus, StateStore, now_ms};
 use crate::workflow::Workflow;
-use crate::EngineError;
 use flush::Flusher;
 
 /// Limits and modes of an [`Engine`].
@@ -72,7 +72,10 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// Hook work for a transition, or none when no hooks are installed (a cheaper write).
-    pub(crate) fn hook_work<'a>(&self, work: crate::store::TxnWork<'a>) -> Option<crate::store::TxnWork<'a>> {
+    pub(crate) fn hook_work<'a>(
+        &self,
+        work: crate::store::TxnWork<'a>,
+    ) -> Option<crate::store::TxnWork<'a>> {
         (!self.hooks.is_empty()).then_some(work)
     }
 
@@ -82,7 +85,11 @@ impl Inner {
         if let Some(workflow) = cache.get(&run.workflow_sha256) {
             return Ok(workflow.clone());
         }
-        let workflow = Arc::new(Workflow::parse(&run.workflow_source, &run.workflow_origin, &self.registry)?);
+        let workflow = Arc::new(Workflow::parse(
+            &run.workflow_source,
+            &run.workflow_origin,
+            &self.registry,
+        )?);
         if cache.len() >= 64 {
             cache.clear();
         }
@@ -196,7 +203,13 @@ impl Engine {
 
     /// Signals a run executing in this process to stop. Returns false if it is not executing.
     pub fn cancel(&self, run_id: &str) -> bool {
-        match self.inner.active.lock().expect("active runs lock").get(run_id) {
+        match self
+            .inner
+            .active
+            .lock()
+            .expect("active runs lock")
+            .get(run_id)
+        {
             Some(token) => {
                 token.cancel();
                 true
@@ -273,7 +286,12 @@ impl Engine {
             .ok_or_else(|| EngineError::RunNotFound(run_id.to_string()))?;
         let mut nodes = self.inner.store.nodes(run_id)?;
         let order = crate::workflow::yaml::step_ids(&run.workflow_source);
-        nodes.sort_by_key(|n| order.iter().position(|id| id == &n.step_id).unwrap_or(usize::MAX));
+        nodes.sort_by_key(|n| {
+            order
+                .iter()
+                .position(|id| id == &n.step_id)
+                .unwrap_or(usize::MAX)
+        });
         Ok(RunReport { run, nodes })
     }
 }

@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
+use super::Inner;
 use super::backoff;
 use super::run::RunShared;
-use super::Inner;
+use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHookContext};
 use crate::step::{Step, StepContext, StepError};
-use crate::store::{HookError, NodeRecord, NodeStatus, RunRecord, TxnView};
 use crate::store::now_ms;
+use crate::store::{HookError, NodeRecord, NodeStatus, RunRecord, TxnView};
 use crate::workflow::StepDef;
-use crate::EngineError;
 
 pub(crate) struct NodeTask {
     pub index: usize,
@@ -34,8 +34,16 @@ enum StartHook {
     None,
 }
 
-pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize, NodeRecord), EngineError> {
-    let NodeTask { index, mut record, runnable, interrupted } = task;
+pub(crate) async fn run(
+    shared: Arc<RunShared>,
+    task: NodeTask,
+) -> Result<(usize, NodeRecord), EngineError> {
+    let NodeTask {
+        index,
+        mut record,
+        runnable,
+        interrupted,
+    } = task;
     let step = &shared.workflow.steps[index];
     let inner = &shared.inner;
 
@@ -53,14 +61,22 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
         return finish_cancelled(&shared, step, record, index).await;
     }
 
-    let mut start_hook = if interrupted { StartHook::OnResume } else { StartHook::BeforeStart };
+    let mut start_hook = if interrupted {
+        StartHook::OnResume
+    } else {
+        StartHook::BeforeStart
+    };
     loop {
         record.attempt += 1;
         record.status = NodeStatus::Running;
         record.started_at.get_or_insert_with(now_ms);
         let hook = start_hook;
         let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
-            let ctx = NodeHookContext { run: &shared.run, step, node: &record };
+            let ctx = NodeHookContext {
+                run: &shared.run,
+                step,
+                node: &record,
+            };
             for h in &inner.hooks {
                 match hook {
                     StartHook::BeforeStart => h.before_start(&ctx, txn)?,
@@ -72,7 +88,10 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
         };
         // Not flushed: if the process dies before the step's result is durable, the node is
         // run again on resume with the same idempotency key either way.
-        match inner.store.commit(Some(&record), None, inner.hook_work(&work)) {
+        match inner
+            .store
+            .commit(Some(&record), None, inner.hook_work(&work))
+        {
             Ok(()) => {}
             Err(EngineError::Refused(reason)) => {
                 // Nothing of the refused start was written; the node fails without starting.
@@ -119,10 +138,20 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
                 record.error = None;
                 record.finished_at = Some(now_ms());
                 let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
-                    let ctx = NodeHookContext { run: &shared.run, step, node: &record };
-                    inner.hooks.iter().try_for_each(|h| h.after_success(&ctx, txn))
+                    let ctx = NodeHookContext {
+                        run: &shared.run,
+                        step,
+                        node: &record,
+                    };
+                    inner
+                        .hooks
+                        .iter()
+                        .try_for_each(|h| h.after_success(&ctx, txn))
                 };
-                match inner.store.commit(Some(&record), None, inner.hook_work(&work)) {
+                match inner
+                    .store
+                    .commit(Some(&record), None, inner.hook_work(&work))
+                {
                     Ok(()) => {}
                     Err(EngineError::Refused(reason)) => {
                         record.status = NodeStatus::Failed;
@@ -133,10 +162,17 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
                     Err(e) => return Err(e),
                 }
                 inner.flusher.durable().await?;
-                shared.emit(Some(&step.id), record.status.as_str(), record.attempt, record.error.clone());
+                shared.emit(
+                    Some(&step.id),
+                    record.status.as_str(),
+                    record.attempt,
+                    record.error.clone(),
+                );
                 return Ok((index, record));
             }
-            Outcome::Done(Err(error)) if error.retryable && record.attempt < step.retry.attempts => {
+            Outcome::Done(Err(error))
+                if error.retryable && record.attempt < step.retry.attempts =>
+            {
                 record.error = Some(error.message.clone());
                 inner.store.commit(Some(&record), None, None)?;
                 let wait = backoff::delay(&step.retry, record.attempt + 1);
@@ -144,7 +180,11 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
                     Some(&step.id),
                     "retrying",
                     record.attempt,
-                    Some(format!("{}; next attempt in {}", error.message, humantime::format_duration(round_ms(wait)))),
+                    Some(format!(
+                        "{}; next attempt in {}",
+                        error.message,
+                        humantime::format_duration(round_ms(wait))
+                    )),
                 );
                 tokio::select! {
                     biased;
@@ -159,7 +199,12 @@ pub(crate) async fn run(shared: Arc<RunShared>, task: NodeTask) -> Result<(usize
                 record.finished_at = Some(now_ms());
                 commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
                 inner.flusher.durable().await?;
-                shared.emit(Some(&step.id), "failed", record.attempt, record.error.clone());
+                shared.emit(
+                    Some(&step.id),
+                    "failed",
+                    record.attempt,
+                    record.error.clone(),
+                );
                 return Ok((index, record));
             }
         }
@@ -179,9 +224,20 @@ async fn finish_cancelled(
     record.status = NodeStatus::Cancelled;
     record.error = Some("run cancelled".into());
     record.finished_at = Some(now_ms());
-    commit_failure(&shared.inner, &shared.run, step, &record, FailureKind::Cancelled)?;
+    commit_failure(
+        &shared.inner,
+        &shared.run,
+        step,
+        &record,
+        FailureKind::Cancelled,
+    )?;
     shared.inner.flusher.durable().await?;
-    shared.emit(Some(&step.id), "cancelled", record.attempt, record.error.clone());
+    shared.emit(
+        Some(&step.id),
+        "cancelled",
+        record.attempt,
+        record.error.clone(),
+    );
     Ok((index, record))
 }
 
@@ -194,8 +250,17 @@ pub(crate) fn commit_failure(
     kind: FailureKind,
 ) -> Result<(), EngineError> {
     let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
-        let ctx = NodeHookContext { run, step, node: record };
-        inner.hooks.iter().try_for_each(|h| h.after_failure(&ctx, kind, txn))
+        let ctx = NodeHookContext {
+            run,
+            step,
+            node: record,
+        };
+        inner
+            .hooks
+            .iter()
+            .try_for_each(|h| h.after_failure(&ctx, kind, txn))
     };
-    inner.store.commit(Some(record), None, inner.hook_work(&work))
+    inner
+        .store
+        .commit(Some(record), None, inner.hook_work(&work))
 }

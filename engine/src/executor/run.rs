@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::node::{self, NodeTask};
 use super::{Inner, RunEvent, RunReport};
+use crate::EngineError;
 use crate::hooks::FailureKind;
 use crate::store::{NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms};
 use crate::workflow::{Workflow, expression};
-use crate::EngineError;
 
 /// What every node task of one run shares.
 pub(crate) struct RunShared {
@@ -93,7 +93,10 @@ pub(crate) async fn execute(
     inner.store.commit(None, Some(&run), None)?;
     inner.flusher.durable().await?;
 
-    let limit = workflow.parallelism.unwrap_or(inner.config.run_parallelism).max(1);
+    let limit = workflow
+        .parallelism
+        .unwrap_or(inner.config.run_parallelism)
+        .max(1);
     let shared = Arc::new(RunShared {
         inputs: Arc::new(Value::Object(run.inputs.clone())),
         limit: Arc::new(Semaphore::new(limit)),
@@ -134,7 +137,9 @@ pub(crate) async fn execute(
                 }
             }
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         match joined {
             Ok(Ok((i, record))) => {
                 records[i] = record;
@@ -147,7 +152,9 @@ pub(crate) async fn execute(
             }
             Err(join_error) => {
                 cancel.cancel();
-                failure.get_or_insert(EngineError::Store(format!("a step task panicked: {join_error}")));
+                failure.get_or_insert(EngineError::Store(format!(
+                    "a step task panicked: {join_error}"
+                )));
             }
         }
     }
@@ -167,16 +174,30 @@ pub(crate) async fn execute(
         run.error = records
             .iter()
             .find(|r| r.status == NodeStatus::Failed)
-            .map(|r| format!("step `{}` failed: {}", r.step_id, r.error.as_deref().unwrap_or("unknown error")));
+            .map(|r| {
+                format!(
+                    "step `{}` failed: {}",
+                    r.step_id,
+                    r.error.as_deref().unwrap_or("unknown error")
+                )
+            });
     }
     inner.store.commit(None, Some(&run), None)?;
     inner.flusher.durable().await?;
     shared.emit(None, run.status.as_str(), 0, run.error.clone());
-    Ok(RunReport { run, nodes: records })
+    Ok(RunReport {
+        run,
+        nodes: records,
+    })
 }
 
 /// Marks `i` finished for the steps that wait on it.
-fn release(i: usize, dependents: &[Vec<usize>], waiting_on: &mut [usize], ready: &mut VecDeque<usize>) {
+fn release(
+    i: usize,
+    dependents: &[Vec<usize>],
+    waiting_on: &mut [usize],
+    ready: &mut VecDeque<usize>,
+) {
     for &d in &dependents[i] {
         waiting_on[d] -= 1;
         if waiting_on[d] == 0 {
@@ -192,27 +213,58 @@ enum Settled {
     Later(NodeTask),
 }
 
-fn start_or_settle(shared: &Arc<RunShared>, i: usize, records: &[NodeRecord]) -> Result<Settled, EngineError> {
+fn start_or_settle(
+    shared: &Arc<RunShared>,
+    i: usize,
+    records: &[NodeRecord],
+) -> Result<Settled, EngineError> {
     let step = &shared.workflow.steps[i];
     let mut record = records[i].clone();
-    let settle = |mut record: NodeRecord, status: NodeStatus, kind: FailureKind, message: String| -> Result<Settled, EngineError> {
+    let settle = |mut record: NodeRecord,
+                  status: NodeStatus,
+                  kind: FailureKind,
+                  message: String|
+     -> Result<Settled, EngineError> {
         record.status = status;
         record.error = Some(message.clone());
         record.finished_at = Some(now_ms());
         node::commit_failure(&shared.inner, &shared.run, step, &record, kind)?;
-        shared.emit(Some(&step.id), status.as_str(), record.attempt, Some(message));
+        shared.emit(
+            Some(&step.id),
+            status.as_str(),
+            record.attempt,
+            Some(message),
+        );
         Ok(Settled::Now(record))
     };
     if shared.cancel.is_cancelled() {
-        return settle(record, NodeStatus::Cancelled, FailureKind::Cancelled, "run cancelled".into());
+        return settle(
+            record,
+            NodeStatus::Cancelled,
+            FailureKind::Cancelled,
+            "run cancelled".into(),
+        );
     }
-    if let Some(&need) = step.needs.iter().find(|&&n| !records[n].status.satisfies_needs()) {
+    if let Some(&need) = step
+        .needs
+        .iter()
+        .find(|&&n| !records[n].status.satisfies_needs())
+    {
         let need = &records[need];
-        let message = format!("needs `{}`, which {}", need.step_id, match need.status {
-            NodeStatus::Failed => "failed",
-            _ => "was cancelled",
-        });
-        return settle(record, NodeStatus::Cancelled, FailureKind::Cancelled, message);
+        let message = format!(
+            "needs `{}`, which {}",
+            need.step_id,
+            match need.status {
+                NodeStatus::Failed => "failed",
+                _ => "was cancelled",
+            }
+        );
+        return settle(
+            record,
+            NodeStatus::Cancelled,
+            FailureKind::Cancelled,
+            message,
+        );
     }
     let interrupted = record.status == NodeStatus::Running;
     if let (Some(when), false) = (&step.when, interrupted) {
@@ -223,25 +275,61 @@ fn start_or_settle(shared: &Arc<RunShared>, i: usize, records: &[NodeRecord]) ->
                 record.finished_at = Some(now_ms());
                 let message = format!("skipped: `when: {when}` is false");
                 record.error = None;
-                node::commit_failure(&shared.inner, &shared.run, step, &record, FailureKind::Skipped)?;
+                node::commit_failure(
+                    &shared.inner,
+                    &shared.run,
+                    step,
+                    &record,
+                    FailureKind::Skipped,
+                )?;
                 shared.emit(Some(&step.id), "skipped", 0, Some(message));
                 return Ok(Settled::Now(record));
             }
-            Err(e) => return settle(record, NodeStatus::Failed, FailureKind::Failed, format!("cannot evaluate `when`: {e}")),
+            Err(e) => {
+                return settle(
+                    record,
+                    NodeStatus::Failed,
+                    FailureKind::Failed,
+                    format!("cannot evaluate `when`: {e}"),
+                );
+            }
         }
     }
     let with = if step.templated {
         match expression::render(&step.with, &shared.context(i, records)) {
             Ok(with) => with,
-            Err(e) => return settle(record, NodeStatus::Failed, FailureKind::Failed, format!("cannot resolve `with`: {e}")),
+            Err(e) => {
+                return settle(
+                    record,
+                    NodeStatus::Failed,
+                    FailureKind::Failed,
+                    format!("cannot resolve `with`: {e}"),
+                );
+            }
         }
     } else {
         step.with.clone()
     };
-    let kind = shared.inner.registry.get(&step.uses).expect("validated uses");
+    let kind = shared
+        .inner
+        .registry
+        .get(&step.uses)
+        .expect("validated uses");
     let runnable = match kind.build(&with) {
         Ok(runnable) => runnable,
-        Err(e) => return settle(record, NodeStatus::Failed, FailureKind::Failed, format!("invalid `with` for `{}`: {e}", step.uses)),
+        Err(e) => {
+            return settle(
+                record,
+                NodeStatus::Failed,
+                FailureKind::Failed,
+                format!("invalid `with` for `{}`: {e}", step.uses),
+            );
+        }
     };
-    Ok(Settled::Later(NodeTask { index: i, record, runnable, interrupted }))
+    Ok(Settled::Later(NodeTask {
+        index: i,
+        record,
+        runnable,
+        interrupted,
+    }))
 }

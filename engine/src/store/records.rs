@@ -25,7 +25,10 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +143,10 @@ impl NodeRecord {
     /// Wall time of the step so far, in milliseconds.
     pub fn elapsed_ms(&self) -> Option<u64> {
         let start = self.started_at?;
-        Some(self.finished_at.unwrap_or_else(now_ms).saturating_sub(start))
+        Some(
+            self.finished_at
+                .unwrap_or_else(now_ms)
+                .saturating_sub(start),
+        )
     }
 }

@@ -34,7 +34,10 @@ impl SledStore {
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
                     EngineError::StoreLocked {
                         path: dir.display().to_string(),
                     }
@@ -143,11 +146,15 @@ impl StateStore for SledStore {
         // multi-tree transaction.
         match (&node_bytes, &run_bytes, work) {
             (Some((key, value)), None, None) => {
-                self.nodes.insert(key.as_slice(), value.as_slice()).map_err(store_error)?;
+                self.nodes
+                    .insert(key.as_slice(), value.as_slice())
+                    .map_err(store_error)?;
                 return Ok(());
             }
             (None, Some((key, value)), None) => {
-                self.runs.insert(key.as_slice(), value.as_slice()).map_err(store_error)?;
+                self.runs
+                    .insert(key.as_slice(), value.as_slice())
+                    .map_err(store_error)?;
                 return Ok(());
             }
             _ => {}
@@ -220,7 +227,11 @@ impl StateStore for SledStore {
     }
 
     fn hook_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
-        Ok(self.hooks.get(key).map_err(store_error)?.map(|v| v.to_vec()))
+        Ok(self
+            .hooks
+            .get(key)
+            .map_err(store_error)?
+            .map(|v| v.to_vec()))
     }
 
     fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError> {

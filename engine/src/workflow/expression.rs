@@ -181,7 +181,10 @@ mod tests {
     #[test]
     fn whole_string_expression_keeps_its_type() {
         let ctx = json!({"inputs": {"n": 3}});
-        assert_eq!(render(&json!("${{ inputs.n * 2 }}"), &ctx).unwrap(), json!(6));
+        assert_eq!(
+            render(&json!("${{ inputs.n * 2 }}"), &ctx).unwrap(),
+            json!(6)
+        );
         assert_eq!(
             render(&json!("size ${{ inputs.n }}cm"), &ctx).unwrap(),
             json!("size 3cm")
@@ -191,8 +194,14 @@ mod tests {
     #[test]
     fn references_are_dotted_paths() {
         let refs = references("steps.detect.output.category == inputs.kind").unwrap();
-        assert!(refs.iter().any(|r| r.starts_with("steps.detect")), "{refs:?}");
-        assert!(refs.iter().any(|r| r.starts_with("inputs.kind")), "{refs:?}");
+        assert!(
+            refs.iter().any(|r| r.starts_with("steps.detect")),
+            "{refs:?}"
+        );
+        assert!(
+            refs.iter().any(|r| r.starts_with("inputs.kind")),
+            "{refs:?}"
+        );
     }
 
     #[test]

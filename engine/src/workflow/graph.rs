@@ -34,7 +34,10 @@ pub fn cycles(steps: &[StepDef]) -> Vec<Vec<usize>> {
     let graph = needs_graph(steps);
     let mut found = Vec::new();
     for component in tarjan_scc(&graph) {
-        let self_loop = component.len() == 1 && steps[component[0].index()].needs.contains(&component[0].index());
+        let self_loop = component.len() == 1
+            && steps[component[0].index()]
+                .needs
+                .contains(&component[0].index());
         if component.len() < 2 && !self_loop {
             continue;
         }
@@ -50,7 +53,14 @@ pub fn cycles(steps: &[StepDef]) -> Vec<Vec<usize>> {
 fn chain_back_to(start: usize, members: &[usize], steps: &[StepDef]) -> Vec<usize> {
     let mut path = vec![start];
     let mut visited = vec![start];
-    fn walk(at: usize, start: usize, members: &[usize], steps: &[StepDef], path: &mut Vec<usize>, visited: &mut Vec<usize>) -> bool {
+    fn walk(
+        at: usize,
+        start: usize,
+        members: &[usize],
+        steps: &[StepDef],
+        path: &mut Vec<usize>,
+        visited: &mut Vec<usize>,
+    ) -> bool {
         for &next in &steps[at].needs {
             if next == start {
                 return true;
@@ -99,12 +109,26 @@ pub fn render(workflow: &Workflow, format: GraphFormat) -> String {
                 if step.credits > 0 {
                     let _ = write!(label, "\n{} credits", step.credits);
                 }
-                let style = if step.when.is_some() { ", style=dashed" } else { "" };
-                let _ = writeln!(out, "  {} [label={}{style}];", quote(&step.id), quote(&label));
+                let style = if step.when.is_some() {
+                    ", style=dashed"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "  {} [label={}{style}];",
+                    quote(&step.id),
+                    quote(&label)
+                );
             }
             for step in &workflow.steps {
                 for &need in &step.needs {
-                    let _ = writeln!(out, "  {} -> {};", quote(&workflow.steps[need].id), quote(&step.id));
+                    let _ = writeln!(
+                        out,
+                        "  {} -> {};",
+                        quote(&workflow.steps[need].id),
+                        quote(&step.id)
+                    );
                 }
             }
             out.push_str("}\n");
@@ -114,5 +138,10 @@ pub fn render(workflow: &Workflow, format: GraphFormat) -> String {
 }
 
 fn quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+    format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
 }

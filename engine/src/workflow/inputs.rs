@@ -2,10 +2,13 @@
 
 use serde_json::{Map, Value};
 
-use super::diagnostic::{Code, Diagnostic, Diagnostics};
 use super::Workflow;
+use super::diagnostic::{Code, Diagnostic, Diagnostics};
 
-pub fn resolve(workflow: &Workflow, mut given: Map<String, Value>) -> Result<Map<String, Value>, Diagnostics> {
+pub fn resolve(
+    workflow: &Workflow,
+    mut given: Map<String, Value>,
+) -> Result<Map<String, Value>, Diagnostics> {
     let mut problems = Vec::new();
     let mut problem = |message: String| {
         problems.push(Diagnostic {
@@ -33,7 +36,11 @@ pub fn resolve(workflow: &Workflow, mut given: Map<String, Value>) -> Result<Map
                 None if input.required => problem(format!(
                     "missing required input `{}`{}",
                     input.name,
-                    input.description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+                    input
+                        .description
+                        .as_ref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
                 )),
                 None => {
                     resolved.insert(input.name.clone(), Value::Null);
@@ -47,7 +54,11 @@ pub fn resolve(workflow: &Workflow, mut given: Map<String, Value>) -> Result<Map
         let declared: Vec<&str> = workflow.inputs.iter().map(|i| i.name.as_str()).collect();
         problem(format!(
             "unknown input `{name}` (declared: {})",
-            if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
+            if declared.is_empty() {
+                "none".to_string()
+            } else {
+                declared.join(", ")
+            }
         ));
     }
     if problems.is_empty() {
@@ -60,7 +71,11 @@ pub fn resolve(workflow: &Workflow, mut given: Map<String, Value>) -> Result<Map
 /// Parses a `--input k=v` value according to the input's type: strings stay as written,
 /// everything else is read as JSON (`3`, `true`, `[1,2]`).
 pub fn parse_cli_value(workflow: &Workflow, name: &str, text: &str) -> Value {
-    let ty = workflow.inputs.iter().find(|i| i.name == name).map(|i| i.ty);
+    let ty = workflow
+        .inputs
+        .iter()
+        .find(|i| i.name == name)
+        .map(|i| i.ty);
     match ty {
         Some(super::InputType::String) => Value::String(text.to_string()),
         _ => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),

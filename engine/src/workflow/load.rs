@@ -225,11 +225,19 @@ fn check(
         }),
     };
     let default_retry = match &defaults.retry {
-        Some(retry) => retry_policy(retry, &RetryPolicy::default(), None, &["defaults", "retry"], report),
+        Some(retry) => retry_policy(
+            retry,
+            &RetryPolicy::default(),
+            None,
+            &["defaults", "retry"],
+            report,
+        ),
         None => RetryPolicy::default(),
     };
     let default_timeout = match &defaults.timeout {
-        Some(text) => duration(text, None, &["defaults", "timeout"], report).unwrap_or(DEFAULT_TIMEOUT),
+        Some(text) => {
+            duration(text, None, &["defaults", "timeout"], report).unwrap_or(DEFAULT_TIMEOUT)
+        }
         None => DEFAULT_TIMEOUT,
     };
     if defaults.parallelism == Some(0) {
@@ -276,7 +284,9 @@ fn check(
     for (key, value) in steps_value {
         let id = match &key {
             serde_yaml::Value::String(id) => id.clone(),
-            other => yaml::to_json(other).map(|v| v.to_string()).unwrap_or_default(),
+            other => yaml::to_json(other)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
         };
         if !valid_step_id(&id) {
             report.add(
@@ -330,7 +340,12 @@ fn check(
         let with = match yaml::to_json(&spec.with) {
             Ok(v) => v,
             Err(e) => {
-                report.add(Code::InvalidValue, Some(id), &at("with"), format!("`with` {e}"));
+                report.add(
+                    Code::InvalidValue,
+                    Some(id),
+                    &at("with"),
+                    format!("`with` {e}"),
+                );
                 Value::Null
             }
         };
@@ -347,9 +362,8 @@ fn check(
             }
         };
         for (field, source) in sources {
-            let checked = source.and_then(|s| {
-                expression::references(&s).map_err(|e| format!("`{s}`: {e}"))
-            });
+            let checked =
+                source.and_then(|s| expression::references(&s).map_err(|e| format!("`{s}`: {e}")));
             let refs = match checked {
                 Ok(refs) => refs,
                 Err(e) => {
@@ -363,7 +377,15 @@ fn check(
                 }
             };
             for reference in refs {
-                check_reference(&reference, id, field, &index, &input_names, &mut needs, report);
+                check_reference(
+                    &reference,
+                    id,
+                    field,
+                    &index,
+                    &input_names,
+                    &mut needs,
+                    report,
+                );
             }
         }
 
@@ -483,11 +505,11 @@ fn check_reference(
                 format!("`{field}` reads `steps.{other}`, which is not a step of this workflow"),
             ),
             Some(_) if other == id => report.add(
-                    Code::BadReference,
-                    Some(id),
-                    &path,
-                    format!("`{field}` reads the step's own output"),
-                ),
+                Code::BadReference,
+                Some(id),
+                &path,
+                format!("`{field}` reads the step's own output"),
+            ),
             Some(&n) => {
                 needs.insert(n);
                 if let Some(attribute) = rest {
@@ -526,11 +548,21 @@ fn valid_step_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn duration(text: &str, step: Option<&str>, path: &[&str], report: &mut Report) -> Option<Duration> {
+fn duration(
+    text: &str,
+    step: Option<&str>,
+    path: &[&str],
+    report: &mut Report,
+) -> Option<Duration> {
     match humantime::parse_duration(text.trim()) {
         Ok(d) if !d.is_zero() => Some(d),
         Ok(_) => {
-            report.add(Code::BadDuration, step, path, format!("duration `{text}` must be more than zero"));
+            report.add(
+                Code::BadDuration,
+                step,
+                path,
+                format!("duration `{text}` must be more than zero"),
+            );
             None
         }
         Err(e) => {
@@ -556,7 +588,12 @@ fn retry_policy(
     if spec.attempts == 0 {
         let mut p = path.to_vec();
         p.push("attempts");
-        report.add(Code::InvalidValue, step, &p, "`retry.attempts` counts the first attempt too: it must be at least 1");
+        report.add(
+            Code::InvalidValue,
+            step,
+            &p,
+            "`retry.attempts` counts the first attempt too: it must be at least 1",
+        );
     }
     policy.attempts = spec.attempts.max(1);
     if let Some(backoff) = spec.backoff {
@@ -592,10 +629,17 @@ fn retry_policy(
 }
 
 fn check_inputs(value: Option<serde_yaml::Value>, report: &mut Report) -> Vec<InputDef> {
-    let Some(value) = value else { return Vec::new() };
+    let Some(value) = value else {
+        return Vec::new();
+    };
     let serde_yaml::Value::Mapping(map) = value else {
         if !value.is_null() {
-            report.add(Code::InvalidValue, None, &["inputs"], "`inputs` must be a mapping from name to input");
+            report.add(
+                Code::InvalidValue,
+                None,
+                &["inputs"],
+                "`inputs` must be a mapping from name to input",
+            );
         }
         return Vec::new();
     };
@@ -615,7 +659,12 @@ fn check_inputs(value: Option<serde_yaml::Value>, report: &mut Report) -> Vec<In
             None => None,
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {
-                report.add(Code::InvalidValue, None, &path, format!("input `{name}`: default {e}"));
+                report.add(
+                    Code::InvalidValue,
+                    None,
+                    &path,
+                    format!("input `{name}`: default {e}"),
+                );
                 None
             }
         };

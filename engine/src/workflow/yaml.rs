@@ -209,7 +209,10 @@ mod tests {
         let (_, outline) = parse(text).unwrap();
         assert_eq!(outline.position(&["steps", "a"]), Some((3, 3)));
         assert_eq!(outline.position(&["steps", "a", "uses"]), Some((4, 5)));
-        assert_eq!(outline.position(&["steps", "b", "needs", "0"]), Some((6, 13)));
+        assert_eq!(
+            outline.position(&["steps", "b", "needs", "0"]),
+            Some((6, 13))
+        );
     }
 
     #[test]
@@ -222,6 +225,9 @@ mod tests {
     #[test]
     fn syntax_errors_have_a_position() {
         let problems = parse("steps:\n  a: [1, 2\n").unwrap_err();
-        assert!(matches!(problems[0], YamlProblem::Syntax { line: 3, .. }), "{problems:?}");
+        assert!(
+            matches!(problems[0], YamlProblem::Syntax { line: 3, .. }),
+            "{problems:?}"
+        );
     }
 }

@@ -96,8 +96,11 @@ void tp_buf_json(tp_buf *buf, const tp_json *value);
  */
 int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error);
 
-/* Builds an error message from parts (a small printf without formatting codes):
- * tp_message3("no grade rule for POM `", code, "`"). */
-const char *tp_message(const char *const *parts, int count);
+/* Joins NUL-terminated strings into a new one, up to a terminating 0:
+ * tp_concat("no grade rule for POM `", code, "`", 0). Returns "" if memory runs out. */
+const char *tp_concat(const char *first, ...);
+
+/* A number as text (see tp_buf_number), for messages. */
+const char *tp_number_text(double value);
 
 #endif

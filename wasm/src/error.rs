@@ -1,0 +1,106 @@
+//! [`PluginError`]: everything that can go wrong loading or calling a plugin.
+
+use std::path::PathBuf;
+
+use techpack_engine::StepError;
+
+/// One error type for the crate. Load-time variants make a plugin unavailable (workflows
+/// naming it fail validation with the message); call-time variants end one step attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+
+    #[error("plugin `{name}` is also in {first}; the copy in {ignored} is ignored")]
+    Duplicate {
+        name: String,
+        first: PathBuf,
+        ignored: PathBuf,
+    },
+
+    #[error(
+        "plugin `{name}` asks for capability `{capability}`, which this host does not grant \
+         (plugins run with no filesystem, network, clock or environment access)"
+    )]
+    CapabilityNotGranted { name: String, capability: String },
+
+    #[error("plugin `{name}`: {module} does not compile: {message}")]
+    Compile {
+        name: String,
+        module: PathBuf,
+        message: String,
+    },
+
+    #[error("plugin `{name}` does not follow the plugin ABI: {message} (see plugins/README.md)")]
+    Abi { name: String, message: String },
+
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+
+    #[error("plugin `{name}` timed out after {limit}")]
+    Timeout { name: String, limit: String },
+
+    #[error("plugin `{name}` used all its fuel ({fuel} units; `limits.fuel` in its manifest)")]
+    OutOfFuel { name: String, fuel: u64 },
+
+    #[error("plugin `{name}` hit a resource limit: {message}")]
+    ResourceLimit { name: String, message: String },
+
+    #[error("plugin `{name}` trapped: {message}")]
+    Trap { name: String, message: String },
+
+    #[error("plugin `{name}` returned an invalid result: {message}")]
+    BadOutput { name: String, message: String },
+
+    #[error("plugin `{name}` returned {size} bytes of output, more than its limit of {limit} bytes")]
+    OutputTooLarge { name: String, size: u64, limit: u64 },
+
+    #[error("plugin `{name}` failed: {message}")]
+    Failed { name: String, message: String },
+
+    #[error("plugin `{name}`: invalid `with`: {message}")]
+    InvalidInput { name: String, message: String },
+
+    #[error("plugin `{name}`: example output differs from `example.expect`\nexpected: {expected}\nactual:   {actual}")]
+    ExampleMismatch {
+        name: String,
+        expected: String,
+        actual: String,
+    },
+}
+
+impl PluginError {
+    /// A stable class for the node record (and the HTTP API's error codes).
+    pub fn code(&self) -> &'static str {
+        match self {
+            PluginError::Timeout { .. } => "plugin_timeout",
+            PluginError::OutOfFuel { .. } => "plugin_out_of_fuel",
+            PluginError::ResourceLimit { .. } => "plugin_resource_limit",
+            PluginError::Trap { .. } => "plugin_trap",
+            PluginError::BadOutput { .. } | PluginError::OutputTooLarge { .. } => "plugin_bad_output",
+            PluginError::Failed { .. } => "plugin_failed",
+            PluginError::InvalidInput { .. } => "invalid_input",
+            _ => "plugin_unavailable",
+        }
+    }
+}
+
+impl From<PluginError> for StepError {
+    /// Only a timeout may be retried: the same module with the same input fails the same way
+    /// otherwise, and a hostile plugin must not be retried for free forever.
+    fn from(error: PluginError) -> Self {
+        let code = error.code();
+        let step_error = match error {
+            PluginError::Timeout { .. } => StepError::retryable(error.to_string()),
+            _ => StepError::permanent(error.to_string()),
+        };
+        step_error.with_code(code)
+    }
+}

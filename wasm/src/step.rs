@@ -1,0 +1,61 @@
+//! The `wasm/<name>` step kind: `build` checks `with` against the manifest's input schema,
+//! `run` calls the plugin with `with`, the run's inputs and the attempt's context.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput};
+
+use crate::host::{CallContext, PluginHost};
+use crate::loader::LoadedPlugin;
+
+pub struct WasmStepKind {
+    pub host: PluginHost,
+    pub plugin: Arc<LoadedPlugin>,
+}
+
+struct WasmStep {
+    host: PluginHost,
+    plugin: Arc<LoadedPlugin>,
+    with: Value,
+}
+
+impl StepKind for WasmStepKind {
+    fn description(&self) -> &str {
+        &self.plugin.manifest.description
+    }
+
+    fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
+        // A missing `with:` is `{}`, as for the built-in kinds.
+        let with = if config.is_null() {
+            Value::Object(Map::new())
+        } else {
+            config.clone()
+        };
+        if let Some(schema) = &self.plugin.manifest.input_schema {
+            crate::schema::check(schema, &with, "with")?;
+        }
+        Ok(Arc::new(WasmStep {
+            host: self.host.clone(),
+            plugin: self.plugin.clone(),
+            with,
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Step for WasmStep {
+    async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
+        let context = CallContext {
+            run_id: ctx.run_id,
+            step_id: ctx.step_id,
+            attempt: ctx.attempt,
+            idempotency_key: ctx.idempotency_key,
+        };
+        self.host
+            .call(&self.plugin, &self.with, &ctx.inputs, &context)
+            .await
+            .map(StepOutput::new)
+            .map_err(StepError::from)
+    }
+}
