@@ -8,6 +8,7 @@ use anyhow::Context;
 use techpack_engine::{Durability, Engine, EngineConfig, Resources, SledStore, StepRegistry};
 use techpack_steps::local::DecodeLimits;
 use techpack_steps::providers::LocalProvider;
+use techpack_steps::providers::remote::HttpProviders;
 use techpack_steps::services::{ProviderDefaults, TechpackServices};
 use techpack_steps::storage::Catalog;
 
@@ -46,7 +47,7 @@ pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<En
         defaults: options.providers,
         limits: DecodeLimits::default(),
         local: Arc::new(LocalProvider::default()),
-        remote: None,
+        remote: Some(Arc::new(HttpProviders::new(DecodeLimits::default()))),
     }));
     Ok(Engine::new(
         Arc::new(store),

@@ -10,6 +10,7 @@ use techpack_engine::credits::{
     self, EntryKind, INSUFFICIENT_CREDITS, ISSUER_ACCOUNT, LedgerEntry, ReservationState,
     credits_required, is_insufficient_credits, sweep_periodically, user_account,
 };
+use techpack_engine::store::now_ms;
 use techpack_engine::{
     Balance, CreditHook, Engine, EngineConfig, EngineError, HookError, Ledger, NodeHook,
     NodeRecord, NodeStatus, Resources, RunReport, RunStatus, SledStore, StateStore, Step,
@@ -476,7 +477,7 @@ async fn i7_credits_held_by_an_abandoned_run_come_back_after_expiry_and_one_swee
     let every = Duration::from_millis(50);
     let stop = CancellationToken::new();
     let sweeper = tokio::spawn(sweep_periodically(store.clone(), every, stop.clone()));
-    let deadline = tokio::time::Instant::now() + hold + every * 2 + Duration::from_millis(500);
+    let deadline = tokio::time::Instant::now() + hold + every * 2 + Duration::from_secs(2);
     while ledger.balance("alice").unwrap().pending > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -713,7 +714,7 @@ async fn a_step_resumed_after_its_reservation_expired_reserves_again_under_a_new
             .with_hold(Duration::from_millis(100)),
     );
     let wf = workflow(
-        "name: t\nsteps:\n  render: { uses: core/sleep, credits: 3, with: { ms: 300 } }\n",
+        "name: t\nsteps:\n  render: { uses: core/sleep, credits: 3, with: { ms: 1000 } }\n",
     );
     let record = before_crash
         .create_run(&wf, Map::new(), Some("alice".into()))
@@ -755,6 +756,48 @@ async fn a_step_resumed_after_its_reservation_expired_reserves_again_under_a_new
         (7, 0, 3),
         "charged once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_outlives_its_hold_is_still_charged_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    Ledger::new(store.as_ref())
+        .grant("alice", 10, "payment-1")
+        .unwrap();
+    let hook = CreditHook::open(store.as_ref())
+        .unwrap()
+        .with_hold(Duration::from_millis(50));
+    let engine = engine_with(&store, hook);
+    let wf = workflow(
+        "name: t\nsteps:\n  render: { uses: core/sleep, credits: 3, with: { ms: 1500 } }\n",
+    );
+    let record = engine
+        .create_run(&wf, Map::new(), Some("alice".into()))
+        .await
+        .unwrap();
+    let mut events = engine.subscribe();
+    let runner = engine.clone();
+    let id = record.id.clone();
+    let execution = tokio::spawn(async move { runner.execute(&id).await });
+    wait_until_running(&mut events, &record.id, "render").await;
+    // The sweep releases the hold while the step still runs.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ledger = Ledger::new(store.as_ref());
+    assert_eq!(ledger.sweep_expired(now_ms()).unwrap(), 1);
+    assert_eq!(ledger.balance("alice").unwrap().available, 10);
+
+    // Its success is still paid for, once: the charge is reserved and posted at the end.
+    let report = execution.await.unwrap().unwrap();
+    assert_eq!(report.run.status, RunStatus::Succeeded);
+    use ReservationState::{Expired, Posted};
+    assert_eq!(
+        reservation_states(&engine, &report, "render"),
+        [Expired, Posted]
+    );
+    let after = ledger.balance("alice").unwrap();
+    assert_eq!((after.available, after.pending, after.posted), (7, 0, 3));
+    ledger.verify().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

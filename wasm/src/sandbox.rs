@@ -159,17 +159,19 @@ pub fn classify(store: &Store<CallState>, error: wasmtime::Error, doing: &str) -
                 name,
                 message: format!("{doing}: call stack exhausted (runaway recursion?)"),
             },
-            other => PluginError::Trap {
-                name,
-                message: format!("{doing}: {other}"),
-            },
+            other => {
+                let text = other.to_string();
+                PluginError::Trap {
+                    name,
+                    message: format!("{doing}: {}", text.strip_prefix("wasm trap: ").unwrap_or(&text)),
+                }
+            }
         };
     }
-    // Errors raised by the host (a bad log call, a pool that is full): their own words.
-    let mut parts: Vec<String> = error.chain().map(|e| e.to_string()).collect();
-    parts.dedup();
+    // Errors raised by the host (a bad log call): their own words, without the wasm
+    // backtrace wasmtime wraps them in.
     PluginError::Trap {
         name,
-        message: format!("{doing}: {}", parts.join(": ")),
+        message: format!("{doing}: {}", error.root_cause()),
     }
 }

@@ -42,19 +42,13 @@ pub struct Reservation {
     pub step_id: String,
     /// Unix milliseconds.
     pub reserved_at: u64,
-    /// When the sweep may expire it if still pending (Unix milliseconds).
+    /// When the sweep may expire it if still pending (Unix milliseconds). Until a sweep does,
+    /// a pending reservation stays usable: expiry is the sweep's decision, made once.
     pub expires_at: u64,
     /// How many times a resumed step extended the hold; numbers the renew operations.
     #[serde(default)]
     pub renewals: u32,
     pub resolved_at: Option<u64>,
-}
-
-impl Reservation {
-    /// Pending and not past its expiry at `now`: it can still be posted or voided.
-    pub fn is_live(&self, now: u64) -> bool {
-        self.state == ReservationState::Pending && now < self.expires_at
-    }
 }
 
 /// The id of generation `generation` (from 1) of the reservation for `key`.

@@ -34,17 +34,14 @@ impl Ledger<'_> {
     }
 }
 
-/// Sweeps every `every` until `stop` fires. A failed sweep is logged and retried next time.
+/// Sweeps at once (holds may have run out while the server was down), then every `every`
+/// until `stop` fires. A failed sweep is logged and retried next time.
 pub async fn sweep_periodically(
     store: Arc<dyn StateStore>,
     every: Duration,
     stop: CancellationToken,
 ) {
     loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
         let store = store.clone();
         let swept = tokio::task::spawn_blocking(move || {
             Ledger::new(store.as_ref()).sweep_expired(now_ms())
@@ -57,6 +54,10 @@ pub async fn sweep_periodically(
             }
             Ok(Err(error)) => tracing::warn!(%error, "credit reservation sweep failed"),
             Err(error) => tracing::warn!(%error, "credit reservation sweep panicked"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

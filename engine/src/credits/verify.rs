@@ -224,7 +224,8 @@ impl Ledger<'_> {
         let mut stored_reservations: BTreeMap<String, Reservation> = BTreeMap::new();
         for (key, bytes) in self.store().hook_scan(keys::RESERVATIONS.as_bytes())? {
             if let Some(reservation) = decode::<Reservation>(&key, &bytes, &mut problems) {
-                stored_reservations.insert(reservation.id.clone(), reservation);
+                let id = String::from_utf8_lossy(&key[keys::RESERVATIONS.len()..]).into_owned();
+                stored_reservations.insert(id, reservation);
             }
         }
         let ids: BTreeSet<&String> = stored_reservations

@@ -5,8 +5,13 @@
 //! retry policy (`retry`); `types` holds what every provider exchanges.
 
 pub mod error;
+pub mod gemini;
 pub mod imaging;
 pub mod local;
+pub mod prompts;
+pub mod openai;
+pub mod remote;
+pub mod retry;
 pub mod types;
 pub mod vision;
 

@@ -41,7 +41,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// One attempt, no retries.
     pub fn no_retries() -> Self {
-        RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
     }
 
     /// The pause after attempt `attempt` (1-based) failed. A delay the server asked for wins,
@@ -58,7 +61,10 @@ impl RetryPolicy {
     /// together do not come back together.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);
-        let step = self.initial_delay.saturating_mul(1 << doublings).min(self.max_delay);
+        let step = self
+            .initial_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay);
         let half = step / 2;
         let jitter_nanos = fastrand::u64(0..=u64::try_from(half.as_nanos()).unwrap_or(u64::MAX));
         half + Duration::from_nanos(jitter_nanos)
@@ -69,7 +75,12 @@ impl RetryPolicy {
 /// then `retry-after` as seconds (fractions allowed) or as an HTTP date relative to `now`.
 /// A date in the past asks for no delay. Unreadable values are ignored.
 pub fn header_retry_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::trim);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(millis) = text("retry-after-ms").and_then(parse_seconds) {
         return Some(millis / 1000);
     }
@@ -101,7 +112,10 @@ pub fn google_retry_delay(error_body: &Value) -> Option<Duration> {
 
 /// The `error.details[]` entries of a Google API error body.
 pub(crate) fn google_error_details(error_body: &Value) -> impl Iterator<Item = &Value> {
-    error_body["error"]["details"].as_array().into_iter().flatten()
+    error_body["error"]["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
 }
 
 /// A protobuf `Duration` in its JSON form: decimal seconds with an `s` suffix.
@@ -119,7 +133,11 @@ pub fn is_retryable_status(status: StatusCode) -> bool {
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// Worth another attempt, after the server's delay if it named one.
-    Retry { status: StatusCode, message: String, server_delay: Option<Duration> },
+    Retry {
+        status: StatusCode,
+        message: String,
+        server_delay: Option<Duration>,
+    },
     /// Final: retrying cannot help.
     Fatal(ProviderError),
 }
@@ -164,13 +182,18 @@ pub(crate) async fn send_with_retries(
             Ok(Err(error)) if error.is_timeout() => (LastFailure::Timeout, None),
             Ok(Err(error)) => (LastFailure::Connect(describe(&error)), None),
             Ok(Ok((status, _, body))) if status.is_success() => {
-                return Ok(Delivered { body, attempts: attempt });
+                return Ok(Delivered {
+                    body,
+                    attempts: attempt,
+                });
             }
             Ok(Ok((status, headers, body))) => match classify(status, &headers, &body) {
                 Failure::Fatal(error) => return Err(error),
-                Failure::Retry { status, message, server_delay } => {
-                    (LastFailure::Http { status, message }, server_delay)
-                }
+                Failure::Retry {
+                    status,
+                    message,
+                    server_delay,
+                } => (LastFailure::Http { status, message }, server_delay),
             },
         };
         if attempt >= max_attempts {
@@ -181,12 +204,16 @@ pub(crate) async fn send_with_retries(
                     attempts: attempt,
                     message,
                 },
-                LastFailure::Connect(message) => {
-                    ProviderError::Connect { provider, attempts: attempt, message }
-                }
-                LastFailure::Timeout => {
-                    ProviderError::Timeout { provider, after: timeout, attempts: attempt }
-                }
+                LastFailure::Connect(message) => ProviderError::Connect {
+                    provider,
+                    attempts: attempt,
+                    message,
+                },
+                LastFailure::Timeout => ProviderError::Timeout {
+                    provider,
+                    after: timeout,
+                    attempts: attempt,
+                },
             });
         }
         let delay = policy.delay_after(attempt, server_delay);
@@ -227,12 +254,19 @@ fn describe(error: &reqwest::Error) -> String {
 /// or the start of the body when it is not the usual JSON.
 pub(crate) fn error_message(body: &[u8]) -> String {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(message) = parsed.as_ref().and_then(|json| json["error"]["message"].as_str()) {
+    if let Some(message) = parsed
+        .as_ref()
+        .and_then(|json| json["error"]["message"].as_str())
+    {
         return message.to_string();
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
-    if text.is_empty() { "(empty body)".to_string() } else { snippet(text, 300) }
+    if text.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        snippet(text, 300)
+    }
 }
 
 /// At most `max_chars` characters of `text`, marked when cut.
@@ -255,7 +289,10 @@ impl ApiKey {
 
     /// The key from an environment variable's value: trimmed, and `None` when empty.
     pub fn from_env_value(value: Option<String>) -> Option<ApiKey> {
-        value.map(|value| value.trim().to_string()).filter(|value| !value.is_empty()).map(ApiKey)
+        value
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+            .map(ApiKey)
     }
 
     /// The key itself, for the one header that carries it.
@@ -266,7 +303,11 @@ impl ApiKey {
     /// `text` with every occurrence of the key replaced by `***` (some servers echo the key
     /// they were sent in their error messages).
     pub fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() { text.to_string() } else { text.replace(&self.0, "***") }
+        if self.0.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(&self.0, "***")
+        }
     }
 }
 
@@ -288,22 +329,60 @@ pub(crate) fn redact_error(error: ProviderError, key: Option<&ApiKey>) -> Provid
     let Some(key) = key else { return error };
     use ProviderError::*;
     match error {
-        Auth { provider, status, message } => Auth { provider, status, message: key.redact(&message) },
-        QuotaExhausted { provider, message } => {
-            QuotaExhausted { provider, message: key.redact(&message) }
-        }
-        Rejected { provider, status, message } => {
-            Rejected { provider, status, message: key.redact(&message) }
-        }
-        Unavailable { provider, status, attempts, message } => {
-            Unavailable { provider, status, attempts, message: key.redact(&message) }
-        }
-        Connect { provider, attempts, message } => {
-            Connect { provider, attempts, message: key.redact(&message) }
-        }
-        Blocked { provider, reason } => Blocked { provider, reason: key.redact(&reason) },
-        NoImage { provider, text } => NoImage { provider, text: key.redact(&text) },
-        BadResponse { provider, message } => BadResponse { provider, message: key.redact(&message) },
+        Auth {
+            provider,
+            status,
+            message,
+        } => Auth {
+            provider,
+            status,
+            message: key.redact(&message),
+        },
+        QuotaExhausted { provider, message } => QuotaExhausted {
+            provider,
+            message: key.redact(&message),
+        },
+        Rejected {
+            provider,
+            status,
+            message,
+        } => Rejected {
+            provider,
+            status,
+            message: key.redact(&message),
+        },
+        Unavailable {
+            provider,
+            status,
+            attempts,
+            message,
+        } => Unavailable {
+            provider,
+            status,
+            attempts,
+            message: key.redact(&message),
+        },
+        Connect {
+            provider,
+            attempts,
+            message,
+        } => Connect {
+            provider,
+            attempts,
+            message: key.redact(&message),
+        },
+        Blocked { provider, reason } => Blocked {
+            provider,
+            reason: key.redact(&reason),
+        },
+        NoImage { provider, text } => NoImage {
+            provider,
+            text: key.redact(&text),
+        },
+        BadResponse { provider, message } => BadResponse {
+            provider,
+            message: key.redact(&message),
+        },
         Local(message) => Local(key.redact(&message)),
         other @ (MissingKey { .. } | Timeout { .. }) => other,
     }
@@ -329,15 +408,24 @@ mod tests {
         let read = |pairs: &[(&'static str, &str)]| header_retry_delay(&headers(pairs), now);
 
         assert_eq!(read(&[("retry-after", "7")]), Some(Duration::from_secs(7)));
-        assert_eq!(read(&[("retry-after", "1.5")]), Some(Duration::from_millis(1500)));
-        assert_eq!(read(&[("retry-after-ms", "250")]), Some(Duration::from_millis(250)));
+        assert_eq!(
+            read(&[("retry-after", "1.5")]),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            read(&[("retry-after-ms", "250")]),
+            Some(Duration::from_millis(250))
+        );
         // The precise header wins over the coarse one.
         assert_eq!(
             read(&[("retry-after", "9"), ("retry-after-ms", "120")]),
             Some(Duration::from_millis(120))
         );
         let in_ten_seconds = httpdate::fmt_http_date(now + Duration::from_secs(10));
-        assert_eq!(read(&[("retry-after", &in_ten_seconds)]), Some(Duration::from_secs(10)));
+        assert_eq!(
+            read(&[("retry-after", &in_ten_seconds)]),
+            Some(Duration::from_secs(10))
+        );
         let in_the_past = httpdate::fmt_http_date(now - Duration::from_secs(10));
         assert_eq!(read(&[("retry-after", &in_the_past)]), Some(Duration::ZERO));
         assert_eq!(read(&[("retry-after", "soon")]), None);
@@ -347,12 +435,18 @@ mod tests {
 
     #[test]
     fn hostile_server_delays_are_capped() {
-        let policy = RetryPolicy { max_server_delay: Duration::from_secs(30), ..RetryPolicy::default() };
+        let policy = RetryPolicy {
+            max_server_delay: Duration::from_secs(30),
+            ..RetryPolicy::default()
+        };
         let now = SystemTime::now();
         let huge = header_retry_delay(&headers(&[("retry-after", "1e300")]), now);
         assert_eq!(huge, Some(Duration::MAX));
         assert_eq!(policy.delay_after(1, huge), Duration::from_secs(30));
-        assert_eq!(policy.delay_after(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(
+            policy.delay_after(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]
@@ -362,9 +456,15 @@ mod tests {
             { "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s" },
         ] } });
         assert_eq!(google_retry_delay(&body), Some(Duration::from_secs(7)));
-        assert_eq!(parse_proto_duration("0.250s"), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_proto_duration("0.250s"),
+            Some(Duration::from_millis(250))
+        );
         assert_eq!(parse_proto_duration("7"), None);
-        assert_eq!(google_retry_delay(&json!({ "error": { "code": 429 } })), None);
+        assert_eq!(
+            google_retry_delay(&json!({ "error": { "code": 429 } })),
+            None
+        );
     }
 
     #[test]
@@ -388,10 +488,16 @@ mod tests {
     #[test]
     fn only_transient_statuses_are_retried() {
         for code in [408, 409, 429, 500, 502, 503, 504] {
-            assert!(is_retryable_status(StatusCode::from_u16(code).unwrap()), "{code}");
+            assert!(
+                is_retryable_status(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
         }
         for code in [400, 401, 403, 404, 422] {
-            assert!(!is_retryable_status(StatusCode::from_u16(code).unwrap()), "{code}");
+            assert!(
+                !is_retryable_status(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
         }
     }
 
@@ -400,18 +506,36 @@ mod tests {
         let key = ApiKey::new("sk-secret-123");
         assert_eq!(format!("{key:?}"), "***");
         assert_eq!(key.to_string(), "***");
-        assert_eq!(key.redact("bad key sk-secret-123 given"), "bad key *** given");
-        let error = ProviderError::Auth { provider: "openai", status: 401, message: "key sk-secret-123".into() };
+        assert_eq!(
+            key.redact("bad key sk-secret-123 given"),
+            "bad key *** given"
+        );
+        let error = ProviderError::Auth {
+            provider: "openai",
+            status: 401,
+            message: "key sk-secret-123".into(),
+        };
         let redacted = redact_error(error, Some(&key));
         assert!(!format!("{redacted} {redacted:?}").contains("sk-secret-123"));
         assert_eq!(ApiKey::from_env_value(Some("  ".into())), None);
-        assert_eq!(ApiKey::from_env_value(Some(" k \n".into())).unwrap().expose(), "k");
+        assert_eq!(
+            ApiKey::from_env_value(Some(" k \n".into()))
+                .unwrap()
+                .expose(),
+            "k"
+        );
     }
 
     #[test]
     fn error_messages_come_from_the_body() {
-        assert_eq!(error_message(br#"{"error":{"message":"slow down"}}"#), "slow down");
-        assert_eq!(error_message(b"<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+        assert_eq!(
+            error_message(br#"{"error":{"message":"slow down"}}"#),
+            "slow down"
+        );
+        assert_eq!(
+            error_message(b"<html>Bad Gateway</html>"),
+            "<html>Bad Gateway</html>"
+        );
         assert_eq!(error_message(b""), "(empty body)");
         assert_eq!(snippet("abcdef", 3), "abc…");
     }

@@ -1,0 +1,82 @@
+//! What the HTTP models are asked, per task. The local provider needs no prompts.
+
+use super::imaging::ImageTask;
+use super::vision::{Reference, ReferenceDimension, VisionTask};
+
+pub const SYSTEM: &str = "You are a senior technical designer preparing factory tech packs for any kind of \
+product (apparel, footwear, bags, accessories, home goods, furniture, electronics, packaging). You read \
+product photos precisely and never invent: for every value say where it comes from (`estimated_from_photo` \
+when read off a photo, `unknown` with a null value and confidence 0 when the photos cannot show it) and how \
+sure you are, from 0 to 1. Use metric units. Answer only with JSON that follows the given schema.";
+
+fn reference_text(reference: Option<Reference>) -> String {
+    match reference {
+        Some(r) => format!(
+            "The product's real {} is {} mm: convert measurements to mm with it and mark them `measured`.",
+            match r.dimension {
+                ReferenceDimension::Width => "width",
+                ReferenceDimension::Height => "height",
+            },
+            r.size_mm
+        ),
+        None => "No reference size is known: give measurements only where a standard part makes the scale clear \
+                 (mark them `estimated_from_photo` with a modest confidence), otherwise null."
+            .to_string(),
+    }
+}
+
+/// The user message for a vision task.
+pub fn vision_prompt(task: &VisionTask<'_>) -> String {
+    match task {
+        VisionTask::DetectCategory => "What product is shown in these photos? Give its category (e.g. bags, apparel, \
+            footwear, home goods, furniture, electronics, toys) and subcategory (e.g. tote bag, crew-neck t-shirt, \
+            coffee mug), with your confidence, and say briefly what in the photos decided it."
+            .to_string(),
+        VisionTask::AnalyzeView { view, category, reference } => format!(
+            "This photo shows the {} view of a {}. Analyze it for a tech pack: materials, colours (name, hex, \
+             Pantone/RAL only if certain), points of measure (code, how to measure, value, tolerance, criticality), \
+             construction (operation, location, seam type, ISO 4915 stitch class, stitches per inch; joinery or \
+             fastening for hard goods), visible design elements, bill-of-materials lines (placement, material, \
+             composition, weight or thickness, finish, colour, consumption), labels and packaging, and \
+             category-specific attributes as named entries. {}",
+            view.as_str(),
+            category.unwrap_or("product whose category is not known yet"),
+            reference_text(*reference)
+        ),
+        VisionTask::AnalyzeCloseUp { detail, category } => format!(
+            "This is a close-up of the {detail} of a {}. Describe the materials and construction it shows (seams, \
+             stitch class and density, edge finish, hardware, joinery) and what a factory must know to reproduce it.",
+            category.unwrap_or("product")
+        ),
+        VisionTask::EditField { path, current, instruction } => format!(
+            "A tech pack field at `{path}` currently holds this JSON value:\n{current}\nApply this instruction: \
+             {instruction}\nAnswer the field's new value as JSON text of exactly the same shape (same keys and \
+             types), and explain the change in one sentence. If a value now comes from the instruction, mark it \
+             `given` with confidence 1."
+        ),
+    }
+}
+
+/// The prompt for an image task.
+pub fn image_prompt(task: &ImageTask<'_>) -> String {
+    match task {
+        ImageTask::CloseUp { detail, description, region } => format!(
+            "Make a photorealistic macro close-up photo of the {detail} of this {description}. Keep the materials, \
+             colours, stitching and hardware exactly as in the reference photo{}; soft even studio light, neutral \
+             background, the detail filling the frame.",
+            if region.is_some() { " (the second image is the area to show)" } else { "" }
+        ),
+        ImageTask::Sketch { view, description } => format!(
+            "Draw a technical flat sketch of the {} view of this {description}, in the style of a factory tech pack: \
+             clean uniform black outlines on a pure white background, orthographic, no shading, no colour, no text, \
+             no people; show seams, stitching lines, panels, hardware and construction details.",
+            view.as_str()
+        ),
+        ImageTask::Regenerate { view, prompt, description } => format!(
+            "Make a clean, professional e-commerce photo of the {} view of this {description} on a plain light-grey \
+             studio background, true to the reference photo's shape, materials and colours.{}",
+            view.as_str(),
+            prompt.map(|p| format!(" Change: {p}")).unwrap_or_default()
+        ),
+    }
+}
