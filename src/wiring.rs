@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use techpack_engine::{Durability, Engine, EngineConfig, Resources, SledStore, StepRegistry};
+use techpack_engine::{CreditHook, Durability, Engine, EngineConfig, Resources, SledStore, StepRegistry};
+
+use crate::users::Users;
 use techpack_steps::local::DecodeLimits;
 use techpack_steps::providers::LocalProvider;
 use techpack_steps::providers::remote::HttpProviders;
@@ -37,22 +39,27 @@ pub struct EngineOptions {
 }
 
 pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<Engine> {
-    let store = SledStore::open(data_dir)
-        .with_context(|| format!("cannot open the state store in {}", data_dir.display()))?;
+    let store = Arc::new(
+        SledStore::open(data_dir).with_context(|| format!("cannot open the state store in {}", data_dir.display()))?,
+    );
+    // Refuses to open when the ledger's balances do not match its log (I6).
+    let credits = CreditHook::open(&*store)?;
+    let users = Users::open(store.db()).context("cannot open the user store")?;
     let catalog = Catalog::open(store.db(), data_dir)
         .with_context(|| format!("cannot open the tech-pack catalog in {}", data_dir.display()))?;
     let mut resources = Resources::new();
+    resources.insert(Arc::new(users));
     resources.insert(Arc::new(TechpackServices {
         catalog,
         defaults: options.providers,
         limits: DecodeLimits::default(),
         local: Arc::new(LocalProvider::default()),
-        remote: Some(Arc::new(HttpProviders::new(DecodeLimits::default()))),
+        remote: Some(Arc::new(HttpProviders::from_env(DecodeLimits::default()))),
     }));
     Ok(Engine::new(
-        Arc::new(store),
+        store,
         registry(),
-        Vec::new(),
+        vec![Arc::new(credits)],
         resources,
         EngineConfig {
             durability: options.durability,
@@ -67,6 +74,11 @@ pub fn services(engine: &Engine) -> Arc<TechpackServices> {
         .resources()
         .get::<TechpackServices>()
         .expect("open_engine puts the tech-pack services in")
+}
+
+/// The users of an engine opened by [`open_engine`].
+pub fn users(engine: &Engine) -> Arc<Users> {
+    engine.resources().get::<Users>().expect("open_engine puts the users in")
 }
 
 /// The default data directory: `.techpack` in the current directory.

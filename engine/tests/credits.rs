@@ -50,6 +50,22 @@ fn open_store(dir: &Path) -> Arc<dyn StateStore> {
     Arc::new(SledStore::open(dir).unwrap())
 }
 
+/// Opens the store again after every handle to it was dropped, as a restarted server does.
+/// sled's background threads let go of the directory lock shortly after the last handle, so
+/// only that is waited out.
+async fn reopen_store(dir: &Path) -> Arc<dyn StateStore> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match SledStore::open(dir) {
+            Ok(store) => return Arc::new(store),
+            Err(EngineError::StoreLocked { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 fn engine_with(store: &Arc<dyn StateStore>, hook: CreditHook) -> Engine {
     let hooks: Vec<Arc<dyn NodeHook>> = vec![Arc::new(hook)];
     Engine::new(
@@ -417,7 +433,7 @@ async fn i6_a_ledger_that_does_not_match_its_log_keeps_the_server_from_starting(
     }
     // A clean restart starts.
     {
-        let store = open_store(dir.path());
+        let store = reopen_store(dir.path()).await;
         CreditHook::open(store.as_ref()).unwrap();
         // Someone edits alice's account behind the ledger's back.
         let forged = serde_json::to_vec(
@@ -430,7 +446,7 @@ async fn i6_a_ledger_that_does_not_match_its_log_keeps_the_server_from_starting(
         };
         store.commit(None, None, Some(&tamper)).unwrap();
     }
-    let store = open_store(dir.path());
+    let store = reopen_store(dir.path()).await;
     let refused = CreditHook::open(store.as_ref()).unwrap_err();
     assert!(
         matches!(refused, EngineError::LedgerMismatch { .. }),

@@ -6,6 +6,7 @@ mod progress;
 mod run;
 mod runs;
 mod summary;
+mod users;
 mod validate;
 
 use std::path::PathBuf;
@@ -78,6 +79,13 @@ enum Command {
     },
     /// The AI operation log: every provider call with tokens, timing and errors
     Logs(logs::LogsArgs),
+    /// Create users (prints their token once), grant credits, show balances
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
@@ -87,5 +95,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Runs { command, data_dir, providers } => runs::runs(command, &data_dir, &providers).await,
         Command::Logs(args) => logs::logs(args),
+        Command::Users { command, data_dir } => users::users(command, &data_dir),
     }
 }

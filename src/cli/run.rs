@@ -35,6 +35,9 @@ pub struct RunArgs {
     quiet: bool,
     #[command(flatten)]
     providers: ProviderArgs,
+    /// Charge the run's paid steps to this user (operator runs are free)
+    #[arg(long)]
+    user: Option<String>,
 }
 
 /// Run-wide provider choice; a step's own `with: { provider: … }` wins.
@@ -60,7 +63,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let inputs = collect_inputs(&workflow, &args)?;
     let options = crate::wiring::EngineOptions { durability: args.durability.into(), providers: args.providers.defaults() };
     let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
-    let run = engine.create_run(&workflow, inputs, None).await?;
+    if let Some(user) = &args.user {
+        crate::wiring::users(&engine).get(user)?;
+    }
+    let run = engine.create_run(&workflow, inputs, args.user.clone()).await?;
     eprintln!("run {} started ({} steps)", run.id, workflow.steps.len());
     let report = execute_with_progress(&engine, &run.id, workflow.steps.len(), args.quiet).await?;
     finish(&report, args.out.as_deref())

@@ -448,7 +448,7 @@ async fn timeouts_are_retried_then_reported() {
     let fake =
         FakeAi::start(Behaviour::default().with_faults([Fault::Stall(Duration::from_secs(3))]))
             .await;
-    let mut client_config = GeminiConfig {
+    let config = GeminiConfig {
         base_url: fake.base_url_gemini(),
         api_key: Some(ApiKey::new(GEMINI_KEY)),
         model: "gemini-2.5-flash-image".into(),
@@ -456,7 +456,7 @@ async fn timeouts_are_retried_then_reported() {
         retry: quick_retries(2),
     };
     let started = Instant::now();
-    let client = GeminiClient::new(client_config.clone(), reqwest::Client::new());
+    let client = GeminiClient::new(config, reqwest::Client::new());
     let image = client.generate_image(&sketch_request()).await.unwrap();
     assert_eq!(image.attempts, 2);
     assert!(started.elapsed() >= Duration::from_millis(300));
@@ -465,8 +465,6 @@ async fn timeouts_are_retried_then_reported() {
     for _ in 0..2 {
         fake.push_fault(Fault::Stall(Duration::from_secs(3)));
     }
-    client_config.retry = quick_retries(2);
-    let client = GeminiClient::new(client_config, reqwest::Client::new());
     let error = client.generate_image(&sketch_request()).await.unwrap_err();
     assert_eq!(
         error,

@@ -13,7 +13,10 @@ const CALLS: usize = 5000;
 const COLD_STARTS: usize = 7;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let echo_dir = trivial_plugin(scratch.path());
     let grade_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/grade-sizes");
@@ -26,15 +29,27 @@ fn main() {
         let host = new_host(&scratch.path().join("cache"), pooling);
         let echo = host.load(&echo_dir).unwrap();
         let times = runtime.block_on(time_calls(&host, &echo, &json!({})));
-        row(&format!("trivial plugin call incl. instantiation ({})", allocator(pooling)), &times);
+        row(
+            &format!(
+                "trivial plugin call incl. instantiation ({})",
+                allocator(pooling)
+            ),
+            &times,
+        );
     }
 
     let host = new_host(&scratch.path().join("cache"), true);
     let grade = host.load(&grade_dir).unwrap();
     let wasm = runtime.block_on(time_calls(&host, &grade, &example));
-    row("grade-sizes example (3 POMs x 6 sizes) as WASM, per call", &wasm);
+    row(
+        "grade-sizes example (3 POMs x 6 sizes) as WASM, per call",
+        &wasm,
+    );
     let native = time_native(&example);
-    row("the same grading as a native Rust function, per call", &native);
+    row(
+        "the same grading as a native Rust function, per call",
+        &native,
+    );
 
     for (label, dir) in [("trivial", &echo_dir), ("grade-sizes", &grade_dir)] {
         let mut empty = Vec::new();
@@ -44,8 +59,14 @@ fn main() {
             empty.push(cold_start(&cache, dir));
             warm.push(cold_start(&cache, dir));
         }
-        row(&format!("cold start, {label}: new host + load, empty cache (compiles)"), &empty);
-        row(&format!("cold start, {label}: new host + load, warm on-disk cache"), &warm);
+        row(
+            &format!("cold start, {label}: new host + load, empty cache (compiles)"),
+            &empty,
+        );
+        row(
+            &format!("cold start, {label}: new host + load, warm on-disk cache"),
+            &warm,
+        );
     }
     let mut hosts = Vec::new();
     for i in 0..COLD_STARTS {
@@ -58,7 +79,9 @@ fn main() {
     println!(
         "\n{CALLS} calls per call row after 200 warm-up calls; {COLD_STARTS} runs per cold-start row; \
          current-thread tokio runtime; `grade-sizes.wasm` {} bytes.",
-        std::fs::metadata(grade_dir.join("grade-sizes.wasm")).unwrap().len()
+        std::fs::metadata(grade_dir.join("grade-sizes.wasm"))
+            .unwrap()
+            .len()
     );
 }
 
@@ -74,13 +97,21 @@ fn new_host(cache: &Path, pooling: bool) -> PluginHost {
 }
 
 fn allocator(pooling: bool) -> &'static str {
-    if pooling { "pooling allocator" } else { "on-demand allocator" }
+    if pooling {
+        "pooling allocator"
+    } else {
+        "on-demand allocator"
+    }
 }
 
 fn trivial_plugin(root: &Path) -> PathBuf {
     let dir = root.join("echo");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("module.wat"), include_str!("../tests/fixtures/echo.wat")).unwrap();
+    std::fs::write(
+        dir.join("module.wat"),
+        include_str!("../tests/fixtures/echo.wat"),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("plugin.yaml"),
         "name: echo\nversion: 0.1.0\ndescription: outputs its input\nmodule: module.wat\nlimits: { log_lines: 0 }\n",
@@ -91,7 +122,8 @@ fn trivial_plugin(root: &Path) -> PathBuf {
 
 fn example_with(plugin: &Path) -> Value {
     let manifest: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(plugin.join("plugin.yaml")).unwrap()).unwrap();
+        serde_yaml::from_str(&std::fs::read_to_string(plugin.join("plugin.yaml")).unwrap())
+            .unwrap();
     serde_json::to_value(&manifest["example"]["with"]).unwrap()
 }
 
@@ -137,7 +169,12 @@ fn time_native(with: &Value) -> Vec<Duration> {
 
 /// What grade-sizes computes, in Rust, from and to JSON values as a native step would.
 fn grade_natively(with: &Value) -> Value {
-    let sizes: Vec<&str> = with["sizes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let sizes: Vec<&str> = with["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
     let base = sizes.iter().position(|s| *s == with["base_size"]).unwrap();
     let precision = with["precision"].as_f64().unwrap_or(0.1);
     let round = |v: f64| (v / precision).round() * precision;
@@ -156,7 +193,11 @@ fn grade_natively(with: &Value) -> Value {
         }
         let tolerance = pom["tolerance"].as_f64().unwrap_or(0.0);
         let by_size = |offset: f64| -> Map<String, Value> {
-            sizes.iter().zip(&values).map(|(s, v)| (s.to_string(), json!(round(round(*v) + offset)))).collect()
+            sizes
+                .iter()
+                .zip(&values)
+                .map(|(s, v)| (s.to_string(), json!(round(round(*v) + offset))))
+                .collect()
         };
         poms.push(json!({
             "code": code, "name": pom.get("name").cloned().unwrap_or(json!(code)), "tolerance": tolerance,
@@ -171,7 +212,12 @@ fn row(label: &str, times: &[Duration]) {
     let mut sorted = times.to_vec();
     sorted.sort();
     let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    println!("| {label} | {} | {} | {} |", show(at(0.5)), show(at(0.9)), show(at(0.99)));
+    println!(
+        "| {label} | {} | {} | {} |",
+        show(at(0.5)),
+        show(at(0.9)),
+        show(at(0.99))
+    );
 }
 
 fn show(d: Duration) -> String {

@@ -27,7 +27,11 @@ const LOG: &str = "log";
 const MAX_LOG_LINE: usize = 4096;
 
 /// The exported functions and the signatures they must have.
-const FUNCTIONS: [(&str, &str); 3] = [(VERSION, "() -> i32"), (ALLOC, "(i32) -> i32"), (RUN, "(i32, i32) -> i64")];
+const FUNCTIONS: [(&str, &str); 3] = [
+    (VERSION, "() -> i32"),
+    (ALLOC, "(i32) -> i32"),
+    (RUN, "(i32, i32) -> i64"),
+];
 
 /// Checks the module's exports and imports against the ABI, before anything runs.
 pub fn check_module(name: &str, module: &Module) -> Result<(), PluginError> {
@@ -57,7 +61,9 @@ pub fn check_module(name: &str, module: &Module) -> Result<(), PluginError> {
     }
     match module.get_export(MEMORY) {
         Some(ExternType::Memory(memory)) if memory.is_64() => {
-            return Err(abi(format!("export `{MEMORY}` is a 64-bit memory; the ABI uses a 32-bit one")));
+            return Err(abi(format!(
+                "export `{MEMORY}` is a 64-bit memory; the ABI uses a 32-bit one"
+            )));
         }
         Some(ExternType::Memory(_)) => {}
         Some(_) => return Err(abi(format!("export `{MEMORY}` is not a memory"))),
@@ -68,7 +74,9 @@ pub fn check_module(name: &str, module: &Module) -> Result<(), PluginError> {
             Some(ExternType::Func(ty)) => {
                 let actual = signature(&ty);
                 if actual != expected {
-                    return Err(abi(format!("export `{export}` has type {actual}, expected {expected}")));
+                    return Err(abi(format!(
+                        "export `{export}` has type {actual}, expected {expected}"
+                    )));
                 }
             }
             Some(_) => return Err(abi(format!("export `{export}` is not a function"))),
@@ -136,7 +144,9 @@ pub fn check_version(store: &mut Store<CallState>, instance: &Instance) -> Resul
     if version != ABI_VERSION {
         return Err(PluginError::Abi {
             name: store.data().plugin.to_string(),
-            message: format!("`{VERSION}` returned {version}; this host speaks version {ABI_VERSION}"),
+            message: format!(
+                "`{VERSION}` returned {version}; this host speaks version {ABI_VERSION}"
+            ),
         });
     }
     Ok(())
@@ -144,7 +154,11 @@ pub fn check_version(store: &mut Store<CallState>, instance: &Instance) -> Resul
 
 /// One call: writes `input` into memory the guest allocated, calls `techpack_run`, reads
 /// and checks the result.
-pub async fn run(store: &mut Store<CallState>, instance: &Instance, input: &[u8]) -> Result<Value, PluginError> {
+pub async fn run(
+    store: &mut Store<CallState>,
+    instance: &Instance,
+    input: &[u8],
+) -> Result<Value, PluginError> {
     let name = store.data().plugin.to_string();
     let bad = |message: String| PluginError::BadOutput {
         name: name.clone(),
@@ -164,7 +178,10 @@ pub async fn run(store: &mut Store<CallState>, instance: &Instance, input: &[u8]
     let Ok(length) = i32::try_from(input.len()) else {
         return Err(PluginError::ResourceLimit {
             name,
-            message: format!("the input is {} bytes, more than a 32-bit memory holds", input.len()),
+            message: format!(
+                "the input is {} bytes, more than a 32-bit memory holds",
+                input.len()
+            ),
         });
     };
     let pointer = alloc
@@ -172,7 +189,9 @@ pub async fn run(store: &mut Store<CallState>, instance: &Instance, input: &[u8]
         .await
         .map_err(|e| sandbox::classify(store, e, "calling techpack_alloc"))?;
     if pointer == 0 {
-        return Err(bad(format!("`{ALLOC}` returned 0 (no memory) for the {length}-byte input")));
+        return Err(bad(format!(
+            "`{ALLOC}` returned 0 (no memory) for the {length}-byte input"
+        )));
     }
     memory
         .write(&mut *store, pointer as u32 as usize, input)
@@ -189,7 +208,11 @@ pub async fn run(store: &mut Store<CallState>, instance: &Instance, input: &[u8]
     let bytes = memory
         .data(&*store)
         .get(start..start + size as usize)
-        .ok_or_else(|| bad(format!("the result ({size} bytes at {start}) lies outside its memory")))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "the result ({size} bytes at {start}) lies outside its memory"
+            ))
+        })?;
     parse_result(&name, bytes)
 }
 
@@ -204,7 +227,10 @@ pub fn parse_result(name: &str, bytes: &[u8]) -> Result<Value, PluginError> {
         bad(format!("not JSON ({e}); it starts with {preview:?}"))
     })?;
     let Value::Object(mut map) = value else {
-        return Err(bad(format!("expected {{\"output\": ...}} or {{\"error\": ...}}, got {}", shorten(&value))));
+        return Err(bad(format!(
+            "expected {{\"output\": ...}} or {{\"error\": ...}}, got {}",
+            shorten(&value)
+        )));
     };
     if map.len() == 1 {
         if let Some(output) = map.remove("output") {

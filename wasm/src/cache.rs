@@ -66,7 +66,11 @@ impl CompileCache {
 
     /// The module for `bytes` (binary or text WebAssembly): from the cache if this cache
     /// wrote it, else compiled and stored.
-    pub fn load_or_compile(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Module, Origin)> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Module, Origin)> {
         let Some(dir) = &self.dir else {
             return Ok((Module::new(engine, bytes)?, Origin::Compiled));
         };
@@ -140,7 +144,9 @@ impl Hasher for Sha256Hasher {
 fn write_artifact(dir: &Path, path: &Path, artifact: &[u8]) -> std::io::Result<()> {
     let unique = format!(
         ".{}.{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("artifact"),
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -202,12 +208,19 @@ fn trusted_file(dir: &Path, file: &std::fs::Metadata) -> Result<(), String> {
     }
     let owner = std::fs::metadata(dir).map_err(|e| e.to_string())?.uid();
     if file.uid() != owner {
-        return Err(format!("owned by uid {}, the cache folder by uid {owner}", file.uid()));
+        return Err(format!(
+            "owned by uid {}, the cache folder by uid {owner}",
+            file.uid()
+        ));
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
 fn trusted_file(_dir: &Path, file: &std::fs::Metadata) -> Result<(), String> {
-    if file.is_file() { Ok(()) } else { Err("not a regular file".to_string()) }
+    if file.is_file() {
+        Ok(())
+    } else {
+        Err("not a regular file".to_string())
+    }
 }

@@ -56,7 +56,9 @@ impl PluginHost {
                     })?;
                 }
                 let started = Instant::now();
-                let output = self.call(&plugin, &with, &example.inputs, &check_context()).await?;
+                let output = self
+                    .call(&plugin, &with, &example.inputs, &check_context())
+                    .await?;
                 let duration = started.elapsed();
                 if let Some(expected) = &example.expect
                     && expected != &output

@@ -59,7 +59,9 @@ pub enum PluginError {
     #[error("plugin `{name}` returned an invalid result: {message}")]
     BadOutput { name: String, message: String },
 
-    #[error("plugin `{name}` returned {size} bytes of output, more than its limit of {limit} bytes")]
+    #[error(
+        "plugin `{name}` returned {size} bytes of output, more than its limit of {limit} bytes"
+    )]
     OutputTooLarge { name: String, size: u64, limit: u64 },
 
     #[error("plugin `{name}` failed: {message}")]
@@ -68,7 +70,9 @@ pub enum PluginError {
     #[error("plugin `{name}`: invalid `with`: {message}")]
     InvalidInput { name: String, message: String },
 
-    #[error("plugin `{name}`: example output differs from `example.expect`\nexpected: {expected}\nactual:   {actual}")]
+    #[error(
+        "plugin `{name}`: example output differs from `example.expect`\nexpected: {expected}\nactual:   {actual}"
+    )]
     ExampleMismatch {
         name: String,
         expected: String,
@@ -84,7 +88,9 @@ impl PluginError {
             PluginError::OutOfFuel { .. } => "plugin_out_of_fuel",
             PluginError::ResourceLimit { .. } => "plugin_resource_limit",
             PluginError::Trap { .. } => "plugin_trap",
-            PluginError::BadOutput { .. } | PluginError::OutputTooLarge { .. } => "plugin_bad_output",
+            PluginError::BadOutput { .. } | PluginError::OutputTooLarge { .. } => {
+                "plugin_bad_output"
+            }
             PluginError::Failed { .. } => "plugin_failed",
             PluginError::InvalidInput { .. } => "invalid_input",
             _ => "plugin_unavailable",

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use techpack_engine::StepRegistry;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, Linker, OptLevel, PoolingAllocationConfig,
+};
 
 use crate::cache::CompileCache;
 use crate::loader::{self, LoadedPlugin, PluginStatus};
@@ -86,8 +88,12 @@ impl PluginHost {
     }
 
     /// A host with `config`; without a cache folder every load compiles.
-    pub fn with_config(cache_dir: Option<&Path>, config: PluginHostConfig) -> Result<PluginHost, PluginError> {
-        let engine = Engine::new(&engine_config(&config)).map_err(|e| PluginError::Engine(loader::one_line(&e)))?;
+    pub fn with_config(
+        cache_dir: Option<&Path>,
+        config: PluginHostConfig,
+    ) -> Result<PluginHost, PluginError> {
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|e| PluginError::Engine(loader::one_line(&e)))?;
         let mut linker = Linker::new(&engine);
         abi::define_imports(&mut linker).map_err(|e| PluginError::Engine(loader::one_line(&e)))?;
         let cache = CompileCache::open(cache_dir, &engine);
@@ -160,7 +166,12 @@ impl PluginHost {
             },
         });
         let input = serde_json::to_vec(&input).expect("a JSON value serializes");
-        let _permit = self.inner.calls.acquire().await.expect("the call semaphore is never closed");
+        let _permit = self
+            .inner
+            .calls
+            .acquire()
+            .await
+            .expect("the call semaphore is never closed");
         let fields = LogFields {
             run_id: context.run_id.clone(),
             step_id: context.step_id.clone(),

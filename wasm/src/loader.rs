@@ -17,6 +17,9 @@ use crate::{PluginError, abi};
 /// The environment variable naming extra plugin folders (`:`-separated, like `PATH`).
 pub const PLUGINS_DIR_ENV: &str = "TECHPACK_PLUGINS_DIR";
 
+/// Modules larger than this are refused before they are read or compiled.
+const MAX_MODULE_BYTES: u64 = 64 << 20;
+
 /// A plugin ready to call: its manifest and its pre-linked module.
 pub struct LoadedPlugin {
     pub manifest: Manifest,
@@ -168,6 +171,20 @@ pub fn load(host: &HostInner, dir: &Path) -> Result<LoadedPlugin, PluginError> {
         });
     }
     let module_path = dir.join(&manifest.module);
+    let size = std::fs::metadata(&module_path)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if size > MAX_MODULE_BYTES {
+        return Err(PluginError::Compile {
+            name: manifest.name.clone(),
+            module: module_path,
+            message: format!(
+                "it is {}, more than the {} a plugin module may be",
+                crate::manifest::bytes_text(size),
+                crate::manifest::bytes_text(MAX_MODULE_BYTES)
+            ),
+        });
+    }
     let bytes = std::fs::read(&module_path).map_err(|source| PluginError::Io {
         path: module_path.clone(),
         source,
@@ -182,10 +199,13 @@ pub fn load(host: &HostInner, dir: &Path) -> Result<LoadedPlugin, PluginError> {
             message: one_line(&e),
         })?;
     abi::check_module(&name, &module)?;
-    let pre = host.linker.instantiate_pre(&module).map_err(|e| PluginError::Abi {
-        name: name.to_string(),
-        message: one_line(&e),
-    })?;
+    let pre = host
+        .linker
+        .instantiate_pre(&module)
+        .map_err(|e| PluginError::Abi {
+            name: name.to_string(),
+            message: one_line(&e),
+        })?;
     probe(host, &name, &manifest, &pre)?;
     Ok(LoadedPlugin {
         module_sha256: hex::encode(Sha256::digest(&bytes)),
@@ -202,15 +222,29 @@ pub fn load(host: &HostInner, dir: &Path) -> Result<LoadedPlugin, PluginError> {
 
 /// Instantiates the module once under its limits and checks its ABI version, so a module
 /// whose start function traps or loops, or whose memory is over its limit, fails at load.
-fn probe(host: &HostInner, name: &Arc<str>, manifest: &Manifest, pre: &InstancePre<CallState>) -> Result<(), PluginError> {
+fn probe(
+    host: &HostInner,
+    name: &Arc<str>,
+    manifest: &Manifest,
+    pre: &InstancePre<CallState>,
+) -> Result<(), PluginError> {
     // The pool keeps one slot for probes; one probe at a time.
-    let _slot = host.probe.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _slot = host
+        .probe
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let fields = LogFields {
         run_id: "load".to_string(),
         step_id: String::new(),
         attempt: 0,
     };
-    let mut store = sandbox::new_store(&host.engine, name.clone(), manifest.limits(), fields, Mode::Blocking);
+    let mut store = sandbox::new_store(
+        &host.engine,
+        name.clone(),
+        manifest.limits(),
+        fields,
+        Mode::Blocking,
+    );
     let instance = pre
         .instantiate(&mut store)
         .map_err(|e| sandbox::classify(&store, e, "instantiating"))?;

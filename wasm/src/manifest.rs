@@ -27,6 +27,8 @@ pub const MANIFEST_FILE: &str = "plugin.yaml";
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,
+    /// Free-form (`1.0.0`); a bare YAML number (`version: 2`) is taken as its text.
+    #[serde(deserialize_with = "string_or_number")]
     pub version: String,
     pub description: String,
     /// The module file, relative to the plugin folder.
@@ -69,6 +71,19 @@ struct LimitsSpec {
     table_elements: Option<u32>,
     output: Option<Size>,
     log_lines: Option<u32>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Version {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(match Version::deserialize(deserializer)? {
+        Version::Text(text) => text,
+        Version::Number(number) => number.to_string(),
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,7 +154,8 @@ impl Manifest {
             path: path.clone(),
             source,
         })?;
-        Manifest::parse(&text, ceilings).map_err(|message| crate::PluginError::Manifest { path, message })
+        Manifest::parse(&text, ceilings)
+            .map_err(|message| crate::PluginError::Manifest { path, message })
     }
 
     /// Parses and checks a manifest's text.
@@ -188,7 +204,11 @@ impl LimitsSpec {
             Some(text) => match humantime::parse_duration(text.trim()) {
                 Ok(d) if !d.is_zero() => d,
                 Ok(_) => return Err("limits.timeout must be more than zero".to_string()),
-                Err(e) => return Err(format!("limits.timeout `{text}`: {e} (write e.g. `500ms`, `5s`)")),
+                Err(e) => {
+                    return Err(format!(
+                        "limits.timeout `{text}`: {e} (write e.g. `500ms`, `5s`)"
+                    ));
+                }
             },
         };
         let memory_bytes = match &self.memory {
@@ -208,7 +228,9 @@ impl LimitsSpec {
             log_lines: self.log_lines.unwrap_or(defaults.log_lines),
         };
         let over = |field: &str, value: String, ceiling: String| {
-            Err(format!("limits.{field} is {value}, above this host's ceiling of {ceiling}"))
+            Err(format!(
+                "limits.{field} is {value}, above this host's ceiling of {ceiling}"
+            ))
         };
         if limits.timeout > ceilings.timeout {
             return over(
@@ -218,7 +240,11 @@ impl LimitsSpec {
             );
         }
         if limits.memory_bytes > ceilings.memory_bytes {
-            return over("memory", bytes_text(limits.memory_bytes), bytes_text(ceilings.memory_bytes));
+            return over(
+                "memory",
+                bytes_text(limits.memory_bytes),
+                bytes_text(ceilings.memory_bytes),
+            );
         }
         if limits.memory_bytes < 64 << 10 {
             return Err("limits.memory must be at least 64KiB (one WebAssembly page)".to_string());
@@ -231,13 +257,23 @@ impl LimitsSpec {
             );
         }
         if limits.output_bytes > ceilings.output_bytes {
-            return over("output", bytes_text(limits.output_bytes), bytes_text(ceilings.output_bytes));
+            return over(
+                "output",
+                bytes_text(limits.output_bytes),
+                bytes_text(ceilings.output_bytes),
+            );
         }
         if limits.log_lines > ceilings.log_lines {
-            return over("log_lines", limits.log_lines.to_string(), ceilings.log_lines.to_string());
+            return over(
+                "log_lines",
+                limits.log_lines.to_string(),
+                ceilings.log_lines.to_string(),
+            );
         }
         if limits.fuel == Some(0) {
-            return Err("limits.fuel must be more than zero (leave it out for no fuel limit)".to_string());
+            return Err(
+                "limits.fuel must be more than zero (leave it out for no fuel limit)".to_string(),
+            );
         }
         Ok(limits)
     }
@@ -249,7 +285,9 @@ impl Size {
             Size::Bytes(n) => return Ok(*n),
             Size::Text(text) => text.trim(),
         };
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
         let unit_size: u64 = match unit.trim() {
             "" | "B" => 1,
@@ -296,8 +334,14 @@ mod tests {
     fn limits_default_to_safe_values_and_parse_sizes() {
         let manifest = Manifest::parse(MINIMAL, &Ceilings::default()).unwrap();
         assert_eq!(manifest.limits(), &Limits::default());
-        let text = format!("{MINIMAL}limits: {{ memory: 16MiB, output: 4096, timeout: 250ms, fuel: 1000 }}\n");
-        let limits = Manifest::parse(&text, &Ceilings::default()).unwrap().resolved_limits;
+        let numbered = Manifest::parse(&MINIMAL.replace("1.0.0", "2"), &Ceilings::default()).unwrap();
+        assert_eq!(numbered.version, "2");
+        let text = format!(
+            "{MINIMAL}limits: {{ memory: 16MiB, output: 4096, timeout: 250ms, fuel: 1000 }}\n"
+        );
+        let limits = Manifest::parse(&text, &Ceilings::default())
+            .unwrap()
+            .resolved_limits;
         assert_eq!(limits.memory_bytes, 16 << 20);
         assert_eq!(limits.output_bytes, 4096);
         assert_eq!(limits.timeout, Duration::from_millis(250));
@@ -308,20 +352,35 @@ mod tests {
     fn rejects_what_would_be_unsafe_or_ambiguous() {
         let cases = [
             ("limits: { memory: 1GB }", "unknown unit `GB`"),
-            ("limits: { memory: 4GiB }", "above this host's ceiling of 512MiB"),
+            (
+                "limits: { memory: 4GiB }",
+                "above this host's ceiling of 512MiB",
+            ),
             ("limits: { timeout: forever }", "limits.timeout `forever`"),
             ("limits: { fuel: 0 }", "limits.fuel must be more than zero"),
             ("limits: { stack: 1 }", "unknown field `stack`"),
             ("capabilityz: []", "unknown field `capabilityz`"),
-            ("input_schema: { type: thing }", "input_schema: unknown type `thing`"),
+            (
+                "input_schema: { type: thing }",
+                "input_schema: unknown type `thing`",
+            ),
         ];
         for (extra, expected) in cases {
-            let error = Manifest::parse(&format!("{MINIMAL}{extra}\n"), &Ceilings::default()).unwrap_err();
+            let error =
+                Manifest::parse(&format!("{MINIMAL}{extra}\n"), &Ceilings::default()).unwrap_err();
             assert!(error.contains(expected), "{extra}: {error}");
         }
-        let error = Manifest::parse(&MINIMAL.replace("p.wasm", "../x.wasm"), &Ceilings::default()).unwrap_err();
+        let error = Manifest::parse(
+            &MINIMAL.replace("p.wasm", "../x.wasm"),
+            &Ceilings::default(),
+        )
+        .unwrap_err();
         assert!(error.contains("inside the plugin folder"), "{error}");
-        let error = Manifest::parse(&MINIMAL.replace("name: p", "name: P_1"), &Ceilings::default()).unwrap_err();
+        let error = Manifest::parse(
+            &MINIMAL.replace("name: p", "name: P_1"),
+            &Ceilings::default(),
+        )
+        .unwrap_err();
         assert!(error.contains("lowercase"), "{error}");
     }
 }

@@ -58,7 +58,13 @@ pub struct CallState {
 }
 
 /// A fresh store with every limit applied, its deadline counted from now.
-pub fn new_store(engine: &Engine, plugin: Arc<str>, limits: &Limits, fields: LogFields, mode: Mode) -> Store<CallState> {
+pub fn new_store(
+    engine: &Engine,
+    plugin: Arc<str>,
+    limits: &Limits,
+    fields: LogFields,
+    mode: Mode,
+) -> Store<CallState> {
     let state = CallState {
         plugin,
         fields,
@@ -91,7 +97,12 @@ pub fn new_store(engine: &Engine, plugin: Arc<str>, limits: &Limits, fields: Log
 }
 
 impl ResourceLimiter for CallState {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let limit = self.limits.memory_bytes;
         if desired as u64 > limit {
             let message = format!(
@@ -106,7 +117,12 @@ impl ResourceLimiter for CallState {
         Ok(true)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let limit = self.limits.table_elements as usize;
         if desired > limit {
             let message = format!(
@@ -163,7 +179,10 @@ pub fn classify(store: &Store<CallState>, error: wasmtime::Error, doing: &str) -
                 let text = other.to_string();
                 PluginError::Trap {
                     name,
-                    message: format!("{doing}: {}", text.strip_prefix("wasm trap: ").unwrap_or(&text)),
+                    message: format!(
+                        "{doing}: {}",
+                        text.strip_prefix("wasm trap: ").unwrap_or(&text)
+                    ),
                 }
             }
         };

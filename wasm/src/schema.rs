@@ -5,7 +5,9 @@
 
 use serde_json::{Map, Value};
 
-const TYPES: [&str; 7] = ["object", "array", "string", "number", "integer", "boolean", "null"];
+const TYPES: [&str; 7] = [
+    "object", "array", "string", "number", "integer", "boolean", "null",
+];
 
 /// Schemas nested deeper than this are refused (and values are not checked deeper).
 const MAX_DEPTH: usize = 32;
@@ -25,12 +27,17 @@ fn check_schema_at(schema: &Value, depth: usize) -> Result<(), String> {
     if let Some(ty) = schema.get("type") {
         for name in type_names(ty)? {
             if !TYPES.contains(&name) {
-                return Err(format!("unknown type `{name}` (known: {})", TYPES.join(", ")));
+                return Err(format!(
+                    "unknown type `{name}` (known: {})",
+                    TYPES.join(", ")
+                ));
             }
         }
     }
     if let Some(required) = schema.get("required") {
-        let names = required.as_array().filter(|r| r.iter().all(Value::is_string));
+        let names = required
+            .as_array()
+            .filter(|r| r.iter().all(Value::is_string));
         if names.is_none() {
             return Err("`required` must be a list of field names".to_string());
         }
@@ -54,7 +61,10 @@ fn type_names(ty: &Value) -> Result<Vec<&str>, String> {
         Value::String(name) => Ok(vec![name.as_str()]),
         Value::Array(names) => names
             .iter()
-            .map(|n| n.as_str().ok_or_else(|| "`type` must be a name or a list of names".to_string()))
+            .map(|n| {
+                n.as_str()
+                    .ok_or_else(|| "`type` must be a name or a list of names".to_string())
+            })
             .collect(),
         _ => Err("`type` must be a name or a list of names".to_string()),
     }
@@ -67,7 +77,9 @@ pub fn check(schema: &Value, value: &Value, root: &str) -> Result<(), String> {
 }
 
 fn check_at(schema: &Value, value: &Value, path: &str, depth: usize) -> Result<(), String> {
-    let Value::Object(schema) = schema else { return Ok(()) };
+    let Value::Object(schema) = schema else {
+        return Ok(());
+    };
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -92,7 +104,12 @@ fn check_at(schema: &Value, value: &Value, path: &str, depth: usize) -> Result<(
     Ok(())
 }
 
-fn check_object(schema: &Map<String, Value>, fields: &Map<String, Value>, path: &str, depth: usize) -> Result<(), String> {
+fn check_object(
+    schema: &Map<String, Value>,
+    fields: &Map<String, Value>,
+    path: &str,
+    depth: usize,
+) -> Result<(), String> {
     if let Some(Value::Array(required)) = schema.get("required") {
         for name in required.iter().filter_map(Value::as_str) {
             if !fields.contains_key(name) {
@@ -116,7 +133,9 @@ fn is_type(value: &Value, name: &str) -> bool {
         "array" => value.is_array(),
         "string" => value.is_string(),
         "number" => value.is_number(),
-        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         "boolean" => value.is_boolean(),
         "null" => value.is_null(),
         _ => false,
@@ -151,19 +170,33 @@ mod tests {
             }
         });
         check_schema(&schema).unwrap();
-        assert_eq!(check(&schema, &json!({"sizes": ["S"], "base_size": "S"}), "with"), Ok(()));
+        assert_eq!(
+            check(&schema, &json!({"sizes": ["S"], "base_size": "S"}), "with"),
+            Ok(())
+        );
         assert_eq!(
             check(&schema, &json!({"sizes": ["S"]}), "with"),
             Err("`with` is missing the required field `base_size`".to_string())
         );
         assert_eq!(
-            check(&schema, &json!({"sizes": ["S", 3], "base_size": "S"}), "with"),
+            check(
+                &schema,
+                &json!({"sizes": ["S", 3], "base_size": "S"}),
+                "with"
+            ),
             Err("`with.sizes[1]` must be string, not a number".to_string())
         );
         assert_eq!(
-            check(&schema, &json!({"sizes": [], "base_size": "S", "precision": "x"}), "with"),
+            check(
+                &schema,
+                &json!({"sizes": [], "base_size": "S", "precision": "x"}),
+                "with"
+            ),
             Err("`with.precision` must be number or null, not a string".to_string())
         );
-        assert_eq!(check(&schema, &json!(null), "with"), Err("`with` must be object, not null".to_string()));
+        assert_eq!(
+            check(&schema, &json!(null), "with"),
+            Err("`with` must be object, not null".to_string())
+        );
     }
 }

@@ -28,13 +28,19 @@ async fn a_second_host_loads_the_compiled_module_from_disk() {
     assert_eq!(artifacts(&cache).len(), 1);
     let artifact = artifacts(&cache).remove(0);
     let name = artifact.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with(&first.module_sha256), "{name} is keyed by the module's sha256");
+    assert!(
+        name.starts_with(&first.module_sha256),
+        "{name} is keyed by the module's sha256"
+    );
 
     // A new host stands for a restarted process.
     let host = host(&cache);
     let second = host.load(&plugin_dir).unwrap();
     assert!(second.from_cache);
-    assert_eq!(call(&host, &second, json!({"x": 1})).await.unwrap()["with"], json!({"x": 1}));
+    assert_eq!(
+        call(&host, &second, json!({"x": 1})).await.unwrap()["with"],
+        json!({"x": 1})
+    );
 }
 
 #[tokio::test]
@@ -51,7 +57,10 @@ async fn a_corrupt_artifact_is_recompiled_not_loaded() {
 
     let host = host(&cache);
     let plugin = host.load(&plugin_dir).unwrap();
-    assert!(!plugin.from_cache, "a file whose digest does not match must not be deserialized");
+    assert!(
+        !plugin.from_cache,
+        "a file whose digest does not match must not be deserialized"
+    );
     call(&host, &plugin, json!({})).await.unwrap();
     // It was replaced by a good one.
     assert!(host.load(&plugin_dir).unwrap().from_cache);
@@ -65,7 +74,10 @@ fn artifacts_others_could_have_written_are_ignored() {
     let cache = dir.path().join("cache");
     let plugin_dir = fixture_plugin(dir.path(), "echo", "");
     host(&cache).load(&plugin_dir).unwrap();
-    assert_eq!(std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     let artifact = artifacts(&cache).remove(0);
     std::fs::set_permissions(&artifact, std::fs::Permissions::from_mode(0o666)).unwrap();
     assert!(!host(&cache).load(&plugin_dir).unwrap().from_cache);

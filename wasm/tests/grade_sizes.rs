@@ -30,12 +30,21 @@ async fn grades_a_base_size_into_a_size_chart_with_tolerances() {
     assert_eq!(chart["sizes"], json!(["XS", "S", "M", "L", "XL", "XXL"]));
     let chest = &chart["points_of_measure"][0];
     assert_eq!(chest["code"], json!("A"));
-    assert_eq!(chest["values"], json!({"XS": 48, "S": 50, "M": 52, "L": 54, "XL": 56, "XXL": 58}));
-    assert_eq!(chest["min"], json!({"XS": 47, "S": 49, "M": 51, "L": 53, "XL": 55, "XXL": 57}));
+    assert_eq!(
+        chest["values"],
+        json!({"XS": 48, "S": 50, "M": 52, "L": 54, "XL": 56, "XXL": 58})
+    );
+    assert_eq!(
+        chest["min"],
+        json!({"XS": 47, "S": 49, "M": 51, "L": 53, "XL": 55, "XXL": 57})
+    );
     assert_eq!(chest["max"]["XXL"], json!(59));
     let length = &chart["points_of_measure"][1];
     assert_eq!(length["tolerance"], json!(1.5));
-    assert_eq!(length["values"], json!({"XS": 68, "S": 69, "M": 70, "L": 71.5, "XL": 73, "XXL": 75}));
+    assert_eq!(
+        length["values"],
+        json!({"XS": 68, "S": 69, "M": 70, "L": 71.5, "XL": 73, "XXL": 75})
+    );
     assert_eq!(length["min"]["L"], json!(70));
 }
 
@@ -51,9 +60,44 @@ async fn rounds_to_the_requested_precision_for_inch_charts() {
     });
     let chart = call(&host, &plugin, with).await.unwrap();
     // 30.25 - 0.6 = 29.65 -> 29.625; 30.25 + 0.9 = 31.15 -> 31.125
-    assert_eq!(chart["points_of_measure"][0]["values"], json!({"6": 29.625, "8": 30.25, "10": 31.125}));
+    assert_eq!(
+        chart["points_of_measure"][0]["values"],
+        json!({"6": 29.625, "8": 30.25, "10": 31.125})
+    );
     assert_eq!(chart["points_of_measure"][0]["name"], json!("W"));
     assert_eq!(chart["unit"], json!("in"));
+}
+
+/// The shape `techpack/analyze-base-views` outputs (`tech_pack.points_of_measure`): `value`
+/// instead of `base`, nullable fields, a unit per POM, extra fields.
+#[tokio::test]
+async fn takes_the_tech_packs_own_points_of_measure() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path());
+    let plugin = host.load(&repo_plugins().join("grade-sizes")).unwrap();
+    let with = json!({
+        "base_size": "M", "sizes": ["S", "M", "L"], "unit": null, "precision": 1,
+        "points_of_measure": [
+            { "code": "A", "name": "Chest width", "how_to_measure": "1 cm below armhole", "value": 520.0,
+              "unit": "mm", "tolerance": null, "criticality": "critical", "source": "measured", "confidence": 0.8 },
+            { "code": "B", "name": "Hem width", "value": null, "unit": "mm", "tolerance": 10 }
+        ],
+        "grade_rules": null,
+        "default_grade": 20
+    });
+    let chart = call(&host, &plugin, with).await.unwrap();
+    assert_eq!(
+        chart["points_of_measure"],
+        json!([{
+            "code": "A", "name": "Chest width", "unit": "mm", "tolerance": 0,
+            "values": {"S": 500, "M": 520, "L": 540}, "min": {"S": 500, "M": 520, "L": 540},
+            "max": {"S": 500, "M": 520, "L": 540}
+        }])
+    );
+    assert_eq!(
+        chart["skipped"],
+        json!([{"code": "B", "name": "Hem width", "reason": "no base measurement"}])
+    );
 }
 
 #[tokio::test]
@@ -67,19 +111,31 @@ async fn says_what_is_wrong_with_its_input() {
     cases.push((with, "base size `XXXL` is not one of `with.sizes`"));
     let mut with = base_with();
     with["grade_rules"] = json!({ "A": 2 });
-    cases.push((with, "no grade rule for POM `B` in `with.grade_rules`"));
+    cases.push((
+        with,
+        "no grade rule for POM `B` in `with.grade_rules` (or set `with.default_grade`)",
+    ));
     let mut with = base_with();
     with["grade_rules"]["B"] = json!([1, 2]);
-    cases.push((with, "grade rule for POM `B` must be a number or a list of 5 numbers (one per size step)"));
+    cases.push((
+        with,
+        "grade rule for POM `B` must be a number or a list of 5 numbers (one per size step)",
+    ));
     let mut with = base_with();
     with["grade_rules"]["A"] = json!(30);
-    cases.push((with, "POM `A` grades to -8 at size `XS`: check its grade rule"));
+    cases.push((
+        with,
+        "POM `A` grades to -8 at size `XS`: check its grade rule",
+    ));
     let mut with = base_with();
     with["sizes"] = json!(["S", "M", "S"]);
     cases.push((with, "size `S` appears twice in `with.sizes`"));
     for (with, expected) in cases {
         let error = call(&host, &plugin, with).await.unwrap_err();
-        assert!(matches!(&error, PluginError::Failed { message, .. } if message == expected), "{error}");
+        assert!(
+            matches!(&error, PluginError::Failed { message, .. } if message == expected),
+            "{error}"
+        );
     }
 }
 
@@ -87,11 +143,17 @@ async fn says_what_is_wrong_with_its_input() {
 async fn its_manifest_example_passes_the_check() {
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path());
-    let report = host.check_plugin(&repo_plugins().join("grade-sizes")).await.unwrap();
+    let report = host
+        .check_plugin(&repo_plugins().join("grade-sizes"))
+        .await
+        .unwrap();
     assert_eq!(report.name, "grade-sizes");
     let example = report.example.unwrap();
     assert!(example.checked, "the manifest's example has `expect`");
-    assert_eq!(example.output["points_of_measure"][0]["values"]["XS"], json!(48));
+    assert_eq!(
+        example.output["points_of_measure"][0]["values"]["XS"],
+        json!(48)
+    );
 }
 
 /// The committed module is what `build.sh` makes from the committed source; CI runs

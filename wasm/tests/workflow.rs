@@ -8,8 +8,8 @@ use std::sync::Arc;
 use common::*;
 use serde_json::{Map, json};
 use techpack_engine::{
-    CreditHook, Engine, EngineConfig, Ledger, NodeHook, NodeRecord, NodeStatus, Resources, RunReport, RunStatus,
-    SledStore, StateStore, StepRegistry, Workflow,
+    CreditHook, Engine, EngineConfig, Ledger, NodeHook, NodeRecord, NodeStatus, Resources,
+    RunReport, RunStatus, SledStore, StateStore, StepRegistry, Workflow,
 };
 
 fn node<'a>(report: &'a RunReport, id: &str) -> &'a NodeRecord {
@@ -21,7 +21,12 @@ async fn a_hostile_plugin_fails_only_its_step_and_its_credits_are_refunded() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
     fixture_plugin(&plugins, "infinite_loop", "limits: { timeout: 300ms }");
-    fixture_plugin_named(&plugins, "infinite_loop", "slow-loop", "limits: { timeout: 60s }");
+    fixture_plugin_named(
+        &plugins,
+        "infinite_loop",
+        "slow-loop",
+        "limits: { timeout: 60s }",
+    );
     fixture_plugin(&plugins, "trap", "");
     fixture_plugin(&plugins, "echo", "");
     let host = host(&dir.path().join("cache"));
@@ -31,8 +36,16 @@ async fn a_hostile_plugin_fails_only_its_step_and_its_credits_are_refunded() {
 
     let store: Arc<dyn StateStore> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
     let hook: Arc<dyn NodeHook> = Arc::new(CreditHook::open(store.as_ref()).unwrap());
-    Ledger::new(store.as_ref()).grant("alice", 100, "grant-1").unwrap();
-    let engine = Engine::new(store.clone(), registry.clone(), vec![hook], Resources::new(), EngineConfig::default());
+    Ledger::new(store.as_ref())
+        .grant("alice", 100, "grant-1")
+        .unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        registry.clone(),
+        vec![hook],
+        Resources::new(),
+        EngineConfig::default(),
+    );
 
     let workflow = Workflow::parse(
         r#"
@@ -51,23 +64,34 @@ steps:
         &registry,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let run = engine.create_run(&workflow, Map::new(), Some("alice".to_string())).await.unwrap();
+    let run = engine
+        .create_run(&workflow, Map::new(), Some("alice".to_string()))
+        .await
+        .unwrap();
     let report = engine.execute(&run.id).await.unwrap();
 
     assert_eq!(report.run.status, RunStatus::Failed);
     let hostile = node(&report, "hostile");
     assert_eq!(hostile.status, NodeStatus::Failed);
-    assert_eq!(hostile.error.as_deref(), Some("plugin `infinite-loop` timed out after 300ms"));
+    assert_eq!(
+        hostile.error.as_deref(),
+        Some("plugin `infinite-loop` timed out after 300ms")
+    );
     assert_eq!(hostile.error_code.as_deref(), Some("plugin_timeout"));
     // The engine's own per-attempt timeout drops the running plugin.
     let stuck = node(&report, "stuck");
-    assert_eq!((stuck.status, stuck.error.as_deref()), (NodeStatus::Failed, Some("timed out after 200ms")));
+    assert_eq!(
+        (stuck.status, stuck.error.as_deref()),
+        (NodeStatus::Failed, Some("timed out after 200ms"))
+    );
     // A trap is permanent: not retried even though the step allows 3 attempts.
     let crash = node(&report, "crash");
     assert_eq!((crash.status, crash.attempt), (NodeStatus::Failed, 1));
     assert_eq!(
         crash.error.as_deref(),
-        Some("plugin `trap` trapped: calling techpack_run: wasm `unreachable` instruction executed")
+        Some(
+            "plugin `trap` trapped: calling techpack_run: wasm `unreachable` instruction executed"
+        )
     );
     assert_eq!(node(&report, "blocked").status, NodeStatus::Cancelled);
     // Everything else ran, plugins included.
@@ -76,7 +100,10 @@ steps:
     assert_eq!(node(&report, "sibling").output, Some(json!(1)));
     // Only the steps that succeeded were charged (2 + 1); 10 + 7 + 5 came back.
     let balance = Ledger::new(store.as_ref()).balance("alice").unwrap();
-    assert_eq!((balance.available, balance.pending, balance.posted), (97, 0, 3));
+    assert_eq!(
+        (balance.available, balance.pending, balance.posted),
+        (97, 0, 3)
+    );
 }
 
 #[test]
@@ -111,7 +138,10 @@ steps:
         "unknown step kind `wasm/nope`",
         "invalid `with` for `wasm/grade-sizes`: `with` is missing the required field `base_size`",
     ] {
-        assert!(errors.contains(expected), "missing {expected:?} in:\n{errors}");
+        assert!(
+            errors.contains(expected),
+            "missing {expected:?} in:\n{errors}"
+        );
     }
 }
 
@@ -129,17 +159,43 @@ fn a_broken_manifest_and_a_duplicate_are_reported_per_plugin() {
     let statuses = host.register(&mut registry, &[first.clone(), second.clone()]);
     let summary: Vec<(String, String)> = statuses
         .iter()
-        .map(|s| (s.name.clone(), s.result.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string())))
+        .map(|s| {
+            (
+                s.name.clone(),
+                s.result
+                    .as_ref()
+                    .map(|_| "ok".to_string())
+                    .unwrap_or_else(|e| e.to_string()),
+            )
+        })
         .collect();
     assert_eq!(summary.len(), 4, "{summary:?}");
     assert_eq!(summary[0], ("echo".to_string(), "ok".to_string()));
     assert_eq!(summary[1].0, "plugin-error");
-    assert!(summary[1].1.contains("asks for capability `network`, which this host does not grant"), "{summary:?}");
+    assert!(
+        summary[1]
+            .1
+            .contains("asks for capability `network`, which this host does not grant"),
+        "{summary:?}"
+    );
     assert_eq!(summary[2].0, "trap");
-    assert!(summary[2].1.contains("plugin.yaml: limits.memory: unknown unit `lots`"), "{summary:?}");
+    assert!(
+        summary[2]
+            .1
+            .contains("plugin.yaml: limits.memory: unknown unit `lots`"),
+        "{summary:?}"
+    );
     assert_eq!(summary[3].0, "echo");
-    assert!(summary[3].1.starts_with("plugin `echo` is also in "), "{summary:?}");
+    assert!(
+        summary[3].1.starts_with("plugin `echo` is also in "),
+        "{summary:?}"
+    );
     // The first echo stays usable; the broken ones say why.
     assert!(registry.get("wasm/echo").is_some());
-    assert!(registry.unavailable_reason("wasm/trap").unwrap().contains("unknown unit `lots`"));
+    assert!(
+        registry
+            .unavailable_reason("wasm/trap")
+            .unwrap()
+            .contains("unknown unit `lots`")
+    );
 }

@@ -95,8 +95,13 @@ pub(crate) async fn run(
             Ok(()) => {}
             Err(EngineError::Refused(reason)) => {
                 // Nothing of the refused start was written; the node fails without starting.
+                record.attempt -= 1;
                 record.status = NodeStatus::Failed;
                 record.error = Some(reason.clone());
+                record.error_code = Some(
+                    if reason.starts_with(crate::credits::INSUFFICIENT_CREDITS) { "insufficient_credits" } else { "refused" }
+                        .to_string(),
+                );
                 record.finished_at = Some(now_ms());
                 inner.store.commit(Some(&record), None, None)?;
                 inner.flusher.durable().await?;

@@ -6,15 +6,20 @@
  * `with`:
  *   base_size: "M"                               the size the POM values are for
  *   sizes: ["XS", "S", "M", "L", "XL", "XXL"]    smallest to largest; holds base_size
- *   points_of_measure:                           [{code, name?, base, tolerance?}]
+ *   points_of_measure:                           [{code, name?, base, tolerance?, unit?}];
+ *                                                `value` is read when `base` is absent, so
+ *                                                a tech pack's POM list works as it is; a
+ *                                                POM whose value is null is skipped
  *   grade_rules: {A: 2, B: [1, 1, 1.5, 1.5, 2]}  per POM code: one increment for every
  *                                                step, or one per step (sizes - 1 of
  *                                                them: XS->S, S->M, ...)
+ *   default_grade: 1                             optional: the rule for POMs not in
+ *                                                grade_rules (else those are an error)
  *   unit: "cm"                                   optional, copied to the output
  *   precision: 0.1                               optional rounding step (0.125 for 1/8")
  * output:
- *   {unit, base_size, sizes, points_of_measure: [{code, name, tolerance,
- *    values: {XS: 48, ...}, min: {...}, max: {...}}]}
+ *   {unit, base_size, sizes, points_of_measure: [{code, name, unit?, tolerance,
+ *    values: {XS: 48, ...}, min: {...}, max: {...}}], skipped: [{code, name, reason}]}
  */
 #include "techpack_plugin.h"
 
@@ -72,6 +77,7 @@ int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error) {
     const tp_json *rules = tp_json_get(with, "grade_rules");
     const tp_json *unit = tp_json_get(with, "unit");
     const tp_json *precision_json = tp_json_get(with, "precision");
+    const tp_json *default_grade = tp_json_get(with, "default_grade");
 
     if (!is_string(base_size)) {
         *error = "`with.base_size` must be a string such as \"M\"";
@@ -89,9 +95,22 @@ int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error) {
         *error = "`with.points_of_measure` must be a list of {code, name, base, tolerance}";
         return 0;
     }
-    if (!rules || rules->type != TP_OBJECT) {
+    if (default_grade && default_grade->type == TP_NULL) {
+        default_grade = 0;
+    }
+    if (default_grade && default_grade->type != TP_NUMBER && default_grade->type != TP_ARRAY) {
+        *error = "`with.default_grade` must be an increment or a list of them";
+        return 0;
+    }
+    if (rules && rules->type == TP_NULL) {
+        rules = 0;
+    }
+    if (rules ? rules->type != TP_OBJECT : !default_grade) {
         *error = "`with.grade_rules` must map each POM code to an increment or a list of them";
         return 0;
+    }
+    if (unit && unit->type == TP_NULL) {
+        unit = 0;
     }
     if (unit && !is_string(unit)) {
         *error = "`with.unit` must be a string";
@@ -144,22 +163,46 @@ int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error) {
     tp_buf_json(out, sizes_json);
     tp_buf_str(out, ",\"points_of_measure\":[");
 
+    tp_buf skipped = {0};
+    tp_size graded = 0;
     for (const tp_json *pom = poms->child; pom; pom = pom->next) {
         const tp_json *code = tp_json_get(pom, "code");
         const tp_json *name = tp_json_get(pom, "name");
+        const tp_json *unit_json = tp_json_get(pom, "unit");
         const tp_json *value = tp_json_get(pom, "base");
         const tp_json *tolerance_json = tp_json_get(pom, "tolerance");
+        if (!value) {
+            value = tp_json_get(pom, "value");
+        }
         if (!is_string(code)) {
             *error = "every point of measure needs a string `code`";
             return 0;
+        }
+        if (name && name->type == TP_NULL) {
+            name = 0;
         }
         if (name && !is_string(name)) {
             *error = tp_concat("POM `", code->string, "`: `name` must be a string", 0);
             return 0;
         }
+        if (unit_json && !is_string(unit_json)) {
+            unit_json = 0;
+        }
+        if (value && value->type == TP_NULL) {
+            /* Measured nothing (e.g. not visible in the photos): nothing to grade. */
+            tp_buf_str(&skipped, skipped.length ? ",{\"code\":" : "{\"code\":");
+            tp_buf_json_string(&skipped, code->string, code->length);
+            tp_buf_str(&skipped, ",\"name\":");
+            tp_buf_json_string(&skipped, name ? name->string : code->string, name ? name->length : code->length);
+            tp_buf_str(&skipped, ",\"reason\":\"no base measurement\"}");
+            continue;
+        }
         if (!is_number(value) || !(value->number > 0)) {
             *error = tp_concat("POM `", code->string, "`: `base` must be a number above 0", 0);
             return 0;
+        }
+        if (tolerance_json && tolerance_json->type == TP_NULL) {
+            tolerance_json = 0;
         }
         double tolerance = 0;
         if (tolerance_json) {
@@ -171,7 +214,11 @@ int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error) {
         }
         const tp_json *rule = tp_json_get(rules, code->string);
         if (!rule) {
-            *error = tp_concat("no grade rule for POM `", code->string, "` in `with.grade_rules`", 0);
+            rule = default_grade;
+        }
+        if (!rule) {
+            *error = tp_concat("no grade rule for POM `", code->string,
+                               "` in `with.grade_rules` (or set `with.default_grade`)", 0);
             return 0;
         }
         if (rule->type == TP_ARRAY ? rule->count != count - 1 : rule->type != TP_NUMBER) {
@@ -209,7 +256,7 @@ int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error) {
             high[i] = round_to(values[i] + tolerance, precision);
         }
 
-        if (pom != poms->child) {
+        if (graded++) {
             tp_buf_str(out, ",");
         }
         tp_buf_str(out, "{\"code\":");
@@ -219,6 +266,10 @@ int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error) {
             tp_buf_json_string(out, name->string, name->length);
         } else {
             tp_buf_json_string(out, code->string, code->length);
+        }
+        if (unit_json) {
+            tp_buf_str(out, ",\"unit\":");
+            tp_buf_json_string(out, unit_json->string, unit_json->length);
         }
         tp_buf_str(out, ",\"tolerance\":");
         tp_buf_number(out, tolerance);
@@ -230,9 +281,15 @@ int tp_plugin_run(const tp_json *input, tp_buf *out, const char **error) {
         write_sizes_object(out, sizes, high, count);
         tp_buf_str(out, "}");
     }
+    tp_buf_str(out, "],\"skipped\":[");
+    tp_buf_raw(out, skipped.data, skipped.length);
     tp_buf_str(out, "]}");
+    if (skipped.failed) {
+        *error = "out of memory";
+        return 0;
+    }
 
-    tp_log(TP_LOG_INFO, tp_concat("graded ", tp_number_text((double)poms->count), " points of measure over ",
+    tp_log(TP_LOG_INFO, tp_concat("graded ", tp_number_text((double)graded), " points of measure over ",
                                   tp_number_text((double)count), " sizes", 0));
     return 1;
 }

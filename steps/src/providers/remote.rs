@@ -12,15 +12,22 @@ use super::{InlineImage, ProviderError};
 use crate::local::{self, DecodeLimits};
 use crate::services::{ImageChoice, RemoteProviders, VisionChoice};
 
-/// Builds HTTP providers from the environment (`OPENAI_*`, `GEMINI_*`).
+/// Builds HTTP providers from endpoint settings; a step's `model` replaces the default.
 pub struct HttpProviders {
     http: reqwest::Client,
     limits: DecodeLimits,
+    openai: OpenAiConfig,
+    gemini: GeminiConfig,
 }
 
 impl HttpProviders {
-    pub fn new(limits: DecodeLimits) -> Self {
-        HttpProviders { http: reqwest::Client::new(), limits }
+    /// Settings from the environment (`OPENAI_*`, `GEMINI_*`).
+    pub fn from_env(limits: DecodeLimits) -> Self {
+        Self::new(limits, OpenAiConfig::from_env(None), GeminiConfig::from_env(None))
+    }
+
+    pub fn new(limits: DecodeLimits, openai: OpenAiConfig, gemini: GeminiConfig) -> Self {
+        HttpProviders { http: reqwest::Client::new(), limits, openai, gemini }
     }
 }
 
@@ -28,7 +35,11 @@ impl RemoteProviders for HttpProviders {
     fn vision(&self, choice: VisionChoice, model: Option<&str>) -> Result<Arc<dyn VisionProvider>, ProviderError> {
         match choice {
             VisionChoice::Openai => {
-                let client = OpenAiClient::new(OpenAiConfig::from_env(model.map(str::to_string)), self.http.clone());
+                let mut config = self.openai.clone();
+                if let Some(model) = model {
+                    config.model = model.to_string();
+                }
+                let client = OpenAiClient::new(config, self.http.clone());
                 Ok(Arc::new(OpenAiVision { client }))
             }
             VisionChoice::Local => Err(ProviderError::Local("the local provider is not an HTTP provider".into())),
@@ -38,7 +49,11 @@ impl RemoteProviders for HttpProviders {
     fn imaging(&self, choice: ImageChoice, model: Option<&str>) -> Result<Arc<dyn ImageProvider>, ProviderError> {
         match choice {
             ImageChoice::Gemini => {
-                let client = GeminiClient::new(GeminiConfig::from_env(model.map(str::to_string)), self.http.clone());
+                let mut config = self.gemini.clone();
+                if let Some(model) = model {
+                    config.model = model.to_string();
+                }
+                let client = GeminiClient::new(config, self.http.clone());
                 Ok(Arc::new(GeminiImaging { client, limits: self.limits }))
             }
             ImageChoice::Local => Err(ProviderError::Local("the local provider is not an HTTP provider".into())),

@@ -24,7 +24,8 @@ pub fn fixture_plugin(root: &Path, fixture: &str, extra: &str) -> PathBuf {
 pub fn fixture_plugin_named(root: &Path, fixture: &str, name: &str, extra: &str) -> PathBuf {
     let dir = root.join(&name);
     std::fs::create_dir_all(&dir).unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{fixture}.wat"));
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{fixture}.wat"));
     std::fs::copy(&source, dir.join("module.wat")).unwrap();
     let manifest = format!(
         "name: {name}\nversion: 0.1.0\ndescription: test fixture {fixture}\nmodule: module.wat\n{extra}\n"
@@ -54,12 +55,21 @@ pub fn context() -> CallContext {
     }
 }
 
-pub async fn call(host: &PluginHost, plugin: &LoadedPlugin, with: Value) -> Result<Value, PluginError> {
+pub async fn call(
+    host: &PluginHost,
+    plugin: &LoadedPlugin,
+    with: Value,
+) -> Result<Value, PluginError> {
     host.call(plugin, &with, &json!({}), &context()).await
 }
 
 /// Loads `fixture` into a fresh folder under `root` and calls it with `{}`.
-pub async fn load_and_call(host: &PluginHost, root: &Path, fixture: &str, extra: &str) -> Result<Value, PluginError> {
+pub async fn load_and_call(
+    host: &PluginHost,
+    root: &Path,
+    fixture: &str,
+    extra: &str,
+) -> Result<Value, PluginError> {
     let plugin = host.load(&fixture_plugin(root, fixture, extra))?;
     call(host, &plugin, json!({})).await
 }
@@ -67,7 +77,11 @@ pub async fn load_and_call(host: &PluginHost, root: &Path, fixture: &str, extra:
 /// The host still works: a well-behaved plugin answers.
 pub async fn assert_host_usable(host: &PluginHost, root: &Path) {
     let dir = root.join("echo");
-    let dir = if dir.exists() { dir } else { fixture_plugin(root, "echo", "") };
+    let dir = if dir.exists() {
+        dir
+    } else {
+        fixture_plugin(root, "echo", "")
+    };
     let echo = host.load(&dir).unwrap();
     let output = call(host, &echo, json!({"still": "here"})).await.unwrap();
     assert_eq!(output["with"], json!({"still": "here"}));
