@@ -3,12 +3,14 @@
 //! # Layout
 //! - `cli/`: one file per command (`run`, `validate`, `graph`, `runs`), the live progress
 //!   display (`progress`) and the end-of-run summary (`summary`).
+//! - `server/`: `techpack serve`, the HTTP API (axum).
 //! - `users`: users and their bearer tokens (hashes only, compared in constant time).
 //! - `wiring`: builds the step registry, store and engine the commands share.
 //! - `exit`: the process exit codes and how errors map to them.
 
 mod cli;
 mod exit;
+mod server;
 mod users;
 mod wiring;
 

@@ -49,6 +49,9 @@ pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<En
         .with_context(|| format!("cannot open the tech-pack catalog in {}", data_dir.display()))?;
     let mut resources = Resources::new();
     resources.insert(Arc::new(users));
+    // The database itself, for the parts of the binary that keep their own trees (the API's
+    // idempotency keys).
+    resources.insert(Arc::new(store.db().clone()));
     resources.insert(Arc::new(TechpackServices {
         catalog,
         defaults: options.providers,

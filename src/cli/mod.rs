@@ -3,7 +3,7 @@
 mod graph;
 mod logs;
 mod progress;
-mod run;
+pub mod run;
 mod runs;
 mod summary;
 mod users;
@@ -12,6 +12,8 @@ mod validate;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+pub use run::ProviderArgs;
 
 use crate::exit::Exit;
 
@@ -79,6 +81,8 @@ enum Command {
     },
     /// The AI operation log: every provider call with tokens, timing and errors
     Logs(logs::LogsArgs),
+    /// Serve the HTTP API
+    Serve(crate::server::ServeArgs),
     /// Create users (prints their token once), grant credits, show balances
     Users {
         #[command(subcommand)]
@@ -95,6 +99,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Graph { file, format } => graph::graph(&file, format),
         Command::Runs { command, data_dir, providers } => runs::runs(command, &data_dir, &providers).await,
         Command::Logs(args) => logs::logs(args),
+        Command::Serve(args) => crate::server::serve(args).await,
         Command::Users { command, data_dir } => users::users(command, &data_dir),
     }
 }

@@ -334,7 +334,8 @@ mod tests {
     fn limits_default_to_safe_values_and_parse_sizes() {
         let manifest = Manifest::parse(MINIMAL, &Ceilings::default()).unwrap();
         assert_eq!(manifest.limits(), &Limits::default());
-        let numbered = Manifest::parse(&MINIMAL.replace("1.0.0", "2"), &Ceilings::default()).unwrap();
+        let numbered =
+            Manifest::parse(&MINIMAL.replace("1.0.0", "2"), &Ceilings::default()).unwrap();
         assert_eq!(numbered.version, "2");
         let text = format!(
             "{MINIMAL}limits: {{ memory: 16MiB, output: 4096, timeout: 250ms, fuel: 1000 }}\n"

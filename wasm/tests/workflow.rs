@@ -199,3 +199,89 @@ fn a_broken_manifest_and_a_duplicate_are_reported_per_plugin() {
             .contains("unknown unit `lots`")
     );
 }
+
+/// The `grade_sizes` step as `workflows/tech-pack-v2.yaml` uses it, with `core/echo`
+/// standing in for `techpack/analyze-base-views` (same output shape).
+#[tokio::test]
+async fn grade_sizes_grades_what_the_base_views_measured_and_is_skipped_without_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(&dir.path().join("cache"));
+    let mut registry = StepRegistry::with_builtins();
+    host.register(&mut registry, &[repo_plugins()]);
+    let store: Arc<dyn StateStore> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+    let engine = Engine::new(
+        store,
+        registry.clone(),
+        Vec::new(),
+        Resources::new(),
+        EngineConfig::default(),
+    );
+    let workflow = Workflow::parse(
+        r#"
+name: grading
+inputs:
+  sizes: { type: array }
+  base_size: { type: string, default: M }
+  grade_rules: { type: object }
+  default_grade: { type: number }
+steps:
+  base_views:
+    uses: core/echo
+    with:
+      value:
+        tech_pack:
+          points_of_measure:
+            - { code: A, name: Chest width, value: 520, unit: mm, tolerance: 10, confidence: 0.9 }
+            - { code: B, name: Body length, value: 700, unit: mm, tolerance: null, confidence: 0.7 }
+            - { code: C, name: Hem width, value: null, unit: mm, tolerance: null, confidence: 0.1 }
+  grade_sizes:
+    uses: wasm/grade-sizes
+    needs: base_views
+    when: ${{ inputs.sizes }}
+    with:
+      base_size: ${{ inputs.base_size }}
+      sizes: ${{ inputs.sizes }}
+      points_of_measure: ${{ steps.base_views.output.tech_pack.points_of_measure }}
+      grade_rules: ${{ inputs.grade_rules }}
+      default_grade: ${{ inputs.default_grade }}
+      unit: mm
+      precision: 1
+"#,
+        "grading.yaml",
+        &registry,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let mut inputs = Map::new();
+    inputs.insert("sizes".into(), json!(["S", "M", "L", "XL"]));
+    inputs.insert("grade_rules".into(), json!({ "A": 20 }));
+    inputs.insert("default_grade".into(), json!(15));
+    let run = engine.create_run(&workflow, inputs, None).await.unwrap();
+    let report = engine.execute(&run.id).await.unwrap();
+    assert_eq!(
+        report.run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        node(&report, "grade_sizes").error
+    );
+    let chart = node(&report, "grade_sizes").output.clone().unwrap();
+    assert_eq!(
+        chart["points_of_measure"][0]["values"],
+        json!({"S": 500, "M": 520, "L": 540, "XL": 560})
+    );
+    assert_eq!(chart["points_of_measure"][0]["min"]["XL"], json!(550));
+    assert_eq!(
+        chart["points_of_measure"][1]["values"],
+        json!({"S": 685, "M": 700, "L": 715, "XL": 730})
+    );
+    assert_eq!(chart["skipped"][0]["code"], json!("C"));
+
+    // Without `sizes` the optional step is skipped and the run still succeeds.
+    let run = engine
+        .create_run(&workflow, Map::new(), None)
+        .await
+        .unwrap();
+    let report = engine.execute(&run.id).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Succeeded);
+    assert_eq!(node(&report, "grade_sizes").status, NodeStatus::Skipped);
+}

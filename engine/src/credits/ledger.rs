@@ -138,7 +138,9 @@ impl<'s> Ledger<'s> {
             *outcome.lock().expect("ledger outcome lock") = Some(result);
             refusal.map_or(Ok(()), Err)
         };
-        let committed = self.store.commit(None, None, Some(&work));
+        // Ledger operations outside node transitions (grants, sweeps) are acknowledged to
+        // someone: they are on disk before that.
+        let committed = self.store.commit(None, None, Some(&work)).and_then(|()| self.store.flush());
         let outcome = outcome.lock().expect("ledger outcome lock").take();
         match (committed, outcome) {
             (Ok(()), Some(result)) => result,

@@ -192,13 +192,15 @@ impl Engine {
             }
             active.insert(run_id.to_string(), token.clone());
         }
-        let result = run::execute(self.inner.clone(), run_id, token).await;
-        self.inner
-            .active
-            .lock()
-            .expect("active runs lock")
-            .remove(run_id);
-        result
+        /// Forgets the run as active however `execute` ends, also when its future is dropped.
+        struct Active<'a>(&'a Inner, &'a str);
+        impl Drop for Active<'_> {
+            fn drop(&mut self) {
+                self.0.active.lock().expect("active runs lock").remove(self.1);
+            }
+        }
+        let _active = Active(&self.inner, run_id);
+        run::execute(self.inner.clone(), run_id, token).await
     }
 
     /// Signals a run executing in this process to stop. Returns false if it is not executing.
@@ -216,6 +218,11 @@ impl Engine {
             }
             None => false,
         }
+    }
+
+    /// Ids of the runs executing in this process.
+    pub fn active_runs(&self) -> Vec<String> {
+        self.inner.active.lock().expect("active runs lock").keys().cloned().collect()
     }
 
     /// Signals every run executing in this process to stop.

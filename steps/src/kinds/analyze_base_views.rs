@@ -10,7 +10,7 @@ use serde_json::Value;
 use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
-use super::{load_image, output, owned_product, parse_answer, pick_revisions};
+use super::{detail_plan, load_image, output, owned_product, parse_answer, pick_revisions};
 use crate::providers::{Reference, VisionTask};
 use crate::services::{ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input, storage_error};
 use crate::storage::cache::CacheKey;
@@ -88,7 +88,13 @@ impl Step for AnalyzeBaseViewsStep {
         let provider = services.vision(&selection)?;
 
         let analyses = revisions.iter().map(|revision| analyze_one(&services, &ctx, &provider, config, revision));
-        let results = futures::future::join_all(analyses).await;
+        // Close-ups start from the front photo; planning its details now, while the views
+        // are being analyzed, takes that work off the close-up step's critical path.
+        let front = revisions.iter().find(|r| r.view == crate::techpack::View::Front).unwrap_or(&revisions[0]);
+        let (results, plan) = futures::join!(futures::future::join_all(analyses), detail_plan(&services, front));
+        if let Err(e) = plan {
+            tracing::warn!(error = %e, "cannot plan close-up details ahead");
+        }
         let mut view_analyses = Vec::new();
         let mut cached = 0;
         for result in results {

@@ -14,8 +14,7 @@ use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::analyze_base_views::short_hash;
-use super::{load_image, output, owned_product, parse_answer, parse_view};
-use crate::providers::local::plan_detail_regions;
+use super::{detail_plan, load_image, output, owned_product, parse_answer, parse_view};
 use crate::providers::{ImageProvider, ImageTask, InlineImage, VisionProvider, VisionTask};
 use crate::services::{ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input, storage_error};
 use crate::storage::cache::CacheKey;
@@ -168,11 +167,9 @@ impl Step for GenerateCloseUpsStep {
         let vision = services.vision(&selection)?;
         let imaging = services.imaging(&selection)?;
 
-        let (count, limits, bytes) = (config.count, services.limits, image.bytes.clone());
-        let regions = tokio::task::spawn_blocking(move || plan_detail_regions(&bytes, &limits, count))
-            .await
-            .map_err(|e| StepError::retryable(e.to_string()))?
-            .map_err(crate::services::provider_error)?;
+        let count = config.count;
+        let mut regions = detail_plan(&services, &source).await?;
+        regions.truncate(count);
         let mut details: Vec<Detail> = Vec::new();
         if imaging.name() != "local" {
             details.extend(named_details(&tech_pack).into_iter().take(count).map(|name| Detail { name, region: None }));

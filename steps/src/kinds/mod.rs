@@ -123,3 +123,32 @@ pub fn parse_answer<T: serde::de::DeserializeOwned>(provider: &str, value: serde
 pub fn output<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).expect("outputs serialize")
 }
+
+/// The most close-ups a set may have; plans are made for this many and cut to size, so one
+/// cached plan serves every count.
+pub const MAX_DETAILS: usize = 10;
+
+/// The most detailed regions of a photo, best first, from the cache or computed (off the
+/// async threads) and cached by image hash.
+pub async fn detail_plan(services: &TechpackServices, revision: &ImageRevision) -> Result<Vec<local::DetailCrop>, StepError> {
+    let count = MAX_DETAILS.to_string();
+    let key = crate::storage::cache::CacheKey {
+        image_sha256: &revision.image_hash,
+        operation: "plan-details",
+        schema_version: crate::techpack::SCHEMA_VERSION,
+        provider: "local",
+        model: crate::providers::local::LOCAL_MODEL,
+        variant: &count,
+    };
+    if let Some(plan) = services.catalog.cache.get(&key).map_err(storage_error)? {
+        return Ok(plan);
+    }
+    let image = load_image(services, revision)?;
+    let limits = services.limits;
+    let plan = tokio::task::spawn_blocking(move || crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS))
+        .await
+        .map_err(|e| StepError::retryable(e.to_string()))?
+        .map_err(crate::services::provider_error)?;
+    services.catalog.cache.put(&key, &plan).map_err(storage_error)?;
+    Ok(plan)
+}

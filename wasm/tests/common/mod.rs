@@ -22,7 +22,7 @@ pub fn fixture_plugin(root: &Path, fixture: &str, extra: &str) -> PathBuf {
 
 /// [`fixture_plugin`] under another name, for one fixture with two sets of limits.
 pub fn fixture_plugin_named(root: &Path, fixture: &str, name: &str, extra: &str) -> PathBuf {
-    let dir = root.join(&name);
+    let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let source =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{fixture}.wat"));

@@ -1,0 +1,40 @@
+//! The router: every endpoint, with the request body limit and timeout.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
+
+use super::AppState;
+use super::routes::{admin, me, products, runs, system, tech_pack};
+
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/products", post(products::create))
+        .route("/api/products/{id}", get(products::show))
+        .route("/api/products/{id}/images", post(products::upload_image))
+        .route("/api/products/{id}/revisions", get(products::revisions))
+        .route("/api/tech-pack-v2/category/detect", post(tech_pack::detect_category))
+        .route("/api/tech-pack-v2/base-views/analyze", post(tech_pack::analyze_base_views))
+        .route("/api/tech-pack-v2/close-ups/generate", post(tech_pack::generate_close_ups))
+        .route("/api/tech-pack-v2/sketches/generate", post(tech_pack::generate_sketches))
+        .route("/api/tech-pack-v2/edit", post(tech_pack::edit))
+        .route("/api/tech-pack-v2/regenerate", post(tech_pack::regenerate))
+        .route("/api/workflows", get(runs::list_workflows))
+        .route("/api/workflows/{name}/runs", post(runs::trigger))
+        .route("/api/runs/{id}", get(runs::show))
+        .route("/api/runs/{id}/events", get(runs::events))
+        .route("/api/runs/{id}/cancel", post(runs::cancel))
+        .route("/api/runs/{id}/resume", post(runs::resume))
+        .route("/api/me/credits", get(me::credits))
+        .route("/api/logs", get(me::logs))
+        .route("/api/admin/users", post(admin::create_user))
+        .route("/api/admin/users/{name}/credits", post(admin::grant))
+        .route("/api/openapi.json", get(system::openapi))
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics));
+    api.layer(DefaultBodyLimit::max(state.max_body))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.request_timeout))
+        .fallback(system::not_found)
+        .with_state(state)
+}

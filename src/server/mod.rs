@@ -1,0 +1,163 @@
+//! `techpack serve`: the HTTP API over the same engine, hooks and store as the CLI.
+//!
+//! # Layout
+//! - `app`: the router (`fn app(state) -> Router`), limits and timeouts.
+//! - `auth`: bearer-token callers and the admin.
+//! - `error`: [`error::ApiError`], JSON errors with stable codes.
+//! - `workflow_folder`: the watched workflows folder.
+//! - `single_step`: running one tech-pack step as its own run (the seed's endpoints).
+//! - `routes/`: one file per group of endpoints.
+//! - `metrics`, `openapi`: `/metrics` and `/api/openapi.json`.
+
+mod app;
+mod auth;
+mod error;
+mod metrics;
+mod openapi;
+mod routes;
+mod single_step;
+mod workflow_folder;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use techpack_engine::Engine;
+use techpack_steps::services::TechpackServices;
+use tokio_util::task::TaskTracker;
+
+pub use app::app;
+use workflow_folder::WorkflowFolder;
+
+use crate::cli::{DataDir, ProviderArgs};
+use crate::exit::Exit;
+use crate::users::Users;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed)
+    #[arg(long, default_value = "127.0.0.1:8080", env = "TECHPACK_ADDR")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    data_dir: DataDir,
+    /// Folder of workflow YAML files, re-read when they change
+    #[arg(long, default_value = "workflows", env = "TECHPACK_WORKFLOWS_DIR")]
+    workflows_dir: PathBuf,
+    /// Token for the admin endpoints (creating users, granting credits)
+    #[arg(long, env = "TECHPACK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Largest request body (uploads included), in MiB
+    #[arg(long, default_value_t = 25)]
+    max_body_mib: usize,
+    /// Longest a request may take
+    #[arg(long, default_value = "10m", value_parser = humantime_duration)]
+    request_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long running runs get to finish before the server stops (the
+    /// rest stay resumable and resume at the next start)
+    #[arg(long, default_value = "20s", value_parser = humantime_duration)]
+    shutdown_grace: Duration,
+    #[command(flatten)]
+    providers: ProviderArgs,
+}
+
+fn humantime_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub services: Arc<TechpackServices>,
+    pub users: Arc<Users>,
+    pub workflows: Arc<WorkflowFolder>,
+    pub admin_token: Option<String>,
+    /// `user \0 Idempotency-Key` -> the run it created.
+    pub idempotency: sled::Tree,
+    /// Runs executing in this process, awaited at shutdown.
+    pub tasks: TaskTracker,
+    pub max_body: usize,
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    /// Executes a run in the background, tracked for shutdown.
+    pub fn spawn_run(&self, run_id: String) {
+        let engine = self.engine.clone();
+        self.tasks.spawn(async move {
+            if let Err(error) = engine.execute(&run_id).await {
+                tracing::warn!(run = %run_id, %error, "run stopped");
+            }
+        });
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
+    let options = crate::wiring::EngineOptions { durability: Default::default(), providers: args.providers.defaults() };
+    let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
+    let db = engine.resources().get::<sled::Db>().expect("open_engine puts the database in");
+    let state = AppState {
+        services: crate::wiring::services(&engine),
+        users: crate::wiring::users(&engine),
+        workflows: WorkflowFolder::open(&args.workflows_dir, crate::wiring::registry()),
+        admin_token: args.admin_token.filter(|t| !t.is_empty()),
+        idempotency: db.open_tree("api/idempotency").context("cannot open the idempotency keys")?,
+        tasks: TaskTracker::new(),
+        max_body: args.max_body_mib * 1024 * 1024,
+        request_timeout: args.request_timeout,
+        engine,
+    };
+    state.workflows.clone().watch();
+
+    let stop_sweeping = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(techpack_engine::credits::sweep_periodically(
+        state.engine.store().clone(),
+        Duration::from_secs(60),
+        stop_sweeping.clone(),
+    ));
+
+    let unfinished = state.engine.unfinished_runs()?;
+    for run in &unfinished {
+        tracing::info!(run = %run.id, workflow = %run.workflow_name, "resuming an unfinished run");
+        state.spawn_run(run.id.clone());
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    println!("techpack listening on http://{addr} ({} unfinished runs resumed)", unfinished.len());
+    tracing::info!(%addr, "listening");
+
+    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+
+    // No new requests; let running runs finish, up to the grace period. Whatever is still
+    // running then is left as it is in the store: resumable at the next start.
+    state.tasks.close();
+    if tokio::time::timeout(args.shutdown_grace, state.tasks.wait()).await.is_err() {
+        let left: Vec<String> = state.engine.active_runs();
+        tracing::warn!(runs = ?left, "shutdown grace over; these runs stay resumable");
+        eprintln!("stopping with {} runs unfinished; they resume at the next start", left.len());
+    }
+    stop_sweeping.cancel();
+    Ok(Exit::Success)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    eprintln!("shutting down: no new requests; waiting for running runs");
+}

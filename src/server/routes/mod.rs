@@ -1,0 +1,31 @@
+//! The endpoints, one file per group.
+
+pub mod admin;
+pub mod me;
+pub mod products;
+pub mod runs;
+pub mod system;
+pub mod tech_pack;
+
+use axum::Json;
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+
+use super::error::ApiError;
+
+/// A JSON body whose rejection is our 400 with serde's message (which names the field).
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::bad_request(e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!("the body is not valid JSON: {}", e.body_text()))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::bad_request("send the body as JSON with `Content-Type: application/json`")),
+            Err(other) => Err(ApiError::new(other.status(), "invalid_input", other.body_text())),
+        }
+    }
+}

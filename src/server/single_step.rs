@@ -1,0 +1,87 @@
+//! One tech-pack step as its own run, for the seed's endpoints: the same engine, hooks and
+//! ledger as a workflow run, so the same semantics hold (402 before any work, refunds on any
+//! failure, the step's error class mapped to 400 / 404 / 500).
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+use techpack_engine::credits::Ledger;
+use techpack_engine::{NodeStatus, Workflow};
+
+use super::AppState;
+use super::error::ApiError;
+
+/// A paid step by kind, and what it costs.
+pub struct StepCall {
+    pub uses: &'static str,
+    pub credits: u64,
+}
+
+/// A one-step workflow whose `with:` is the run's `config` input.
+fn workflow(call: &StepCall, registry: &techpack_engine::StepRegistry) -> Result<Workflow, ApiError> {
+    let id = call.uses.rsplit('/').next().unwrap_or("step").replace('-', "_");
+    let text = format!(
+        "name: api/{uses}\nversion: 1\ninputs:\n  config: {{ type: object, required: true }}\nsteps:\n  {id}:\n    uses: {uses}\n    credits: {credits}\n    timeout: 5m\n    retry: {{ attempts: 2, initial_delay: 1s }}\n    with: ${{{{ inputs.config }}}}\n",
+        uses = call.uses,
+        credits = call.credits,
+    );
+    Workflow::parse(&text, &format!("api/{}", call.uses), registry).map_err(ApiError::internal)
+}
+
+/// Runs the step for `user` and answers with its output and the credits it used.
+pub async fn run_step(state: &AppState, user: &str, call: StepCall, config: Value) -> Result<(StatusCode, Value), ApiError> {
+    let registry = state.engine.registry();
+    let kind = registry.get(call.uses).ok_or_else(|| ApiError::internal(format!("{} is not registered", call.uses)))?;
+    kind.build(&config).map_err(ApiError::bad_request)?;
+    let workflow = workflow(&call, registry)?;
+    let ledger = Ledger::new(state.engine.store().as_ref());
+    if call.credits > 0 && !ledger.can_afford(user, call.credits)? {
+        let available = ledger.balance(user)?.available;
+        return Err(ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_credits",
+            format!("this costs {} credits; you have {available} available", call.credits),
+        ));
+    }
+    let mut inputs = Map::new();
+    inputs.insert("config".into(), config);
+    let run = state.engine.create_run(&workflow, inputs, Some(user.to_string())).await?;
+    // Executed in a tracked task: if the request is dropped (timeout, client gone), the run
+    // still reaches a persisted end and settles its credits.
+    let engine = state.engine.clone();
+    let run_id = run.id.clone();
+    let report = state.tasks.spawn(async move { engine.execute(&run_id).await }).await.map_err(ApiError::internal)??;
+    let node = report.nodes.first().ok_or_else(|| ApiError::internal("a one-step run has no node"))?;
+    let charged = node.status == NodeStatus::Succeeded && !node.free;
+    let credits_used = if charged { call.credits } else { 0 };
+    match node.status {
+        NodeStatus::Succeeded => {
+            let mut body = match node.output.clone() {
+                Some(Value::Object(map)) => map,
+                Some(other) => Map::from_iter([("result".to_string(), other)]),
+                None => Map::new(),
+            };
+            body.insert("runId".into(), json!(run.id));
+            body.insert("creditsUsed".into(), json!(credits_used));
+            body.insert("creditsRefunded".into(), json!(call.credits - credits_used));
+            body.insert("cached".into(), json!(node.free));
+            Ok((StatusCode::OK, Value::Object(body)))
+        }
+        _ => {
+            let message = node.error.clone().unwrap_or_else(|| "the step did not finish".into());
+            let (status, code) = match node.error_code.as_deref() {
+                Some("insufficient_credits") => (StatusCode::PAYMENT_REQUIRED, "insufficient_credits"),
+                Some("not_found") => (StatusCode::NOT_FOUND, "not_found"),
+                Some("invalid_input") => (StatusCode::BAD_REQUEST, "invalid_input"),
+                _ if node.status == NodeStatus::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "step_failed"),
+            };
+            tracing::info!(run = %run.id, step = %node.step_id, %message, "step failed");
+            let mut error = ApiError::new(status, code, message);
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                // Provider and storage failures are told in one sentence without internals.
+                error.message = format!("{} (credits refunded: {})", error.message.lines().next().unwrap_or(""), call.credits);
+            }
+            Err(error)
+        }
+    }
+}

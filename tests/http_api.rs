@@ -1,0 +1,383 @@
+//! The HTTP API end to end: the real `techpack serve` on 127.0.0.1:0, a real HTTP client.
+//! Every status path is checked with the caller's balance before and after.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, multipart};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "admin-secret-for-tests";
+
+struct Server {
+    child: Child,
+    base: String,
+    client: Client,
+}
+
+impl Server {
+    fn start(data: &Path, workflows: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_techpack"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--shutdown-grace", "5s"])
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--workflows-dir")
+            .arg(workflows)
+            .env("TECHPACK_ADMIN_TOKEN", ADMIN)
+            .env_remove("TECHPACK_VISION_PROVIDER")
+            .env_remove("TECHPACK_IMAGE_PROVIDER")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+        Server { child, base, client: Client::builder().timeout(Duration::from_secs(60)).build().unwrap() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method.parse().unwrap(), self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().unwrap();
+        let status = response.status();
+        let text = response.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    fn user(&self, name: &str, credits: u64) -> String {
+        let (status, body) = self.send("POST", "/api/admin/users", Some(ADMIN), Some(json!({ "name": name, "credits": credits })));
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    fn balance(&self, token: &str) -> u64 {
+        let (status, body) = self.send("GET", "/api/me/credits", Some(token), None);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["balance"].as_u64().unwrap()
+    }
+
+    fn product_with_photo(&self, token: &str) -> String {
+        let (status, product) = self.send("POST", "/api/products", Some(token), Some(json!({ "name": "tote" })));
+        assert_eq!(status, StatusCode::CREATED, "{product}");
+        let id = product["id"].as_str().unwrap().to_string();
+        let (status, revision) = self.upload(token, &id, std::fs::read("workflows/samples/sample-product.png").unwrap(), "front");
+        assert_eq!(status, StatusCode::CREATED, "{revision}");
+        assert_eq!(revision["version"], 1);
+        id
+    }
+
+    fn upload(&self, token: &str, product: &str, bytes: Vec<u8>, view: &str) -> (StatusCode, Value) {
+        let form = multipart::Form::new().part("image", multipart::Part::bytes(bytes).file_name("photo.png")).text("view", view.to_string());
+        let response = self.client.post(self.url(&format!("/api/products/{product}/images"))).bearer_auth(token).multipart(form).send().unwrap();
+        let status = response.status();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let workflows = dir.path().join("workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    for file in ["tech-pack-v2.yaml", "examples/hello.yaml"] {
+        std::fs::copy(Path::new("workflows").join(file), workflows.join(Path::new(file).file_name().unwrap())).unwrap();
+    }
+    (dir, data, workflows)
+}
+
+#[test]
+fn every_status_path_leaves_the_balance_right() {
+    let (_dir, data, workflows) = dirs();
+    let server = Server::start(&data, &workflows);
+    let alice = server.user("alice", 6);
+    let analyze = |token: &str, body: Value| server.send("POST", "/api/tech-pack-v2/base-views/analyze", Some(token), Some(body));
+
+    // 401: no token, or a wrong one.
+    let (status, body) = server.send("POST", "/api/tech-pack-v2/base-views/analyze", None, Some(json!({ "productId": "x" })));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert_eq!(analyze("tp_forged_token", json!({ "productId": "x" })).0, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.balance(&alice), 6);
+
+    // 400: bad body, non-image upload, unknown view.
+    let (status, body) = analyze(&alice, json!({ "revisionIds": [] }));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("productId"), "{body}");
+    let product = server.product_with_photo(&alice);
+    let (status, body) = server.upload(&alice, &product, b"%PDF-1.7 not a photo".to_vec(), "front");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("not a PNG or JPEG"), "{body}");
+    assert_eq!(server.upload(&alice, &product, std::fs::read("workflows/samples/sample-product.png").unwrap(), "inside").0, StatusCode::BAD_REQUEST);
+    assert_eq!(server.balance(&alice), 6);
+
+    // 404: unknown product or revision.
+    assert_eq!(analyze(&alice, json!({ "productId": "prod_nope" })).0, StatusCode::NOT_FOUND);
+    let (status, body) = analyze(&alice, json!({ "productId": product, "revisionIds": ["rev_nope"] }));
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(server.balance(&alice), 6);
+
+    // 200: charged once.
+    let (status, body) = analyze(&alice, json!({ "productId": product }));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["creditsUsed"], 3, "{body}");
+    assert_eq!(body["analyses"].as_array().unwrap().len(), 1);
+    let analysis = body["analysis_id"].as_str().unwrap().to_string();
+    assert_eq!(server.balance(&alice), 3);
+
+    // The same image again: cached, so free (the credits are reserved, then refunded).
+    let (status, body) = analyze(&alice, json!({ "productId": product }));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((body["creditsUsed"].clone(), body["creditsRefunded"].clone()), (json!(0), json!(3)));
+    assert_eq!(server.balance(&alice), 3);
+
+    // 200 for a value edit: 1 credit.
+    let (status, body) = server.send("POST", "/api/tech-pack-v2/edit", Some(&alice), Some(json!({ "analysisId": analysis, "path": "views.0.materials.0.value", "value": "canvas" })));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["creditsUsed"], 1);
+    assert_eq!(server.balance(&alice), 2);
+
+    // 402: before any work.
+    let (status, body) = server.send("POST", "/api/tech-pack-v2/close-ups/generate", Some(&alice), Some(json!({ "productId": product, "analysisId": analysis })));
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(body["error"]["code"], "insufficient_credits");
+    assert_eq!(server.balance(&alice), 2);
+
+    // 500: the step fails (the offline provider cannot follow an instruction); refunded.
+    let (status, body) = server.send("POST", "/api/tech-pack-v2/edit", Some(&alice), Some(json!({ "analysisId": analysis, "path": "views.0.summary", "instruction": "make it shorter" })));
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("cannot interpret instructions"), "{body}");
+    assert_eq!(server.balance(&alice), 2);
+
+    // Another user sees none of it.
+    let bob = server.user("bob", 10);
+    assert_eq!(server.send("GET", &format!("/api/products/{product}"), Some(&bob), None).0, StatusCode::NOT_FOUND);
+    assert_eq!(server.send("POST", "/api/tech-pack-v2/base-views/analyze", Some(&bob), Some(json!({ "productId": product }))).0, StatusCode::NOT_FOUND);
+    let (status, _) = server.send("POST", "/api/tech-pack-v2/edit", Some(&bob), Some(json!({ "analysisId": analysis, "path": "views.0.summary", "value": "mine" })));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(server.balance(&bob), 10);
+    let (_, history) = server.send("GET", "/api/me/credits", Some(&bob), None);
+    assert_eq!(history["history"].as_array().unwrap().len(), 1, "only bob's grant: {history}");
+
+    let (status, logs) = server.send("GET", "/api/logs", Some(&alice), None);
+    assert_eq!(status, StatusCode::OK);
+    assert!(!logs["operations"].as_array().unwrap().is_empty());
+    assert!(server.send("GET", "/api/logs", Some(&bob), None).1["operations"].as_array().unwrap().is_empty());
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn fifty_concurrent_paid_requests_on_credits_for_ten() {
+    let (_dir, data, workflows) = dirs();
+    let server = Server::start(&data, &workflows);
+    let carol = server.user("carol", 13);
+    let product = server.product_with_photo(&carol);
+    let (status, body) = server.send("POST", "/api/tech-pack-v2/base-views/analyze", Some(&carol), Some(json!({ "productId": product })));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let analysis = body["analysis_id"].as_str().unwrap().to_string();
+    assert_eq!(server.balance(&carol), 10);
+
+    let statuses: Vec<StatusCode> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let (server, carol, analysis) = (&server, &carol, &analysis);
+                scope.spawn(move || {
+                    let body = json!({ "analysisId": analysis, "path": "views.0.summary", "value": format!("edit {i}") });
+                    server.send("POST", "/api/tech-pack-v2/edit", Some(carol), Some(body)).0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
+    assert_eq!((ok, refused), (10, 40), "{statuses:?}");
+    assert_eq!(server.balance(&carol), 0);
+    server.kill();
+}
+
+fn wait_for(server: &Server, token: &str, run: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = server.send("GET", &format!("/api/runs/{run}"), Some(token), None);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if done(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "run never got there: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn runs_are_idempotent_followable_and_private() {
+    let (_dir, data, workflows) = dirs();
+    let server = Server::start(&data, &workflows);
+    let dave = server.user("dave", 0);
+    let trigger = |key: &str, body: Value| {
+        let response = server.client.post(server.url("/api/workflows/hello/runs")).bearer_auth(&dave).header("Idempotency-Key", key).json(&body).send().unwrap();
+        (response.status(), response.json::<Value>().unwrap())
+    };
+    let (status, first) = trigger("k1", json!({ "inputs": { "who": "factory" } }));
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (status, again) = trigger("k1", json!({ "inputs": { "who": "factory" } }));
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(again["runId"], first["runId"]);
+    assert_eq!(trigger("k1", json!({ "inputs": { "who": "someone else" } })).0, StatusCode::CONFLICT);
+    assert_eq!(trigger("k2", json!({ "inputs": { "nope": 1 } })).0, StatusCode::BAD_REQUEST);
+
+    let run = first["runId"].as_str().unwrap();
+    // Server-Sent Events until the run ends.
+    let events = server.client.get(server.url(&format!("/api/runs/{run}/events"))).bearer_auth(&dave).send().unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    let text = events.text().unwrap();
+    assert!(text.contains("event: snapshot"), "{text}");
+    let body = wait_for(&server, &dave, run, |b| b["run"]["status"] == "succeeded");
+    assert_eq!(body["nodes"].as_array().unwrap().len(), 6);
+    if !text.contains("\"succeeded\"") {
+        panic!("the event stream ended before the run finished: {text}");
+    }
+
+    let eve = server.user("eve", 0);
+    assert_eq!(server.send("GET", &format!("/api/runs/{run}"), Some(&eve), None).0, StatusCode::NOT_FOUND);
+    assert_eq!(server.send("POST", &format!("/api/runs/{run}/cancel"), Some(&eve), None).0, StatusCode::NOT_FOUND);
+    assert_eq!(server.send("POST", "/api/workflows/nope/runs", Some(&dave), Some(json!({}))).0, StatusCode::NOT_FOUND);
+
+    let (status, metrics) = (server.client.get(server.url("/metrics")).send().unwrap().status(), server.client.get(server.url("/metrics")).send().unwrap().text().unwrap());
+    assert_eq!(status, StatusCode::OK);
+    assert!(metrics.contains("techpack_runs{status=\"succeeded\"}"), "{metrics}");
+    assert!(metrics.contains("techpack_credits_total{kind=\"posted\"}"));
+    let (status, openapi) = server.send("GET", "/api/openapi.json", None, None);
+    assert_eq!(status, StatusCode::OK);
+    assert!(openapi["paths"]["/api/tech-pack-v2/base-views/analyze"].is_object());
+    assert_eq!(server.send("GET", "/healthz", None, None).1["status"], "ok");
+    server.kill();
+}
+
+#[test]
+fn an_edited_workflow_takes_effect_and_a_broken_edit_keeps_the_last_good_one() {
+    let (_dir, data, workflows) = dirs();
+    let server = Server::start(&data, &workflows);
+    let frank = server.user("frank", 0);
+    let file = workflows.join("tiny.yaml");
+    std::fs::write(&file, "name: tiny\nversion: 1\nsteps:\n  a: { uses: core/echo, with: { value: one } }\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let run_output = |server: &Server| {
+        let (status, body) = server.send("POST", "/api/workflows/tiny/runs", Some(&frank), Some(json!({})));
+        if status != StatusCode::ACCEPTED {
+            return None;
+        }
+        let run = body["runId"].as_str().unwrap().to_string();
+        let done = wait_for(server, &frank, &run, |b| b["run"]["status"] == "succeeded");
+        Some(done["nodes"][0]["output"].clone())
+    };
+    while run_output(&server).is_none() {
+        assert!(Instant::now() < deadline, "the new workflow was never picked up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&file, "name: tiny\nversion: 2\nsteps:\n  a: { uses: core/echo, with: { value: two } }\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run_output(&server) != Some(json!("two")) {
+        assert!(Instant::now() < deadline, "the edit was never picked up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&file, "name: tiny\nversion: 3\nsteps:\n  a: { uses: core/ecko }\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, listed) = server.send("GET", "/api/workflows", Some(&frank), None);
+        let tiny = listed["workflows"].as_array().unwrap().iter().find(|w| w["file"].as_str().unwrap().ends_with("tiny.yaml")).unwrap().clone();
+        if let Some(errors) = tiny["errors"].as_str() {
+            assert!(errors.contains("unknown step kind `core/ecko`"), "{errors}");
+            assert_eq!(tiny["version"], "2", "the last good version stays live");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the broken edit was never noticed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(run_output(&server), Some(json!("two")));
+    server.kill();
+}
+
+#[test]
+fn a_paid_run_killed_mid_step_resumes_at_restart_and_is_charged_once() {
+    let (_dir, data, workflows) = dirs();
+    std::fs::write(
+        workflows.join("slow-paid.yaml"),
+        "name: slow-paid\nsteps:\n  work: { uses: core/sleep, credits: 2, with: { ms: 1500 } }\n  after: { uses: core/echo, needs: work }\n",
+    )
+    .unwrap();
+    let server = Server::start(&data, &workflows);
+    let gina = server.user("gina", 5);
+    let (status, body) = server.send("POST", "/api/workflows/slow-paid/runs", Some(&gina), Some(json!({})));
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = body["runId"].as_str().unwrap().to_string();
+    wait_for(&server, &gina, &run, |b| b["nodes"][0]["status"] == "running");
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill();
+
+    let server = Server::start(&data, &workflows);
+    let done = wait_for(&server, &gina, &run, |b| b["run"]["status"] == "succeeded");
+    assert_eq!(done["run"]["resumes"], 1, "{done}");
+    assert_eq!(server.balance(&gina), 3, "charged exactly once");
+    let (_, credits) = server.send("GET", "/api/me/credits", Some(&gina), None);
+    let kinds: Vec<&str> = credits["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "reserve").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "post").count(), 1, "{kinds:?}");
+    server.kill();
+}
+
+#[test]
+fn a_tampered_balance_keeps_the_server_from_starting() {
+    let (_dir, data, workflows) = dirs();
+    let server = Server::start(&data, &workflows);
+    server.user("henry", 5);
+    server.kill();
+    {
+        use techpack_engine::{SledStore, StateStore};
+        let store = SledStore::open(&data).unwrap();
+        let key = b"ledger/account/henry";
+        let mut account: Value = serde_json::from_slice(&store.hook_get(key).unwrap().unwrap()).unwrap();
+        account["available"] = json!(500);
+        let bytes = serde_json::to_vec(&account).unwrap();
+        store.commit(None, None, Some(&|txn: &mut dyn techpack_engine::TxnView| Ok(txn.insert(key, &bytes)?))).unwrap();
+        store.flush().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let output = Command::new(env!("CARGO_BIN_EXE_techpack"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--workflows-dir")
+        .arg(&workflows)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("henry") && stderr.contains("500"), "{stderr}");
+}
