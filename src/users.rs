@@ -43,12 +43,18 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 impl Users {
     pub fn open(db: &sled::Db) -> Result<Users, UserError> {
-        Ok(Users { by_name: db.open_tree("users/by_name")?, name_by_id: db.open_tree("users/name_by_id")? })
+        Ok(Users {
+            by_name: db.open_tree("users/by_name")?,
+            name_by_id: db.open_tree("users/name_by_id")?,
+        })
     }
 
     /// Creates a user; returns it and its token (shown once, never stored).
@@ -66,17 +72,22 @@ impl Users {
             created_at: now_ms(),
         };
         let bytes = serde_json::to_vec(&user).expect("users serialize");
-        let created = self.by_name.compare_and_swap(name.as_bytes(), None as Option<&[u8]>, Some(bytes))?;
+        let created =
+            self.by_name
+                .compare_and_swap(name.as_bytes(), None as Option<&[u8]>, Some(bytes))?;
         if created.is_err() {
             return Err(UserError::Exists(name.to_string()));
         }
-        self.name_by_id.insert(user.id.as_bytes(), name.as_bytes())?;
+        self.name_by_id
+            .insert(user.id.as_bytes(), name.as_bytes())?;
         Ok((user.clone(), format!("tp_{}_{secret}", user.id)))
     }
 
     pub fn get(&self, name: &str) -> Result<User, UserError> {
         match self.by_name.get(name.as_bytes())? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| UserError::Random(e.to_string())),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| UserError::Random(e.to_string()))
+            }
             None => Err(UserError::NotFound(name.to_string())),
         }
     }
@@ -111,9 +122,20 @@ mod tests {
         assert!(users.authenticate(&forged).is_none());
         assert!(users.authenticate("tp_nope_nope").is_none());
         assert!(matches!(users.create("alice"), Err(UserError::Exists(_))));
-        assert!(matches!(users.create("no spaces"), Err(UserError::BadName(_))));
+        assert!(matches!(
+            users.create("no spaces"),
+            Err(UserError::BadName(_))
+        ));
         // Only the hash is stored.
-        let stored = String::from_utf8(db.open_tree("users/by_name").unwrap().get("alice").unwrap().unwrap().to_vec()).unwrap();
+        let stored = String::from_utf8(
+            db.open_tree("users/by_name")
+                .unwrap()
+                .get("alice")
+                .unwrap()
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
         assert!(!stored.contains(token.rsplit('_').next().unwrap()));
     }
 }

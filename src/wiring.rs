@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use techpack_engine::{CreditHook, Durability, Engine, EngineConfig, Resources, SledStore, StepRegistry};
+use techpack_engine::{
+    CreditHook, Durability, Engine, EngineConfig, Resources, SledStore, StepRegistry,
+};
 
 use crate::users::Users;
 use techpack_steps::local::DecodeLimits;
@@ -40,13 +42,18 @@ pub struct EngineOptions {
 
 pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<Engine> {
     let store = Arc::new(
-        SledStore::open(data_dir).with_context(|| format!("cannot open the state store in {}", data_dir.display()))?,
+        SledStore::open(data_dir)
+            .with_context(|| format!("cannot open the state store in {}", data_dir.display()))?,
     );
     // Refuses to open when the ledger's balances do not match its log (I6).
     let credits = CreditHook::open(&*store)?;
     let users = Users::open(store.db()).context("cannot open the user store")?;
-    let catalog = Catalog::open(store.db(), data_dir)
-        .with_context(|| format!("cannot open the tech-pack catalog in {}", data_dir.display()))?;
+    let catalog = Catalog::open(store.db(), data_dir).with_context(|| {
+        format!(
+            "cannot open the tech-pack catalog in {}",
+            data_dir.display()
+        )
+    })?;
     let mut resources = Resources::new();
     resources.insert(Arc::new(users));
     // The database itself, for the parts of the binary that keep their own trees (the API's
@@ -81,7 +88,10 @@ pub fn services(engine: &Engine) -> Arc<TechpackServices> {
 
 /// The users of an engine opened by [`open_engine`].
 pub fn users(engine: &Engine) -> Arc<Users> {
-    engine.resources().get::<Users>().expect("open_engine puts the users in")
+    engine
+        .resources()
+        .get::<Users>()
+        .expect("open_engine puts the users in")
 }
 
 /// The default data directory: `.techpack` in the current directory.

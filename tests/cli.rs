@@ -19,11 +19,21 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn validate_reports_every_problem_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let out = techpack(dir.path(), &["validate", "tests/ui/invalid/unknown_fields.yaml", "workflows/examples/hello.yaml"]);
+    let out = techpack(
+        dir.path(),
+        &[
+            "validate",
+            "tests/ui/invalid/unknown_fields.yaml",
+            "workflows/examples/hello.yaml",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("tests/ui/invalid/unknown_fields.yaml:6:5: error[TP002]: step `a`: unknown field `nedds`"), "{stderr}");
-    assert!(stderr.contains("tests/ui/invalid/unknown_fields.yaml:9:5"), "{stderr}");
+    assert!(
+        stderr.contains("tests/ui/invalid/unknown_fields.yaml:9:5"),
+        "{stderr}"
+    );
     assert!(stderr.contains("3 problems"), "{stderr}");
     assert!(text(&out.stdout).contains("ok: workflows/examples/hello.yaml"));
 }
@@ -34,13 +44,26 @@ fn a_successful_run_prints_a_summary_and_writes_outputs() {
     let out_dir = dir.path().join("out");
     let out = techpack(
         &dir.path().join("data"),
-        &["run", "workflows/examples/hello.yaml", "--input", "who=factory", "--out", out_dir.to_str().unwrap()],
+        &[
+            "run",
+            "workflows/examples/hello.yaml",
+            "--input",
+            "who=factory",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("succeeded"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.trim_start().starts_with("flaky") && l.contains("succeeded") && l.contains(" 3 ")), "{stdout}");
-    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
+    assert!(
+        stdout.lines().any(|l| l.trim_start().starts_with("flaky")
+            && l.contains("succeeded")
+            && l.contains(" 3 ")),
+        "{stdout}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(written["outputs"]["done"]["greeting"], "hello, factory");
 
     let listed = techpack(&dir.path().join("data"), &["runs", "list"]);
@@ -52,10 +75,16 @@ fn a_failed_run_exits_1_and_names_the_step() {
     let dir = tempfile::tempdir().unwrap();
     let workflow = dir.path().join("fails.yaml");
     std::fs::write(&workflow, "name: fails\nsteps:\n  cut:\n    uses: core/fail\n    with: { message: fabric jammed }\n  sew: { uses: core/echo, needs: cut }\n").unwrap();
-    let out = techpack(&dir.path().join("data"), &["run", workflow.to_str().unwrap(), "-q"]);
+    let out = techpack(
+        &dir.path().join("data"),
+        &["run", workflow.to_str().unwrap(), "-q"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("step `cut` failed: fabric jammed"), "{stdout}");
+    assert!(
+        stdout.contains("step `cut` failed: fabric jammed"),
+        "{stdout}"
+    );
     assert!(stdout.contains("needs `cut`, which failed"), "{stdout}");
 }
 
@@ -67,9 +96,17 @@ fn missing_inputs_exit_3_before_anything_runs() {
     let data = dir.path().join("data");
     let out = techpack(&data, &["run", workflow.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(text(&out.stderr).contains("missing required input `style` (the style number)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("missing required input `style` (the style number)"),
+        "{}",
+        text(&out.stderr)
+    );
     let listed = techpack(&data, &["runs", "list"]);
-    assert!(text(&listed.stdout).contains("no runs"), "{}", text(&listed.stdout));
+    assert!(
+        text(&listed.stdout).contains("no runs"),
+        "{}",
+        text(&listed.stdout)
+    );
 }
 
 #[test]
@@ -89,6 +126,12 @@ fn graph_prints_mermaid_and_dot() {
     let mermaid = text(&techpack(dir.path(), &["graph", "workflows/examples/hello.yaml"]).stdout);
     assert!(mermaid.starts_with("flowchart TD"));
     assert!(mermaid.contains("greet --> done"));
-    let dot = text(&techpack(dir.path(), &["graph", "workflows/examples/hello.yaml", "--format", "dot"]).stdout);
+    let dot = text(
+        &techpack(
+            dir.path(),
+            &["graph", "workflows/examples/hello.yaml", "--format", "dot"],
+        )
+        .stdout,
+    );
     assert!(dot.contains("\"greet\" -> \"wait_a\";"), "{dot}");
 }

@@ -35,16 +35,35 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
-        Server { child, base, client: Client::builder().timeout(Duration::from_secs(60)).build().unwrap() }
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base,
+            client: Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.client.request(method.parse().unwrap(), self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -55,11 +74,19 @@ impl Server {
         let response = request.send().unwrap();
         let status = response.status();
         let text = response.text().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     fn user(&self, name: &str, credits: u64) -> String {
-        let (status, body) = self.send("POST", "/api/admin/users", Some(ADMIN), Some(json!({ "name": name, "credits": credits })));
+        let (status, body) = self.send(
+            "POST",
+            "/api/admin/users",
+            Some(ADMIN),
+            Some(json!({ "name": name, "credits": credits })),
+        );
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["token"].as_str().unwrap().to_string()
     }
@@ -71,18 +98,45 @@ impl Server {
     }
 
     fn product_with_photo(&self, token: &str) -> String {
-        let (status, product) = self.send("POST", "/api/products", Some(token), Some(json!({ "name": "tote" })));
+        let (status, product) = self.send(
+            "POST",
+            "/api/products",
+            Some(token),
+            Some(json!({ "name": "tote" })),
+        );
         assert_eq!(status, StatusCode::CREATED, "{product}");
         let id = product["id"].as_str().unwrap().to_string();
-        let (status, revision) = self.upload(token, &id, std::fs::read("workflows/samples/sample-product.png").unwrap(), "front");
+        let (status, revision) = self.upload(
+            token,
+            &id,
+            std::fs::read("workflows/samples/sample-product.png").unwrap(),
+            "front",
+        );
         assert_eq!(status, StatusCode::CREATED, "{revision}");
         assert_eq!(revision["version"], 1);
         id
     }
 
-    fn upload(&self, token: &str, product: &str, bytes: Vec<u8>, view: &str) -> (StatusCode, Value) {
-        let form = multipart::Form::new().part("image", multipart::Part::bytes(bytes).file_name("photo.png")).text("view", view.to_string());
-        let response = self.client.post(self.url(&format!("/api/products/{product}/images"))).bearer_auth(token).multipart(form).send().unwrap();
+    fn upload(
+        &self,
+        token: &str,
+        product: &str,
+        bytes: Vec<u8>,
+        view: &str,
+    ) -> (StatusCode, Value) {
+        let form = multipart::Form::new()
+            .part(
+                "image",
+                multipart::Part::bytes(bytes).file_name("photo.png"),
+            )
+            .text("view", view.to_string());
+        let response = self
+            .client
+            .post(self.url(&format!("/api/products/{product}/images")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .unwrap();
         let status = response.status();
         (status, response.json().unwrap_or(Value::Null))
     }
@@ -93,7 +147,10 @@ impl Server {
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         self.child.wait().unwrap()
     }
 }
@@ -104,7 +161,11 @@ fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let workflows = dir.path().join("workflows");
     std::fs::create_dir_all(&workflows).unwrap();
     for file in ["tech-pack-v2.yaml", "examples/hello.yaml"] {
-        std::fs::copy(Path::new("workflows").join(file), workflows.join(Path::new(file).file_name().unwrap())).unwrap();
+        std::fs::copy(
+            Path::new("workflows").join(file),
+            workflows.join(Path::new(file).file_name().unwrap()),
+        )
+        .unwrap();
     }
     (dir, data, workflows)
 }
@@ -114,29 +175,72 @@ fn every_status_path_leaves_the_balance_right() {
     let (_dir, data, workflows) = dirs();
     let server = Server::start(&data, &workflows);
     let alice = server.user("alice", 6);
-    let analyze = |token: &str, body: Value| server.send("POST", "/api/tech-pack-v2/base-views/analyze", Some(token), Some(body));
+    let analyze = |token: &str, body: Value| {
+        server.send(
+            "POST",
+            "/api/tech-pack-v2/base-views/analyze",
+            Some(token),
+            Some(body),
+        )
+    };
 
     // 401: no token, or a wrong one.
-    let (status, body) = server.send("POST", "/api/tech-pack-v2/base-views/analyze", None, Some(json!({ "productId": "x" })));
+    let (status, body) = server.send(
+        "POST",
+        "/api/tech-pack-v2/base-views/analyze",
+        None,
+        Some(json!({ "productId": "x" })),
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthorized");
-    assert_eq!(analyze("tp_forged_token", json!({ "productId": "x" })).0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        analyze("tp_forged_token", json!({ "productId": "x" })).0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(server.balance(&alice), 6);
 
     // 400: bad body, non-image upload, unknown view.
     let (status, body) = analyze(&alice, json!({ "revisionIds": [] }));
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("productId"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("productId"),
+        "{body}"
+    );
     let product = server.product_with_photo(&alice);
     let (status, body) = server.upload(&alice, &product, b"%PDF-1.7 not a photo".to_vec(), "front");
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().unwrap().contains("not a PNG or JPEG"), "{body}");
-    assert_eq!(server.upload(&alice, &product, std::fs::read("workflows/samples/sample-product.png").unwrap(), "inside").0, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a PNG or JPEG"),
+        "{body}"
+    );
+    assert_eq!(
+        server
+            .upload(
+                &alice,
+                &product,
+                std::fs::read("workflows/samples/sample-product.png").unwrap(),
+                "inside"
+            )
+            .0,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(server.balance(&alice), 6);
 
     // 404: unknown product or revision.
-    assert_eq!(analyze(&alice, json!({ "productId": "prod_nope" })).0, StatusCode::NOT_FOUND);
-    let (status, body) = analyze(&alice, json!({ "productId": product, "revisionIds": ["rev_nope"] }));
+    assert_eq!(
+        analyze(&alice, json!({ "productId": "prod_nope" })).0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = analyze(
+        &alice,
+        json!({ "productId": product, "revisionIds": ["rev_nope"] }),
+    );
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(server.balance(&alice), 6);
 
@@ -151,7 +255,10 @@ fn every_status_path_leaves_the_balance_right() {
     // The same image again: cached, so free (the credits are reserved, then refunded).
     let (status, body) = analyze(&alice, json!({ "productId": product }));
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((body["creditsUsed"].clone(), body["creditsRefunded"].clone()), (json!(0), json!(3)));
+    assert_eq!(
+        (body["creditsUsed"].clone(), body["creditsRefunded"].clone()),
+        (json!(0), json!(3))
+    );
     assert_eq!(server.balance(&alice), 3);
 
     // 200 for a value edit: 1 credit.
@@ -161,7 +268,12 @@ fn every_status_path_leaves_the_balance_right() {
     assert_eq!(server.balance(&alice), 2);
 
     // 402: before any work.
-    let (status, body) = server.send("POST", "/api/tech-pack-v2/close-ups/generate", Some(&alice), Some(json!({ "productId": product, "analysisId": analysis })));
+    let (status, body) = server.send(
+        "POST",
+        "/api/tech-pack-v2/close-ups/generate",
+        Some(&alice),
+        Some(json!({ "productId": product, "analysisId": analysis })),
+    );
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
     assert_eq!(body["error"]["code"], "insufficient_credits");
     assert_eq!(server.balance(&alice), 2);
@@ -169,23 +281,58 @@ fn every_status_path_leaves_the_balance_right() {
     // 500: the step fails (the offline provider cannot follow an instruction); refunded.
     let (status, body) = server.send("POST", "/api/tech-pack-v2/edit", Some(&alice), Some(json!({ "analysisId": analysis, "path": "views.0.summary", "instruction": "make it shorter" })));
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("cannot interpret instructions"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot interpret instructions"),
+        "{body}"
+    );
     assert_eq!(server.balance(&alice), 2);
 
     // Another user sees none of it.
     let bob = server.user("bob", 10);
-    assert_eq!(server.send("GET", &format!("/api/products/{product}"), Some(&bob), None).0, StatusCode::NOT_FOUND);
-    assert_eq!(server.send("POST", "/api/tech-pack-v2/base-views/analyze", Some(&bob), Some(json!({ "productId": product }))).0, StatusCode::NOT_FOUND);
-    let (status, _) = server.send("POST", "/api/tech-pack-v2/edit", Some(&bob), Some(json!({ "analysisId": analysis, "path": "views.0.summary", "value": "mine" })));
+    assert_eq!(
+        server
+            .send("GET", &format!("/api/products/{product}"), Some(&bob), None)
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .send(
+                "POST",
+                "/api/tech-pack-v2/base-views/analyze",
+                Some(&bob),
+                Some(json!({ "productId": product }))
+            )
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = server.send(
+        "POST",
+        "/api/tech-pack-v2/edit",
+        Some(&bob),
+        Some(json!({ "analysisId": analysis, "path": "views.0.summary", "value": "mine" })),
+    );
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(server.balance(&bob), 10);
     let (_, history) = server.send("GET", "/api/me/credits", Some(&bob), None);
-    assert_eq!(history["history"].as_array().unwrap().len(), 1, "only bob's grant: {history}");
+    assert_eq!(
+        history["history"].as_array().unwrap().len(),
+        1,
+        "only bob's grant: {history}"
+    );
 
     let (status, logs) = server.send("GET", "/api/logs", Some(&alice), None);
     assert_eq!(status, StatusCode::OK);
     assert!(!logs["operations"].as_array().unwrap().is_empty());
-    assert!(server.send("GET", "/api/logs", Some(&bob), None).1["operations"].as_array().unwrap().is_empty());
+    assert!(
+        server.send("GET", "/api/logs", Some(&bob), None).1["operations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(server.terminate().code(), Some(0));
 }
 
@@ -195,7 +342,12 @@ fn fifty_concurrent_paid_requests_on_credits_for_ten() {
     let server = Server::start(&data, &workflows);
     let carol = server.user("carol", 13);
     let product = server.product_with_photo(&carol);
-    let (status, body) = server.send("POST", "/api/tech-pack-v2/base-views/analyze", Some(&carol), Some(json!({ "productId": product })));
+    let (status, body) = server.send(
+        "POST",
+        "/api/tech-pack-v2/base-views/analyze",
+        Some(&carol),
+        Some(json!({ "productId": product })),
+    );
     assert_eq!(status, StatusCode::OK, "{body}");
     let analysis = body["analysis_id"].as_str().unwrap().to_string();
     assert_eq!(server.balance(&carol), 10);
@@ -213,7 +365,10 @@ fn fifty_concurrent_paid_requests_on_credits_for_ten() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PAYMENT_REQUIRED)
+        .count();
     assert_eq!((ok, refused), (10, 40), "{statuses:?}");
     assert_eq!(server.balance(&carol), 0);
     server.kill();
@@ -238,7 +393,14 @@ fn runs_are_idempotent_followable_and_private() {
     let server = Server::start(&data, &workflows);
     let dave = server.user("dave", 0);
     let trigger = |key: &str, body: Value| {
-        let response = server.client.post(server.url("/api/workflows/hello/runs")).bearer_auth(&dave).header("Idempotency-Key", key).json(&body).send().unwrap();
+        let response = server
+            .client
+            .post(server.url("/api/workflows/hello/runs"))
+            .bearer_auth(&dave)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .unwrap();
         (response.status(), response.json::<Value>().unwrap())
     };
     let (status, first) = trigger("k1", json!({ "inputs": { "who": "factory" } }));
@@ -246,12 +408,23 @@ fn runs_are_idempotent_followable_and_private() {
     let (status, again) = trigger("k1", json!({ "inputs": { "who": "factory" } }));
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(again["runId"], first["runId"]);
-    assert_eq!(trigger("k1", json!({ "inputs": { "who": "someone else" } })).0, StatusCode::CONFLICT);
-    assert_eq!(trigger("k2", json!({ "inputs": { "nope": 1 } })).0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        trigger("k1", json!({ "inputs": { "who": "someone else" } })).0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        trigger("k2", json!({ "inputs": { "nope": 1 } })).0,
+        StatusCode::BAD_REQUEST
+    );
 
     let run = first["runId"].as_str().unwrap();
     // Server-Sent Events until the run ends.
-    let events = server.client.get(server.url(&format!("/api/runs/{run}/events"))).bearer_auth(&dave).send().unwrap();
+    let events = server
+        .client
+        .get(server.url(&format!("/api/runs/{run}/events")))
+        .bearer_auth(&dave)
+        .send()
+        .unwrap();
     assert_eq!(events.status(), StatusCode::OK);
     let text = events.text().unwrap();
     assert!(text.contains("event: snapshot"), "{text}");
@@ -262,13 +435,50 @@ fn runs_are_idempotent_followable_and_private() {
     }
 
     let eve = server.user("eve", 0);
-    assert_eq!(server.send("GET", &format!("/api/runs/{run}"), Some(&eve), None).0, StatusCode::NOT_FOUND);
-    assert_eq!(server.send("POST", &format!("/api/runs/{run}/cancel"), Some(&eve), None).0, StatusCode::NOT_FOUND);
-    assert_eq!(server.send("POST", "/api/workflows/nope/runs", Some(&dave), Some(json!({}))).0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server
+            .send("GET", &format!("/api/runs/{run}"), Some(&eve), None)
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .send("POST", &format!("/api/runs/{run}/cancel"), Some(&eve), None)
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .send(
+                "POST",
+                "/api/workflows/nope/runs",
+                Some(&dave),
+                Some(json!({}))
+            )
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
-    let (status, metrics) = (server.client.get(server.url("/metrics")).send().unwrap().status(), server.client.get(server.url("/metrics")).send().unwrap().text().unwrap());
+    let (status, metrics) = (
+        server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .unwrap()
+            .status(),
+        server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    );
     assert_eq!(status, StatusCode::OK);
-    assert!(metrics.contains("techpack_runs{status=\"succeeded\"}"), "{metrics}");
+    assert!(
+        metrics.contains("techpack_runs{status=\"succeeded\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("techpack_credits_total{kind=\"posted\"}"));
     let (status, openapi) = server.send("GET", "/api/openapi.json", None, None);
     assert_eq!(status, StatusCode::OK);
@@ -283,10 +493,19 @@ fn an_edited_workflow_takes_effect_and_a_broken_edit_keeps_the_last_good_one() {
     let server = Server::start(&data, &workflows);
     let frank = server.user("frank", 0);
     let file = workflows.join("tiny.yaml");
-    std::fs::write(&file, "name: tiny\nversion: 1\nsteps:\n  a: { uses: core/echo, with: { value: one } }\n").unwrap();
+    std::fs::write(
+        &file,
+        "name: tiny\nversion: 1\nsteps:\n  a: { uses: core/echo, with: { value: one } }\n",
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let run_output = |server: &Server| {
-        let (status, body) = server.send("POST", "/api/workflows/tiny/runs", Some(&frank), Some(json!({})));
+        let (status, body) = server.send(
+            "POST",
+            "/api/workflows/tiny/runs",
+            Some(&frank),
+            Some(json!({})),
+        );
         if status != StatusCode::ACCEPTED {
             return None;
         }
@@ -295,28 +514,48 @@ fn an_edited_workflow_takes_effect_and_a_broken_edit_keeps_the_last_good_one() {
         Some(done["nodes"][0]["output"].clone())
     };
     while run_output(&server).is_none() {
-        assert!(Instant::now() < deadline, "the new workflow was never picked up");
+        assert!(
+            Instant::now() < deadline,
+            "the new workflow was never picked up"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(1100));
-    std::fs::write(&file, "name: tiny\nversion: 2\nsteps:\n  a: { uses: core/echo, with: { value: two } }\n").unwrap();
+    std::fs::write(
+        &file,
+        "name: tiny\nversion: 2\nsteps:\n  a: { uses: core/echo, with: { value: two } }\n",
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while run_output(&server) != Some(json!("two")) {
         assert!(Instant::now() < deadline, "the edit was never picked up");
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(1100));
-    std::fs::write(&file, "name: tiny\nversion: 3\nsteps:\n  a: { uses: core/ecko }\n").unwrap();
+    std::fs::write(
+        &file,
+        "name: tiny\nversion: 3\nsteps:\n  a: { uses: core/ecko }\n",
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, listed) = server.send("GET", "/api/workflows", Some(&frank), None);
-        let tiny = listed["workflows"].as_array().unwrap().iter().find(|w| w["file"].as_str().unwrap().ends_with("tiny.yaml")).unwrap().clone();
+        let tiny = listed["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["file"].as_str().unwrap().ends_with("tiny.yaml"))
+            .unwrap()
+            .clone();
         if let Some(errors) = tiny["errors"].as_str() {
             assert!(errors.contains("unknown step kind `core/ecko`"), "{errors}");
             assert_eq!(tiny["version"], "2", "the last good version stays live");
             break;
         }
-        assert!(Instant::now() < deadline, "the broken edit was never noticed");
+        assert!(
+            Instant::now() < deadline,
+            "the broken edit was never noticed"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(run_output(&server), Some(json!("two")));
@@ -333,10 +572,17 @@ fn a_paid_run_killed_mid_step_resumes_at_restart_and_is_charged_once() {
     .unwrap();
     let server = Server::start(&data, &workflows);
     let gina = server.user("gina", 5);
-    let (status, body) = server.send("POST", "/api/workflows/slow-paid/runs", Some(&gina), Some(json!({})));
+    let (status, body) = server.send(
+        "POST",
+        "/api/workflows/slow-paid/runs",
+        Some(&gina),
+        Some(json!({})),
+    );
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let run = body["runId"].as_str().unwrap().to_string();
-    wait_for(&server, &gina, &run, |b| b["nodes"][0]["status"] == "running");
+    wait_for(&server, &gina, &run, |b| {
+        b["nodes"][0]["status"] == "running"
+    });
     std::thread::sleep(Duration::from_millis(300));
     server.kill();
 
@@ -345,9 +591,22 @@ fn a_paid_run_killed_mid_step_resumes_at_restart_and_is_charged_once() {
     assert_eq!(done["run"]["resumes"], 1, "{done}");
     assert_eq!(server.balance(&gina), 3, "charged exactly once");
     let (_, credits) = server.send("GET", "/api/me/credits", Some(&gina), None);
-    let kinds: Vec<&str> = credits["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "reserve").count(), 1, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| **k == "post").count(), 1, "{kinds:?}");
+    let kinds: Vec<&str> = credits["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "reserve").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "post").count(),
+        1,
+        "{kinds:?}"
+    );
     server.kill();
 }
 
@@ -361,10 +620,17 @@ fn a_tampered_balance_keeps_the_server_from_starting() {
         use techpack_engine::{SledStore, StateStore};
         let store = SledStore::open(&data).unwrap();
         let key = b"ledger/account/henry";
-        let mut account: Value = serde_json::from_slice(&store.hook_get(key).unwrap().unwrap()).unwrap();
+        let mut account: Value =
+            serde_json::from_slice(&store.hook_get(key).unwrap().unwrap()).unwrap();
         account["available"] = json!(500);
         let bytes = serde_json::to_vec(&account).unwrap();
-        store.commit(None, None, Some(&|txn: &mut dyn techpack_engine::TxnView| Ok(txn.insert(key, &bytes)?))).unwrap();
+        store
+            .commit(
+                None,
+                None,
+                Some(&|txn: &mut dyn techpack_engine::TxnView| Ok(txn.insert(key, &bytes)?)),
+            )
+            .unwrap();
         store.flush().unwrap();
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -379,5 +645,8 @@ fn a_tampered_balance_keeps_the_server_from_starting() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("henry") && stderr.contains("500"), "{stderr}");
+    assert!(
+        stderr.contains("henry") && stderr.contains("500"),
+        "{stderr}"
+    );
 }

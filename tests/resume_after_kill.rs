@@ -10,7 +10,9 @@ use techpack_engine::{NodeStatus, RunStatus, SledStore, StateStore};
 
 fn techpack(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_techpack"));
-    command.env("TECHPACK_DATA_DIR", data_dir).stdin(Stdio::null());
+    command
+        .env("TECHPACK_DATA_DIR", data_dir)
+        .stdin(Stdio::null());
     command
 }
 
@@ -37,7 +39,10 @@ fn a_run_killed_mid_flight_resumes_without_rerunning_finished_steps() {
     let workflow = dir.path().join("slow.yaml");
     let mut yaml = String::from("name: slow\nsteps:\n");
     let step = |id: &str, needs: &str, ms: u32| {
-        format!("  {id}:\n    uses: core/sleep\n    needs: [{needs}]\n    with: {{ ms: {ms}, log: \"{}\" }}\n", log.display())
+        format!(
+            "  {id}:\n    uses: core/sleep\n    needs: [{needs}]\n    with: {{ ms: {ms}, log: \"{}\" }}\n",
+            log.display()
+        )
     };
     yaml += &step("s1", "", 200);
     for i in 2..=6 {
@@ -55,7 +60,10 @@ fn a_run_killed_mid_flight_resumes_without_rerunning_finished_steps() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log_lines(&log, "end").iter().any(|(s, _)| s == "s3") {
         assert!(Instant::now() < deadline, "the run made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "techpack exited before it was killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "techpack exited before it was killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(100));
@@ -68,20 +76,36 @@ fn a_run_killed_mid_flight_resumes_without_rerunning_finished_steps() {
         let run = store.runs().unwrap().remove(0);
         assert_eq!(run.status, RunStatus::Running);
         let nodes = store.nodes(&run.id).unwrap();
-        assert!(nodes.iter().any(|n| n.status == NodeStatus::Running), "{nodes:?}");
-        nodes.into_iter().filter(|n| n.status == NodeStatus::Succeeded).map(|n| n.step_id).collect()
+        assert!(
+            nodes.iter().any(|n| n.status == NodeStatus::Running),
+            "{nodes:?}"
+        );
+        nodes
+            .into_iter()
+            .filter(|n| n.status == NodeStatus::Succeeded)
+            .map(|n| n.step_id)
+            .collect()
     };
     assert!(finished_before.len() >= 2, "{finished_before:?}");
     assert!(finished_before.iter().all(|s| s != "s6"));
 
     let output = techpack(&data).args(["runs", "resume"]).output().unwrap();
-    assert!(output.status.success(), "resume failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "resume failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let store = SledStore::open(&data).unwrap();
     let run = store.runs().unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Succeeded);
     assert_eq!(run.resumes, 1);
-    let nodes: HashMap<String, _> = store.nodes(&run.id).unwrap().into_iter().map(|n| (n.step_id.clone(), n)).collect();
+    let nodes: HashMap<String, _> = store
+        .nodes(&run.id)
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.step_id.clone(), n))
+        .collect();
     assert_eq!(nodes.len(), 7);
     let starts = log_lines(&log, "start");
     let ends = log_lines(&log, "end");
@@ -100,5 +124,8 @@ fn a_run_killed_mid_flight_resumes_without_rerunning_finished_steps() {
         assert_eq!(last_end, Some(node.attempt), "`{id}`");
     }
     let rerun: Vec<_> = nodes.values().filter(|n| n.attempt == 2).collect();
-    assert!(!rerun.is_empty(), "the interrupted step was not run again with a new attempt");
+    assert!(
+        !rerun.is_empty(),
+        "the interrupted step was not run again with a new attempt"
+    );
 }

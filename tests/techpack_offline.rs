@@ -21,16 +21,35 @@ fn techpack(data_dir: &Path, args: &[&str]) -> Output {
 
 fn ok(output: &Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}", output.status.code(), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout
 }
 
 fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 fn run_pipeline(data: &Path, out: &Path) -> Value {
-    ok(&techpack(data, &["run", "workflows/tech-pack-v2.yaml", "--image", SAMPLE, "--out", out.to_str().unwrap(), "-q"]));
+    ok(&techpack(
+        data,
+        &[
+            "run",
+            "workflows/tech-pack-v2.yaml",
+            "--image",
+            SAMPLE,
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+    ));
     json(&out.join("run.json"))
 }
 
@@ -49,21 +68,45 @@ fn the_readme_command_writes_a_complete_tech_pack_offline() {
     let tech_pack = json(&out.join("techpack.json"));
     let schema = json(Path::new("steps/schema/techpack.schema.json"));
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&tech_pack).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "techpack.json does not fit its schema: {errors:?}");
+    let errors: Vec<String> = validator
+        .iter_errors(&tech_pack)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "techpack.json does not fit its schema: {errors:?}"
+    );
 
     // What the offline provider can know, it reports; what it cannot, it marks unknown.
     let front = &tech_pack["views"][0];
-    let colors: Vec<&str> = front["colors"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert!(colors.contains(&"navy") && colors.contains(&"mustard"), "{colors:?}");
+    let colors: Vec<&str> = front["colors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        colors.contains(&"navy") && colors.contains(&"mustard"),
+        "{colors:?}"
+    );
     assert_eq!(front["materials"][0]["source"], "unknown");
     assert_eq!(front["materials"][0]["confidence"], 0.0);
     assert_eq!(tech_pack["meta"]["category"]["source"], "unknown");
-    let poms: Vec<&str> = tech_pack["points_of_measure"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    let poms: Vec<&str> = tech_pack["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
     assert_eq!(poms, ["A", "B"]);
     assert!(!tech_pack["callouts"].as_array().unwrap().is_empty());
 
-    for file in ["photos/front-v1.png", "sketches/front.png", "sketches/front.svg", "index.html"] {
+    for file in [
+        "photos/front-v1.png",
+        "sketches/front.png",
+        "sketches/front.svg",
+        "index.html",
+    ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
     let close_ups = std::fs::read_dir(out.join("close-ups")).unwrap().count();
@@ -71,9 +114,19 @@ fn the_readme_command_writes_a_complete_tech_pack_offline() {
     let sketch = std::fs::read(out.join("sketches/front.png")).unwrap();
     assert!(sketch.starts_with(b"\x89PNG"));
     let svg = std::fs::read_to_string(out.join("sketches/front.svg")).unwrap();
-    assert!(svg.contains("<svg") && svg.contains("A overall width: 656 px"), "{}", &svg[..200.min(svg.len())]);
+    assert!(
+        svg.contains("<svg") && svg.contains("A overall width: 656 px"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    for section in ["Bill of materials", "Points of measure", "Technical sketches", "Close-ups", "data:image/png;base64,"] {
+    for section in [
+        "Bill of materials",
+        "Points of measure",
+        "Technical sketches",
+        "Close-ups",
+        "data:image/png;base64,",
+    ] {
         assert!(html.contains(section), "index.html lacks {section}");
     }
     // The back and side flats need photos the run was not given: said, not invented.
@@ -88,19 +141,42 @@ fn the_same_image_again_makes_no_model_call_and_is_free() {
     let data = dir.path().join("data");
     let first = run_pipeline(&data, &dir.path().join("first"));
     let calls = logs(&data);
-    assert!(calls.len() >= 1 + 8 * 2 + 1, "every model call is logged: {}", calls.len());
-    assert!(calls.iter().all(|c| c["status"] == "ok" && c["provider"] == "local"));
-    assert!(calls.iter().all(|c| !c["input_summary"].as_str().unwrap().contains("base64")));
+    assert!(
+        calls.len() >= 18, // one view, 8 close-ups drawn and analyzed, one flat
+        "every model call is logged: {}",
+        calls.len()
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["status"] == "ok" && c["provider"] == "local")
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|c| !c["input_summary"].as_str().unwrap().contains("base64"))
+    );
 
     let second = run_pipeline(&data, &dir.path().join("second"));
-    assert_eq!(logs(&data).len(), calls.len(), "the second run of the same image called a provider");
-    let show: Value = serde_json::from_str(&ok(&techpack(&data, &["runs", "show", second["run"].as_str().unwrap(), "--json"]))).unwrap();
+    assert_eq!(
+        logs(&data).len(),
+        calls.len(),
+        "the second run of the same image called a provider"
+    );
+    let show: Value = serde_json::from_str(&ok(&techpack(
+        &data,
+        &["runs", "show", second["run"].as_str().unwrap(), "--json"],
+    )))
+    .unwrap();
     for node in show["nodes"].as_array().unwrap() {
         if ["base_views", "close_ups", "sketches"].contains(&node["step_id"].as_str().unwrap()) {
             assert_eq!(node["free"], true, "{node}");
         }
     }
-    assert_eq!(first["outputs"]["base_views"]["tech_pack"]["views"], second["outputs"]["base_views"]["tech_pack"]["views"]);
+    assert_eq!(
+        first["outputs"]["base_views"]["tech_pack"]["views"],
+        second["outputs"]["base_views"]["tech_pack"]["views"]
+    );
 }
 
 #[test]
@@ -108,7 +184,16 @@ fn a_file_that_is_not_an_image_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("notes.png");
     std::fs::write(&fake, "these are my notes, not a photo").unwrap();
-    let output = techpack(&dir.path().join("data"), &["run", "workflows/tech-pack-v2.yaml", "--image", fake.to_str().unwrap(), "-q"]);
+    let output = techpack(
+        &dir.path().join("data"),
+        &[
+            "run",
+            "workflows/tech-pack-v2.yaml",
+            "--image",
+            fake.to_str().unwrap(),
+            "-q",
+        ],
+    );
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("not a PNG or JPEG image"), "{stdout}");
@@ -120,33 +205,77 @@ fn edit_keeps_history_and_regenerate_adds_a_revision() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let run = run_pipeline(&data, &dir.path().join("out"));
-    let analysis_id = run["outputs"]["base_views"]["analysis_id"].as_str().unwrap().to_string();
-    let product_id = run["outputs"]["base_views"]["product_id"].as_str().unwrap().to_string();
+    let analysis_id = run["outputs"]["base_views"]["analysis_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let product_id = run["outputs"]["base_views"]["product_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let edit_out = dir.path().join("edit");
-    ok(&techpack(&data, &[
-        "run", "workflows/edit.yaml", "-q", "--out", edit_out.to_str().unwrap(),
-        "-i", &format!("analysis_id={analysis_id}"),
-        "-i", "path=views.0.materials.0.value",
-        "-i", "value=\"cotton canvas\"",
-    ]));
+    ok(&techpack(
+        &data,
+        &[
+            "run",
+            "workflows/edit.yaml",
+            "-q",
+            "--out",
+            edit_out.to_str().unwrap(),
+            "-i",
+            &format!("analysis_id={analysis_id}"),
+            "-i",
+            "path=views.0.materials.0.value",
+            "-i",
+            "value=\"cotton canvas\"",
+        ],
+    ));
     let edited = &json(&edit_out.join("run.json"))["outputs"]["edit"];
     assert_eq!(edited["old_value"], Value::Null);
     assert_eq!(edited["new_value"], "cotton canvas");
     assert_eq!(edited["history_length"], 1);
 
-    let bad = techpack(&data, &["run", "workflows/edit.yaml", "-q", "-i", &format!("analysis_id={analysis_id}"), "-i", "path=views.0.materials.0.confidence", "-i", "value=\"very\""]);
+    let bad = techpack(
+        &data,
+        &[
+            "run",
+            "workflows/edit.yaml",
+            "-q",
+            "-i",
+            &format!("analysis_id={analysis_id}"),
+            "-i",
+            "path=views.0.materials.0.confidence",
+            "-i",
+            "value=\"very\"",
+        ],
+    );
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("does not fit the tech pack"));
 
     let regen_out = dir.path().join("regen");
-    ok(&techpack(&data, &[
-        "run", "workflows/regenerate.yaml", "-q", "--out", regen_out.to_str().unwrap(),
-        "-i", &format!("product_id={product_id}"), "-i", "view=front", "-i", &format!("analysis_id={analysis_id}"),
-    ]));
+    ok(&techpack(
+        &data,
+        &[
+            "run",
+            "workflows/regenerate.yaml",
+            "-q",
+            "--out",
+            regen_out.to_str().unwrap(),
+            "-i",
+            &format!("product_id={product_id}"),
+            "-i",
+            "view=front",
+            "-i",
+            &format!("analysis_id={analysis_id}"),
+        ],
+    ));
     let regenerated = &json(&regen_out.join("run.json"))["outputs"]["regenerate"];
     assert_eq!(regenerated["revision"]["version"], 2);
     assert_eq!(regenerated["revision"]["isCurrent"], true);
-    assert_ne!(regenerated["revision"]["id"], regenerated["previous_revision_id"]);
+    assert_ne!(
+        regenerated["revision"]["id"],
+        regenerated["previous_revision_id"]
+    );
     assert_eq!(regenerated["analysis_id"], analysis_id.as_str());
 }

@@ -22,7 +22,10 @@ fn invalid_workflows_report_every_problem_with_its_position() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 10, "the invalid workflow folder lost its cases");
+    assert!(
+        cases.len() >= 10,
+        "the invalid workflow folder lost its cases"
+    );
     let mut mismatches = Vec::new();
     for case in &cases {
         let origin = case.to_str().unwrap();
@@ -38,7 +41,9 @@ fn invalid_workflows_report_every_problem_with_its_position() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if actual != expected {
-            mismatches.push(format!("{origin}\n--- expected\n{expected}--- actual\n{actual}"));
+            mismatches.push(format!(
+                "{origin}\n--- expected\n{expected}--- actual\n{actual}"
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

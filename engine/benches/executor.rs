@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Map;
-use techpack_engine::{Durability, Engine, EngineConfig, Resources, RunStatus, SledStore, StepRegistry, Workflow};
+use techpack_engine::{
+    Durability, Engine, EngineConfig, Resources, RunStatus, SledStore, StepRegistry, Workflow,
+};
 
 const ROUNDS: usize = 7;
 
@@ -33,18 +35,37 @@ fn fsync_time(dir: &std::path::Path) -> Duration {
 }
 
 fn per_step(workflow_file: &str, durability: Durability) -> (Duration, Duration) {
-    let source = std::fs::read_to_string(format!("{}/../workflows/bench/{workflow_file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let source = std::fs::read_to_string(format!(
+        "{}/../workflows/bench/{workflow_file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         let registry = StepRegistry::with_builtins();
         let workflow = Workflow::parse(&source, workflow_file, &registry).unwrap();
         let steps = workflow.steps.len() as u32;
-        let engine = Engine::new(store, registry, vec![], Resources::new(), EngineConfig { durability, ..EngineConfig::default() });
+        let engine = Engine::new(
+            store,
+            registry,
+            vec![],
+            Resources::new(),
+            EngineConfig {
+                durability,
+                ..EngineConfig::default()
+            },
+        );
         let mut samples = Vec::new();
         for round in 0..=ROUNDS {
-            let run = engine.create_run(&workflow, Map::new(), None).await.unwrap();
+            let run = engine
+                .create_run(&workflow, Map::new(), None)
+                .await
+                .unwrap();
             let start = Instant::now();
             let report = engine.execute(&run.id).await.unwrap();
             let elapsed = start.elapsed();
@@ -61,8 +82,14 @@ fn per_step(workflow_file: &str, durability: Durability) -> (Duration, Duration)
 fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let fsync = fsync_time(dir.path());
-    println!("fsync (4 KiB write + fdatasync, median of 200): {:>9.1} µs", fsync.as_secs_f64() * 1e6);
-    for (file, label) in [("chain-40.yaml", "chain-40"), ("fanout-1000.yaml", "fanout-1000")] {
+    println!(
+        "fsync (4 KiB write + fdatasync, median of 200): {:>9.1} µs",
+        fsync.as_secs_f64() * 1e6
+    );
+    for (file, label) in [
+        ("chain-40.yaml", "chain-40"),
+        ("fanout-1000.yaml", "fanout-1000"),
+    ] {
         for durability in [Durability::Sync, Durability::Relaxed] {
             let (median, best) = per_step(file, durability);
             let ratio = median.as_secs_f64() / fsync.as_secs_f64();

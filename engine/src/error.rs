@@ -13,7 +13,9 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the data directory {path} is in use by another techpack process; stop it or use another --data-dir")]
+    #[error(
+        "the data directory {path} is in use by another techpack process; stop it or use another --data-dir"
+    )]
     StoreLocked { path: String },
     #[error("state store error: {0}")]
     Store(String),

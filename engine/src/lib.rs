@@ -31,6 +31,7 @@ pub use executor::{Engine, EngineConfig, RunEvent, RunReport};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{
-    Durability, HookError, NodeRecord, NodeStatus, RunRecord, RunStatus, SledStore, StateStore, TxnView,
+    Durability, HookError, NodeRecord, NodeStatus, RunRecord, RunStatus, SledStore, StateStore,
+    TxnView,
 };
 pub use workflow::{Diagnostic, Diagnostics, GraphFormat, Workflow};

@@ -7,22 +7,32 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use techpack_engine::{
-    Engine, EngineConfig, EngineError, FailureKind, HookError, NodeHook, NodeHookContext, NodeRecord,
-    NodeStatus, Resources, RunStatus, SledStore, StateStore, StepRegistry, TxnView, Workflow,
+    Engine, EngineConfig, EngineError, FailureKind, HookError, NodeHook, NodeHookContext,
+    NodeRecord, NodeStatus, Resources, RunStatus, SledStore, StateStore, StepRegistry, TxnView,
+    Workflow,
 };
 
 fn engine_with(dir: &Path, hooks: Vec<Arc<dyn NodeHook>>) -> Engine {
     let store = SledStore::open(dir).unwrap();
-    Engine::new(Arc::new(store), StepRegistry::with_builtins(), hooks, Resources::new(), EngineConfig::default())
+    Engine::new(
+        Arc::new(store),
+        StepRegistry::with_builtins(),
+        hooks,
+        Resources::new(),
+        EngineConfig::default(),
+    )
 }
 
 fn workflow(yaml: &str) -> Workflow {
-    Workflow::parse(yaml, "test.yaml", &StepRegistry::with_builtins()).unwrap_or_else(|e| panic!("{e}"))
+    Workflow::parse(yaml, "test.yaml", &StepRegistry::with_builtins())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn run(engine: &Engine, yaml: &str, inputs: Value) -> techpack_engine::RunReport {
     let wf = workflow(yaml);
-    let Value::Object(inputs) = inputs else { panic!() };
+    let Value::Object(inputs) = inputs else {
+        panic!()
+    };
     let record = engine.create_run(&wf, inputs, None).await.unwrap();
     engine.execute(&record.id).await.unwrap()
 }
@@ -35,7 +45,9 @@ fn node<'a>(report: &'a techpack_engine::RunReport, id: &str) -> &'a NodeRecord 
 async fn independent_steps_overlap_and_outputs_flow_downstream() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(dir.path(), vec![]);
-    let report = run(&engine, r#"
+    let report = run(
+        &engine,
+        r#"
 name: t
 inputs: { n: { type: integer, default: 2 } }
 steps:
@@ -45,11 +57,17 @@ steps:
     uses: core/echo
     needs: [a, b]
     with: { value: "${{ steps.a.output.slept_ms + steps.b.output.slept_ms * inputs.n }}" }
-"#, json!({})).await;
+"#,
+        json!({}),
+    )
+    .await;
     assert_eq!(report.run.status, RunStatus::Succeeded);
     let (a, b) = (node(&report, "a"), node(&report, "b"));
-    assert!(a.started_at.unwrap() < b.finished_at.unwrap() && b.started_at.unwrap() < a.finished_at.unwrap(),
-        "independent steps did not run at the same time: {a:?} {b:?}");
+    assert!(
+        a.started_at.unwrap() < b.finished_at.unwrap()
+            && b.started_at.unwrap() < a.finished_at.unwrap(),
+        "independent steps did not run at the same time: {a:?} {b:?}"
+    );
     assert_eq!(node(&report, "c").output, Some(json!(900)));
     assert!(node(&report, "c").started_at.unwrap() >= a.finished_at.unwrap());
 }
@@ -58,20 +76,38 @@ steps:
 async fn a_failed_step_cancels_its_dependents_and_spares_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(dir.path(), vec![]);
-    let report = run(&engine, r#"
+    let report = run(
+        &engine,
+        r#"
 name: t
 steps:
   broken: { uses: core/fail, with: { message: "scanner offline" } }
   after: { uses: core/echo, needs: broken }
   after_after: { uses: core/echo, needs: after }
   sibling: { uses: core/echo, with: { value: 1 } }
-"#, json!({})).await;
+"#,
+        json!({}),
+    )
+    .await;
     assert_eq!(report.run.status, RunStatus::Failed);
-    assert!(report.run.error.as_deref().unwrap().contains("scanner offline"));
+    assert!(
+        report
+            .run
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("scanner offline")
+    );
     assert_eq!(node(&report, "broken").status, NodeStatus::Failed);
     assert_eq!(node(&report, "after").status, NodeStatus::Cancelled);
-    assert_eq!(node(&report, "after").error.as_deref(), Some("needs `broken`, which failed"));
-    assert_eq!(node(&report, "after_after").error.as_deref(), Some("needs `after`, which was cancelled"));
+    assert_eq!(
+        node(&report, "after").error.as_deref(),
+        Some("needs `broken`, which failed")
+    );
+    assert_eq!(
+        node(&report, "after_after").error.as_deref(),
+        Some("needs `after`, which was cancelled")
+    );
     assert_eq!(node(&report, "sibling").status, NodeStatus::Succeeded);
 }
 
@@ -98,15 +134,23 @@ steps:
 async fn retries_until_success_or_attempts_run_out() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(dir.path(), vec![]);
-    let report = run(&engine, r#"
+    let report = run(
+        &engine,
+        r#"
 name: t
 defaults: { retry: { attempts: 3, initial_delay: 10ms, max_delay: 20ms } }
 steps:
   recovers: { uses: core/fail, with: { times: 2 } }
   gives_up: { uses: core/fail, with: { times: 5 } }
-"#, json!({})).await;
+"#,
+        json!({}),
+    )
+    .await;
     let recovers = node(&report, "recovers");
-    assert_eq!((recovers.status, recovers.attempt), (NodeStatus::Succeeded, 3));
+    assert_eq!(
+        (recovers.status, recovers.attempt),
+        (NodeStatus::Succeeded, 3)
+    );
     assert_eq!(recovers.output, Some(json!({"attempts": 3})));
     let gives_up = node(&report, "gives_up");
     assert_eq!((gives_up.status, gives_up.attempt), (NodeStatus::Failed, 3));
@@ -117,7 +161,9 @@ steps:
 async fn each_attempt_has_its_own_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(dir.path(), vec![]);
-    let report = run(&engine, r#"
+    let report = run(
+        &engine,
+        r#"
 name: t
 steps:
   slow:
@@ -125,7 +171,10 @@ steps:
     with: { ms: 10000 }
     timeout: 100ms
     retry: { attempts: 2, initial_delay: 10ms }
-"#, json!({})).await;
+"#,
+        json!({}),
+    )
+    .await;
     let slow = node(&report, "slow");
     assert_eq!((slow.status, slow.attempt), (NodeStatus::Failed, 2));
     assert_eq!(slow.error.as_deref(), Some("timed out after 100ms"));
@@ -136,12 +185,14 @@ async fn cancelling_a_run_stops_running_steps_and_persists_the_state() {
     let dir = tempfile::tempdir().unwrap();
     {
         let engine = engine_with(dir.path(), vec![]);
-        let wf = workflow(r#"
+        let wf = workflow(
+            r#"
 name: t
 steps:
   long: { uses: core/sleep, with: { ms: 30000 } }
   later: { uses: core/echo, needs: long }
-"#);
+"#,
+        );
         let record = engine.create_run(&wf, Map::new(), None).await.unwrap();
         let canceller = engine.clone();
         let id = record.id.clone();
@@ -151,7 +202,10 @@ steps:
         });
         let started = std::time::Instant::now();
         let report = engine.execute(&record.id).await.unwrap();
-        assert!(started.elapsed().as_secs() < 10, "cancel did not stop the running step");
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "cancel did not stop the running step"
+        );
         assert_eq!(report.run.status, RunStatus::Cancelled);
     }
     // What the store holds after the process let go of it.
@@ -159,7 +213,10 @@ steps:
     let run = store.runs().unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Cancelled);
     let nodes = store.nodes(&run.id).unwrap();
-    assert!(nodes.iter().all(|n| n.status == NodeStatus::Cancelled), "{nodes:?}");
+    assert!(
+        nodes.iter().all(|n| n.status == NodeStatus::Cancelled),
+        "{nodes:?}"
+    );
 }
 
 /// Records every hook call, and writes a counter through the transaction.
@@ -181,24 +238,47 @@ impl RecordingHook {
 
 impl NodeHook for RecordingHook {
     fn before_start(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
-        if self.refuse_credits_above.is_some_and(|max| ctx.step.credits > max) {
-            return Err(HookError::Refused(format!("insufficient credits: `{}` needs {}", ctx.step.id, ctx.step.credits)));
+        if self
+            .refuse_credits_above
+            .is_some_and(|max| ctx.step.credits > max)
+        {
+            return Err(HookError::Refused(format!(
+                "insufficient credits: `{}` needs {}",
+                ctx.step.id, ctx.step.credits
+            )));
         }
-        self.record(txn, format!("{}:before_start:{}", ctx.step.id, ctx.node.attempt))
+        self.record(
+            txn,
+            format!("{}:before_start:{}", ctx.step.id, ctx.node.attempt),
+        )
     }
     fn after_success(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
         self.record(txn, format!("{}:after_success", ctx.step.id))
     }
-    fn after_failure(&self, ctx: &NodeHookContext, kind: FailureKind, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn after_failure(
+        &self,
+        ctx: &NodeHookContext,
+        kind: FailureKind,
+        txn: &mut dyn TxnView,
+    ) -> Result<(), HookError> {
         self.record(txn, format!("{}:after_failure:{kind:?}", ctx.step.id))
     }
     fn on_resume(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
-        self.record(txn, format!("{}:on_resume:{}", ctx.step.id, ctx.node.attempt))
+        self.record(
+            txn,
+            format!("{}:on_resume:{}", ctx.step.id, ctx.node.attempt),
+        )
     }
 }
 
 fn calls_of(hook: &RecordingHook, step: &str) -> Vec<String> {
-    hook.calls.lock().unwrap().iter().filter(|c| c.starts_with(&format!("{step}:"))).cloned().collect()
+    hook.calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.starts_with(&format!("{step}:")))
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
@@ -206,7 +286,9 @@ async fn hooks_are_called_once_per_transition_in_lifecycle_order() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Arc::new(RecordingHook::default());
     let engine = engine_with(dir.path(), vec![hook.clone()]);
-    let report = run(&engine, r#"
+    let report = run(
+        &engine,
+        r#"
 name: t
 steps:
   ok: { uses: core/echo }
@@ -214,17 +296,38 @@ steps:
   broken: { uses: core/fail }
   blocked: { uses: core/echo, needs: broken }
   skipped: { uses: core/echo, when: false }
-"#, json!({})).await;
+"#,
+        json!({}),
+    )
+    .await;
     assert_eq!(report.run.status, RunStatus::Failed);
-    assert_eq!(calls_of(&hook, "ok"), ["ok:before_start:1", "ok:after_success"]);
+    assert_eq!(
+        calls_of(&hook, "ok"),
+        ["ok:before_start:1", "ok:after_success"]
+    );
     // A retry is not a new start: before_start once, then the final outcome.
-    assert_eq!(calls_of(&hook, "flaky"), ["flaky:before_start:1", "flaky:after_success"]);
-    assert_eq!(calls_of(&hook, "broken"), ["broken:before_start:1", "broken:after_failure:Failed"]);
-    assert_eq!(calls_of(&hook, "blocked"), ["blocked:after_failure:Cancelled"]);
-    assert_eq!(calls_of(&hook, "skipped"), ["skipped:after_failure:Skipped"]);
+    assert_eq!(
+        calls_of(&hook, "flaky"),
+        ["flaky:before_start:1", "flaky:after_success"]
+    );
+    assert_eq!(
+        calls_of(&hook, "broken"),
+        ["broken:before_start:1", "broken:after_failure:Failed"]
+    );
+    assert_eq!(
+        calls_of(&hook, "blocked"),
+        ["blocked:after_failure:Cancelled"]
+    );
+    assert_eq!(
+        calls_of(&hook, "skipped"),
+        ["skipped:after_failure:Skipped"]
+    );
     // The hook's writes were committed with the transitions.
     let store = engine.store();
-    assert_eq!(store.hook_get(b"calls/ok:after_success").unwrap(), Some(vec![1]));
+    assert_eq!(
+        store.hook_get(b"calls/ok:after_success").unwrap(),
+        Some(vec![1])
+    );
     assert_eq!(store.hook_scan(b"calls/").unwrap().len(), 8);
 }
 
@@ -232,24 +335,39 @@ steps:
 async fn a_refusing_hook_keeps_the_step_from_starting() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("side-effects.log");
-    let hook = Arc::new(RecordingHook { refuse_credits_above: Some(5), ..Default::default() });
+    let hook = Arc::new(RecordingHook {
+        refuse_credits_above: Some(5),
+        ..Default::default()
+    });
     let engine = engine_with(&dir.path().join("db"), vec![hook.clone()]);
-    let yaml = format!(r#"
+    let yaml = format!(
+        r#"
 name: t
 steps:
   cheap: {{ uses: core/echo, credits: 3 }}
   expensive: {{ uses: core/sleep, credits: 9, with: {{ ms: 1, log: "{}" }} }}
   downstream: {{ uses: core/echo, needs: expensive }}
-"#, log.display());
+"#,
+        log.display()
+    );
     let report = run(&engine, &yaml, json!({})).await;
     let expensive = node(&report, "expensive");
     assert_eq!(expensive.status, NodeStatus::Failed);
-    assert_eq!(expensive.error.as_deref(), Some("insufficient credits: `expensive` needs 9"));
+    assert_eq!(
+        expensive.error.as_deref(),
+        Some("insufficient credits: `expensive` needs 9")
+    );
     assert!(!log.exists(), "a refused step must not run");
     assert_eq!(node(&report, "cheap").status, NodeStatus::Succeeded);
     assert_eq!(node(&report, "downstream").status, NodeStatus::Cancelled);
     // Nothing of the refused transition was written.
-    assert_eq!(engine.store().hook_get(b"calls/expensive:before_start:1").unwrap(), None);
+    assert_eq!(
+        engine
+            .store()
+            .hook_get(b"calls/expensive:before_start:1")
+            .unwrap(),
+        None
+    );
     assert_eq!(calls_of(&hook, "expensive"), Vec::<String>::new());
 }
 
@@ -259,13 +377,16 @@ async fn resume_keeps_finished_steps_and_reruns_the_interrupted_one_with_its_key
     let log = dir.path().join("side-effects.log");
     let hook = Arc::new(RecordingHook::default());
     let engine = engine_with(&dir.path().join("db"), vec![hook.clone()]);
-    let wf = workflow(&format!(r#"
+    let wf = workflow(&format!(
+        r#"
 name: t
 steps:
   done: {{ uses: core/sleep, with: {{ ms: 1, log: "{log}" }} }}
   interrupted: {{ uses: core/sleep, needs: done, with: {{ ms: 1, log: "{log}" }} }}
   rest: {{ uses: core/echo, needs: interrupted, with: {{ value: "${{{{ steps.done.output }}}}" }} }}
-"#, log = log.display()));
+"#,
+        log = log.display()
+    ));
     let run_record = engine.create_run(&wf, Map::new(), None).await.unwrap();
     // The state a crash leaves: `done` finished, `interrupted` mid-attempt, run running.
     let mut done = NodeRecord::pending(&run_record.id, "done");
@@ -287,11 +408,24 @@ steps:
     assert_eq!(report.run.resumes, 1);
     let log = std::fs::read_to_string(&log).unwrap();
     let key = format!("{}/interrupted", run_record.id);
-    assert_eq!(log, format!("start {key} attempt=2\nend {key} attempt=2\n"), "only the interrupted step ran again");
-    assert_eq!(node(&report, "rest").output, Some(json!({"from": "before the crash"})));
-    assert_eq!(calls_of(&hook, "interrupted"), ["interrupted:on_resume:2", "interrupted:after_success"]);
+    assert_eq!(
+        log,
+        format!("start {key} attempt=2\nend {key} attempt=2\n"),
+        "only the interrupted step ran again"
+    );
+    assert_eq!(
+        node(&report, "rest").output,
+        Some(json!({"from": "before the crash"}))
+    );
+    assert_eq!(
+        calls_of(&hook, "interrupted"),
+        ["interrupted:on_resume:2", "interrupted:after_success"]
+    );
     assert!(calls_of(&hook, "done").is_empty());
-    assert!(matches!(engine.execute(&run_record.id).await, Err(EngineError::RunFinished { .. })));
+    assert!(matches!(
+        engine.execute(&run_record.id).await,
+        Err(EngineError::RunFinished { .. })
+    ));
 }
 
 #[tokio::test]
@@ -313,7 +447,9 @@ async fn per_run_parallelism_is_bounded() {
     let mut events = engine.subscribe();
     let mut yaml = String::from("name: t\ndefaults: { parallelism: 2 }\nsteps:\n");
     for i in 0..6 {
-        yaml.push_str(&format!("  s{i}: {{ uses: core/sleep, with: {{ ms: 50 }} }}\n"));
+        yaml.push_str(&format!(
+            "  s{i}: {{ uses: core/sleep, with: {{ ms: 50 }} }}\n"
+        ));
     }
     let report = run(&engine, &yaml, json!({})).await;
     assert_eq!(report.run.status, RunStatus::Succeeded);
@@ -334,12 +470,19 @@ async fn per_run_parallelism_is_bounded() {
 async fn missing_and_mistyped_inputs_are_rejected_before_anything_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(dir.path(), vec![]);
-    let wf = workflow("name: t\ninputs:\n  style: { type: string, required: true }\n  size: { type: integer }\nsteps:\n  a: { uses: core/echo }\n");
-    let Value::Object(inputs) = json!({"size": "large", "colour": "red"}) else { panic!() };
+    let wf = workflow(
+        "name: t\ninputs:\n  style: { type: string, required: true }\n  size: { type: integer }\nsteps:\n  a: { uses: core/echo }\n",
+    );
+    let Value::Object(inputs) = json!({"size": "large", "colour": "red"}) else {
+        panic!()
+    };
     let error = engine.create_run(&wf, inputs, None).await.unwrap_err();
     let text = error.to_string();
     assert!(text.contains("missing required input `style`"), "{text}");
-    assert!(text.contains("input `size` must be of type integer"), "{text}");
+    assert!(
+        text.contains("input `size` must be of type integer"),
+        "{text}"
+    );
     assert!(text.contains("unknown input `colour`"), "{text}");
     assert!(engine.store().runs().unwrap().is_empty());
 }

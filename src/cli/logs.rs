@@ -17,7 +17,10 @@ pub struct LogsArgs {
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<Exit> {
     let engine = crate::wiring::open_engine(&args.data_dir.path(), Default::default())?;
-    let operations = crate::wiring::services(&engine).catalog.ai_log.list(args.run.as_deref(), None)?;
+    let operations = crate::wiring::services(&engine)
+        .catalog
+        .ai_log
+        .list(args.run.as_deref(), None)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&operations)?);
         return Ok(Exit::Success);
@@ -37,7 +40,9 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<Exit> {
             op.usage.prompt_tokens,
             op.usage.completion_tokens,
             op.step_id.as_deref().unwrap_or("-"),
-            op.error.map(|e| format!("  error: {e}")).unwrap_or_default()
+            op.error
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default()
         );
     }
     Ok(Exit::Success)

@@ -18,7 +18,11 @@ pub use run::ProviderArgs;
 use crate::exit::Exit;
 
 #[derive(Parser)]
-#[command(name = "techpack", version, about = "Turns product photos into factory-ready tech packs, with a durable workflow engine underneath")]
+#[command(
+    name = "techpack",
+    version,
+    about = "Turns product photos into factory-ready tech packs, with a durable workflow engine underneath"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,7 +38,9 @@ pub struct DataDir {
 
 impl DataDir {
     pub fn path(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(crate::wiring::default_data_dir)
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::wiring::default_data_dir)
     }
 }
 
@@ -97,7 +103,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => run::run(args).await,
         Command::Validate { files } => validate::validate(&files),
         Command::Graph { file, format } => graph::graph(&file, format),
-        Command::Runs { command, data_dir, providers } => runs::runs(command, &data_dir, &providers).await,
+        Command::Runs {
+            command,
+            data_dir,
+            providers,
+        } => runs::runs(command, &data_dir, &providers).await,
         Command::Logs(args) => logs::logs(args),
         Command::Serve(args) => crate::server::serve(args).await,
         Command::Users { command, data_dir } => users::users(command, &data_dir),

@@ -23,8 +23,10 @@ impl Progress {
             let bar = if terminal {
                 let bar = ProgressBar::new(steps as u64);
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                        .expect("valid template"),
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                    )
+                    .expect("valid template"),
                 );
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bar
@@ -45,7 +47,9 @@ impl Progress {
                 if event.run_id != run_id {
                     continue;
                 }
-                let Some(step) = event.step_id.clone() else { continue };
+                let Some(step) = event.step_id.clone() else {
+                    continue;
+                };
                 match event.status.as_str() {
                     "running" | "retrying" => {
                         running.insert(step.clone());
@@ -56,11 +60,22 @@ impl Progress {
                     }
                 }
                 if !terminal && event.status != "running" {
-                    let message = event.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-                    eprintln!("  {step} {} (attempt {}){message}", event.status, event.attempt);
+                    let message = event
+                        .message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    eprintln!(
+                        "  {step} {} (attempt {}){message}",
+                        event.status, event.attempt
+                    );
                 }
                 let names: Vec<&str> = running.iter().map(String::as_str).collect();
-                bar.set_message(if names.is_empty() { String::new() } else { format!("running: {}", names.join(", ")) });
+                bar.set_message(if names.is_empty() {
+                    String::new()
+                } else {
+                    format!("running: {}", names.join(", "))
+                });
             }
             bar.finish_and_clear();
         });

@@ -53,7 +53,10 @@ pub struct ProviderArgs {
 
 impl ProviderArgs {
     pub fn defaults(&self) -> techpack_steps::services::ProviderDefaults {
-        techpack_steps::services::ProviderDefaults { vision: self.vision_provider, image: self.image_provider }
+        techpack_steps::services::ProviderDefaults {
+            vision: self.vision_provider,
+            image: self.image_provider,
+        }
     }
 }
 
@@ -61,12 +64,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let registry = crate::wiring::registry();
     let workflow = Workflow::from_file(&args.workflow, &registry)?;
     let inputs = collect_inputs(&workflow, &args)?;
-    let options = crate::wiring::EngineOptions { durability: args.durability.into(), providers: args.providers.defaults() };
+    let options = crate::wiring::EngineOptions {
+        durability: args.durability.into(),
+        providers: args.providers.defaults(),
+    };
     let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
     if let Some(user) = &args.user {
         crate::wiring::users(&engine).get(user)?;
     }
-    let run = engine.create_run(&workflow, inputs, args.user.clone()).await?;
+    let run = engine
+        .create_run(&workflow, inputs, args.user.clone())
+        .await?;
     eprintln!("run {} started ({} steps)", run.id, workflow.steps.len());
     let report = execute_with_progress(&engine, &run.id, workflow.steps.len(), args.quiet).await?;
     finish(&report, args.out.as_deref())
@@ -136,30 +144,41 @@ fn collect_inputs(workflow: &Workflow, args: &RunArgs) -> anyhow::Result<Map<Str
         };
         inputs.insert(name.to_string(), workflow.parse_input_value(name, text));
     }
-    if let Some(out) = &args.out {
-        if workflow.inputs.iter().any(|i| i.name == "out") {
-            std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-            let out = std::fs::canonicalize(out).with_context(|| format!("cannot read {}", out.display()))?;
-            inputs.insert("out".into(), Value::String(out.display().to_string()));
-        }
+    if let Some(out) = &args.out
+        && workflow.inputs.iter().any(|i| i.name == "out")
+    {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let out =
+            std::fs::canonicalize(out).with_context(|| format!("cannot read {}", out.display()))?;
+        inputs.insert("out".into(), Value::String(out.display().to_string()));
     }
     if !args.images.is_empty() {
         if !workflow.inputs.iter().any(|i| i.name == "images") {
-            bail!("workflow `{}` has no `images` input, so --image cannot be used with it", workflow.name);
+            bail!(
+                "workflow `{}` has no `images` input, so --image cannot be used with it",
+                workflow.name
+            );
         }
         let mut images = Vec::new();
         for (i, spec) in args.images.iter().enumerate() {
             let (view, path) = match spec.split_once('=') {
                 Some((view, path)) if VIEW_ORDER.contains(&view) => (view.to_string(), path),
                 Some((view, _)) if !std::path::Path::new(spec).exists() => {
-                    bail!("`--image {spec}`: unknown view `{view}` (views: {})", VIEW_ORDER.join(", "))
+                    bail!(
+                        "`--image {spec}`: unknown view `{view}` (views: {})",
+                        VIEW_ORDER.join(", ")
+                    )
                 }
                 _ => match VIEW_ORDER.get(i) {
                     Some(view) => (view.to_string(), spec.as_str()),
-                    None => bail!("more than {} images: name the views with VIEW=PATH", VIEW_ORDER.len()),
+                    None => bail!(
+                        "more than {} images: name the views with VIEW=PATH",
+                        VIEW_ORDER.len()
+                    ),
                 },
             };
-            let path = std::fs::canonicalize(path).with_context(|| format!("cannot read image {path}"))?;
+            let path =
+                std::fs::canonicalize(path).with_context(|| format!("cannot read image {path}"))?;
             images.push(json!({ "view": view, "path": path }));
         }
         inputs.insert("images".into(), Value::Array(images));

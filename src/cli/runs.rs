@@ -26,8 +26,18 @@ pub enum RunsCommand {
     Cancel { run: String },
 }
 
-pub async fn runs(command: RunsCommand, data_dir: &DataDir, providers: &super::run::ProviderArgs) -> anyhow::Result<Exit> {
-    let engine = crate::wiring::open_engine(&data_dir.path(), crate::wiring::EngineOptions { durability: Durability::Sync, providers: providers.defaults() })?;
+pub async fn runs(
+    command: RunsCommand,
+    data_dir: &DataDir,
+    providers: &super::run::ProviderArgs,
+) -> anyhow::Result<Exit> {
+    let engine = crate::wiring::open_engine(
+        &data_dir.path(),
+        crate::wiring::EngineOptions {
+            durability: Durability::Sync,
+            providers: providers.defaults(),
+        },
+    )?;
     match command {
         RunsCommand::List { json } => {
             let runs = engine.store().runs()?;
@@ -87,9 +97,16 @@ pub async fn runs(command: RunsCommand, data_dir: &DataDir, providers: &super::r
 
 async fn resume_one(engine: &techpack_engine::Engine, id: &str) -> anyhow::Result<Exit> {
     let before = engine.report(id)?;
-    let done = before.nodes.iter().filter(|n| n.status.is_finished()).count();
+    let done = before
+        .nodes
+        .iter()
+        .filter(|n| n.status.is_finished())
+        .count();
     if before.run.status == RunStatus::Running || before.run.status == RunStatus::Pending {
-        eprintln!("resuming run {id}: {done}/{} steps already finished", before.nodes.len());
+        eprintln!(
+            "resuming run {id}: {done}/{} steps already finished",
+            before.nodes.len()
+        );
     }
     let report = run::execute_with_progress(engine, id, before.nodes.len(), false).await?;
     run::finish(&report, None)

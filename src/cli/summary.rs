@@ -25,27 +25,51 @@ pub fn run_status(report_status: RunStatus) -> &'static str {
 pub fn render(report: &RunReport, live: bool) -> String {
     let run = &report.run;
     let mut out = String::new();
-    let status = if live { run.status.as_str() } else { run_status(run.status) };
+    let status = if live {
+        run.status.as_str()
+    } else {
+        run_status(run.status)
+    };
     let elapsed = match (run.started_at, run.finished_at) {
         (Some(start), Some(end)) => format!(" in {}", format_ms(end.saturating_sub(start))),
         _ => String::new(),
     };
-    let _ = writeln!(out, "run {} ({} v{}) {status}{elapsed}", run.id, run.workflow_name, run.workflow_version);
+    let _ = writeln!(
+        out,
+        "run {} ({} v{}) {status}{elapsed}",
+        run.id, run.workflow_name, run.workflow_version
+    );
     if let Some(error) = &run.error {
         let _ = writeln!(out, "  {error}");
     }
-    let width = report.nodes.iter().map(|n| n.step_id.len()).max().unwrap_or(4).max(4);
-    let _ = writeln!(out, "  {:width$}  {:10}  {:8}  {:>8}  NOTE", "STEP", "STATUS", "ATTEMPTS", "TIME");
+    let width = report
+        .nodes
+        .iter()
+        .map(|n| n.step_id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "  {:width$}  {:10}  {:8}  {:>8}  NOTE",
+        "STEP", "STATUS", "ATTEMPTS", "TIME"
+    );
     for node in &report.nodes {
         let time = match node.status {
             NodeStatus::Pending | NodeStatus::Skipped => "-".to_string(),
-            _ => node.elapsed_ms().map(format_ms).unwrap_or_else(|| "-".into()),
+            _ => node
+                .elapsed_ms()
+                .map(format_ms)
+                .unwrap_or_else(|| "-".into()),
         };
         let status = match (node.status, live) {
             (NodeStatus::Running, false) => "interrupted",
             (status, _) => status.as_str(),
         };
-        let note = node.error.as_deref().unwrap_or(if node.free { "free" } else { "" });
+        let note = node
+            .error
+            .as_deref()
+            .unwrap_or(if node.free { "free" } else { "" });
         let _ = writeln!(
             out,
             "  {:width$}  {:10}  {:8}  {:>8}  {}",

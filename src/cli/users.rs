@@ -23,9 +23,7 @@ pub enum UsersCommand {
         operation_id: Option<String>,
     },
     /// A user's balance and ledger entries
-    Show {
-        name: String,
-    },
+    Show { name: String },
 }
 
 pub fn users(command: UsersCommand, data_dir: &DataDir) -> anyhow::Result<Exit> {
@@ -40,7 +38,11 @@ pub fn users(command: UsersCommand, data_dir: &DataDir) -> anyhow::Result<Exit> 
             }
             println!("{token}");
         }
-        UsersCommand::Grant { name, amount, operation_id } => {
+        UsersCommand::Grant {
+            name,
+            amount,
+            operation_id,
+        } => {
             users.get(&name)?;
             let op = operation_id.unwrap_or_else(|| format!("grant:{}", uuid::Uuid::now_v7()));
             let balance = ledger.grant(&name, amount, &op)?;
@@ -49,9 +51,18 @@ pub fn users(command: UsersCommand, data_dir: &DataDir) -> anyhow::Result<Exit> 
         UsersCommand::Show { name } => {
             users.get(&name)?;
             let balance = ledger.balance(&name)?;
-            println!("{name}: {} available, {} reserved, {} spent", balance.available, balance.pending, balance.posted);
+            println!(
+                "{name}: {} available, {} reserved, {} spent",
+                balance.available, balance.pending, balance.posted
+            );
             for entry in ledger.entries(&name)? {
-                println!("  {}  {:8} {:>6}  {}", entry.seq, entry.kind.as_str(), entry.amount, entry.reservation_id.as_deref().unwrap_or(&entry.op_id));
+                println!(
+                    "  {}  {:8} {:>6}  {}",
+                    entry.seq,
+                    entry.kind.as_str(),
+                    entry.amount,
+                    entry.reservation_id.as_deref().unwrap_or(&entry.op_id)
+                );
             }
         }
     }

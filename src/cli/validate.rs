@@ -21,7 +21,11 @@ pub fn validate(files: &[PathBuf]) -> anyhow::Result<Exit> {
             Err(EngineError::Invalid(diagnostics)) => {
                 eprintln!("{diagnostics}");
                 let n = diagnostics.0.len();
-                eprintln!("{}: {n} problem{}", file.display(), if n == 1 { "" } else { "s" });
+                eprintln!(
+                    "{}: {n} problem{}",
+                    file.display(),
+                    if n == 1 { "" } else { "s" }
+                );
                 exit = Exit::Invalid;
             }
             Err(other) => {

@@ -14,10 +14,22 @@ pub fn app(state: AppState) -> Router {
         .route("/api/products/{id}", get(products::show))
         .route("/api/products/{id}/images", post(products::upload_image))
         .route("/api/products/{id}/revisions", get(products::revisions))
-        .route("/api/tech-pack-v2/category/detect", post(tech_pack::detect_category))
-        .route("/api/tech-pack-v2/base-views/analyze", post(tech_pack::analyze_base_views))
-        .route("/api/tech-pack-v2/close-ups/generate", post(tech_pack::generate_close_ups))
-        .route("/api/tech-pack-v2/sketches/generate", post(tech_pack::generate_sketches))
+        .route(
+            "/api/tech-pack-v2/category/detect",
+            post(tech_pack::detect_category),
+        )
+        .route(
+            "/api/tech-pack-v2/base-views/analyze",
+            post(tech_pack::analyze_base_views),
+        )
+        .route(
+            "/api/tech-pack-v2/close-ups/generate",
+            post(tech_pack::generate_close_ups),
+        )
+        .route(
+            "/api/tech-pack-v2/sketches/generate",
+            post(tech_pack::generate_sketches),
+        )
         .route("/api/tech-pack-v2/edit", post(tech_pack::edit))
         .route("/api/tech-pack-v2/regenerate", post(tech_pack::regenerate))
         .route("/api/workflows", get(runs::list_workflows))
@@ -34,7 +46,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics));
     api.layer(DefaultBodyLimit::max(state.max_body))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
         .fallback(system::not_found)
         .with_state(state)
 }

@@ -8,7 +8,13 @@ use super::error::ApiError;
 use crate::users::User;
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 /// An authenticated user.
@@ -19,7 +25,11 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        state.users.authenticate(token).map(Caller).ok_or_else(ApiError::unauthorized)
+        state
+            .users
+            .authenticate(token)
+            .map(Caller)
+            .ok_or_else(ApiError::unauthorized)
     }
 }
 
@@ -32,7 +42,11 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         match &state.admin_token {
-            Some(expected) if crate::users::constant_time_eq(expected.as_bytes(), token.as_bytes()) => Ok(Admin),
+            Some(expected)
+                if crate::users::constant_time_eq(expected.as_bytes(), token.as_bytes()) =>
+            {
+                Ok(Admin)
+            }
             _ => Err(ApiError::unauthorized()),
         }
     }

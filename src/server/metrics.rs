@@ -32,36 +32,69 @@ pub fn render(state: &AppState) -> Result<String, ApiError> {
     for (status, n) in &run_status {
         let _ = writeln!(out, "techpack_runs{{status=\"{status}\"}} {n}");
     }
-    out.push_str("# HELP techpack_steps Steps of stored runs by status.\n# TYPE techpack_steps gauge\n");
+    out.push_str(
+        "# HELP techpack_steps Steps of stored runs by status.\n# TYPE techpack_steps gauge\n",
+    );
     for (status, n) in &step_status {
         let _ = writeln!(out, "techpack_steps{{status=\"{status}\"}} {n}");
     }
     out.push_str("# HELP techpack_step_duration_seconds Wall time of finished steps.\n# TYPE techpack_step_duration_seconds histogram\n");
     for bucket in DURATION_BUCKETS {
         let n = durations.iter().filter(|d| **d <= bucket).count();
-        let _ = writeln!(out, "techpack_step_duration_seconds_bucket{{le=\"{bucket}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "techpack_step_duration_seconds_bucket{{le=\"{bucket}\"}} {n}"
+        );
     }
-    let _ = writeln!(out, "techpack_step_duration_seconds_bucket{{le=\"+Inf\"}} {}", durations.len());
-    let _ = writeln!(out, "techpack_step_duration_seconds_sum {}", durations.iter().sum::<f64>());
-    let _ = writeln!(out, "techpack_step_duration_seconds_count {}", durations.len());
+    let _ = writeln!(
+        out,
+        "techpack_step_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+        durations.len()
+    );
+    let _ = writeln!(
+        out,
+        "techpack_step_duration_seconds_sum {}",
+        durations.iter().sum::<f64>()
+    );
+    let _ = writeln!(
+        out,
+        "techpack_step_duration_seconds_count {}",
+        durations.len()
+    );
 
     let mut calls: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut tokens: BTreeMap<(String, &str), u64> = BTreeMap::new();
     for op in state.services.catalog.ai_log.list(None, None)? {
-        *calls.entry((op.provider.clone(), op.status.clone())).or_default() += 1;
+        *calls
+            .entry((op.provider.clone(), op.status.clone()))
+            .or_default() += 1;
         *tokens.entry((op.provider.clone(), "prompt")).or_default() += op.usage.prompt_tokens;
-        *tokens.entry((op.provider.clone(), "completion")).or_default() += op.usage.completion_tokens;
+        *tokens
+            .entry((op.provider.clone(), "completion"))
+            .or_default() += op.usage.completion_tokens;
     }
     out.push_str("# HELP techpack_provider_calls_total Model calls by provider and outcome.\n# TYPE techpack_provider_calls_total counter\n");
     for ((provider, status), n) in &calls {
-        let _ = writeln!(out, "techpack_provider_calls_total{{provider=\"{provider}\",status=\"{status}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "techpack_provider_calls_total{{provider=\"{provider}\",status=\"{status}\"}} {n}"
+        );
     }
     out.push_str("# HELP techpack_provider_tokens_total Tokens reported by providers.\n# TYPE techpack_provider_tokens_total counter\n");
     for ((provider, kind), n) in &tokens {
-        let _ = writeln!(out, "techpack_provider_tokens_total{{provider=\"{provider}\",kind=\"{kind}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "techpack_provider_tokens_total{{provider=\"{provider}\",kind=\"{kind}\"}} {n}"
+        );
     }
 
-    let mut credits: BTreeMap<&str, u64> = BTreeMap::from([("reserved", 0), ("posted", 0), ("refunded", 0), ("expired", 0), ("granted", 0)]);
+    let mut credits: BTreeMap<&str, u64> = BTreeMap::from([
+        ("reserved", 0),
+        ("posted", 0),
+        ("refunded", 0),
+        ("expired", 0),
+        ("granted", 0),
+    ]);
     for entry in Ledger::new(store.as_ref()).all_entries()? {
         let kind = match entry.kind {
             EntryKind::Reserve => "reserved",

@@ -95,15 +95,23 @@ impl AppState {
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
-    let options = crate::wiring::EngineOptions { durability: Default::default(), providers: args.providers.defaults() };
+    let options = crate::wiring::EngineOptions {
+        durability: Default::default(),
+        providers: args.providers.defaults(),
+    };
     let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
-    let db = engine.resources().get::<sled::Db>().expect("open_engine puts the database in");
+    let db = engine
+        .resources()
+        .get::<sled::Db>()
+        .expect("open_engine puts the database in");
     let state = AppState {
         services: crate::wiring::services(&engine),
         users: crate::wiring::users(&engine),
         workflows: WorkflowFolder::open(&args.workflows_dir, crate::wiring::registry()),
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
-        idempotency: db.open_tree("api/idempotency").context("cannot open the idempotency keys")?,
+        idempotency: db
+            .open_tree("api/idempotency")
+            .context("cannot open the idempotency keys")?,
         tasks: TaskTracker::new(),
         max_body: args.max_body_mib * 1024 * 1024,
         request_timeout: args.request_timeout,
@@ -124,20 +132,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         state.spawn_run(run.id.clone());
     }
 
-    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    println!("techpack listening on http://{addr} ({} unfinished runs resumed)", unfinished.len());
+    println!(
+        "techpack listening on http://{addr} ({} unfinished runs resumed)",
+        unfinished.len()
+    );
     tracing::info!(%addr, "listening");
 
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
 
     // No new requests; let running runs finish, up to the grace period. Whatever is still
     // running then is left as it is in the store: resumable at the next start.
     state.tasks.close();
-    if tokio::time::timeout(args.shutdown_grace, state.tasks.wait()).await.is_err() {
+    if tokio::time::timeout(args.shutdown_grace, state.tasks.wait())
+        .await
+        .is_err()
+    {
         let left: Vec<String> = state.engine.active_runs();
         tracing::warn!(runs = ?left, "shutdown grace over; these runs stay resumable");
-        eprintln!("stopping with {} runs unfinished; they resume at the next start", left.len());
+        eprintln!(
+            "stopping with {} runs unfinished; they resume at the next start",
+            left.len()
+        );
     }
     stop_sweeping.cancel();
     Ok(Exit::Success)

@@ -27,7 +27,8 @@ fn body(properties: Value, required: &[&str]) -> Value {
 fn op(summary: &str, request: Option<Value>, ok: (&str, &str), errors: &[&str]) -> Value {
     let mut responses = error_responses(errors);
     responses[ok.0] = json!({ "description": ok.1, "content": { "application/json": { "schema": { "type": "object" } } } });
-    let mut operation = json!({ "summary": summary, "security": [{ "bearer": [] }], "responses": responses });
+    let mut operation =
+        json!({ "summary": summary, "security": [{ "bearer": [] }], "responses": responses });
     if let Some(request) = request {
         operation["requestBody"] = request;
     }

@@ -17,8 +17,16 @@ pub struct StepCall {
 }
 
 /// A one-step workflow whose `with:` is the run's `config` input.
-fn workflow(call: &StepCall, registry: &techpack_engine::StepRegistry) -> Result<Workflow, ApiError> {
-    let id = call.uses.rsplit('/').next().unwrap_or("step").replace('-', "_");
+fn workflow(
+    call: &StepCall,
+    registry: &techpack_engine::StepRegistry,
+) -> Result<Workflow, ApiError> {
+    let id = call
+        .uses
+        .rsplit('/')
+        .next()
+        .unwrap_or("step")
+        .replace('-', "_");
     let text = format!(
         "name: api/{uses}\nversion: 1\ninputs:\n  config: {{ type: object, required: true }}\nsteps:\n  {id}:\n    uses: {uses}\n    credits: {credits}\n    timeout: 5m\n    retry: {{ attempts: 2, initial_delay: 1s }}\n    with: ${{{{ inputs.config }}}}\n",
         uses = call.uses,
@@ -28,9 +36,16 @@ fn workflow(call: &StepCall, registry: &techpack_engine::StepRegistry) -> Result
 }
 
 /// Runs the step for `user` and answers with its output and the credits it used.
-pub async fn run_step(state: &AppState, user: &str, call: StepCall, config: Value) -> Result<(StatusCode, Value), ApiError> {
+pub async fn run_step(
+    state: &AppState,
+    user: &str,
+    call: StepCall,
+    config: Value,
+) -> Result<(StatusCode, Value), ApiError> {
     let registry = state.engine.registry();
-    let kind = registry.get(call.uses).ok_or_else(|| ApiError::internal(format!("{} is not registered", call.uses)))?;
+    let kind = registry
+        .get(call.uses)
+        .ok_or_else(|| ApiError::internal(format!("{} is not registered", call.uses)))?;
     kind.build(&config).map_err(ApiError::bad_request)?;
     let workflow = workflow(&call, registry)?;
     let ledger = Ledger::new(state.engine.store().as_ref());
@@ -39,18 +54,31 @@ pub async fn run_step(state: &AppState, user: &str, call: StepCall, config: Valu
         return Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
             "insufficient_credits",
-            format!("this costs {} credits; you have {available} available", call.credits),
+            format!(
+                "this costs {} credits; you have {available} available",
+                call.credits
+            ),
         ));
     }
     let mut inputs = Map::new();
     inputs.insert("config".into(), config);
-    let run = state.engine.create_run(&workflow, inputs, Some(user.to_string())).await?;
+    let run = state
+        .engine
+        .create_run(&workflow, inputs, Some(user.to_string()))
+        .await?;
     // Executed in a tracked task: if the request is dropped (timeout, client gone), the run
     // still reaches a persisted end and settles its credits.
     let engine = state.engine.clone();
     let run_id = run.id.clone();
-    let report = state.tasks.spawn(async move { engine.execute(&run_id).await }).await.map_err(ApiError::internal)??;
-    let node = report.nodes.first().ok_or_else(|| ApiError::internal("a one-step run has no node"))?;
+    let report = state
+        .tasks
+        .spawn(async move { engine.execute(&run_id).await })
+        .await
+        .map_err(ApiError::internal)??;
+    let node = report
+        .nodes
+        .first()
+        .ok_or_else(|| ApiError::internal("a one-step run has no node"))?;
     let charged = node.status == NodeStatus::Succeeded && !node.free;
     let credits_used = if charged { call.credits } else { 0 };
     match node.status {
@@ -67,19 +95,30 @@ pub async fn run_step(state: &AppState, user: &str, call: StepCall, config: Valu
             Ok((StatusCode::OK, Value::Object(body)))
         }
         _ => {
-            let message = node.error.clone().unwrap_or_else(|| "the step did not finish".into());
+            let message = node
+                .error
+                .clone()
+                .unwrap_or_else(|| "the step did not finish".into());
             let (status, code) = match node.error_code.as_deref() {
-                Some("insufficient_credits") => (StatusCode::PAYMENT_REQUIRED, "insufficient_credits"),
+                Some("insufficient_credits") => {
+                    (StatusCode::PAYMENT_REQUIRED, "insufficient_credits")
+                }
                 Some("not_found") => (StatusCode::NOT_FOUND, "not_found"),
                 Some("invalid_input") => (StatusCode::BAD_REQUEST, "invalid_input"),
-                _ if node.status == NodeStatus::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
+                _ if node.status == NodeStatus::Cancelled => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "cancelled")
+                }
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "step_failed"),
             };
             tracing::info!(run = %run.id, step = %node.step_id, %message, "step failed");
             let mut error = ApiError::new(status, code, message);
             if status == StatusCode::INTERNAL_SERVER_ERROR {
                 // Provider and storage failures are told in one sentence without internals.
-                error.message = format!("{} (credits refunded: {})", error.message.lines().next().unwrap_or(""), call.credits);
+                error.message = format!(
+                    "{} (credits refunded: {})",
+                    error.message.lines().next().unwrap_or(""),
+                    call.credits
+                );
             }
             Err(error)
         }

@@ -37,7 +37,11 @@ pub struct WorkflowFolder {
 
 impl WorkflowFolder {
     pub fn open(dir: &Path, registry: StepRegistry) -> Arc<WorkflowFolder> {
-        let folder = Arc::new(WorkflowFolder { dir: dir.to_path_buf(), registry, files: RwLock::new(BTreeMap::new()) });
+        let folder = Arc::new(WorkflowFolder {
+            dir: dir.to_path_buf(),
+            registry,
+            files: RwLock::new(BTreeMap::new()),
+        });
         folder.refresh();
         folder
     }
@@ -56,14 +60,21 @@ impl WorkflowFolder {
             }
             seen.push(path.clone());
             let modified = entry.metadata().and_then(|m| m.modified()).ok();
-            let unchanged = self.files.read().expect("workflows lock").get(&path).is_some_and(|e| e.modified == modified && modified.is_some());
+            let unchanged = self
+                .files
+                .read()
+                .expect("workflows lock")
+                .get(&path)
+                .is_some_and(|e| e.modified == modified && modified.is_some());
             if unchanged {
                 continue;
             }
             let file = path.display().to_string();
             let parsed = std::fs::read_to_string(&path)
                 .map_err(|e| e.to_string())
-                .and_then(|text| Workflow::parse(&text, &file, &self.registry).map_err(|d| d.to_string()));
+                .and_then(|text| {
+                    Workflow::parse(&text, &file, &self.registry).map_err(|d| d.to_string())
+                });
             let mut files = self.files.write().expect("workflows lock");
             let previous = files.remove(&path);
             let entry = match parsed {
@@ -101,7 +112,10 @@ impl WorkflowFolder {
             };
             files.insert(path, entry);
         }
-        self.files.write().expect("workflows lock").retain(|path, _| seen.contains(path));
+        self.files
+            .write()
+            .expect("workflows lock")
+            .retain(|path, _| seen.contains(path));
     }
 
     /// Refreshes every second until the process ends.
@@ -118,10 +132,19 @@ impl WorkflowFolder {
 
     /// The live version of the workflow called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Workflow>> {
-        self.files.read().expect("workflows lock").values().find_map(|e| e.live.clone().filter(|w| w.name == name))
+        self.files
+            .read()
+            .expect("workflows lock")
+            .values()
+            .find_map(|e| e.live.clone().filter(|w| w.name == name))
     }
 
     pub fn statuses(&self) -> Vec<WorkflowStatus> {
-        self.files.read().expect("workflows lock").values().map(|e| e.status.clone()).collect()
+        self.files
+            .read()
+            .expect("workflows lock")
+            .values()
+            .map(|e| e.status.clone())
+            .collect()
     }
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use techpack_steps::local::{self, DecodeLimits};
 use techpack_steps::providers::local::plan_detail_regions;
-use techpack_steps::providers::{ImageProvider, ImageTask, InlineImage, LocalProvider, VisionProvider, VisionTask};
+use techpack_steps::providers::{
+    ImageProvider, ImageTask, InlineImage, LocalProvider, VisionProvider, VisionTask,
+};
 use techpack_steps::techpack::View;
 
 const ROUNDS: usize = 9;
@@ -16,9 +18,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let png = local::encode_png(&local::draw_sample_product(1024, 1024)).unwrap();
-    let image = InlineImage { mime: "image/png".into(), bytes: png.clone().into() };
+    let image = InlineImage {
+        mime: "image/png".into(),
+        bytes: png.clone().into(),
+    };
     let provider = LocalProvider::default();
     let limits = DecodeLimits::default();
 
@@ -39,11 +47,19 @@ fn main() {
         local::decode(&png, &limits).unwrap();
     });
     time("detect-category (per image)", &|| {
-        runtime.block_on(provider.ask(&VisionTask::DetectCategory, std::slice::from_ref(&image))).unwrap();
+        runtime
+            .block_on(provider.ask(&VisionTask::DetectCategory, std::slice::from_ref(&image)))
+            .unwrap();
     });
     time("analyze-base-views (one view)", &|| {
-        let task = VisionTask::AnalyzeView { view: View::Front, category: None, reference: None };
-        runtime.block_on(provider.ask(&task, std::slice::from_ref(&image))).unwrap();
+        let task = VisionTask::AnalyzeView {
+            view: View::Front,
+            category: None,
+            reference: None,
+        };
+        runtime
+            .block_on(provider.ask(&task, std::slice::from_ref(&image)))
+            .unwrap();
     });
     time("generate-close-ups: plan 8 regions", &|| {
         plan_detail_regions(&png, &limits, 8).unwrap();
@@ -52,20 +68,47 @@ fn main() {
     time("generate-close-ups: 8 shots + analysis", &|| {
         runtime.block_on(async {
             for crop in &regions {
-                let task = ImageTask::CloseUp { detail: "d", region: Some([crop.x, crop.y, crop.w, crop.h]), description: "" };
-                let shot = provider.generate(&task, std::slice::from_ref(&image)).await.unwrap();
-                let shot = InlineImage { mime: shot.mime, bytes: shot.bytes.into() };
-                let task = VisionTask::AnalyzeCloseUp { detail: "d", category: None };
-                provider.ask(&task, std::slice::from_ref(&shot)).await.unwrap();
+                let task = ImageTask::CloseUp {
+                    detail: "d",
+                    region: Some([crop.x, crop.y, crop.w, crop.h]),
+                    description: "",
+                };
+                let shot = provider
+                    .generate(&task, std::slice::from_ref(&image))
+                    .await
+                    .unwrap();
+                let shot = InlineImage {
+                    mime: shot.mime,
+                    bytes: shot.bytes.into(),
+                };
+                let task = VisionTask::AnalyzeCloseUp {
+                    detail: "d",
+                    category: None,
+                };
+                provider
+                    .ask(&task, std::slice::from_ref(&shot))
+                    .await
+                    .unwrap();
             }
         });
     });
     time("generate-sketches (one view: line art + PNG)", &|| {
-        let task = ImageTask::Sketch { view: View::Front, description: "" };
-        runtime.block_on(provider.generate(&task, std::slice::from_ref(&image))).unwrap();
+        let task = ImageTask::Sketch {
+            view: View::Front,
+            description: "",
+        };
+        runtime
+            .block_on(provider.generate(&task, std::slice::from_ref(&image)))
+            .unwrap();
     });
     time("regenerate (clean-up + PNG)", &|| {
-        let task = ImageTask::Regenerate { view: View::Front, prompt: None, description: "" };
-        runtime.block_on(provider.generate(&task, std::slice::from_ref(&image))).unwrap();
+        let task = ImageTask::Regenerate {
+            view: View::Front,
+            prompt: None,
+            description: "",
+        };
+        runtime
+            .block_on(provider.generate(&task, std::slice::from_ref(&image)))
+            .unwrap();
     });
 }

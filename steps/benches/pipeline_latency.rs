@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, json};
-use techpack_engine::{Engine, EngineConfig, Resources, RunStatus, SledStore, StepRegistry, Workflow};
+use techpack_engine::{
+    Engine, EngineConfig, Resources, RunStatus, SledStore, StepRegistry, Workflow,
+};
 use techpack_fake_ai::{Behaviour, FakeAi};
 use techpack_steps::local::{self, DecodeLimits};
 use techpack_steps::providers::LocalProvider;
@@ -22,7 +24,10 @@ const VIEWS: [&str; 3] = ["front", "back", "side"];
 const CLOSE_UPS: usize = 8;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let fake = FakeAi::start(Behaviour::default().with_latency(LATENCY)).await;
         let dir = tempfile::tempdir().unwrap();
@@ -41,22 +46,46 @@ fn main() {
         let mut resources = Resources::new();
         resources.insert(Arc::new(TechpackServices {
             catalog,
-            defaults: ProviderDefaults { vision: VisionChoice::Openai, image: ImageChoice::Gemini },
+            defaults: ProviderDefaults {
+                vision: VisionChoice::Openai,
+                image: ImageChoice::Gemini,
+            },
             limits: DecodeLimits::default(),
             local: Arc::new(LocalProvider::default()),
             remote: Some(Arc::new(HttpProviders::new(
                 DecodeLimits::default(),
-                OpenAiConfig { base_url: fake.base_url_openai(), api_key: Some(ApiKey::new("sk-bench")), ..OpenAiConfig::from_env(None) },
-                GeminiConfig { base_url: fake.base_url_gemini(), api_key: Some(ApiKey::new("gm-bench")), ..GeminiConfig::from_env(None) },
+                OpenAiConfig {
+                    base_url: fake.base_url_openai(),
+                    api_key: Some(ApiKey::new("sk-bench")),
+                    ..OpenAiConfig::from_env(None)
+                },
+                GeminiConfig {
+                    base_url: fake.base_url_gemini(),
+                    api_key: Some(ApiKey::new("gm-bench")),
+                    ..GeminiConfig::from_env(None)
+                },
             ))),
         }));
         let mut registry = StepRegistry::with_builtins();
         techpack_steps::register(&mut registry);
-        let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows/tech-pack-v2.yaml")).unwrap();
+        let source = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../workflows/tech-pack-v2.yaml"
+        ))
+        .unwrap();
         // All close-ups at once, so the bound below is the DAG's, not a concurrency limit's.
-        let source = source.replace("count: ${{ inputs.close_ups }}", "count: ${{ inputs.close_ups }}\n      concurrency: 8");
+        let source = source.replace(
+            "count: ${{ inputs.close_ups }}",
+            "count: ${{ inputs.close_ups }}\n      concurrency: 8",
+        );
         let workflow = Workflow::parse(&source, "tech-pack-v2.yaml", &registry).unwrap();
-        let engine = Engine::new(Arc::new(store), registry, vec![], resources, EngineConfig::default());
+        let engine = Engine::new(
+            Arc::new(store),
+            registry,
+            vec![],
+            resources,
+            EngineConfig::default(),
+        );
 
         let mut inputs = Map::new();
         inputs.insert("images".into(), json!(images));
@@ -66,17 +95,35 @@ fn main() {
         let started = Instant::now();
         let report = engine.execute(&run.id).await.unwrap();
         let wall = started.elapsed();
-        assert_eq!(report.run.status, RunStatus::Succeeded, "{:?}", report.run.error);
+        assert_eq!(
+            report.run.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            report.run.error
+        );
         let calls = fake.request_count() - before;
 
         // Critical path: detect, then the views side by side, then a close-up (draw, then
         // analyze) beside the sketches: four calls deep.
         let critical = LATENCY * 4;
         let sequential = LATENCY * calls as u32;
-        println!("fake provider latency L = {} ms; {calls} provider calls", LATENCY.as_millis());
-        println!("wall time:                 {:>7.0} ms", wall.as_secs_f64() * 1e3);
-        println!("critical-path bound (4 L): {:>7.0} ms  -> wall / bound = {:.2}", critical.as_secs_f64() * 1e3, wall.as_secs_f64() / critical.as_secs_f64());
-        println!("one call after another:    {:>7.0} ms  -> {:.1}x faster", sequential.as_secs_f64() * 1e3, sequential.as_secs_f64() / wall.as_secs_f64());
+        println!(
+            "fake provider latency L = {} ms; {calls} provider calls",
+            LATENCY.as_millis()
+        );
+        println!(
+            "wall time:                 {:>7.0} ms",
+            wall.as_secs_f64() * 1e3
+        );
+        println!(
+            "critical-path bound (4 L): {:>7.0} ms  -> wall / bound = {:.2}",
+            critical.as_secs_f64() * 1e3,
+            wall.as_secs_f64() / critical.as_secs_f64()
+        );
+        println!(
+            "one call after another:    {:>7.0} ms  -> {:.1}x faster",
+            sequential.as_secs_f64() * 1e3,
+            sequential.as_secs_f64() / wall.as_secs_f64()
+        );
     });
 }
-

@@ -10,8 +10,8 @@ use techpack_engine::{StepContext, StepError};
 
 use crate::local::DecodeLimits;
 use crate::providers::{
-    ImageAnswer, ImageProvider, ImageTask, InlineImage, LocalProvider, ProviderError, VisionAnswer, VisionProvider,
-    VisionTask,
+    ImageAnswer, ImageProvider, ImageTask, InlineImage, LocalProvider, ProviderError, VisionAnswer,
+    VisionProvider, VisionTask,
 };
 use crate::storage::{AiOperation, Catalog, StorageError};
 
@@ -66,8 +66,16 @@ pub struct ProviderDefaults {
 
 /// Builds the HTTP providers on demand (kept out of the offline path entirely).
 pub trait RemoteProviders: Send + Sync {
-    fn vision(&self, choice: VisionChoice, model: Option<&str>) -> Result<Arc<dyn VisionProvider>, ProviderError>;
-    fn imaging(&self, choice: ImageChoice, model: Option<&str>) -> Result<Arc<dyn ImageProvider>, ProviderError>;
+    fn vision(
+        &self,
+        choice: VisionChoice,
+        model: Option<&str>,
+    ) -> Result<Arc<dyn VisionProvider>, ProviderError>;
+    fn imaging(
+        &self,
+        choice: ImageChoice,
+        model: Option<&str>,
+    ) -> Result<Arc<dyn ImageProvider>, ProviderError>;
 }
 
 pub struct TechpackServices {
@@ -89,17 +97,25 @@ pub struct ProviderSelection {
 
 pub fn storage_error(error: StorageError) -> StepError {
     match error {
-        StorageError::ProductNotFound(_) | StorageError::RevisionNotFound { .. } | StorageError::AnalysisNotFound(_) => {
+        StorageError::ProductNotFound(_)
+        | StorageError::RevisionNotFound { .. }
+        | StorageError::AnalysisNotFound(_) => {
             StepError::permanent(error.to_string()).with_code("not_found")
         }
-        StorageError::BlobMissing(_) | StorageError::Corrupt(_) => StepError::permanent(error.to_string()),
+        StorageError::BlobMissing(_) | StorageError::Corrupt(_) => {
+            StepError::permanent(error.to_string())
+        }
         other => StepError::retryable(other.to_string()),
     }
 }
 
 pub fn provider_error(error: ProviderError) -> StepError {
     let transient = error.is_transient();
-    let step_error = if transient { StepError::retryable(error.to_string()) } else { StepError::permanent(error.to_string()) };
+    let step_error = if transient {
+        StepError::retryable(error.to_string())
+    } else {
+        StepError::permanent(error.to_string())
+    };
     step_error.with_code("provider")
 }
 
@@ -109,30 +125,40 @@ pub fn invalid_input(message: impl Into<String>) -> StepError {
 
 impl TechpackServices {
     pub fn from_context(ctx: &StepContext) -> Result<Arc<TechpackServices>, StepError> {
-        ctx.resources
-            .get::<TechpackServices>()
-            .ok_or_else(|| StepError::permanent("tech-pack services are not configured in this engine"))
+        ctx.resources.get::<TechpackServices>().ok_or_else(|| {
+            StepError::permanent("tech-pack services are not configured in this engine")
+        })
     }
 
-    pub fn vision(&self, selection: &ProviderSelection) -> Result<Arc<dyn VisionProvider>, StepError> {
+    pub fn vision(
+        &self,
+        selection: &ProviderSelection,
+    ) -> Result<Arc<dyn VisionProvider>, StepError> {
         match selection.provider.unwrap_or(self.defaults.vision) {
             VisionChoice::Local => Ok(self.local.clone()),
             choice => self
                 .remote
                 .as_ref()
-                .ok_or_else(|| StepError::permanent("HTTP providers are not available in this build"))?
+                .ok_or_else(|| {
+                    StepError::permanent("HTTP providers are not available in this build")
+                })?
                 .vision(choice, selection.model.as_deref())
                 .map_err(provider_error),
         }
     }
 
-    pub fn imaging(&self, selection: &ProviderSelection) -> Result<Arc<dyn ImageProvider>, StepError> {
+    pub fn imaging(
+        &self,
+        selection: &ProviderSelection,
+    ) -> Result<Arc<dyn ImageProvider>, StepError> {
         match selection.image_provider.unwrap_or(self.defaults.image) {
             ImageChoice::Local => Ok(self.local.clone()),
             choice => self
                 .remote
                 .as_ref()
-                .ok_or_else(|| StepError::permanent("HTTP providers are not available in this build"))?
+                .ok_or_else(|| {
+                    StepError::permanent("HTTP providers are not available in this build")
+                })?
                 .imaging(choice, selection.image_model.as_deref())
                 .map_err(provider_error),
         }
@@ -164,23 +190,29 @@ impl TechpackServices {
             Ok(answer) => (answer.usage, summarize_json(&answer.value), None),
             Err(e) => (Default::default(), String::new(), Some(e.to_string())),
         };
-        self.log(ctx, AiOperation {
-            id: String::new(),
-            operation: task.operation().into(),
-            provider: provider.name().into(),
-            model: result.as_ref().map(|a| a.model.clone()).unwrap_or_else(|_| provider.model().to_string()),
-            kind: "vision".into(),
-            user: None,
-            run_id: None,
-            step_id: None,
-            input_summary,
-            output_summary,
-            usage,
-            latency_ms: started.elapsed().as_millis() as u64,
-            status: if error.is_none() { "ok" } else { "error" }.into(),
-            error,
-            at: now_ms(),
-        });
+        self.log(
+            ctx,
+            AiOperation {
+                id: String::new(),
+                operation: task.operation().into(),
+                provider: provider.name().into(),
+                model: result
+                    .as_ref()
+                    .map(|a| a.model.clone())
+                    .unwrap_or_else(|_| provider.model().to_string()),
+                kind: "vision".into(),
+                user: None,
+                run_id: None,
+                step_id: None,
+                input_summary,
+                output_summary,
+                usage,
+                latency_ms: started.elapsed().as_millis() as u64,
+                status: if error.is_none() { "ok" } else { "error" }.into(),
+                error,
+                at: now_ms(),
+            },
+        );
         result.map_err(provider_error)
     }
 
@@ -198,28 +230,40 @@ impl TechpackServices {
         let (usage, output_summary, error) = match &result {
             Ok(answer) => (
                 answer.usage,
-                format!("{} {}×{} px, {} bytes", answer.mime, answer.width, answer.height, answer.bytes.len()),
+                format!(
+                    "{} {}×{} px, {} bytes",
+                    answer.mime,
+                    answer.width,
+                    answer.height,
+                    answer.bytes.len()
+                ),
                 None,
             ),
             Err(e) => (Default::default(), String::new(), Some(e.to_string())),
         };
-        self.log(ctx, AiOperation {
-            id: String::new(),
-            operation: task.operation().into(),
-            provider: provider.name().into(),
-            model: result.as_ref().map(|a| a.model.clone()).unwrap_or_else(|_| provider.model().to_string()),
-            kind: "image".into(),
-            user: None,
-            run_id: None,
-            step_id: None,
-            input_summary,
-            output_summary,
-            usage,
-            latency_ms: started.elapsed().as_millis() as u64,
-            status: if error.is_none() { "ok" } else { "error" }.into(),
-            error,
-            at: now_ms(),
-        });
+        self.log(
+            ctx,
+            AiOperation {
+                id: String::new(),
+                operation: task.operation().into(),
+                provider: provider.name().into(),
+                model: result
+                    .as_ref()
+                    .map(|a| a.model.clone())
+                    .unwrap_or_else(|_| provider.model().to_string()),
+                kind: "image".into(),
+                user: None,
+                run_id: None,
+                step_id: None,
+                input_summary,
+                output_summary,
+                usage,
+                latency_ms: started.elapsed().as_millis() as u64,
+                status: if error.is_none() { "ok" } else { "error" }.into(),
+                error,
+                at: now_ms(),
+            },
+        );
         result.map_err(provider_error)
     }
 }
@@ -240,7 +284,14 @@ fn summarize_json(value: &serde_json::Value) -> String {
 pub fn describe_images(images: &[(String, &InlineImage, &str)]) -> String {
     images
         .iter()
-        .map(|(label, image, hash)| format!("{label}: {} {} bytes sha256:{}", image.mime, image.bytes.len(), &hash[..hash.len().min(12)]))
+        .map(|(label, image, hash)| {
+            format!(
+                "{label}: {} {} bytes sha256:{}",
+                image.mime,
+                image.bytes.len(),
+                &hash[..hash.len().min(12)]
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

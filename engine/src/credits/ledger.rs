@@ -140,7 +140,10 @@ impl<'s> Ledger<'s> {
         };
         // Ledger operations outside node transitions (grants, sweeps) are acknowledged to
         // someone: they are on disk before that.
-        let committed = self.store.commit(None, None, Some(&work)).and_then(|()| self.store.flush());
+        let committed = self
+            .store
+            .commit(None, None, Some(&work))
+            .and_then(|()| self.store.flush());
         let outcome = outcome.lock().expect("ledger outcome lock").take();
         match (committed, outcome) {
             (Ok(()), Some(result)) => result,

@@ -196,7 +196,11 @@ impl Engine {
         struct Active<'a>(&'a Inner, &'a str);
         impl Drop for Active<'_> {
             fn drop(&mut self) {
-                self.0.active.lock().expect("active runs lock").remove(self.1);
+                self.0
+                    .active
+                    .lock()
+                    .expect("active runs lock")
+                    .remove(self.1);
             }
         }
         let _active = Active(&self.inner, run_id);
@@ -222,7 +226,13 @@ impl Engine {
 
     /// Ids of the runs executing in this process.
     pub fn active_runs(&self) -> Vec<String> {
-        self.inner.active.lock().expect("active runs lock").keys().cloned().collect()
+        self.inner
+            .active
+            .lock()
+            .expect("active runs lock")
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Signals every run executing in this process to stop.

@@ -99,8 +99,12 @@ pub(crate) async fn run(
                 record.status = NodeStatus::Failed;
                 record.error = Some(reason.clone());
                 record.error_code = Some(
-                    if reason.starts_with(crate::credits::INSUFFICIENT_CREDITS) { "insufficient_credits" } else { "refused" }
-                        .to_string(),
+                    if reason.starts_with(crate::credits::INSUFFICIENT_CREDITS) {
+                        "insufficient_credits"
+                    } else {
+                        "refused"
+                    }
+                    .to_string(),
                 );
                 record.finished_at = Some(now_ms());
                 inner.store.commit(Some(&record), None, None)?;

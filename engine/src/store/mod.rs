@@ -56,6 +56,9 @@ impl From<TxnConflict> for HookError {
     }
 }
 
+/// A key and its value in the hook keyspace.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Hook code run inside a transition's transaction.
 pub type TxnWork<'a> = &'a (dyn Fn(&mut dyn TxnView) -> Result<(), HookError> + Sync);
 
@@ -88,5 +91,5 @@ pub trait StateStore: Send + Sync + 'static {
     fn hook_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError>;
 
     /// Every hook-owned key under `prefix`, in key order.
-    fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError>;
+    fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<KeyValue>, EngineError>;
 }

@@ -234,7 +234,7 @@ impl StateStore for SledStore {
             .map(|v| v.to_vec()))
     }
 
-    fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError> {
+    fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<super::KeyValue>, EngineError> {
         self.hooks
             .scan_prefix(prefix)
             .map(|entry| {

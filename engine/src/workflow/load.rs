@@ -512,17 +512,16 @@ fn check_reference(
             ),
             Some(&n) => {
                 needs.insert(n);
-                if let Some(attribute) = rest {
-                    if attribute != "output" && attribute != "status" {
-                        report.add(
-                            Code::BadReference,
-                            Some(id),
-                            &path,
-                            format!(
-                                "`{field}` reads `steps.{other}.{attribute}`; a step has `output` and `status`"
-                            ),
-                        );
-                    }
+                if let Some(attribute) = rest
+                    && attribute != "output"
+                    && attribute != "status"
+                {
+                    report.add(
+                        Code::BadReference,
+                        Some(id),
+                        &path,
+                        format!("`{field}` reads `steps.{other}.{attribute}`; a step has `output` and `status`"),
+                    );
                 }
             }
         },
@@ -604,15 +603,15 @@ fn retry_policy(
         p.push(name);
         p
     };
-    if let Some(text) = &spec.initial_delay {
-        if let Some(d) = duration(text, step, &field("initial_delay"), report) {
-            policy.initial_delay = d;
-        }
+    if let Some(text) = &spec.initial_delay
+        && let Some(d) = duration(text, step, &field("initial_delay"), report)
+    {
+        policy.initial_delay = d;
     }
-    if let Some(text) = &spec.max_delay {
-        if let Some(d) = duration(text, step, &field("max_delay"), report) {
-            policy.max_delay = d;
-        }
+    if let Some(text) = &spec.max_delay
+        && let Some(d) = duration(text, step, &field("max_delay"), report)
+    {
+        policy.max_delay = d;
     }
     if policy.max_delay < policy.initial_delay {
         report.add(

@@ -21,7 +21,11 @@ pub struct NewUser {
     credits: u64,
 }
 
-pub async fn create_user(State(state): State<AppState>, _: Admin, Body(body): Body<NewUser>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    _: Admin,
+    Body(body): Body<NewUser>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (user, token) = state.users.create(&body.name).map_err(|e| match e {
         UserError::Exists(_) => ApiError::new(StatusCode::CONFLICT, "user_exists", e.to_string()),
         UserError::BadName(_) => ApiError::bad_request(e.to_string()),
@@ -29,9 +33,16 @@ pub async fn create_user(State(state): State<AppState>, _: Admin, Body(body): Bo
     })?;
     let ledger = Ledger::new(state.engine.store().as_ref());
     if body.credits > 0 {
-        ledger.grant(&user.name, body.credits, &format!("create-user:{}", user.id))?;
+        ledger.grant(
+            &user.name,
+            body.credits,
+            &format!("create-user:{}", user.id),
+        )?;
     }
-    Ok((StatusCode::CREATED, Json(json!({ "name": user.name, "token": token, "balance": body.credits }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": user.name, "token": token, "balance": body.credits })),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -42,13 +53,27 @@ pub struct Grant {
     operation_id: String,
 }
 
-pub async fn grant(State(state): State<AppState>, _: Admin, Path(name): Path<String>, Body(body): Body<Grant>) -> Result<Json<Value>, ApiError> {
-    state.users.get(&name).map_err(|_| ApiError::not_found("user", &name))?;
+pub async fn grant(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+    Body(body): Body<Grant>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .users
+        .get(&name)
+        .map_err(|_| ApiError::not_found("user", &name))?;
     let ledger = Ledger::new(state.engine.store().as_ref());
-    let balance = ledger.grant(&name, body.amount, &body.operation_id).map_err(|e| match e {
-        techpack_engine::EngineError::CreditOperationReused { .. } => ApiError::new(StatusCode::CONFLICT, "operation_reused", e.to_string()),
-        techpack_engine::EngineError::InvalidCreditRequest { .. } => ApiError::bad_request(e.to_string()),
-        other => other.into(),
-    })?;
+    let balance = ledger
+        .grant(&name, body.amount, &body.operation_id)
+        .map_err(|e| match e {
+            techpack_engine::EngineError::CreditOperationReused { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "operation_reused", e.to_string())
+            }
+            techpack_engine::EngineError::InvalidCreditRequest { .. } => {
+                ApiError::bad_request(e.to_string())
+            }
+            other => other.into(),
+        })?;
     Ok(Json(json!({ "name": name, "balance": balance.available })))
 }

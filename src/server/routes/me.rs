@@ -9,7 +9,10 @@ use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 
-pub async fn credits(State(state): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ApiError> {
+pub async fn credits(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<Value>, ApiError> {
     let ledger = Ledger::new(state.engine.store().as_ref());
     let balance = ledger.balance(&user.name)?;
     let entries = ledger.entries(&user.name)?;
@@ -23,7 +26,10 @@ pub async fn credits(State(state): State<AppState>, Caller(user): Caller) -> Res
     })))
 }
 
-pub async fn logs(State(state): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ApiError> {
+pub async fn logs(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<Value>, ApiError> {
     let operations = state.services.catalog.ai_log.list(None, Some(&user.name))?;
     Ok(Json(json!({ "operations": operations })))
 }

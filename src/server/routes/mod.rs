@@ -23,9 +23,18 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Body(value)),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::bad_request(e.body_text())),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!("the body is not valid JSON: {}", e.body_text()))),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::bad_request("send the body as JSON with `Content-Type: application/json`")),
-            Err(other) => Err(ApiError::new(other.status(), "invalid_input", other.body_text())),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!(
+                "the body is not valid JSON: {}",
+                e.body_text()
+            ))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::bad_request(
+                "send the body as JSON with `Content-Type: application/json`",
+            )),
+            Err(other) => Err(ApiError::new(
+                other.status(),
+                "invalid_input",
+                other.body_text(),
+            )),
         }
     }
 }

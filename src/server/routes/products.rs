@@ -20,12 +20,19 @@ pub struct NewProduct {
     description: Option<String>,
 }
 
-pub async fn create(State(state): State<AppState>, Caller(user): Caller, Body(body): Body<NewProduct>) -> Result<(StatusCode, Json<Product>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Body(body): Body<NewProduct>,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
     }
-    let product = state.services.catalog.create_product(name, body.description, Some(user.name))?;
+    let product = state
+        .services
+        .catalog
+        .create_product(name, body.description, Some(user.name))?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -38,7 +45,11 @@ pub fn owned(state: &AppState, user: &str, id: &str) -> Result<Product, ApiError
     }
 }
 
-pub async fn show(State(state): State<AppState>, Caller(user): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let product = owned(&state, &user.name, &id)?;
     let revisions = state.services.catalog.revisions(&id)?;
     let mut body = serde_json::to_value(product).map_err(ApiError::internal)?;
@@ -46,9 +57,15 @@ pub async fn show(State(state): State<AppState>, Caller(user): Caller, Path(id):
     Ok(Json(body))
 }
 
-pub async fn revisions(State(state): State<AppState>, Caller(user): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn revisions(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     owned(&state, &user.name, &id)?;
-    Ok(Json(json!({ "revisions": state.services.catalog.revisions(&id)? })))
+    Ok(Json(
+        json!({ "revisions": state.services.catalog.revisions(&id)? }),
+    ))
 }
 
 /// `multipart/form-data` with a file field `image` and a text field `view`.
@@ -60,28 +77,67 @@ pub async fn upload_image(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     owned(&state, &user.name, &id)?;
     let (mut image, mut view) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?
+    {
         match field.name() {
-            Some("image") => image = Some(field.bytes().await.map_err(|e| ApiError::bad_request(e.body_text()))?),
-            Some("view") => view = Some(field.text().await.map_err(|e| ApiError::bad_request(e.body_text()))?),
+            Some("image") => {
+                image = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| ApiError::bad_request(e.body_text()))?,
+                )
+            }
+            Some("view") => {
+                view = Some(
+                    field
+                        .text()
+                        .await
+                        .map_err(|e| ApiError::bad_request(e.body_text()))?,
+                )
+            }
             _ => {}
         }
     }
-    let image = image.ok_or_else(|| ApiError::bad_request("the form needs a file field `image`"))?;
-    let view = view.ok_or_else(|| ApiError::bad_request("the form needs a text field `view` (front, back, side, top, detail)"))?;
-    let view = View::parse(view.trim()).ok_or_else(|| ApiError::bad_request(format!("unknown view `{view}` (front, back, side, top, detail)")))?;
+    let image =
+        image.ok_or_else(|| ApiError::bad_request("the form needs a file field `image`"))?;
+    let view = view.ok_or_else(|| {
+        ApiError::bad_request("the form needs a text field `view` (front, back, side, top, detail)")
+    })?;
+    let view = View::parse(view.trim()).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown view `{view}` (front, back, side, top, detail)"
+        ))
+    })?;
     let limits = state.services.limits;
     let bytes = image.to_vec();
     let (bytes, width, height) = tokio::task::spawn_blocking(move || {
-        techpack_steps::local::decode(&bytes, &limits).map(|d| (d.width(), d.height())).map(|(w, h)| (bytes, w, h))
+        techpack_steps::local::decode(&bytes, &limits)
+            .map(|d| (d.width(), d.height()))
+            .map(|(w, h)| (bytes, w, h))
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let catalog = &state.services.catalog;
     let hash = catalog.blobs.put(&bytes)?;
-    let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) { "image/jpeg" } else { "image/png" };
-    let revision = catalog.add_revision(&id, view, &hash, mime, width, height, RevisionOrigin::Upload)?;
+    let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else {
+        "image/png"
+    };
+    let revision = catalog.add_revision(
+        &id,
+        view,
+        &hash,
+        mime,
+        width,
+        height,
+        RevisionOrigin::Upload,
+    )?;
     let body = serde_json::json!({
         "revisionId": revision.id,
         "imageHash": revision.image_hash,

@@ -55,26 +55,43 @@ pub async fn trigger(
     let trigger: Trigger = if body.is_empty() {
         Trigger::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))?
     };
-    let workflow = state.workflows.get(&name).ok_or_else(|| ApiError::not_found("workflow", &name))?;
+    let workflow = state
+        .workflows
+        .get(&name)
+        .ok_or_else(|| ApiError::not_found("workflow", &name))?;
 
     // Like Stripe: the same key and body give the same run; the same key with another body is
     // refused.
     let idempotency = match headers.get("idempotency-key") {
         Some(key) => {
-            let key = key.to_str().map_err(|_| ApiError::bad_request("`Idempotency-Key` must be text"))?;
+            let key = key
+                .to_str()
+                .map_err(|_| ApiError::bad_request("`Idempotency-Key` must be text"))?;
             if key.is_empty() || key.len() > 255 {
-                return Err(ApiError::bad_request("`Idempotency-Key` must be 1 to 255 characters"));
+                return Err(ApiError::bad_request(
+                    "`Idempotency-Key` must be 1 to 255 characters",
+                ));
             }
             let storage_key = format!("{}\0{name}\0{key}", user.name);
             let body_sha256 = hex::encode(Sha256::digest(&body));
-            if let Some(seen) = state.idempotency.get(storage_key.as_bytes()).map_err(ApiError::internal)? {
-                let seen: IdempotentRun = serde_json::from_slice(&seen).map_err(ApiError::internal)?;
+            if let Some(seen) = state
+                .idempotency
+                .get(storage_key.as_bytes())
+                .map_err(ApiError::internal)?
+            {
+                let seen: IdempotentRun =
+                    serde_json::from_slice(&seen).map_err(ApiError::internal)?;
                 if seen.body_sha256 == body_sha256 {
                     return Ok(accepted(&seen.run_id, true));
                 }
-                return Err(ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", "this Idempotency-Key was used with a different body"));
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different body",
+                ));
             }
             Some((storage_key, body_sha256))
         }
@@ -89,13 +106,22 @@ pub async fn trigger(
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_credits",
-                format!("workflow `{name}` can cost up to {cost} credits; you have {available} available"),
+                format!(
+                    "workflow `{name}` can cost up to {cost} credits; you have {available} available"
+                ),
             ));
         }
     }
-    let run = state.engine.create_run(&workflow, trigger.inputs, Some(user.name.clone())).await?;
+    let run = state
+        .engine
+        .create_run(&workflow, trigger.inputs, Some(user.name.clone()))
+        .await?;
     if let Some((storage_key, body_sha256)) = idempotency {
-        let record = serde_json::to_vec(&IdempotentRun { body_sha256: body_sha256.clone(), run_id: run.id.clone() }).map_err(ApiError::internal)?;
+        let record = serde_json::to_vec(&IdempotentRun {
+            body_sha256: body_sha256.clone(),
+            run_id: run.id.clone(),
+        })
+        .map_err(ApiError::internal)?;
         let swapped = state
             .idempotency
             .compare_and_swap(storage_key.as_bytes(), None as Option<&[u8]>, Some(record))
@@ -103,12 +129,17 @@ pub async fn trigger(
         if let Err(existing) = swapped {
             // Another request with the same key won the race: answer with its run; this run
             // never starts and stays pending (it holds no credits).
-            let seen: IdempotentRun = serde_json::from_slice(&existing.current.unwrap_or_default()).map_err(ApiError::internal)?;
+            let seen: IdempotentRun = serde_json::from_slice(&existing.current.unwrap_or_default())
+                .map_err(ApiError::internal)?;
             state.engine.cancel_stored(&run.id).await.ok();
             if seen.body_sha256 == body_sha256 {
                 return Ok(accepted(&seen.run_id, true));
             }
-            return Err(ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", "this Idempotency-Key was used with a different body"));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different body",
+            ));
         }
     }
     state.spawn_run(run.id.clone());
@@ -116,7 +147,10 @@ pub async fn trigger(
 }
 
 fn owned_report(state: &AppState, user: &str, id: &str) -> Result<RunReport, ApiError> {
-    let report = state.engine.report(id).map_err(|_| ApiError::not_found("run", id))?;
+    let report = state
+        .engine
+        .report(id)
+        .map_err(|_| ApiError::not_found("run", id))?;
     if report.run.owner.as_deref() != Some(user) {
         return Err(ApiError::not_found("run", id));
     }
@@ -131,31 +165,67 @@ fn report_json(report: &RunReport) -> Value {
     json!({ "run": run, "nodes": report.nodes })
 }
 
-pub async fn show(State(state): State<AppState>, Caller(user): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(report_json(&owned_report(&state, &user.name, &id)?)))
 }
 
-pub async fn cancel(State(state): State<AppState>, Caller(user): Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let report = owned_report(&state, &user.name, &id)?;
     if report.run.status.is_finished() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "run_finished", format!("run `{id}` has already finished ({})", report.run.status.as_str())));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "run_finished",
+            format!(
+                "run `{id}` has already finished ({})",
+                report.run.status.as_str()
+            ),
+        ));
     }
     if !state.engine.cancel(&id) {
         state.engine.cancel_stored(&id).await?;
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "runId": id, "cancelling": true }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "runId": id, "cancelling": true })),
+    ))
 }
 
-pub async fn resume(State(state): State<AppState>, Caller(user): Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn resume(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let report = owned_report(&state, &user.name, &id)?;
     if report.run.status.is_finished() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "run_finished", format!("run `{id}` has already finished ({})", report.run.status.as_str())));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "run_finished",
+            format!(
+                "run `{id}` has already finished ({})",
+                report.run.status.as_str()
+            ),
+        ));
     }
     if state.engine.active_runs().contains(&id) {
-        return Err(ApiError::new(StatusCode::CONFLICT, "run_active", format!("run `{id}` is running")));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "run_active",
+            format!("run `{id}` is running"),
+        ));
     }
     state.spawn_run(id.clone());
-    Ok((StatusCode::ACCEPTED, Json(json!({ "runId": id, "resumed": true }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "runId": id, "resumed": true })),
+    ))
 }
 
 /// Server-Sent Events: the run's current state, then every transition, until it finishes.
@@ -168,7 +238,10 @@ pub async fn events(
     let report = owned_report(&state, &user.name, &id)?;
     let engine = state.engine.clone();
     let stream = async_stream(move |sender| async move {
-        let snapshot = Event::default().event("snapshot").json_data(report_json(&report)).unwrap_or_default();
+        let snapshot = Event::default()
+            .event("snapshot")
+            .json_data(report_json(&report))
+            .unwrap_or_default();
         if sender.send(snapshot).await.is_err() || report.run.status.is_finished() {
             return;
         }
@@ -181,7 +254,14 @@ pub async fn events(
             match event {
                 Some(event) if event.run_id == id => {
                     let run_done = event.step_id.is_none() && event.status != "running";
-                    let data = Event::default().event(if event.step_id.is_some() { "node" } else { "run" }).json_data(&event).unwrap_or_default();
+                    let data = Event::default()
+                        .event(if event.step_id.is_some() {
+                            "node"
+                        } else {
+                            "run"
+                        })
+                        .json_data(&event)
+                        .unwrap_or_default();
                     if sender.send(data).await.is_err() || run_done {
                         return;
                     }
@@ -189,11 +269,21 @@ pub async fn events(
                 Some(_) => {}
                 None => {
                     // Quiet or lagged: check the store so a finished run always ends the stream.
-                    if let Ok(report) = engine.report(&id) {
-                        if report.run.status.is_finished() || report.run.status == RunStatus::Pending && !engine.active_runs().contains(&id) {
-                            let _ = sender.send(Event::default().event("run").json_data(json!({ "run_id": id, "status": report.run.status.as_str() })).unwrap_or_default()).await;
-                            return;
-                        }
+                    if let Ok(report) = engine.report(&id)
+                        && (report.run.status.is_finished()
+                            || report.run.status == RunStatus::Pending
+                                && !engine.active_runs().contains(&id))
+                    {
+                        let status = json!({ "run_id": id, "status": report.run.status.as_str() });
+                        let _ = sender
+                            .send(
+                                Event::default()
+                                    .event("run")
+                                    .json_data(status)
+                                    .unwrap_or_default(),
+                            )
+                            .await;
+                        return;
                     }
                 }
             }
@@ -210,5 +300,7 @@ where
 {
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     tokio::spawn(produce(sender));
-    futures::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|event| (Ok(event), receiver)) })
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok(event), receiver))
+    })
 }

@@ -18,10 +18,16 @@ pub async fn openapi() -> Json<Value> {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let text = tokio::task::spawn_blocking(move || crate::server::metrics::render(&state)).await.map_err(ApiError::internal)??;
+    let text = tokio::task::spawn_blocking(move || crate::server::metrics::render(&state))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/openapi.json")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /api/openapi.json",
+    )
 }

@@ -14,7 +14,13 @@ use crate::server::single_step::{StepCall, run_step};
 
 type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
-async fn call(state: &AppState, user: &str, uses: &'static str, credits: u64, config: Value) -> Answer {
+async fn call(
+    state: &AppState,
+    user: &str,
+    uses: &'static str,
+    credits: u64,
+    config: Value,
+) -> Answer {
     let (status, body) = run_step(state, user, StepCall { uses, credits }, config).await?;
     Ok((status, Json(body)))
 }
@@ -27,9 +33,20 @@ pub struct Detect {
     revision_ids: Vec<String>,
 }
 
-pub async fn detect_category(State(state): State<AppState>, Caller(user): Caller, Body(body): Body<Detect>) -> Answer {
+pub async fn detect_category(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Body(body): Body<Detect>,
+) -> Answer {
     super::products::owned(&state, &user.name, &body.product_id)?;
-    call(&state, &user.name, "techpack/detect-category", 0, json!({ "product_id": body.product_id, "revision_ids": body.revision_ids })).await
+    call(
+        &state,
+        &user.name,
+        "techpack/detect-category",
+        0,
+        json!({ "product_id": body.product_id, "revision_ids": body.revision_ids }),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -43,7 +60,11 @@ pub struct BaseViews {
     width_mm: Option<f64>,
 }
 
-pub async fn analyze_base_views(State(state): State<AppState>, Caller(user): Caller, Body(body): Body<BaseViews>) -> Answer {
+pub async fn analyze_base_views(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Body(body): Body<BaseViews>,
+) -> Answer {
     super::products::owned(&state, &user.name, &body.product_id)?;
     let config = json!({
         "product_id": body.product_id,
@@ -52,7 +73,8 @@ pub async fn analyze_base_views(State(state): State<AppState>, Caller(user): Cal
         "style_id": body.style_id,
         "reference": body.width_mm.map(|w| json!({ "dimension": "width", "size_mm": w })),
     });
-    let (status, Json(mut answer)) = call(&state, &user.name, "techpack/analyze-base-views", 3, config).await?;
+    let (status, Json(mut answer)) =
+        call(&state, &user.name, "techpack/analyze-base-views", 3, config).await?;
     // The seed's shape: the per-view analyses at the top.
     answer["analyses"] = answer["tech_pack"]["views"].clone();
     Ok((status, Json(answer)))
@@ -66,7 +88,11 @@ pub struct CloseUps {
     count: Option<usize>,
 }
 
-pub async fn generate_close_ups(State(state): State<AppState>, Caller(user): Caller, Body(body): Body<CloseUps>) -> Answer {
+pub async fn generate_close_ups(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Body(body): Body<CloseUps>,
+) -> Answer {
     super::products::owned(&state, &user.name, &body.product_id)?;
     let mut config = json!({ "product_id": body.product_id, "analysis_id": body.analysis_id });
     if let Some(count) = body.count {
@@ -83,7 +109,11 @@ pub struct Sketches {
     views: Option<Vec<String>>,
 }
 
-pub async fn generate_sketches(State(state): State<AppState>, Caller(user): Caller, Body(body): Body<Sketches>) -> Answer {
+pub async fn generate_sketches(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Body(body): Body<Sketches>,
+) -> Answer {
     super::products::owned(&state, &user.name, &body.product_id)?;
     let mut config = json!({ "product_id": body.product_id, "analysis_id": body.analysis_id });
     if let Some(views) = body.views {
@@ -101,9 +131,14 @@ pub struct Edit {
     instruction: Option<String>,
 }
 
-pub async fn edit(State(state): State<AppState>, Caller(user): Caller, Body(body): Body<Edit>) -> Answer {
+pub async fn edit(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Body(body): Body<Edit>,
+) -> Answer {
     let analysis = state.services.catalog.analysis(&body.analysis_id)?;
-    super::products::owned(&state, &user.name, &analysis.product_id).map_err(|_| ApiError::not_found("analysis", &body.analysis_id))?;
+    super::products::owned(&state, &user.name, &analysis.product_id)
+        .map_err(|_| ApiError::not_found("analysis", &body.analysis_id))?;
     let config = json!({ "analysis_id": body.analysis_id, "path": body.path, "value": body.value, "instruction": body.instruction });
     call(&state, &user.name, "techpack/edit", 1, config).await
 }
@@ -118,7 +153,11 @@ pub struct Regenerate {
     prompt: Option<String>,
 }
 
-pub async fn regenerate(State(state): State<AppState>, Caller(user): Caller, Body(body): Body<Regenerate>) -> Answer {
+pub async fn regenerate(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Body(body): Body<Regenerate>,
+) -> Answer {
     super::products::owned(&state, &user.name, &body.product_id)?;
     let config = json!({
         "product_id": body.product_id,

@@ -16,7 +16,8 @@ pub struct Images(HashMap<String, String>);
 impl Images {
     pub fn insert(&mut self, hash: &str, mime: &str, bytes: Vec<u8>) {
         let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-        self.0.insert(hash.to_string(), format!("data:{mime};base64,{data}"));
+        self.0
+            .insert(hash.to_string(), format!("data:{mime};base64,{data}"));
     }
 
     fn url(&self, hash: &str) -> &str {
@@ -25,7 +26,10 @@ impl Images {
 }
 
 fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn source_badge(source: Source, confidence: f64) -> String {
@@ -35,26 +39,39 @@ fn source_badge(source: Source, confidence: f64) -> String {
         Source::Measured => ("measured", "measured"),
         Source::Unknown => ("unknown", "unknown"),
     };
-    format!(r#"<span class="badge {class}" title="confidence {confidence:.2}">{label} · {confidence:.2}</span>"#)
+    format!(
+        r#"<span class="badge {class}" title="confidence {confidence:.2}">{label} · {confidence:.2}</span>"#
+    )
 }
 
 fn estimate(e: &Estimate) -> String {
-    format!("{} {}", esc(e.value.as_deref().unwrap_or("—")), source_badge(e.source, e.confidence))
+    format!(
+        "{} {}",
+        esc(e.value.as_deref().unwrap_or("—")),
+        source_badge(e.source, e.confidence)
+    )
 }
 
 fn quantity(q: &Quantity) -> String {
     match q.value {
-        Some(v) => format!("{v} {} {}", esc(q.unit.as_deref().unwrap_or("")), source_badge(q.source, q.confidence)),
+        Some(v) => format!(
+            "{v} {} {}",
+            esc(q.unit.as_deref().unwrap_or("")),
+            source_badge(q.source, q.confidence)
+        ),
         None => format!("— {}", source_badge(q.source, q.confidence)),
     }
 }
 
 fn swatch(c: &Color) -> String {
     let hex = c.hex.clone().unwrap_or_else(|| "#ffffff".into());
-    let refs: Vec<String> = [c.pantone.as_ref().map(|p| format!("Pantone {p}")), c.ral.as_ref().map(|r| format!("RAL {r}"))]
-        .into_iter()
-        .flatten()
-        .collect();
+    let refs: Vec<String> = [
+        c.pantone.as_ref().map(|p| format!("Pantone {p}")),
+        c.ral.as_ref().map(|r| format!("RAL {r}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     format!(
         r#"<span class="swatch" style="background:{}"></span>{} <code>{}</code> {} {}"#,
         esc(&hex),
@@ -116,11 +133,31 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
         r#"<p>Values are marked <span class="badge given">given</span> <span class="badge measured">measured</span> <span class="badge est">estimated</span> from a photo or <span class="badge unknown">unknown</span>, with a confidence from 0 to 1.</p>"#
     );
     let _ = writeln!(out, r#"<section><h2>Product</h2><table class="meta">"#);
-    let _ = writeln!(out, "<tr><td>Product</td><td>{}</td></tr>", esc(&meta.product_name));
-    let _ = writeln!(out, "<tr><td>Style</td><td>{}</td></tr>", opt(&meta.style_id));
-    let _ = writeln!(out, "<tr><td>Category</td><td>{}</td></tr>", estimate(&meta.category));
-    let _ = writeln!(out, "<tr><td>Subcategory</td><td>{}</td></tr>", estimate(&meta.subcategory));
-    let _ = writeln!(out, "<tr><td>Units</td><td>{}</td></tr></table></section>", esc(&meta.units));
+    let _ = writeln!(
+        out,
+        "<tr><td>Product</td><td>{}</td></tr>",
+        esc(&meta.product_name)
+    );
+    let _ = writeln!(
+        out,
+        "<tr><td>Style</td><td>{}</td></tr>",
+        opt(&meta.style_id)
+    );
+    let _ = writeln!(
+        out,
+        "<tr><td>Category</td><td>{}</td></tr>",
+        estimate(&meta.category)
+    );
+    let _ = writeln!(
+        out,
+        "<tr><td>Subcategory</td><td>{}</td></tr>",
+        estimate(&meta.subcategory)
+    );
+    let _ = writeln!(
+        out,
+        "<tr><td>Units</td><td>{}</td></tr></table></section>",
+        esc(&meta.units)
+    );
 
     out.push_str("<section><h2>Source photos</h2><div class=\"grid\">\n");
     for photo in bundle.photos {
@@ -142,18 +179,38 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
         out.push_str("<section><h2>Technical sketches</h2><div class=\"grid\">\n");
         for sketch in bundle.sketches {
             let svg = sketch.svg.trim_start_matches(|c| c != '<');
-            let _ = writeln!(out, r#"<figure class="sketch">{svg}<figcaption>{} view</figcaption></figure>"#, sketch.view.as_str());
+            let _ = writeln!(
+                out,
+                r#"<figure class="sketch">{svg}<figcaption>{} view</figcaption></figure>"#,
+                sketch.view.as_str()
+            );
         }
         out.push_str("</div></section>\n");
     }
 
-    let colors: Vec<Vec<String>> =
-        tp.colorways.iter().flat_map(|cw| cw.colors.iter().map(move |c| vec![esc(&cw.name), swatch(c)])).collect();
+    let colors: Vec<Vec<String>> = tp
+        .colorways
+        .iter()
+        .flat_map(|cw| {
+            cw.colors
+                .iter()
+                .map(move |c| vec![esc(&cw.name), swatch(c)])
+        })
+        .collect();
     table(&mut out, "Colourways", &["Colourway", "Colour"], colors);
     table(
         &mut out,
         "Bill of materials",
-        &["Line", "Placement", "Material", "Composition", "Weight / thickness", "Finish", "Colour", "Consumption"],
+        &[
+            "Line",
+            "Placement",
+            "Material",
+            "Composition",
+            "Weight / thickness",
+            "Finish",
+            "Colour",
+            "Consumption",
+        ],
         tp.bill_of_materials
             .iter()
             .map(|l| {
@@ -173,7 +230,15 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
     table(
         &mut out,
         "Points of measure",
-        &["Code", "Name", "How to measure", "Value", "Tolerance", "Criticality", "Source"],
+        &[
+            "Code",
+            "Name",
+            "How to measure",
+            "Value",
+            "Tolerance",
+            "Criticality",
+            "Source",
+        ],
         tp.points_of_measure
             .iter()
             .map(|p| {
@@ -181,8 +246,12 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
                     esc(&p.code),
                     esc(&p.name),
                     esc(&p.how_to_measure),
-                    p.value.map(|v| format!("{v} {}", esc(&p.unit))).unwrap_or_else(|| "—".into()),
-                    p.tolerance.map(|t| format!("± {t} {}", esc(&p.unit))).unwrap_or_else(|| "—".into()),
+                    p.value
+                        .map(|v| format!("{v} {}", esc(&p.unit)))
+                        .unwrap_or_else(|| "—".into()),
+                    p.tolerance
+                        .map(|t| format!("± {t} {}", esc(&p.unit)))
+                        .unwrap_or_else(|| "—".into()),
                     format!("{:?}", p.criticality).to_lowercase(),
                     source_badge(p.source, p.confidence),
                 ]
@@ -192,7 +261,15 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
     table(
         &mut out,
         "Construction",
-        &["Operation", "Location", "Seam", "ISO 4915 stitch", "SPI", "Joinery / fastening", "Source"],
+        &[
+            "Operation",
+            "Location",
+            "Seam",
+            "ISO 4915 stitch",
+            "SPI",
+            "Joinery / fastening",
+            "Source",
+        ],
         tp.construction
             .iter()
             .map(|c| {
@@ -201,7 +278,9 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
                     esc(&c.location),
                     opt(&c.seam_type),
                     opt(&c.stitch_class_iso4915),
-                    c.stitches_per_inch.map(|s| s.to_string()).unwrap_or_else(|| "—".into()),
+                    c.stitches_per_inch
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "—".into()),
                     opt(&c.joinery_or_fastening),
                     source_badge(c.source, c.confidence),
                 ]
@@ -214,7 +293,14 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
         &["Kind", "Placement", "Content", "Source"],
         tp.labels_and_packaging
             .iter()
-            .map(|l| vec![esc(&l.kind), esc(&l.placement), esc(&l.content), source_badge(l.source, l.confidence)])
+            .map(|l| {
+                vec![
+                    esc(&l.kind),
+                    esc(&l.placement),
+                    esc(&l.content),
+                    source_badge(l.source, l.confidence),
+                ]
+            })
             .collect(),
     );
     table(
@@ -224,7 +310,11 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
         tp.category_specific
             .iter()
             .map(|v| {
-                vec![esc(&v.name), format!("{} {}", esc(&v.value), opt(&v.unit).replace('—', "")), source_badge(v.source, v.confidence)]
+                vec![
+                    esc(&v.name),
+                    format!("{} {}", esc(&v.value), opt(&v.unit).replace('—', "")),
+                    source_badge(v.source, v.confidence),
+                ]
             })
             .collect(),
     );
@@ -234,7 +324,14 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
         &["View", "Summary", "Design elements", "Confidence"],
         tp.views
             .iter()
-            .map(|v| vec![esc(v.view.as_str()), esc(&v.summary), esc(&v.design_elements.join("; ")), format!("{:.2}", v.confidence)])
+            .map(|v| {
+                vec![
+                    esc(v.view.as_str()),
+                    esc(&v.summary),
+                    esc(&v.design_elements.join("; ")),
+                    format!("{:.2}", v.confidence),
+                ]
+            })
             .collect(),
     );
 

@@ -24,7 +24,11 @@ pub struct Bundle<'a> {
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + use<> {
     let path = path.display().to_string();
-    move |source| StorageError::Io { action, path, source }
+    move |source| StorageError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 fn extension(mime: &str) -> &'static str {
@@ -32,7 +36,11 @@ fn extension(mime: &str) -> &'static str {
 }
 
 /// Writes the bundle into `dir` (created if needed); files are replaced atomically.
-pub fn write_bundle(catalog: &Catalog, bundle: &Bundle, dir: &Path) -> Result<ExportSummary, StorageError> {
+pub fn write_bundle(
+    catalog: &Catalog,
+    bundle: &Bundle,
+    dir: &Path,
+) -> Result<ExportSummary, StorageError> {
     let mut files = Vec::new();
     let mut write = |name: String, bytes: &[u8]| -> Result<(), StorageError> {
         let path = dir.join(&name);
@@ -50,7 +58,12 @@ pub fn write_bundle(catalog: &Catalog, bundle: &Bundle, dir: &Path) -> Result<Ex
     let mut images = html::Images::default();
     for photo in bundle.photos {
         let bytes = catalog.blobs.get(&photo.image_hash)?;
-        let name = format!("photos/{}-v{}.{}", photo.view.as_str(), photo.version, extension(&photo.mime));
+        let name = format!(
+            "photos/{}-v{}.{}",
+            photo.view.as_str(),
+            photo.version,
+            extension(&photo.mime)
+        );
         write(name.clone(), &bytes)?;
         images.insert(&photo.image_hash, &photo.mime, bytes);
     }
@@ -62,10 +75,16 @@ pub fn write_bundle(catalog: &Catalog, bundle: &Bundle, dir: &Path) -> Result<Ex
     for sketch in bundle.sketches {
         let bytes = catalog.blobs.get(&sketch.image_hash)?;
         write(format!("sketches/{}.png", sketch.view.as_str()), &bytes)?;
-        write(format!("sketches/{}.svg", sketch.view.as_str()), sketch.svg.as_bytes())?;
+        write(
+            format!("sketches/{}.svg", sketch.view.as_str()),
+            sketch.svg.as_bytes(),
+        )?;
         images.insert(&sketch.image_hash, "image/png", bytes);
     }
     let page = html::render(bundle, &images);
     write("index.html".into(), page.as_bytes())?;
-    Ok(ExportSummary { dir: dir.to_path_buf(), files })
+    Ok(ExportSummary {
+        dir: dir.to_path_buf(),
+        files,
+    })
 }

@@ -12,10 +12,15 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 
 use super::{detail_plan, load_image, output, owned_product, parse_answer, pick_revisions};
 use crate::providers::{Reference, VisionTask};
-use crate::services::{ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input, storage_error};
+use crate::services::{
+    ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
+    storage_error,
+};
 use crate::storage::cache::CacheKey;
 use crate::storage::{AnalysisRecord, ImageRevision};
-use crate::techpack::{Estimate, Meta, SCHEMA_VERSION, Source, SourcePhoto, TechPack, ViewAnalysis, merge_views};
+use crate::techpack::{
+    Estimate, Meta, SCHEMA_VERSION, Source, SourcePhoto, TechPack, ViewAnalysis, merge_views,
+};
 
 pub struct AnalyzeBaseViews;
 
@@ -58,12 +63,15 @@ impl StepKind for AnalyzeBaseViews {
     fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
         let config: Config = parse_config(config)?;
         if config.revision_ids.len() > MAX_VIEWS {
-            return Err(format!("at most {MAX_VIEWS} revisions (one per view), got {}", config.revision_ids.len()));
+            return Err(format!(
+                "at most {MAX_VIEWS} revisions (one per view), got {}",
+                config.revision_ids.len()
+            ));
         }
-        if let Some(reference) = &config.reference {
-            if !(reference.size_mm.is_finite() && reference.size_mm > 0.0) {
-                return Err("`reference.size_mm` must be a positive number".into());
-            }
+        if let Some(reference) = &config.reference
+            && !(reference.size_mm.is_finite() && reference.size_mm > 0.0)
+        {
+            return Err("`reference.size_mm` must be a positive number".into());
         }
         Ok(Arc::new(AnalyzeBaseViewsStep(config)))
     }
@@ -81,17 +89,32 @@ impl Step for AnalyzeBaseViewsStep {
         let mut views = BTreeSet::new();
         for revision in &revisions {
             if !views.insert(revision.view) {
-                return Err(invalid_input(format!("two revisions of the {} view: give one per view", revision.view.as_str())));
+                return Err(invalid_input(format!(
+                    "two revisions of the {} view: give one per view",
+                    revision.view.as_str()
+                )));
             }
         }
-        let selection = ProviderSelection { provider: config.provider, model: config.model.clone(), ..Default::default() };
+        let selection = ProviderSelection {
+            provider: config.provider,
+            model: config.model.clone(),
+            ..Default::default()
+        };
         let provider = services.vision(&selection)?;
 
-        let analyses = revisions.iter().map(|revision| analyze_one(&services, &ctx, &provider, config, revision));
+        let analyses = revisions
+            .iter()
+            .map(|revision| analyze_one(&services, &ctx, &provider, config, revision));
         // Close-ups start from the front photo; planning its details now, while the views
         // are being analyzed, takes that work off the close-up step's critical path.
-        let front = revisions.iter().find(|r| r.view == crate::techpack::View::Front).unwrap_or(&revisions[0]);
-        let (results, plan) = futures::join!(futures::future::join_all(analyses), detail_plan(&services, front));
+        let front = revisions
+            .iter()
+            .find(|r| r.view == crate::techpack::View::Front)
+            .unwrap_or(&revisions[0]);
+        let (results, plan) = futures::join!(
+            futures::future::join_all(analyses),
+            detail_plan(&services, front)
+        );
         if let Err(e) = plan {
             tracing::warn!(error = %e, "cannot plan close-up details ahead");
         }
@@ -104,7 +127,11 @@ impl Step for AnalyzeBaseViewsStep {
         }
 
         let estimate = |value: &Option<String>| match value {
-            Some(v) => Estimate { value: Some(v.clone()), source: Source::Given, confidence: 1.0 },
+            Some(v) => Estimate {
+                value: Some(v.clone()),
+                source: Source::Given,
+                confidence: 1.0,
+            },
             None => Estimate::unknown(),
         };
         let meta = Meta {
@@ -115,7 +142,13 @@ impl Step for AnalyzeBaseViewsStep {
             units: "metric".into(),
             source_photos: revisions
                 .iter()
-                .map(|r| SourcePhoto { view: r.view, revision_id: r.id.clone(), sha256: r.image_hash.clone(), width: r.width, height: r.height })
+                .map(|r| SourcePhoto {
+                    view: r.view,
+                    revision_id: r.id.clone(),
+                    sha256: r.image_hash.clone(),
+                    width: r.width,
+                    height: r.height,
+                })
                 .collect(),
         };
         let tech_pack = merge_views(meta, view_analyses);
@@ -134,7 +167,10 @@ impl Step for AnalyzeBaseViewsStep {
             created_at: now,
             updated_at: now,
         };
-        services.catalog.put_analysis(&record).map_err(storage_error)?;
+        services
+            .catalog
+            .put_analysis(&record)
+            .map_err(storage_error)?;
         let all_cached = cached == revisions.len();
         let value = output(&Analyzed {
             product_id: product.id,
@@ -145,7 +181,11 @@ impl Step for AnalyzeBaseViewsStep {
             provider: provider.name().into(),
             model: provider.model().into(),
         });
-        Ok(if all_cached { StepOutput::free(value) } else { StepOutput::new(value) })
+        Ok(if all_cached {
+            StepOutput::free(value)
+        } else {
+            StepOutput::new(value)
+        })
     }
 }
 
@@ -165,16 +205,41 @@ async fn analyze_one(
         model: provider.model(),
         variant: &variant,
     };
-    if let Some(hit) = services.catalog.cache.get::<ViewAnalysis>(&key).map_err(storage_error)? {
+    if let Some(hit) = services
+        .catalog
+        .cache
+        .get::<ViewAnalysis>(&key)
+        .map_err(storage_error)?
+    {
         return Ok((hit, true));
     }
     let image = load_image(services, revision)?;
-    let task = VisionTask::AnalyzeView { view: revision.view, category: config.category.as_deref(), reference: config.reference };
-    let summary = describe_images(&[(revision.view.as_str().to_string(), &image, &revision.image_hash)]);
-    let answer = services.ask(ctx, provider.as_ref(), &task, std::slice::from_ref(&image), summary).await?;
+    let task = VisionTask::AnalyzeView {
+        view: revision.view,
+        category: config.category.as_deref(),
+        reference: config.reference,
+    };
+    let summary = describe_images(&[(
+        revision.view.as_str().to_string(),
+        &image,
+        &revision.image_hash,
+    )]);
+    let answer = services
+        .ask(
+            ctx,
+            provider.as_ref(),
+            &task,
+            std::slice::from_ref(&image),
+            summary,
+        )
+        .await?;
     let mut analysis: ViewAnalysis = parse_answer(provider.name(), answer.value)?;
     analysis.view = revision.view;
-    services.catalog.cache.put(&key, &analysis).map_err(storage_error)?;
+    services
+        .catalog
+        .cache
+        .put(&key, &analysis)
+        .map_err(storage_error)?;
     Ok((analysis, false))
 }
 

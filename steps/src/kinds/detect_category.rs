@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
-use super::{PathImage, ingest_path, load_image, output, owned_product, parse_answer, pick_revisions};
+use super::{
+    PathImage, ingest_path, load_image, output, owned_product, parse_answer, pick_revisions,
+};
 use crate::providers::VisionTask;
 use crate::services::{ProviderSelection, TechpackServices, describe_images, storage_error};
 use crate::storage::cache::CacheKey;
@@ -71,10 +73,17 @@ impl Step for DetectCategoryStep {
             None => {
                 // One product per run, named by the run, so a resumed run finds it again.
                 let name = config.product_name.clone().unwrap_or_else(|| {
-                    config.images[0].path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "product".into())
+                    config.images[0]
+                        .path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "product".into())
                 });
                 let id = format!("prod_{}", ctx.run_id.replace('-', ""));
-                services.catalog.ensure_product(&id, &name, ctx.owner.clone()).map_err(storage_error)?
+                services
+                    .catalog
+                    .ensure_product(&id, &name, ctx.owner.clone())
+                    .map_err(storage_error)?
             }
         };
         let mut revision_ids = config.revision_ids.clone();
@@ -98,7 +107,11 @@ impl Step for DetectCategoryStep {
             })));
         }
 
-        let selection = ProviderSelection { provider: config.provider, model: config.model.clone(), ..Default::default() };
+        let selection = ProviderSelection {
+            provider: config.provider,
+            model: config.model.clone(),
+            ..Default::default()
+        };
         let provider = services.vision(&selection)?;
         let hashes: Vec<&str> = revisions.iter().map(|r| r.image_hash.as_str()).collect();
         let joined = hashes.join(",");
@@ -110,15 +123,38 @@ impl Step for DetectCategoryStep {
             model: provider.model(),
             variant: "",
         };
-        let (guess, cached) = match services.catalog.cache.get::<CategoryGuess>(&key).map_err(storage_error)? {
+        let (guess, cached) = match services
+            .catalog
+            .cache
+            .get::<CategoryGuess>(&key)
+            .map_err(storage_error)?
+        {
             Some(guess) => (guess, true),
             None => {
-                let images = revisions.iter().map(|r| load_image(&services, r)).collect::<Result<Vec<_>, _>>()?;
-                let labels: Vec<_> =
-                    revisions.iter().zip(&images).map(|(r, i)| (r.view.as_str().to_string(), i, r.image_hash.as_str())).collect();
-                let answer = services.ask(&ctx, provider.as_ref(), &VisionTask::DetectCategory, &images, describe_images(&labels)).await?;
+                let images = revisions
+                    .iter()
+                    .map(|r| load_image(&services, r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let labels: Vec<_> = revisions
+                    .iter()
+                    .zip(&images)
+                    .map(|(r, i)| (r.view.as_str().to_string(), i, r.image_hash.as_str()))
+                    .collect();
+                let answer = services
+                    .ask(
+                        &ctx,
+                        provider.as_ref(),
+                        &VisionTask::DetectCategory,
+                        &images,
+                        describe_images(&labels),
+                    )
+                    .await?;
                 let guess: CategoryGuess = parse_answer(provider.name(), answer.value)?;
-                services.catalog.cache.put(&key, &guess).map_err(storage_error)?;
+                services
+                    .catalog
+                    .cache
+                    .put(&key, &guess)
+                    .map_err(storage_error)?;
                 (guess, false)
             }
         };

@@ -10,7 +10,9 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 
 use super::{output, owned_product, parse_answer};
 use crate::providers::VisionTask;
-use crate::services::{ProviderSelection, TechpackServices, VisionChoice, invalid_input, storage_error};
+use crate::services::{
+    ProviderSelection, TechpackServices, VisionChoice, invalid_input, storage_error,
+};
 use crate::storage::EditRecord;
 use crate::techpack::TechPack;
 
@@ -49,7 +51,11 @@ pub struct Edited {
 
 /// `a.b.0` or `/a/b/0` as a JSON pointer.
 fn pointer(path: &str) -> String {
-    if path.starts_with('/') { path.to_string() } else { format!("/{}", path.replace('.', "/")) }
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{}", path.replace('.', "/"))
+    }
 }
 
 impl StepKind for Edit {
@@ -59,7 +65,12 @@ impl StepKind for Edit {
 
     fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
         let config: Config = parse_config(config)?;
-        if config.value.is_none() && config.instruction.as_deref().is_none_or(|i| i.trim().is_empty()) {
+        if config.value.is_none()
+            && config
+                .instruction
+                .as_deref()
+                .is_none_or(|i| i.trim().is_empty())
+        {
             return Err("give the new `value` or an `instruction`".into());
         }
         if config.path.trim_matches(['/', '.']).is_empty() {
@@ -76,28 +87,46 @@ impl Step for EditStep {
     async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
         let config = &self.0;
         let services = TechpackServices::from_context(&ctx)?;
-        let mut record = services.catalog.analysis(&config.analysis_id).map_err(storage_error)?;
-        owned_product(&services, &ctx, &record.product_id)
-            .map_err(|_| storage_error(crate::storage::StorageError::AnalysisNotFound(config.analysis_id.clone())))?;
+        let mut record = services
+            .catalog
+            .analysis(&config.analysis_id)
+            .map_err(storage_error)?;
+        owned_product(&services, &ctx, &record.product_id).map_err(|_| {
+            storage_error(crate::storage::StorageError::AnalysisNotFound(
+                config.analysis_id.clone(),
+            ))
+        })?;
         let pointer = pointer(&config.path);
-        let old_value = record
-            .data
-            .pointer(&pointer)
-            .cloned()
-            .ok_or_else(|| invalid_input(format!("the analysis has no field at `{}`", config.path)))?;
+        let old_value = record.data.pointer(&pointer).cloned().ok_or_else(|| {
+            invalid_input(format!("the analysis has no field at `{}`", config.path))
+        })?;
 
         let (new_value, explanation, provider) = match &config.value {
             Some(value) => (value.clone(), None, "given".to_string()),
             None => {
                 let instruction = config.instruction.as_deref().unwrap_or_default();
-                let selection = ProviderSelection { provider: config.provider, model: config.model.clone(), ..Default::default() };
+                let selection = ProviderSelection {
+                    provider: config.provider,
+                    model: config.model.clone(),
+                    ..Default::default()
+                };
                 let vision = services.vision(&selection)?;
-                let task = VisionTask::EditField { path: &pointer, current: &old_value, instruction };
+                let task = VisionTask::EditField {
+                    path: &pointer,
+                    current: &old_value,
+                    instruction,
+                };
                 let summary = format!("path {pointer}; instruction {} chars", instruction.len());
-                let answer = services.ask(&ctx, vision.as_ref(), &task, &[], summary).await?;
+                let answer = services
+                    .ask(&ctx, vision.as_ref(), &task, &[], summary)
+                    .await?;
                 let answer: EditAnswer = parse_answer(vision.name(), answer.value)?;
                 let value: Value = serde_json::from_str(&answer.new_value_json).map_err(|e| {
-                    StepError::permanent(format!("{}: the new value is not JSON: {e}", vision.name())).with_code("provider")
+                    StepError::permanent(format!(
+                        "{}: the new value is not JSON: {e}",
+                        vision.name()
+                    ))
+                    .with_code("provider")
                 })?;
                 (value, Some(answer.explanation), vision.name().to_string())
             }
@@ -108,21 +137,27 @@ impl Step for EditStep {
         // A value a person gave is no longer an estimate.
         if config.value.is_some() && pointer.ends_with("/value") {
             let parent = &pointer[..pointer.len() - "/value".len()];
-            if let Some(Value::Object(fields)) = data.pointer_mut(parent) {
-                if fields.contains_key("source") && fields.contains_key("confidence") {
-                    fields.insert("source".into(), Value::String("given".into()));
-                    fields.insert("confidence".into(), serde_json::json!(1.0));
-                }
+            if let Some(Value::Object(fields)) = data.pointer_mut(parent)
+                && fields.contains_key("source")
+                && fields.contains_key("confidence")
+            {
+                fields.insert("source".into(), Value::String("given".into()));
+                fields.insert("confidence".into(), serde_json::json!(1.0));
             }
         }
-        serde_json::from_value::<TechPack>(data.clone())
-            .map_err(|e| invalid_input(format!("the new value does not fit the tech pack at `{}`: {e}", config.path)))?;
+        serde_json::from_value::<TechPack>(data.clone()).map_err(|e| {
+            invalid_input(format!(
+                "the new value does not fit the tech pack at `{}`: {e}",
+                config.path
+            ))
+        })?;
 
         // A retried or resumed edit must not be recorded twice.
-        let repeated = record
-            .history
-            .last()
-            .is_some_and(|last| last.path == pointer && last.new_value == new_value && last.instruction == config.instruction);
+        let repeated = record.history.last().is_some_and(|last| {
+            last.path == pointer
+                && last.new_value == new_value
+                && last.instruction == config.instruction
+        });
         if !repeated {
             record.history.push(EditRecord {
                 path: pointer.clone(),
@@ -135,8 +170,19 @@ impl Step for EditStep {
         }
         record.data = data;
         record.updated_at = now_ms();
-        services.catalog.put_analysis(&record).map_err(storage_error)?;
-        let old_value = if repeated { record.history.last().map(|h| h.old_value.clone()).unwrap_or(old_value) } else { old_value };
+        services
+            .catalog
+            .put_analysis(&record)
+            .map_err(storage_error)?;
+        let old_value = if repeated {
+            record
+                .history
+                .last()
+                .map(|h| h.old_value.clone())
+                .unwrap_or(old_value)
+        } else {
+            old_value
+        };
         Ok(StepOutput::new(output(&Edited {
             analysis_id: record.id,
             path: pointer,

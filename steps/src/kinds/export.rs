@@ -44,7 +44,10 @@ impl Step for ExportStep {
         let config = &self.0;
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let analysis = services.catalog.analysis(&config.analysis_id).map_err(storage_error)?;
+        let analysis = services
+            .catalog
+            .analysis(&config.analysis_id)
+            .map_err(storage_error)?;
         let mut tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
             .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
         let photos: Vec<_> = tech_pack
@@ -54,16 +57,30 @@ impl Step for ExportStep {
             .map(|p| services.catalog.revision(&product.id, &p.revision_id))
             .collect::<Result<_, _>>()
             .map_err(storage_error)?;
-        let mut close_ups = services.catalog.close_ups(&product.id).map_err(storage_error)?;
+        let mut close_ups = services
+            .catalog
+            .close_ups(&product.id)
+            .map_err(storage_error)?;
         close_ups.retain(|c| c.analysis_id == analysis.id);
         close_ups.sort_by(|a, b| a.detail.cmp(&b.detail));
-        let mut sketches = services.catalog.sketches(&product.id).map_err(storage_error)?;
+        let mut sketches = services
+            .catalog
+            .sketches(&product.id)
+            .map_err(storage_error)?;
         sketches.retain(|s| s.analysis_id == analysis.id);
         sketches.sort_by_key(|s| s.view);
-        tech_pack.callouts = sketches.iter().flat_map(|s| s.callouts.iter().cloned()).collect();
+        tech_pack.callouts = sketches
+            .iter()
+            .flat_map(|s| s.callouts.iter().cloned())
+            .collect();
         let dir = config.out_dir.clone();
         let summary = tokio::task::spawn_blocking(move || {
-            let bundle = Bundle { tech_pack: &tech_pack, photos: &photos, close_ups: &close_ups, sketches: &sketches };
+            let bundle = Bundle {
+                tech_pack: &tech_pack,
+                photos: &photos,
+                close_ups: &close_ups,
+                sketches: &sketches,
+            };
             write_bundle(&services.catalog, &bundle, &dir)
         })
         .await

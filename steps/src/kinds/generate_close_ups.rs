@@ -16,7 +16,10 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 use super::analyze_base_views::short_hash;
 use super::{detail_plan, load_image, output, owned_product, parse_answer, parse_view};
 use crate::providers::{ImageProvider, ImageTask, InlineImage, VisionProvider, VisionTask};
-use crate::services::{ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input, storage_error};
+use crate::services::{
+    ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
+    storage_error,
+};
 use crate::storage::cache::CacheKey;
 use crate::storage::{CloseUpRecord, ImageRevision};
 use crate::techpack::{CloseUpAnalysis, SCHEMA_VERSION, TechPack};
@@ -106,8 +109,20 @@ struct GenerateCloseUpsStep(Config);
 fn position_name(region: [u32; 4], width: u32, height: u32) -> String {
     let cx = (f64::from(region[0]) + f64::from(region[2]) / 2.0) / f64::from(width.max(1));
     let cy = (f64::from(region[1]) + f64::from(region[3]) / 2.0) / f64::from(height.max(1));
-    let vertical = if cy < 1.0 / 3.0 { "upper" } else if cy < 2.0 / 3.0 { "middle" } else { "lower" };
-    let horizontal = if cx < 1.0 / 3.0 { "left" } else if cx < 2.0 / 3.0 { "center" } else { "right" };
+    let vertical = if cy < 1.0 / 3.0 {
+        "upper"
+    } else if cy < 2.0 / 3.0 {
+        "middle"
+    } else {
+        "lower"
+    };
+    let horizontal = if cx < 1.0 / 3.0 {
+        "left"
+    } else if cx < 2.0 / 3.0 {
+        "center"
+    } else {
+        "right"
+    };
     format!("{vertical} {horizontal}")
 }
 
@@ -141,9 +156,14 @@ impl Step for GenerateCloseUpsStep {
         let config = &self.0;
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let analysis = services.catalog.analysis(&config.analysis_id).map_err(storage_error)?;
+        let analysis = services
+            .catalog
+            .analysis(&config.analysis_id)
+            .map_err(storage_error)?;
         if analysis.product_id != product.id {
-            return Err(storage_error(crate::storage::StorageError::AnalysisNotFound(config.analysis_id.clone())));
+            return Err(storage_error(
+                crate::storage::StorageError::AnalysisNotFound(config.analysis_id.clone()),
+            ));
         }
         let tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
             .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
@@ -155,7 +175,10 @@ impl Step for GenerateCloseUpsStep {
             .find(|p| p.view == view)
             .or_else(|| tech_pack.meta.source_photos.first())
             .ok_or_else(|| invalid_input("the analysis has no source photos"))?;
-        let source: ImageRevision = services.catalog.revision(&product.id, &photo.revision_id).map_err(storage_error)?;
+        let source: ImageRevision = services
+            .catalog
+            .revision(&product.id, &photo.revision_id)
+            .map_err(storage_error)?;
         let image = load_image(&services, &source)?;
 
         let selection = ProviderSelection {
@@ -172,14 +195,25 @@ impl Step for GenerateCloseUpsStep {
         regions.truncate(count);
         let mut details: Vec<Detail> = Vec::new();
         if imaging.name() != "local" {
-            details.extend(named_details(&tech_pack).into_iter().take(count).map(|name| Detail { name, region: None }));
+            details.extend(
+                named_details(&tech_pack)
+                    .into_iter()
+                    .take(count)
+                    .map(|name| Detail { name, region: None }),
+            );
         }
         for crop in &regions {
             if details.len() >= count {
                 break;
             }
             let region = [crop.x, crop.y, crop.w, crop.h];
-            details.push(Detail { name: format!("{} detail", position_name(region, source.width, source.height)), region: Some(region) });
+            details.push(Detail {
+                name: format!(
+                    "{} detail",
+                    position_name(region, source.width, source.height)
+                ),
+                region: Some(region),
+            });
         }
         if details.len() < 6 {
             return Err(invalid_input(format!(
@@ -191,11 +225,28 @@ impl Step for GenerateCloseUpsStep {
 
         let shots = futures::stream::iter(details.into_iter().enumerate())
             .map(|(index, detail)| {
-                let (services, ctx, vision, imaging, image, source) =
-                    (services.clone(), ctx.clone(), vision.clone(), imaging.clone(), image.clone(), source.clone());
+                let (services, ctx, vision, imaging, image, source) = (
+                    services.clone(),
+                    ctx.clone(),
+                    vision.clone(),
+                    imaging.clone(),
+                    image.clone(),
+                    source.clone(),
+                );
                 let category = tech_pack.meta.category.value.clone();
                 async move {
-                    shoot(&services, &ctx, vision.as_ref(), imaging.as_ref(), &image, &source, index, detail, category.as_deref()).await
+                    shoot(
+                        &services,
+                        &ctx,
+                        vision.as_ref(),
+                        imaging.as_ref(),
+                        &image,
+                        &source,
+                        index,
+                        detail,
+                        category.as_deref(),
+                    )
+                    .await
                 }
             })
             .buffered(config.concurrency)
@@ -232,7 +283,11 @@ impl Step for GenerateCloseUpsStep {
             close_ups,
             cached,
         });
-        Ok(if all_cached { StepOutput::free(value) } else { StepOutput::new(value) })
+        Ok(if all_cached {
+            StepOutput::free(value)
+        } else {
+            StepOutput::new(value)
+        })
     }
 }
 
@@ -248,7 +303,10 @@ async fn shoot(
     detail: Detail,
     category: Option<&str>,
 ) -> Result<(CloseUp, bool), StepError> {
-    let id = format!("cu_{}", short_hash(&format!("{}#{index}", ctx.idempotency_key)));
+    let id = format!(
+        "cu_{}",
+        short_hash(&format!("{}#{index}", ctx.idempotency_key))
+    );
     let variant = serde_json::json!({ "detail": detail.name, "region": detail.region, "vision": [vision.name(), vision.model()] }).to_string();
     let key = CacheKey {
         image_sha256: &source.image_hash,
@@ -258,21 +316,81 @@ async fn shoot(
         model: imaging.model(),
         variant: &variant,
     };
-    if let Some(hit) = services.catalog.cache.get::<CachedShot>(&key).map_err(storage_error)? {
-        let close_up = CloseUp { id, detail: detail.name, image_hash: hit.image_hash, crop: detail.region, analysis: hit.analysis };
+    if let Some(hit) = services
+        .catalog
+        .cache
+        .get::<CachedShot>(&key)
+        .map_err(storage_error)?
+    {
+        let close_up = CloseUp {
+            id,
+            detail: detail.name,
+            image_hash: hit.image_hash,
+            crop: detail.region,
+            analysis: hit.analysis,
+        };
         return Ok((close_up, true));
     }
     let description = format!("{} of a {}", detail.name, category.unwrap_or("product"));
-    let task = ImageTask::CloseUp { detail: &detail.name, region: detail.region, description: &description };
+    let task = ImageTask::CloseUp {
+        detail: &detail.name,
+        region: detail.region,
+        description: &description,
+    };
     let summary = describe_images(&[(source.view.as_str().to_string(), image, &source.image_hash)]);
-    let shot = services.draw(ctx, imaging, &task, std::slice::from_ref(image), format!("{}; {summary}", detail.name)).await?;
-    let image_hash = services.catalog.blobs.put(&shot.bytes).map_err(storage_error)?;
-    let shot_image = InlineImage { mime: shot.mime.clone(), bytes: shot.bytes.into() };
-    let question = VisionTask::AnalyzeCloseUp { detail: &detail.name, category };
+    let shot = services
+        .draw(
+            ctx,
+            imaging,
+            &task,
+            std::slice::from_ref(image),
+            format!("{}; {summary}", detail.name),
+        )
+        .await?;
+    let image_hash = services
+        .catalog
+        .blobs
+        .put(&shot.bytes)
+        .map_err(storage_error)?;
+    let shot_image = InlineImage {
+        mime: shot.mime.clone(),
+        bytes: shot.bytes.into(),
+    };
+    let question = VisionTask::AnalyzeCloseUp {
+        detail: &detail.name,
+        category,
+    };
     let summary = describe_images(&[(detail.name.clone(), &shot_image, &image_hash)]);
-    let answer = services.ask(ctx, vision, &question, std::slice::from_ref(&shot_image), summary).await?;
+    let answer = services
+        .ask(
+            ctx,
+            vision,
+            &question,
+            std::slice::from_ref(&shot_image),
+            summary,
+        )
+        .await?;
     let mut analysis: CloseUpAnalysis = parse_answer(vision.name(), answer.value)?;
     analysis.detail = detail.name.clone();
-    services.catalog.cache.put(&key, &CachedShot { image_hash: image_hash.clone(), analysis: analysis.clone() }).map_err(storage_error)?;
-    Ok((CloseUp { id, detail: detail.name, image_hash, crop: detail.region, analysis }, false))
+    services
+        .catalog
+        .cache
+        .put(
+            &key,
+            &CachedShot {
+                image_hash: image_hash.clone(),
+                analysis: analysis.clone(),
+            },
+        )
+        .map_err(storage_error)?;
+    Ok((
+        CloseUp {
+            id,
+            detail: detail.name,
+            image_hash,
+            crop: detail.region,
+            analysis,
+        },
+        false,
+    ))
 }

@@ -12,7 +12,9 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 use super::analyze_base_views::short_hash;
 use super::{load_image, output, owned_product, parse_view};
 use crate::providers::{ImageTask, InlineImage};
-use crate::services::{ImageChoice, ProviderSelection, TechpackServices, describe_images, storage_error};
+use crate::services::{
+    ImageChoice, ProviderSelection, TechpackServices, describe_images, storage_error,
+};
 use crate::sketch_overlay::{callouts_for_view, render_svg};
 use crate::storage::SketchRecord;
 use crate::storage::cache::CacheKey;
@@ -92,14 +94,22 @@ impl Step for GenerateSketchesStep {
         let config = &self.0;
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let analysis = services.catalog.analysis(&config.analysis_id).map_err(storage_error)?;
+        let analysis = services
+            .catalog
+            .analysis(&config.analysis_id)
+            .map_err(storage_error)?;
         if analysis.product_id != product.id {
-            return Err(storage_error(crate::storage::StorageError::AnalysisNotFound(config.analysis_id.clone())));
+            return Err(storage_error(
+                crate::storage::StorageError::AnalysisNotFound(config.analysis_id.clone()),
+            ));
         }
         let tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
             .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
-        let selection =
-            ProviderSelection { image_provider: config.image_provider, image_model: config.image_model.clone(), ..Default::default() };
+        let selection = ProviderSelection {
+            image_provider: config.image_provider,
+            image_model: config.image_model.clone(),
+            ..Default::default()
+        };
         let imaging = services.imaging(&selection)?;
         let generative = imaging.name() != "local";
 
@@ -128,10 +138,18 @@ impl Step for GenerateSketchesStep {
 
         let description = describe_product(&tech_pack);
         let drawings = futures::future::join_all(jobs.iter().map(|(view, photo)| {
-            let (services, ctx, imaging, description) = (services.clone(), ctx.clone(), imaging.clone(), description.clone());
+            let (services, ctx, imaging, description) = (
+                services.clone(),
+                ctx.clone(),
+                imaging.clone(),
+                description.clone(),
+            );
             let product_id = product.id.clone();
             async move {
-                let revision = services.catalog.revision(&product_id, &photo.revision_id).map_err(storage_error)?;
+                let revision = services
+                    .catalog
+                    .revision(&product_id, &photo.revision_id)
+                    .map_err(storage_error)?;
                 let variant = format!("{}:{description}", view.as_str());
                 let key = CacheKey {
                     image_sha256: &revision.image_hash,
@@ -141,16 +159,48 @@ impl Step for GenerateSketchesStep {
                     model: imaging.model(),
                     variant: &variant,
                 };
-                if let Some(hit) = services.catalog.cache.get::<CachedDrawing>(&key).map_err(storage_error)? {
+                if let Some(hit) = services
+                    .catalog
+                    .cache
+                    .get::<CachedDrawing>(&key)
+                    .map_err(storage_error)?
+                {
                     return Ok::<_, StepError>((hit, true));
                 }
                 let image: InlineImage = load_image(&services, &revision)?;
-                let task = ImageTask::Sketch { view: *view, description: &description };
-                let summary = describe_images(&[(revision.view.as_str().to_string(), &image, &revision.image_hash)]);
-                let drawing = services.draw(&ctx, imaging.as_ref(), &task, std::slice::from_ref(&image), summary).await?;
-                let image_hash = services.catalog.blobs.put(&drawing.bytes).map_err(storage_error)?;
-                let cached = CachedDrawing { image_hash, width: drawing.width, height: drawing.height };
-                services.catalog.cache.put(&key, &cached).map_err(storage_error)?;
+                let task = ImageTask::Sketch {
+                    view: *view,
+                    description: &description,
+                };
+                let summary = describe_images(&[(
+                    revision.view.as_str().to_string(),
+                    &image,
+                    &revision.image_hash,
+                )]);
+                let drawing = services
+                    .draw(
+                        &ctx,
+                        imaging.as_ref(),
+                        &task,
+                        std::slice::from_ref(&image),
+                        summary,
+                    )
+                    .await?;
+                let image_hash = services
+                    .catalog
+                    .blobs
+                    .put(&drawing.bytes)
+                    .map_err(storage_error)?;
+                let cached = CachedDrawing {
+                    image_hash,
+                    width: drawing.width,
+                    height: drawing.height,
+                };
+                services
+                    .catalog
+                    .cache
+                    .put(&key, &cached)
+                    .map_err(storage_error)?;
                 Ok((cached, false))
             }
         }))
@@ -162,9 +212,16 @@ impl Step for GenerateSketchesStep {
             let (drawing, hit) = drawing?;
             cached += usize::from(hit);
             let callouts = callouts_for_view(&tech_pack, *view);
-            let png = services.catalog.blobs.get(&drawing.image_hash).map_err(storage_error)?;
+            let png = services
+                .catalog
+                .blobs
+                .get(&drawing.image_hash)
+                .map_err(storage_error)?;
             let svg = render_svg(&png, drawing.width, drawing.height, &callouts);
-            let id = format!("sk_{}", short_hash(&format!("{}#{}", ctx.idempotency_key, view.as_str())));
+            let id = format!(
+                "sk_{}",
+                short_hash(&format!("{}#{}", ctx.idempotency_key, view.as_str()))
+            );
             services
                 .catalog
                 .put_sketch(&SketchRecord {
@@ -182,18 +239,54 @@ impl Step for GenerateSketchesStep {
                     created_at: now_ms(),
                 })
                 .map_err(storage_error)?;
-            sketches.push(Sketch { id, view: *view, image_hash: drawing.image_hash, width: drawing.width, height: drawing.height, callouts });
+            sketches.push(Sketch {
+                id,
+                view: *view,
+                image_hash: drawing.image_hash,
+                width: drawing.width,
+                height: drawing.height,
+                callouts,
+            });
         }
         let all_cached = cached == sketches.len();
-        let value = output(&Sketches { product_id: product.id, analysis_id: analysis.id, sketches, skipped, cached });
-        Ok(if all_cached { StepOutput::free(value) } else { StepOutput::new(value) })
+        let value = output(&Sketches {
+            product_id: product.id,
+            analysis_id: analysis.id,
+            sketches,
+            skipped,
+            cached,
+        });
+        Ok(if all_cached {
+            StepOutput::free(value)
+        } else {
+            StepOutput::new(value)
+        })
     }
 }
 
 /// A one-line description of the product for drawing prompts.
 fn describe_product(tech_pack: &TechPack) -> String {
-    let category = tech_pack.meta.category.value.clone().unwrap_or_else(|| "product".into());
-    let colors: Vec<String> = tech_pack.colorways.iter().flat_map(|c| c.colors.iter().map(|c| c.name.clone())).take(3).collect();
-    let elements: Vec<&str> = tech_pack.views.iter().flat_map(|v| v.design_elements.iter().map(String::as_str)).take(4).collect();
-    format!("{category} ({}); {}", colors.join(", "), elements.join("; "))
+    let category = tech_pack
+        .meta
+        .category
+        .value
+        .clone()
+        .unwrap_or_else(|| "product".into());
+    let colors: Vec<String> = tech_pack
+        .colorways
+        .iter()
+        .flat_map(|c| c.colors.iter().map(|c| c.name.clone()))
+        .take(3)
+        .collect();
+    let elements: Vec<&str> = tech_pack
+        .views
+        .iter()
+        .flat_map(|v| v.design_elements.iter().map(String::as_str))
+        .take(4)
+        .collect();
+    format!(
+        "{category} ({}); {}",
+        colors.join(", "),
+        elements.join("; ")
+    )
 }

@@ -23,9 +23,18 @@ use crate::techpack::View;
 
 pub fn register(registry: &mut StepRegistry) {
     registry.register("techpack/detect-category", detect_category::DetectCategory);
-    registry.register("techpack/analyze-base-views", analyze_base_views::AnalyzeBaseViews);
-    registry.register("techpack/generate-close-ups", generate_close_ups::GenerateCloseUps);
-    registry.register("techpack/generate-sketches", generate_sketches::GenerateSketches);
+    registry.register(
+        "techpack/analyze-base-views",
+        analyze_base_views::AnalyzeBaseViews,
+    );
+    registry.register(
+        "techpack/generate-close-ups",
+        generate_close_ups::GenerateCloseUps,
+    );
+    registry.register(
+        "techpack/generate-sketches",
+        generate_sketches::GenerateSketches,
+    );
     registry.register("techpack/edit", edit::Edit);
     registry.register("techpack/regenerate", regenerate::Regenerate);
     registry.register("techpack/export", export::Export);
@@ -41,7 +50,11 @@ pub struct PathImage {
 
 /// The product a step works on, if the run's user may see it. Another user's product is
 /// "not found", never "forbidden", so ids do not leak.
-pub fn owned_product(services: &TechpackServices, ctx: &StepContext, id: &str) -> Result<Product, StepError> {
+pub fn owned_product(
+    services: &TechpackServices,
+    ctx: &StepContext,
+    id: &str,
+) -> Result<Product, StepError> {
     let product = services.catalog.product(id).map_err(storage_error)?;
     if ctx.owner.is_some() && product.owner != ctx.owner {
         return Err(storage_error(StorageError::ProductNotFound(id.to_string())));
@@ -50,7 +63,11 @@ pub fn owned_product(services: &TechpackServices, ctx: &StepContext, id: &str) -
 }
 
 pub fn parse_view(text: &str) -> Result<View, StepError> {
-    View::parse(text).ok_or_else(|| invalid_input(format!("unknown view `{text}` (front, back, side, top, detail)")))
+    View::parse(text).ok_or_else(|| {
+        invalid_input(format!(
+            "unknown view `{text}` (front, back, side, top, detail)"
+        ))
+    })
 }
 
 /// Reads, checks (magic bytes, decode limits) and stores a photo as a new revision.
@@ -63,13 +80,23 @@ pub async fn ingest_path(
     let path = image.path.clone();
     let limits = services.limits;
     let (bytes, width, height) = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&path).map_err(|e| invalid_input(format!("cannot read image {}: {e}", path.display())))?;
-        let decoded = local::decode(&bytes, &limits).map_err(|e| invalid_input(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| invalid_input(format!("cannot read image {}: {e}", path.display())))?;
+        let decoded = local::decode(&bytes, &limits)
+            .map_err(|e| invalid_input(format!("{}: {e}", path.display())))?;
         Ok::<_, StepError>((bytes, decoded.width(), decoded.height()))
     })
     .await
     .map_err(|e| StepError::retryable(e.to_string()))??;
-    store_revision(services, product_id, view, &bytes, width, height, RevisionOrigin::Upload)
+    store_revision(
+        services,
+        product_id,
+        view,
+        &bytes,
+        width,
+        height,
+        RevisionOrigin::Upload,
+    )
 }
 
 pub fn store_revision(
@@ -84,12 +111,24 @@ pub fn store_revision(
     let hash = services.catalog.blobs.put(bytes).map_err(storage_error)?;
     services
         .catalog
-        .add_revision(product_id, view, &hash, mime_of(bytes), width, height, origin)
+        .add_revision(
+            product_id,
+            view,
+            &hash,
+            mime_of(bytes),
+            width,
+            height,
+            origin,
+        )
         .map_err(storage_error)
 }
 
 pub fn mime_of(bytes: &[u8]) -> &'static str {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) { "image/jpeg" } else { "image/png" }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else {
+        "image/png"
+    }
 }
 
 /// The revisions a step works on: the given ids, or else the current revision of each view.
@@ -99,25 +138,57 @@ pub fn pick_revisions(
     ids: &[String],
 ) -> Result<Vec<ImageRevision>, StepError> {
     let revisions = if ids.is_empty() {
-        services.catalog.revisions(product_id).map_err(storage_error)?.into_iter().filter(|r| r.is_current).collect()
+        services
+            .catalog
+            .revisions(product_id)
+            .map_err(storage_error)?
+            .into_iter()
+            .filter(|r| r.is_current)
+            .collect()
     } else {
-        ids.iter().map(|id| services.catalog.revision(product_id, id).map_err(storage_error)).collect::<Result<Vec<_>, _>>()?
+        ids.iter()
+            .map(|id| {
+                services
+                    .catalog
+                    .revision(product_id, id)
+                    .map_err(storage_error)
+            })
+            .collect::<Result<Vec<_>, _>>()?
     };
     if revisions.is_empty() {
-        return Err(invalid_input(format!("product `{product_id}` has no images yet: upload at least a front view")));
+        return Err(invalid_input(format!(
+            "product `{product_id}` has no images yet: upload at least a front view"
+        )));
     }
     Ok(revisions)
 }
 
-pub fn load_image(services: &TechpackServices, revision: &ImageRevision) -> Result<InlineImage, StepError> {
-    let bytes = services.catalog.blobs.get(&revision.image_hash).map_err(storage_error)?;
-    Ok(InlineImage { mime: revision.mime.clone(), bytes: bytes.into() })
+pub fn load_image(
+    services: &TechpackServices,
+    revision: &ImageRevision,
+) -> Result<InlineImage, StepError> {
+    let bytes = services
+        .catalog
+        .blobs
+        .get(&revision.image_hash)
+        .map_err(storage_error)?;
+    Ok(InlineImage {
+        mime: revision.mime.clone(),
+        bytes: bytes.into(),
+    })
 }
 
 /// Deserializes an answer into a tech-pack type, as a provider error if it does not fit.
-pub fn parse_answer<T: serde::de::DeserializeOwned>(provider: &str, value: serde_json::Value) -> Result<T, StepError> {
-    serde_json::from_value(value)
-        .map_err(|e| StepError::permanent(format!("{provider}: the answer does not fit the schema: {e}")).with_code("provider"))
+pub fn parse_answer<T: serde::de::DeserializeOwned>(
+    provider: &str,
+    value: serde_json::Value,
+) -> Result<T, StepError> {
+    serde_json::from_value(value).map_err(|e| {
+        StepError::permanent(format!(
+            "{provider}: the answer does not fit the schema: {e}"
+        ))
+        .with_code("provider")
+    })
 }
 
 pub fn output<T: serde::Serialize>(value: &T) -> serde_json::Value {
@@ -130,7 +201,10 @@ pub const MAX_DETAILS: usize = 10;
 
 /// The most detailed regions of a photo, best first, from the cache or computed (off the
 /// async threads) and cached by image hash.
-pub async fn detail_plan(services: &TechpackServices, revision: &ImageRevision) -> Result<Vec<local::DetailCrop>, StepError> {
+pub async fn detail_plan(
+    services: &TechpackServices,
+    revision: &ImageRevision,
+) -> Result<Vec<local::DetailCrop>, StepError> {
     let count = MAX_DETAILS.to_string();
     let key = crate::storage::cache::CacheKey {
         image_sha256: &revision.image_hash,
@@ -145,10 +219,16 @@ pub async fn detail_plan(services: &TechpackServices, revision: &ImageRevision) 
     }
     let image = load_image(services, revision)?;
     let limits = services.limits;
-    let plan = tokio::task::spawn_blocking(move || crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS))
-        .await
-        .map_err(|e| StepError::retryable(e.to_string()))?
-        .map_err(crate::services::provider_error)?;
-    services.catalog.cache.put(&key, &plan).map_err(storage_error)?;
+    let plan = tokio::task::spawn_blocking(move || {
+        crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS)
+    })
+    .await
+    .map_err(|e| StepError::retryable(e.to_string()))?
+    .map_err(crate::services::provider_error)?;
+    services
+        .catalog
+        .cache
+        .put(&key, &plan)
+        .map_err(storage_error)?;
     Ok(plan)
 }

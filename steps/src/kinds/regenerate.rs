@@ -11,7 +11,10 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 
 use super::{load_image, output, owned_product, parse_answer, parse_view, store_revision};
 use crate::providers::{ImageTask, InlineImage, VisionTask};
-use crate::services::{ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input, storage_error};
+use crate::services::{
+    ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
+    storage_error,
+};
 use crate::storage::cache::CacheKey;
 use crate::storage::{EditRecord, ImageRevision, RevisionOrigin};
 use crate::techpack::{SCHEMA_VERSION, SourcePhoto, TechPack, ViewAnalysis, merge_views};
@@ -69,7 +72,10 @@ impl Step for RegenerateStep {
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
         let source = match (&config.revision_id, &config.view) {
-            (Some(id), _) => services.catalog.revision(&product.id, id).map_err(storage_error)?,
+            (Some(id), _) => services
+                .catalog
+                .revision(&product.id, id)
+                .map_err(storage_error)?,
             (None, Some(view)) => {
                 let view = parse_view(view)?;
                 services
@@ -78,7 +84,13 @@ impl Step for RegenerateStep {
                     .map_err(storage_error)?
                     .into_iter()
                     .find(|r| r.view == view && r.is_current)
-                    .ok_or_else(|| invalid_input(format!("product `{}` has no {} image", product.id, view.as_str())))?
+                    .ok_or_else(|| {
+                        invalid_input(format!(
+                            "product `{}` has no {} image",
+                            product.id,
+                            view.as_str()
+                        ))
+                    })?
             }
             (None, None) => unreachable!("checked when built"),
         };
@@ -86,7 +98,9 @@ impl Step for RegenerateStep {
             Some(id) => {
                 let record = services.catalog.analysis(id).map_err(storage_error)?;
                 if record.product_id != product.id {
-                    return Err(storage_error(crate::storage::StorageError::AnalysisNotFound(id.clone())));
+                    return Err(storage_error(
+                        crate::storage::StorageError::AnalysisNotFound(id.clone()),
+                    ));
                 }
                 Some(record)
             }
@@ -110,31 +124,91 @@ impl Step for RegenerateStep {
             model: imaging.model(),
             variant: &ctx.idempotency_key,
         };
-        let revision = match services.catalog.cache.get::<ImageRevision>(&made_key).map_err(storage_error)? {
+        let revision = match services
+            .catalog
+            .cache
+            .get::<ImageRevision>(&made_key)
+            .map_err(storage_error)?
+        {
             Some(revision) => revision,
             None => {
                 let image = load_image(&services, &source)?;
                 let description = analysis_record
                     .as_ref()
-                    .and_then(|r| r.data.pointer("/meta/product_name").and_then(Value::as_str).map(str::to_string))
+                    .and_then(|r| {
+                        r.data
+                            .pointer("/meta/product_name")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
                     .unwrap_or_else(|| product.name.clone());
-                let task = ImageTask::Regenerate { view: source.view, prompt: config.prompt.as_deref(), description: &description };
-                let summary = describe_images(&[(source.view.as_str().to_string(), &image, &source.image_hash)]);
-                let made = services.draw(&ctx, imaging.as_ref(), &task, std::slice::from_ref(&image), summary).await?;
-                let origin = RevisionOrigin::Regenerated { from_revision_id: source.id.clone(), prompt: config.prompt.clone() };
-                let revision = store_revision(&services, &product.id, source.view, &made.bytes, made.width, made.height, origin)?;
-                services.catalog.cache.put(&made_key, &revision).map_err(storage_error)?;
+                let task = ImageTask::Regenerate {
+                    view: source.view,
+                    prompt: config.prompt.as_deref(),
+                    description: &description,
+                };
+                let summary = describe_images(&[(
+                    source.view.as_str().to_string(),
+                    &image,
+                    &source.image_hash,
+                )]);
+                let made = services
+                    .draw(
+                        &ctx,
+                        imaging.as_ref(),
+                        &task,
+                        std::slice::from_ref(&image),
+                        summary,
+                    )
+                    .await?;
+                let origin = RevisionOrigin::Regenerated {
+                    from_revision_id: source.id.clone(),
+                    prompt: config.prompt.clone(),
+                };
+                let revision = store_revision(
+                    &services,
+                    &product.id,
+                    source.view,
+                    &made.bytes,
+                    made.width,
+                    made.height,
+                    origin,
+                )?;
+                services
+                    .catalog
+                    .cache
+                    .put(&made_key, &revision)
+                    .map_err(storage_error)?;
                 revision
             }
         };
 
         let image = load_image(&services, &revision)?;
-        let category = analysis_record
-            .as_ref()
-            .and_then(|r| r.data.pointer("/meta/category/value").and_then(Value::as_str).map(str::to_string));
-        let task = VisionTask::AnalyzeView { view: revision.view, category: category.as_deref(), reference: None };
-        let summary = describe_images(&[(revision.view.as_str().to_string(), &image, &revision.image_hash)]);
-        let answer = services.ask(&ctx, vision.as_ref(), &task, std::slice::from_ref::<InlineImage>(&image), summary).await?;
+        let category = analysis_record.as_ref().and_then(|r| {
+            r.data
+                .pointer("/meta/category/value")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        let task = VisionTask::AnalyzeView {
+            view: revision.view,
+            category: category.as_deref(),
+            reference: None,
+        };
+        let summary = describe_images(&[(
+            revision.view.as_str().to_string(),
+            &image,
+            &revision.image_hash,
+        )]);
+        let answer = services
+            .ask(
+                &ctx,
+                vision.as_ref(),
+                &task,
+                std::slice::from_ref::<InlineImage>(&image),
+                summary,
+            )
+            .await?;
         let mut analysis: ViewAnalysis = parse_answer(vision.name(), answer.value)?;
         analysis.view = revision.view;
 
@@ -150,22 +224,37 @@ impl Step for RegenerateStep {
                 width: revision.width,
                 height: revision.height,
             });
-            let mut views: Vec<ViewAnalysis> = tech_pack.views.into_iter().filter(|v| v.view != revision.view).collect();
+            let mut views: Vec<ViewAnalysis> = tech_pack
+                .views
+                .into_iter()
+                .filter(|v| v.view != revision.view)
+                .collect();
             views.push(analysis.clone());
-            let old_view = record.data.pointer("/views").cloned().unwrap_or(Value::Null);
+            let old_view = record
+                .data
+                .pointer("/views")
+                .cloned()
+                .unwrap_or(Value::Null);
             record.data = output(&merge_views(meta, views));
             record.history.push(EditRecord {
                 path: "/views".into(),
                 old_value: old_view,
                 new_value: output(&analysis),
-                instruction: Some(format!("regenerated the {} view as revision {}", revision.view.as_str(), revision.version)),
+                instruction: Some(format!(
+                    "regenerated the {} view as revision {}",
+                    revision.view.as_str(),
+                    revision.version
+                )),
                 provider: imaging.name().into(),
                 at: now_ms(),
             });
             record.revision_ids.retain(|id| id != &source.id);
             record.revision_ids.push(revision.id.clone());
             record.updated_at = now_ms();
-            services.catalog.put_analysis(record).map_err(storage_error)?;
+            services
+                .catalog
+                .put_analysis(record)
+                .map_err(storage_error)?;
         }
         Ok(StepOutput::new(output(&Regenerated {
             previous_revision_id: source.id,

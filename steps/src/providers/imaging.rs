@@ -8,11 +8,19 @@ use crate::techpack::View;
 #[derive(Debug, Clone)]
 pub enum ImageTask<'a> {
     /// A close-up of one detail; `region` is `[x, y, w, h]` in the first source image.
-    CloseUp { detail: &'a str, region: Option<[u32; 4]>, description: &'a str },
+    CloseUp {
+        detail: &'a str,
+        region: Option<[u32; 4]>,
+        description: &'a str,
+    },
     /// A black-and-white technical flat of one view.
     Sketch { view: View, description: &'a str },
     /// A new photo of one view.
-    Regenerate { view: View, prompt: Option<&'a str>, description: &'a str },
+    Regenerate {
+        view: View,
+        prompt: Option<&'a str>,
+        description: &'a str,
+    },
 }
 
 impl ImageTask<'_> {
@@ -41,5 +49,9 @@ pub trait ImageProvider: Send + Sync {
     /// `local`, `gemini`.
     fn name(&self) -> &'static str;
     fn model(&self) -> &str;
-    async fn generate(&self, task: &ImageTask<'_>, source: &[InlineImage]) -> Result<ImageAnswer, ProviderError>;
+    async fn generate(
+        &self,
+        task: &ImageTask<'_>,
+        source: &[InlineImage],
+    ) -> Result<ImageAnswer, ProviderError>;
 }

@@ -8,9 +8,13 @@ use serde_json::Value;
 use super::imaging::{ImageAnswer, ImageProvider, ImageTask};
 use super::vision::{Reference, ReferenceDimension, VisionAnswer, VisionProvider, VisionTask};
 use super::{InlineImage, ProviderError, Usage};
-use crate::local::{self, ColorOptions, CropOptions, DecodeLimits, DetailCrop, DominantColor, ImageFacts, SketchOptions};
+use crate::local::{
+    self, ColorOptions, CropOptions, DecodeLimits, DetailCrop, DominantColor, ImageFacts,
+    SketchOptions,
+};
 use crate::techpack::{
-    CategoryGuess, CloseUpAnalysis, Color, Criticality, Estimate, NamedValue, PointOfMeasure, Source, View, ViewAnalysis,
+    CategoryGuess, CloseUpAnalysis, Color, Criticality, Estimate, NamedValue, PointOfMeasure,
+    Source, View, ViewAnalysis,
 };
 
 pub const LOCAL_MODEL: &str = "classical-v1";
@@ -25,12 +29,19 @@ fn local_error(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Local(e.to_string())
 }
 
-async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T, ProviderError> + Send + 'static) -> Result<T, ProviderError> {
-    tokio::task::spawn_blocking(work).await.map_err(local_error)?
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ProviderError> + Send + 'static,
+) -> Result<T, ProviderError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(local_error)?
 }
 
 fn first_image(images: &[InlineImage]) -> Result<InlineImage, ProviderError> {
-    images.first().cloned().ok_or_else(|| ProviderError::Local("no image was given".into()))
+    images
+        .first()
+        .cloned()
+        .ok_or_else(|| ProviderError::Local("no image was given".into()))
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Value {
@@ -58,7 +69,10 @@ fn round1(x: f64) -> f64 {
 }
 
 /// Overall width and height of the product, in mm when a reference size is known.
-fn size_points(facts: &ImageFacts, reference: Option<Reference>) -> Result<Vec<PointOfMeasure>, ProviderError> {
+fn size_points(
+    facts: &ImageFacts,
+    reference: Option<Reference>,
+) -> Result<Vec<PointOfMeasure>, ProviderError> {
     if facts.foreground_bbox.is_none() {
         return Ok(Vec::new());
     }
@@ -68,10 +82,24 @@ fn size_points(facts: &ImageFacts, reference: Option<Reference>) -> Result<Vec<P
                 ReferenceDimension::Width => f64::from(facts.object_width_px),
                 ReferenceDimension::Height => f64::from(facts.object_height_px),
             };
-            let size = facts.to_units(reference_px, reference.size_mm).map_err(local_error)?;
-            (round1(size.object_width_mm), round1(size.object_height_mm), "mm", Source::Measured, 0.7)
+            let size = facts
+                .to_units(reference_px, reference.size_mm)
+                .map_err(local_error)?;
+            (
+                round1(size.object_width_mm),
+                round1(size.object_height_mm),
+                "mm",
+                Source::Measured,
+                0.7,
+            )
         }
-        None => (f64::from(facts.object_width_px), f64::from(facts.object_height_px), "px", Source::EstimatedFromPhoto, 0.5),
+        None => (
+            f64::from(facts.object_width_px),
+            f64::from(facts.object_height_px),
+            "px",
+            Source::EstimatedFromPhoto,
+            0.5,
+        ),
     };
     let point = |code: &str, name: &str, how: &str, value: f64| PointOfMeasure {
         code: code.into(),
@@ -85,17 +113,34 @@ fn size_points(facts: &ImageFacts, reference: Option<Reference>) -> Result<Vec<P
         confidence,
     };
     Ok(vec![
-        point("A", "overall width", "widest point of the product silhouette, left to right, in this view", width),
-        point("B", "overall height", "highest to lowest point of the product silhouette, in this view", height),
+        point(
+            "A",
+            "overall width",
+            "widest point of the product silhouette, left to right, in this view",
+            width,
+        ),
+        point(
+            "B",
+            "overall height",
+            "highest to lowest point of the product silhouette, in this view",
+            height,
+        ),
     ])
 }
 
-fn analyze_view(image: &RgbImage, view: View, reference: Option<Reference>) -> Result<ViewAnalysis, ProviderError> {
+fn analyze_view(
+    image: &RgbImage,
+    view: View,
+    reference: Option<Reference>,
+) -> Result<ViewAnalysis, ProviderError> {
     let facts = local::image_facts(image);
     let colors = local::dominant_colors(image, &ColorOptions::default());
     let mut category_specific = vec![NamedValue {
         name: "silhouette aspect ratio (width / height)".into(),
-        value: format!("{:.3}", f64::from(facts.object_width_px) / f64::from(facts.object_height_px.max(1))),
+        value: format!(
+            "{:.3}",
+            f64::from(facts.object_width_px) / f64::from(facts.object_height_px.max(1))
+        ),
         unit: None,
         source: Source::EstimatedFromPhoto,
         confidence: 0.6,
@@ -107,8 +152,11 @@ fn analyze_view(image: &RgbImage, view: View, reference: Option<Reference>) -> R
         source: Source::EstimatedFromPhoto,
         confidence: 0.6,
     });
-    let color_words: Vec<String> =
-        colors.iter().take(3).map(|c| format!("{} {} ({:.0}%)", c.name, c.hex, c.share * 100.0)).collect();
+    let color_words: Vec<String> = colors
+        .iter()
+        .take(3)
+        .map(|c| format!("{} {} ({:.0}%)", c.name, c.hex, c.share * 100.0))
+        .collect();
     let summary = format!(
         "{} view, {}×{} px photo; the product spans {}×{} px{}; main colours: {}. Material and construction cannot be \
          read by the offline provider.",
@@ -117,8 +165,16 @@ fn analyze_view(image: &RgbImage, view: View, reference: Option<Reference>) -> R
         facts.height,
         facts.object_width_px,
         facts.object_height_px,
-        facts.background_hex.as_ref().map(|b| format!(" on a {b} backdrop")).unwrap_or_default(),
-        if color_words.is_empty() { "none found".to_string() } else { color_words.join(", ") },
+        facts
+            .background_hex
+            .as_ref()
+            .map(|b| format!(" on a {b} backdrop"))
+            .unwrap_or_default(),
+        if color_words.is_empty() {
+            "none found".to_string()
+        } else {
+            color_words.join(", ")
+        },
     );
     Ok(ViewAnalysis {
         view,
@@ -130,7 +186,13 @@ fn analyze_view(image: &RgbImage, view: View, reference: Option<Reference>) -> R
         design_elements: colors
             .iter()
             .filter(|c| c.share >= 0.05)
-            .map(|c| format!("{} colour block covering {:.0}% of the product", c.name, c.share * 100.0))
+            .map(|c| {
+                format!(
+                    "{} colour block covering {:.0}% of the product",
+                    c.name,
+                    c.share * 100.0
+                )
+            })
             .collect(),
         bill_of_materials: Vec::new(),
         labels_and_packaging: Vec::new(),
@@ -141,7 +203,11 @@ fn analyze_view(image: &RgbImage, view: View, reference: Option<Reference>) -> R
 
 fn analyze_close_up(image: &RgbImage, detail: &str) -> CloseUpAnalysis {
     let colors = local::dominant_colors(image, &ColorOptions::default());
-    let names: Vec<String> = colors.iter().take(3).map(|c| format!("{} {}", c.name, c.hex)).collect();
+    let names: Vec<String> = colors
+        .iter()
+        .take(3)
+        .map(|c| format!("{} {}", c.name, c.hex))
+        .collect();
     CloseUpAnalysis {
         detail: detail.to_string(),
         materials: vec![Estimate::unknown()],
@@ -150,7 +216,11 @@ fn analyze_close_up(image: &RgbImage, detail: &str) -> CloseUpAnalysis {
             "{}×{} px close-up; colours: {}. Material and stitching need a vision model or a physical sample.",
             image.width(),
             image.height(),
-            if names.is_empty() { "none found".into() } else { names.join(", ") }
+            if names.is_empty() {
+                "none found".into()
+            } else {
+                names.join(", ")
+            }
         ),
         confidence: 0.3,
     }
@@ -166,15 +236,25 @@ impl VisionProvider for LocalProvider {
         LOCAL_MODEL
     }
 
-    async fn ask(&self, task: &VisionTask<'_>, images: &[InlineImage]) -> Result<VisionAnswer, ProviderError> {
+    async fn ask(
+        &self,
+        task: &VisionTask<'_>,
+        images: &[InlineImage],
+    ) -> Result<VisionAnswer, ProviderError> {
         let limits = self.limits;
         let value = match task {
             VisionTask::DetectCategory => {
                 let reasoning = "the offline provider measures shapes and colours but does not recognise \
                                  product categories; give `category` or use a vision model (--vision-provider openai)";
-                to_value(&CategoryGuess { category: Estimate::unknown(), subcategory: Estimate::unknown(), reasoning: reasoning.into() })
+                to_value(&CategoryGuess {
+                    category: Estimate::unknown(),
+                    subcategory: Estimate::unknown(),
+                    reasoning: reasoning.into(),
+                })
             }
-            VisionTask::AnalyzeView { view, reference, .. } => {
+            VisionTask::AnalyzeView {
+                view, reference, ..
+            } => {
                 let (view, reference) = (*view, *reference);
                 let image = first_image(images)?;
                 off_thread(move || {
@@ -198,18 +278,39 @@ impl VisionProvider for LocalProvider {
                 ));
             }
         };
-        Ok(VisionAnswer { value, usage: Usage::default(), model: LOCAL_MODEL.into() })
+        Ok(VisionAnswer {
+            value,
+            usage: Usage::default(),
+            model: LOCAL_MODEL.into(),
+        })
     }
 }
 
 /// The most detailed windows of a photo, for planning close-ups.
-pub fn plan_detail_regions(bytes: &[u8], limits: &DecodeLimits, count: usize) -> Result<Vec<DetailCrop>, ProviderError> {
+pub fn plan_detail_regions(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    count: usize,
+) -> Result<Vec<DetailCrop>, ProviderError> {
     let image = local::decode(bytes, limits).map_err(local_error)?;
-    Ok(local::detail_crops(&image, &CropOptions { count, ..CropOptions::default() }))
+    Ok(local::detail_crops(
+        &image,
+        &CropOptions {
+            count,
+            ..CropOptions::default()
+        },
+    ))
 }
 
 fn png_answer(bytes: Vec<u8>, width: u32, height: u32) -> ImageAnswer {
-    ImageAnswer { bytes, mime: "image/png".into(), width, height, usage: Usage::default(), model: LOCAL_MODEL.into() }
+    ImageAnswer {
+        bytes,
+        mime: "image/png".into(),
+        width,
+        height,
+        usage: Usage::default(),
+        model: LOCAL_MODEL.into(),
+    }
 }
 
 /// Stretches each channel to the full range and whitens the backdrop: a cleaner photo of the
@@ -246,7 +347,11 @@ impl ImageProvider for LocalProvider {
         LOCAL_MODEL
     }
 
-    async fn generate(&self, task: &ImageTask<'_>, source: &[InlineImage]) -> Result<ImageAnswer, ProviderError> {
+    async fn generate(
+        &self,
+        task: &ImageTask<'_>,
+        source: &[InlineImage],
+    ) -> Result<ImageAnswer, ProviderError> {
         let limits = self.limits;
         let image = first_image(source)?;
         match task {
@@ -257,27 +362,50 @@ impl ImageProvider for LocalProvider {
                 let label = detail.to_string();
                 off_thread(move || {
                     let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
-                    let crop = DetailCrop { label, x: region[0], y: region[1], w: region[2], h: region[3], score: 0.0 };
+                    let crop = DetailCrop {
+                        label,
+                        x: region[0],
+                        y: region[1],
+                        w: region[2],
+                        h: region[3],
+                        score: 0.0,
+                    };
                     let shot = local::cut_detail(&decoded, &crop, 512).map_err(local_error)?;
                     let (w, h) = shot.dimensions();
-                    Ok(png_answer(local::encode_png(&shot).map_err(local_error)?, w, h))
+                    Ok(png_answer(
+                        local::encode_png(&shot).map_err(local_error)?,
+                        w,
+                        h,
+                    ))
                 })
                 .await
             }
-            ImageTask::Sketch { .. } => off_thread(move || {
-                let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
-                let drawing = local::line_art(&decoded, &SketchOptions::default());
-                let (w, h) = drawing.dimensions();
-                Ok(png_answer(local::encode_png(&drawing).map_err(local_error)?, w, h))
-            })
-            .await,
-            ImageTask::Regenerate { .. } => off_thread(move || {
-                let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
-                let cleaned = clean_photo(&decoded);
-                let (w, h) = cleaned.dimensions();
-                Ok(png_answer(local::encode_png(&cleaned).map_err(local_error)?, w, h))
-            })
-            .await,
+            ImageTask::Sketch { .. } => {
+                off_thread(move || {
+                    let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
+                    let drawing = local::line_art(&decoded, &SketchOptions::default());
+                    let (w, h) = drawing.dimensions();
+                    Ok(png_answer(
+                        local::encode_png(&drawing).map_err(local_error)?,
+                        w,
+                        h,
+                    ))
+                })
+                .await
+            }
+            ImageTask::Regenerate { .. } => {
+                off_thread(move || {
+                    let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
+                    let cleaned = clean_photo(&decoded);
+                    let (w, h) = cleaned.dimensions();
+                    Ok(png_answer(
+                        local::encode_png(&cleaned).map_err(local_error)?,
+                        w,
+                        h,
+                    ))
+                })
+                .await
+            }
         }
     }
 }

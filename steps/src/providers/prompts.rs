@@ -60,11 +60,19 @@ pub fn vision_prompt(task: &VisionTask<'_>) -> String {
 /// The prompt for an image task.
 pub fn image_prompt(task: &ImageTask<'_>) -> String {
     match task {
-        ImageTask::CloseUp { detail, description, region } => format!(
+        ImageTask::CloseUp {
+            detail,
+            description,
+            region,
+        } => format!(
             "Make a photorealistic macro close-up photo of the {detail} of this {description}. Keep the materials, \
              colours, stitching and hardware exactly as in the reference photo{}; soft even studio light, neutral \
              background, the detail filling the frame.",
-            if region.is_some() { " (the second image is the area to show)" } else { "" }
+            if region.is_some() {
+                " (the second image is the area to show)"
+            } else {
+                ""
+            }
         ),
         ImageTask::Sketch { view, description } => format!(
             "Draw a technical flat sketch of the {} view of this {description}, in the style of a factory tech pack: \
@@ -72,7 +80,11 @@ pub fn image_prompt(task: &ImageTask<'_>) -> String {
              no people; show seams, stitching lines, panels, hardware and construction details.",
             view.as_str()
         ),
-        ImageTask::Regenerate { view, prompt, description } => format!(
+        ImageTask::Regenerate {
+            view,
+            prompt,
+            description,
+        } => format!(
             "Make a clean, professional e-commerce photo of the {} view of this {description} on a plain light-grey \
              studio background, true to the reference photo's shape, materials and colours.{}",
             view.as_str(),

@@ -23,16 +23,29 @@ pub struct HttpProviders {
 impl HttpProviders {
     /// Settings from the environment (`OPENAI_*`, `GEMINI_*`).
     pub fn from_env(limits: DecodeLimits) -> Self {
-        Self::new(limits, OpenAiConfig::from_env(None), GeminiConfig::from_env(None))
+        Self::new(
+            limits,
+            OpenAiConfig::from_env(None),
+            GeminiConfig::from_env(None),
+        )
     }
 
     pub fn new(limits: DecodeLimits, openai: OpenAiConfig, gemini: GeminiConfig) -> Self {
-        HttpProviders { http: reqwest::Client::new(), limits, openai, gemini }
+        HttpProviders {
+            http: reqwest::Client::new(),
+            limits,
+            openai,
+            gemini,
+        }
     }
 }
 
 impl RemoteProviders for HttpProviders {
-    fn vision(&self, choice: VisionChoice, model: Option<&str>) -> Result<Arc<dyn VisionProvider>, ProviderError> {
+    fn vision(
+        &self,
+        choice: VisionChoice,
+        model: Option<&str>,
+    ) -> Result<Arc<dyn VisionProvider>, ProviderError> {
         match choice {
             VisionChoice::Openai => {
                 let mut config = self.openai.clone();
@@ -42,11 +55,17 @@ impl RemoteProviders for HttpProviders {
                 let client = OpenAiClient::new(config, self.http.clone());
                 Ok(Arc::new(OpenAiVision { client }))
             }
-            VisionChoice::Local => Err(ProviderError::Local("the local provider is not an HTTP provider".into())),
+            VisionChoice::Local => Err(ProviderError::Local(
+                "the local provider is not an HTTP provider".into(),
+            )),
         }
     }
 
-    fn imaging(&self, choice: ImageChoice, model: Option<&str>) -> Result<Arc<dyn ImageProvider>, ProviderError> {
+    fn imaging(
+        &self,
+        choice: ImageChoice,
+        model: Option<&str>,
+    ) -> Result<Arc<dyn ImageProvider>, ProviderError> {
         match choice {
             ImageChoice::Gemini => {
                 let mut config = self.gemini.clone();
@@ -54,9 +73,14 @@ impl RemoteProviders for HttpProviders {
                     config.model = model.to_string();
                 }
                 let client = GeminiClient::new(config, self.http.clone());
-                Ok(Arc::new(GeminiImaging { client, limits: self.limits }))
+                Ok(Arc::new(GeminiImaging {
+                    client,
+                    limits: self.limits,
+                }))
             }
-            ImageChoice::Local => Err(ProviderError::Local("the local provider is not an HTTP provider".into())),
+            ImageChoice::Local => Err(ProviderError::Local(
+                "the local provider is not an HTTP provider".into(),
+            )),
         }
     }
 }
@@ -75,7 +99,11 @@ impl VisionProvider for OpenAiVision {
         self.client.model()
     }
 
-    async fn ask(&self, task: &VisionTask<'_>, images: &[InlineImage]) -> Result<VisionAnswer, ProviderError> {
+    async fn ask(
+        &self,
+        task: &VisionTask<'_>,
+        images: &[InlineImage],
+    ) -> Result<VisionAnswer, ProviderError> {
         let (name, mut schema) = task.schema();
         // Documentation keys of the published schema are not part of what the model follows.
         if let Some(object) = schema.as_object_mut() {
@@ -91,7 +119,11 @@ impl VisionProvider for OpenAiVision {
             max_tokens: Some(8192),
         };
         let response = self.client.chat_json(&request).await?;
-        Ok(VisionAnswer { value: response.value, usage: response.usage, model: response.model })
+        Ok(VisionAnswer {
+            value: response.value,
+            usage: response.usage,
+            model: response.model,
+        })
     }
 }
 
@@ -110,39 +142,77 @@ impl ImageProvider for GeminiImaging {
         self.client.model()
     }
 
-    async fn generate(&self, task: &ImageTask<'_>, source: &[InlineImage]) -> Result<ImageAnswer, ProviderError> {
+    async fn generate(
+        &self,
+        task: &ImageTask<'_>,
+        source: &[InlineImage],
+    ) -> Result<ImageAnswer, ProviderError> {
         let mut images = source.to_vec();
-        if let (ImageTask::CloseUp { region: Some(region), .. }, Some(first)) = (task, source.first()) {
+        if let (
+            ImageTask::CloseUp {
+                region: Some(region),
+                ..
+            },
+            Some(first),
+        ) = (task, source.first())
+        {
             images.push(crop_region(first, *region, self.limits).await?);
         }
-        let request = GenerateImageRequest { prompt: image_prompt(task), images };
+        let request = GenerateImageRequest {
+            prompt: image_prompt(task),
+            images,
+        };
         let made = self.client.generate_image(&request).await?;
         // What comes back is checked like an upload: a real image within the decode limits.
         let limits = self.limits;
         let bytes = made.bytes;
         let (bytes, width, height) = tokio::task::spawn_blocking(move || {
-            let decoded = local::decode(&bytes, &limits)
-                .map_err(|e| ProviderError::BadResponse { provider: "gemini", message: format!("the image it sent is unusable: {e}") })?;
+            let decoded =
+                local::decode(&bytes, &limits).map_err(|e| ProviderError::BadResponse {
+                    provider: "gemini",
+                    message: format!("the image it sent is unusable: {e}"),
+                })?;
             Ok::<_, ProviderError>((bytes, decoded.width(), decoded.height()))
         })
         .await
         .map_err(|e| ProviderError::Local(e.to_string()))??;
-        Ok(ImageAnswer { bytes, mime: made.mime, width, height, usage: made.usage, model: made.model })
+        Ok(ImageAnswer {
+            bytes,
+            mime: made.mime,
+            width,
+            height,
+            usage: made.usage,
+            model: made.model,
+        })
     }
 }
 
 /// The `[x, y, w, h]` area of an image, as PNG, to show a model which part is meant.
-async fn crop_region(image: &InlineImage, region: [u32; 4], limits: DecodeLimits) -> Result<InlineImage, ProviderError> {
+async fn crop_region(
+    image: &InlineImage,
+    region: [u32; 4],
+    limits: DecodeLimits,
+) -> Result<InlineImage, ProviderError> {
     let bytes = image.bytes.clone();
     tokio::task::spawn_blocking(move || {
-        let decoded = local::decode(&bytes, &limits).map_err(|e| ProviderError::Local(e.to_string()))?;
+        let decoded =
+            local::decode(&bytes, &limits).map_err(|e| ProviderError::Local(e.to_string()))?;
         let [x, y, w, h] = region;
-        if x.saturating_add(w) > decoded.width() || y.saturating_add(h) > decoded.height() || w == 0 || h == 0 {
-            return Err(ProviderError::Local(format!("region {region:?} is outside the photo")));
+        if x.saturating_add(w) > decoded.width()
+            || y.saturating_add(h) > decoded.height()
+            || w == 0
+            || h == 0
+        {
+            return Err(ProviderError::Local(format!(
+                "region {region:?} is outside the photo"
+            )));
         }
         let crop = image::imageops::crop_imm(&decoded, x, y, w, h).to_image();
         let png = local::encode_png(&crop).map_err(|e| ProviderError::Local(e.to_string()))?;
-        Ok(InlineImage { mime: "image/png".into(), bytes: png.into() })
+        Ok(InlineImage {
+            mime: "image/png".into(),
+            bytes: png.into(),
+        })
     })
     .await
     .map_err(|e| ProviderError::Local(e.to_string()))?

@@ -29,11 +29,22 @@ pub enum VisionTask<'a> {
     /// What kind of product is in these photos? Answers [`techpack::CategoryGuess`].
     DetectCategory,
     /// Analyze one view. Answers [`techpack::ViewAnalysis`].
-    AnalyzeView { view: View, category: Option<&'a str>, reference: Option<Reference> },
+    AnalyzeView {
+        view: View,
+        category: Option<&'a str>,
+        reference: Option<Reference>,
+    },
     /// Analyze a close-up shot of one detail. Answers [`techpack::CloseUpAnalysis`].
-    AnalyzeCloseUp { detail: &'a str, category: Option<&'a str> },
+    AnalyzeCloseUp {
+        detail: &'a str,
+        category: Option<&'a str>,
+    },
     /// Apply an instruction to one field of a tech pack. Answers `{new_value_json, explanation}`.
-    EditField { path: &'a str, current: &'a Value, instruction: &'a str },
+    EditField {
+        path: &'a str,
+        current: &'a Value,
+        instruction: &'a str,
+    },
 }
 
 impl VisionTask<'_> {
@@ -51,7 +62,9 @@ impl VisionTask<'_> {
     pub fn schema(&self) -> (&'static str, Value) {
         match self {
             VisionTask::DetectCategory => ("techpack_category", techpack::category_schema()),
-            VisionTask::AnalyzeView { .. } => ("techpack_view_analysis", techpack::view_analysis_schema()),
+            VisionTask::AnalyzeView { .. } => {
+                ("techpack_view_analysis", techpack::view_analysis_schema())
+            }
             VisionTask::AnalyzeCloseUp { .. } => ("techpack_close_up", techpack::close_up_schema()),
             VisionTask::EditField { .. } => ("techpack_field_edit", techpack::edit_schema()),
         }
@@ -71,5 +84,9 @@ pub trait VisionProvider: Send + Sync {
     /// `local`, `openai`.
     fn name(&self) -> &'static str;
     fn model(&self) -> &str;
-    async fn ask(&self, task: &VisionTask<'_>, images: &[InlineImage]) -> Result<VisionAnswer, ProviderError>;
+    async fn ask(
+        &self,
+        task: &VisionTask<'_>,
+        images: &[InlineImage],
+    ) -> Result<VisionAnswer, ProviderError>;
 }

@@ -41,12 +41,17 @@ impl AiOperationLog {
         if operation.id.is_empty() {
             operation.id = new_id("op");
         }
-        self.tree.insert(operation.id.as_bytes(), encode(&operation))?;
+        self.tree
+            .insert(operation.id.as_bytes(), encode(&operation))?;
         Ok(operation)
     }
 
     /// Oldest first; filtered by run and/or user when given.
-    pub fn list(&self, run_id: Option<&str>, user: Option<&str>) -> Result<Vec<AiOperation>, StorageError> {
+    pub fn list(
+        &self,
+        run_id: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Vec<AiOperation>, StorageError> {
         let mut out = Vec::new();
         for entry in self.tree.iter() {
             let (_, bytes) = entry?;

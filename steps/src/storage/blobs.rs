@@ -21,7 +21,9 @@ impl BlobStore {
             path: root.display().to_string(),
             source: e,
         })?;
-        Ok(BlobStore { root: root.to_path_buf() })
+        Ok(BlobStore {
+            root: root.to_path_buf(),
+        })
     }
 
     fn path_of(&self, sha256: &str) -> PathBuf {
@@ -37,11 +39,17 @@ impl BlobStore {
             return Ok(sha);
         }
         let dir = path.parent().expect("blob paths have a parent");
-        let io = |action, source| StorageError::Io { action, path: path.display().to_string(), source };
+        let io = |action, source| StorageError::Io {
+            action,
+            path: path.display().to_string(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(|e| io("create", e))?;
         let temp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
         std::fs::write(&temp, bytes).map_err(|e| io("write", e))?;
-        std::fs::File::open(&temp).and_then(|f| f.sync_all()).map_err(|e| io("sync", e))?;
+        std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("sync", e))?;
         std::fs::rename(&temp, &path).map_err(|e| io("rename", e))?;
         Ok(sha)
     }
@@ -52,7 +60,11 @@ impl BlobStore {
         }
         std::fs::read(self.path_of(sha256)).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => StorageError::BlobMissing(sha256.to_string()),
-            _ => StorageError::Io { action: "read", path: self.path_of(sha256).display().to_string(), source: e },
+            _ => StorageError::Io {
+                action: "read",
+                path: self.path_of(sha256).display().to_string(),
+                source: e,
+            },
         })
     }
 }

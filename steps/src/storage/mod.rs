@@ -13,7 +13,9 @@ use std::path::Path;
 pub use ai_log::{AiOperation, AiOperationLog};
 pub use blobs::BlobStore;
 pub use cache::AnalysisCache;
-pub use records::{AnalysisRecord, CloseUpRecord, EditRecord, ImageRevision, Product, RevisionOrigin, SketchRecord};
+pub use records::{
+    AnalysisRecord, CloseUpRecord, EditRecord, ImageRevision, Product, RevisionOrigin, SketchRecord,
+};
 
 /// Errors of the tech-pack storage.
 #[derive(Debug, thiserror::Error)]

@@ -5,15 +5,18 @@ use std::sync::Mutex;
 use techpack_engine::store::now_ms;
 
 use super::{
-    AnalysisRecord, Catalog, CloseUpRecord, ImageRevision, Product, RevisionOrigin, SketchRecord, StorageError,
-    decode, encode, new_id,
+    AnalysisRecord, Catalog, CloseUpRecord, ImageRevision, Product, RevisionOrigin, SketchRecord,
+    StorageError, decode, encode, new_id,
 };
 use crate::techpack::View;
 
 /// Serialises revision-number assignment (one process owns the database).
 static REVISIONS: Mutex<()> = Mutex::new(());
 
-fn scan<T: serde::de::DeserializeOwned>(tree: &sled::Tree, prefix: &str) -> Result<Vec<T>, StorageError> {
+fn scan<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    prefix: &str,
+) -> Result<Vec<T>, StorageError> {
     tree.scan_prefix(prefix.as_bytes())
         .map(|entry| {
             let (_, bytes) = entry?;
@@ -23,19 +26,42 @@ fn scan<T: serde::de::DeserializeOwned>(tree: &sled::Tree, prefix: &str) -> Resu
 }
 
 impl Catalog {
-    pub fn create_product(&self, name: &str, description: Option<String>, owner: Option<String>) -> Result<Product, StorageError> {
-        let product = Product { id: new_id("prod"), name: name.to_string(), description, owner, created_at: now_ms() };
-        self.products.insert(product.id.as_bytes(), encode(&product))?;
+    pub fn create_product(
+        &self,
+        name: &str,
+        description: Option<String>,
+        owner: Option<String>,
+    ) -> Result<Product, StorageError> {
+        let product = Product {
+            id: new_id("prod"),
+            name: name.to_string(),
+            description,
+            owner,
+            created_at: now_ms(),
+        };
+        self.products
+            .insert(product.id.as_bytes(), encode(&product))?;
         Ok(product)
     }
 
     /// The product with `id`, created with that id if it does not exist (idempotent: a
     /// resumed CLI run finds the product its first attempt made).
-    pub fn ensure_product(&self, id: &str, name: &str, owner: Option<String>) -> Result<Product, StorageError> {
+    pub fn ensure_product(
+        &self,
+        id: &str,
+        name: &str,
+        owner: Option<String>,
+    ) -> Result<Product, StorageError> {
         if let Some(bytes) = self.products.get(id.as_bytes())? {
             return decode(&bytes);
         }
-        let product = Product { id: id.to_string(), name: name.to_string(), description: None, owner, created_at: now_ms() };
+        let product = Product {
+            id: id.to_string(),
+            name: name.to_string(),
+            description: None,
+            owner,
+            created_at: now_ms(),
+        };
         self.products.insert(id.as_bytes(), encode(&product))?;
         Ok(product)
     }
@@ -62,11 +88,16 @@ impl Catalog {
     ) -> Result<ImageRevision, StorageError> {
         self.product(product_id)?;
         let _guard = REVISIONS.lock().unwrap_or_else(|p| p.into_inner());
-        let existing: Vec<ImageRevision> = self.revisions(product_id)?.into_iter().filter(|r| r.view == view).collect();
-        if let Some(current) = existing.iter().find(|r| r.is_current) {
-            if current.image_hash == image_hash && origin == RevisionOrigin::Upload {
-                return Ok(current.clone());
-            }
+        let existing: Vec<ImageRevision> = self
+            .revisions(product_id)?
+            .into_iter()
+            .filter(|r| r.view == view)
+            .collect();
+        if let Some(current) = existing.iter().find(|r| r.is_current)
+            && current.image_hash == image_hash
+            && origin == RevisionOrigin::Upload
+        {
+            return Ok(current.clone());
         }
         let revision = ImageRevision {
             id: new_id("rev"),
@@ -84,9 +115,15 @@ impl Catalog {
         let mut batch = sled::Batch::default();
         for mut previous in existing.into_iter().filter(|r| r.is_current) {
             previous.is_current = false;
-            batch.insert(format!("{product_id}/{}", previous.id).as_bytes(), encode(&previous));
+            batch.insert(
+                format!("{product_id}/{}", previous.id).as_bytes(),
+                encode(&previous),
+            );
         }
-        batch.insert(format!("{product_id}/{}", revision.id).as_bytes(), encode(&revision));
+        batch.insert(
+            format!("{product_id}/{}", revision.id).as_bytes(),
+            encode(&revision),
+        );
         self.revisions.apply_batch(batch)?;
         Ok(revision)
     }
@@ -98,10 +135,20 @@ impl Catalog {
         Ok(revisions)
     }
 
-    pub fn revision(&self, product_id: &str, revision_id: &str) -> Result<ImageRevision, StorageError> {
-        match self.revisions.get(format!("{product_id}/{revision_id}").as_bytes())? {
+    pub fn revision(
+        &self,
+        product_id: &str,
+        revision_id: &str,
+    ) -> Result<ImageRevision, StorageError> {
+        match self
+            .revisions
+            .get(format!("{product_id}/{revision_id}").as_bytes())?
+        {
             Some(bytes) => decode(&bytes),
-            None => Err(StorageError::RevisionNotFound { product: product_id.to_string(), revision: revision_id.to_string() }),
+            None => Err(StorageError::RevisionNotFound {
+                product: product_id.to_string(),
+                revision: revision_id.to_string(),
+            }),
         }
     }
 
@@ -118,7 +165,10 @@ impl Catalog {
     }
 
     pub fn put_close_up(&self, record: &CloseUpRecord) -> Result<(), StorageError> {
-        self.close_ups.insert(format!("{}/{}", record.product_id, record.id).as_bytes(), encode(record))?;
+        self.close_ups.insert(
+            format!("{}/{}", record.product_id, record.id).as_bytes(),
+            encode(record),
+        )?;
         Ok(())
     }
 
@@ -127,7 +177,10 @@ impl Catalog {
     }
 
     pub fn put_sketch(&self, record: &SketchRecord) -> Result<(), StorageError> {
-        self.sketches.insert(format!("{}/{}", record.product_id, record.id).as_bytes(), encode(record))?;
+        self.sketches.insert(
+            format!("{}/{}", record.product_id, record.id).as_bytes(),
+            encode(record),
+        )?;
         Ok(())
     }
 

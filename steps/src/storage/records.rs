@@ -21,7 +21,10 @@ pub struct Product {
 pub enum RevisionOrigin {
     Upload,
     /// Made by `techpack/regenerate` from another revision.
-    Regenerated { from_revision_id: String, prompt: Option<String> },
+    Regenerated {
+        from_revision_id: String,
+        prompt: Option<String>,
+    },
 }
 
 /// One version of one view's image.

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{BomLine, Colorway, ConstructionDetail, LabelItem, Meta, NamedValue, PointOfMeasure, TechPack, ViewAnalysis};
+use super::{
+    BomLine, Colorway, ConstructionDetail, LabelItem, Meta, NamedValue, PointOfMeasure, TechPack,
+    ViewAnalysis,
+};
 
 /// Combines the analyses of several photos: lists are joined, and where two views describe
 /// the same thing (same BOM placement, POM name, construction operation, attribute name) the
@@ -17,22 +20,47 @@ pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
     let mut colors = Vec::new();
     for view in &views {
         for line in &view.bill_of_materials {
-            keep_best(&mut bom, line.placement.to_lowercase(), line.clone(), |l| l.material.confidence);
+            keep_best(&mut bom, line.placement.to_lowercase(), line.clone(), |l| {
+                l.material.confidence
+            });
         }
         for pom in &view.dimensions {
-            keep_best(&mut poms, pom.name.to_lowercase(), pom.clone(), |p| p.confidence);
+            keep_best(&mut poms, pom.name.to_lowercase(), pom.clone(), |p| {
+                p.confidence
+            });
         }
         for detail in &view.construction {
-            keep_best(&mut construction, (detail.operation.to_lowercase(), detail.location.to_lowercase()), detail.clone(), |d| d.confidence);
+            keep_best(
+                &mut construction,
+                (
+                    detail.operation.to_lowercase(),
+                    detail.location.to_lowercase(),
+                ),
+                detail.clone(),
+                |d| d.confidence,
+            );
         }
         for label in &view.labels_and_packaging {
-            keep_best(&mut labels, (label.kind.to_lowercase(), label.placement.to_lowercase()), label.clone(), |l| l.confidence);
+            keep_best(
+                &mut labels,
+                (label.kind.to_lowercase(), label.placement.to_lowercase()),
+                label.clone(),
+                |l| l.confidence,
+            );
         }
         for value in &view.category_specific {
-            keep_best(&mut specific, value.name.to_lowercase(), value.clone(), |v| v.confidence);
+            keep_best(
+                &mut specific,
+                value.name.to_lowercase(),
+                value.clone(),
+                |v| v.confidence,
+            );
         }
         for color in &view.colors {
-            if !colors.iter().any(|c: &super::Color| c.hex == color.hex && c.name == color.name) {
+            if !colors
+                .iter()
+                .any(|c: &super::Color| c.hex == color.hex && c.name == color.name)
+            {
                 colors.push(color.clone());
             }
         }
@@ -54,7 +82,14 @@ pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
         bill_of_materials,
         points_of_measure,
         construction: construction.into_values().collect(),
-        colorways: if colors.is_empty() { Vec::new() } else { vec![Colorway { name: "as photographed".into(), colors }] },
+        colorways: if colors.is_empty() {
+            Vec::new()
+        } else {
+            vec![Colorway {
+                name: "as photographed".into(),
+                colors,
+            }]
+        },
         labels_and_packaging: labels.into_values().collect(),
         callouts: Vec::new(),
         category_specific: specific.into_values().collect(),
@@ -67,7 +102,11 @@ pub fn pom_code(index: usize) -> String {
     if index < 26 {
         (letters[index] as char).to_string()
     } else {
-        format!("{}{}", letters[(index / 26 - 1) % 26] as char, letters[index % 26] as char)
+        format!(
+            "{}{}",
+            letters[(index / 26 - 1) % 26] as char,
+            letters[index % 26] as char
+        )
     }
 }
 

@@ -12,7 +12,10 @@ mod schema;
 use serde::{Deserialize, Serialize};
 
 pub use merge::merge_views;
-pub use schema::{SCHEMA_VERSION, tech_pack_schema, view_analysis_schema, category_schema, close_up_schema, edit_schema};
+pub use schema::{
+    SCHEMA_VERSION, category_schema, close_up_schema, edit_schema, tech_pack_schema,
+    view_analysis_schema,
+};
 
 /// Where a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +41,11 @@ pub struct Estimate {
 
 impl Estimate {
     pub fn unknown() -> Self {
-        Estimate { value: None, source: Source::Unknown, confidence: 0.0 }
+        Estimate {
+            value: None,
+            source: Source::Unknown,
+            confidence: 0.0,
+        }
     }
 }
 
