@@ -410,16 +410,29 @@ fn check(
                 );
             }
             None => {
-                let known: Vec<&str> = registry.kinds().map(|(name, _)| name).collect();
+                let hint = match closest(&spec.uses, registry.kinds().map(|(name, _)| name)) {
+                    Some(name) => format!("; did you mean `{name}`?"),
+                    None => {
+                        let mut families: Vec<&str> = registry
+                            .kinds()
+                            .filter_map(|(name, _)| name.split('/').next())
+                            .collect();
+                        families.dedup();
+                        format!(
+                            " (kinds are named {})",
+                            families
+                                .iter()
+                                .map(|f| format!("`{f}/…`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                };
                 report.add(
                     Code::UnknownUses,
                     Some(id),
                     &at("uses"),
-                    format!(
-                        "unknown step kind `{}` (known: {})",
-                        spec.uses,
-                        known.join(", ")
-                    ),
+                    format!("unknown step kind `{}`{hint}", spec.uses),
                 );
             }
             Some(kind) if !templated => {
@@ -539,6 +552,29 @@ fn check_reference(
         ),
         (None, _, _) => {}
     }
+}
+
+/// The known name nearest to `wanted` by edit distance, if it is close enough to be a typo.
+fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for j in 0..b.len() {
+                let substitution = previous + usize::from(ca != b[j]);
+                previous = row[j + 1];
+                row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+            }
+        }
+        row[b.len()]
+    }
+    known
+        .map(|name| (distance(wanted, name), name))
+        .filter(|(d, name)| *d <= 2.max(name.len() / 4))
+        .min()
+        .map(|(_, name)| name)
 }
 
 fn valid_step_id(id: &str) -> bool {
