@@ -1,7 +1,8 @@
 //! `techpack`: runs tech-pack workflows from the command line.
 //!
 //! # Layout
-//! - `cli/`: one file per command (`run`, `validate`, `graph`, `runs`), the live progress
+//! - `cli/`: one file per command (`run`, `validate`, `graph`, `runs`, `logs`, `users`,
+//!   `plugins`), the live progress
 //!   display (`progress`) and the end-of-run summary (`summary`).
 //! - `server/`: `techpack serve`, the HTTP API (axum).
 //! - `users`: users and their bearer tokens (hashes only, compared in constant time).

@@ -2,7 +2,7 @@
 //! the engine.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use techpack_engine::{
@@ -26,10 +26,42 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Every step kind this binary knows: `core/*` and the tech-pack steps.
+/// Every native step kind: `core/*` and the tech-pack steps.
 pub fn registry() -> StepRegistry {
     let mut registry = StepRegistry::with_builtins();
     techpack_steps::register(&mut registry);
+    registry
+}
+
+/// Plugin folders given with `--plugins-dir` (besides `plugins/` and `TECHPACK_PLUGINS_DIR`).
+static PLUGIN_DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+
+pub fn set_plugin_dirs(dirs: Vec<PathBuf>) {
+    let _ = PLUGIN_DIRS.set(dirs);
+}
+
+/// The native kinds plus every WASM plugin (`wasm/<name>`), compiled once and cached under the
+/// data directory. A plugin that fails to load is registered as unavailable with the reason,
+/// so workflows naming it fail validation saying why.
+pub fn registry_with_plugins(data_dir: &Path) -> StepRegistry {
+    let mut registry = registry();
+    let extra = PLUGIN_DIRS.get().cloned().unwrap_or_default();
+    let load = |registry: &mut StepRegistry| match techpack_wasm::PluginHost::new(
+        &data_dir.join("wasm-cache"),
+    ) {
+        Ok(host) => {
+            for status in host.register(registry, &techpack_wasm::plugin_dirs(&extra)) {
+                tracing::debug!(?status, "plugin");
+            }
+        }
+        Err(e) => tracing::warn!("WASM plugins are unavailable: {e}"),
+    };
+    // Loading compiles and probes modules: keep it off the async workers' backs.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(|| load(&mut registry));
+    } else {
+        load(&mut registry);
+    }
     registry
 }
 
@@ -68,7 +100,7 @@ pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<En
     }));
     Ok(Engine::new(
         store,
-        registry(),
+        registry_with_plugins(data_dir),
         vec![Arc::new(credits)],
         resources,
         EngineConfig {

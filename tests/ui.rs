@@ -9,6 +9,9 @@ use techpack_engine::{StepRegistry, Workflow};
 fn registry() -> StepRegistry {
     let mut registry = StepRegistry::with_builtins();
     techpack_steps::register(&mut registry);
+    let cache = tempfile::tempdir().unwrap();
+    let host = techpack_wasm::PluginHost::new(cache.path()).unwrap();
+    host.register(&mut registry, &[std::path::PathBuf::from("plugins")]);
     registry
 }
 

@@ -13,8 +13,11 @@ pub enum Format {
     Dot,
 }
 
-pub fn graph(file: &Path, format: Format) -> anyhow::Result<Exit> {
-    let workflow = Workflow::from_file(file, &crate::wiring::registry())?;
+pub fn graph(file: &Path, format: Format, data_dir: &super::DataDir) -> anyhow::Result<Exit> {
+    let workflow = Workflow::from_file(
+        file,
+        &crate::wiring::registry_with_plugins(&data_dir.path()),
+    )?;
     print!(
         "{}",
         workflow.render_graph(match format {

@@ -2,6 +2,7 @@
 
 mod graph;
 mod logs;
+mod plugins;
 mod progress;
 pub mod run;
 mod runs;
@@ -26,6 +27,9 @@ use crate::exit::Exit;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Another folder of WASM plugins, besides plugins/ and TECHPACK_PLUGINS_DIR (repeatable)
+    #[arg(long = "plugins-dir", value_name = "DIR", global = true)]
+    plugins_dirs: Vec<PathBuf>,
 }
 
 /// Where state lives; every command that touches runs takes it.
@@ -69,12 +73,23 @@ enum Command {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
     /// Print a workflow's DAG as Mermaid or Graphviz dot
     Graph {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "mermaid")]
         format: graph::Format,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// List WASM plugins and whether they load, or check one plugin folder
+    Plugins {
+        #[command(subcommand)]
+        command: plugins::PluginsCommand,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
     /// List, inspect, resume or cancel stored runs
     Runs {
@@ -99,10 +114,16 @@ enum Command {
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    crate::wiring::set_plugin_dirs(cli.plugins_dirs);
     match cli.command {
         Command::Run(args) => run::run(args).await,
-        Command::Validate { files } => validate::validate(&files),
-        Command::Graph { file, format } => graph::graph(&file, format),
+        Command::Validate { files, data_dir } => validate::validate(&files, &data_dir),
+        Command::Graph {
+            file,
+            format,
+            data_dir,
+        } => graph::graph(&file, format, &data_dir),
+        Command::Plugins { command, data_dir } => plugins::plugins(command, &data_dir).await,
         Command::Runs {
             command,
             data_dir,

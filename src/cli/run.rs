@@ -61,14 +61,13 @@ impl ProviderArgs {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
-    let registry = crate::wiring::registry();
-    let workflow = Workflow::from_file(&args.workflow, &registry)?;
-    let inputs = collect_inputs(&workflow, &args)?;
     let options = crate::wiring::EngineOptions {
         durability: args.durability.into(),
         providers: args.providers.defaults(),
     };
     let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
+    let workflow = Workflow::from_file(&args.workflow, engine.registry())?;
+    let inputs = collect_inputs(&workflow, &args)?;
     if let Some(user) = &args.user {
         crate::wiring::users(&engine).get(user)?;
     }

@@ -6,8 +6,8 @@ use techpack_engine::{EngineError, Workflow};
 
 use crate::exit::Exit;
 
-pub fn validate(files: &[PathBuf]) -> anyhow::Result<Exit> {
-    let registry = crate::wiring::registry();
+pub fn validate(files: &[PathBuf], data_dir: &super::DataDir) -> anyhow::Result<Exit> {
+    let registry = crate::wiring::registry_with_plugins(&data_dir.path());
     let mut exit = Exit::Success;
     for file in files {
         match Workflow::from_file(file, &registry) {

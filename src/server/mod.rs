@@ -107,7 +107,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     let state = AppState {
         services: crate::wiring::services(&engine),
         users: crate::wiring::users(&engine),
-        workflows: WorkflowFolder::open(&args.workflows_dir, crate::wiring::registry()),
+        workflows: WorkflowFolder::open(&args.workflows_dir, engine.registry().clone()),
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         idempotency: db
             .open_tree("api/idempotency")
