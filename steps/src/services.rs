@@ -164,18 +164,52 @@ impl TechpackServices {
         }
     }
 
-    fn log(&self, ctx: &StepContext, operation: AiOperation) {
-        if let Err(e) = self.catalog.ai_log.append(AiOperation {
+    /// Runs one provider call and writes it to the AI operation log: tokens, latency, outcome.
+    async fn logged<T>(
+        &self,
+        ctx: &StepContext,
+        call: LoggedCall<'_>,
+        work: impl std::future::Future<Output = Result<T, ProviderError>>,
+        describe: impl Fn(&T) -> (crate::providers::Usage, String, String),
+    ) -> Result<T, StepError> {
+        let started = Instant::now();
+        let result = work.await;
+        let (usage, output_summary, model, error) = match &result {
+            Ok(answer) => {
+                let (usage, summary, model) = describe(answer);
+                (usage, summary, model, None)
+            }
+            Err(e) => (
+                Default::default(),
+                String::new(),
+                call.model.to_string(),
+                Some(e.to_string()),
+            ),
+        };
+        let operation = AiOperation {
+            id: String::new(),
+            operation: call.operation.into(),
+            provider: call.provider.into(),
+            model,
+            kind: call.kind.into(),
             user: ctx.owner.clone(),
             run_id: Some(ctx.run_id.clone()),
             step_id: Some(ctx.step_id.clone()),
-            ..operation
-        }) {
+            input_summary: call.input_summary,
+            output_summary,
+            usage,
+            latency_ms: started.elapsed().as_millis() as u64,
+            status: if error.is_none() { "ok" } else { "error" }.into(),
+            error,
+            at: now_ms(),
+        };
+        if let Err(e) = self.catalog.ai_log.append(operation) {
             tracing::warn!(error = %e, "cannot write the AI operation log");
         }
+        result.map_err(provider_error)
     }
 
-    /// Asks a vision provider, logging the call (tokens, latency, outcome).
+    /// Asks a vision provider, logging the call.
     pub async fn ask(
         &self,
         ctx: &StepContext,
@@ -184,36 +218,17 @@ impl TechpackServices {
         images: &[InlineImage],
         input_summary: String,
     ) -> Result<VisionAnswer, StepError> {
-        let started = Instant::now();
-        let result = provider.ask(task, images).await;
-        let (usage, output_summary, error) = match &result {
-            Ok(answer) => (answer.usage, summarize_json(&answer.value), None),
-            Err(e) => (Default::default(), String::new(), Some(e.to_string())),
+        let call = LoggedCall {
+            operation: task.operation(),
+            provider: provider.name(),
+            model: provider.model(),
+            kind: "vision",
+            input_summary,
         };
-        self.log(
-            ctx,
-            AiOperation {
-                id: String::new(),
-                operation: task.operation().into(),
-                provider: provider.name().into(),
-                model: result
-                    .as_ref()
-                    .map(|a| a.model.clone())
-                    .unwrap_or_else(|_| provider.model().to_string()),
-                kind: "vision".into(),
-                user: None,
-                run_id: None,
-                step_id: None,
-                input_summary,
-                output_summary,
-                usage,
-                latency_ms: started.elapsed().as_millis() as u64,
-                status: if error.is_none() { "ok" } else { "error" }.into(),
-                error,
-                at: now_ms(),
-            },
-        );
-        result.map_err(provider_error)
+        self.logged(ctx, call, provider.ask(task, images), |a| {
+            (a.usage, summarize_json(&a.value), a.model.clone())
+        })
+        .await
     }
 
     /// Asks an image provider, logging the call.
@@ -225,47 +240,35 @@ impl TechpackServices {
         source: &[InlineImage],
         input_summary: String,
     ) -> Result<ImageAnswer, StepError> {
-        let started = Instant::now();
-        let result = provider.generate(task, source).await;
-        let (usage, output_summary, error) = match &result {
-            Ok(answer) => (
-                answer.usage,
-                format!(
-                    "{} {}×{} px, {} bytes",
-                    answer.mime,
-                    answer.width,
-                    answer.height,
-                    answer.bytes.len()
-                ),
-                None,
-            ),
-            Err(e) => (Default::default(), String::new(), Some(e.to_string())),
+        let call = LoggedCall {
+            operation: task.operation(),
+            provider: provider.name(),
+            model: provider.model(),
+            kind: "image",
+            input_summary,
         };
-        self.log(
-            ctx,
-            AiOperation {
-                id: String::new(),
-                operation: task.operation().into(),
-                provider: provider.name().into(),
-                model: result
-                    .as_ref()
-                    .map(|a| a.model.clone())
-                    .unwrap_or_else(|_| provider.model().to_string()),
-                kind: "image".into(),
-                user: None,
-                run_id: None,
-                step_id: None,
-                input_summary,
-                output_summary,
-                usage,
-                latency_ms: started.elapsed().as_millis() as u64,
-                status: if error.is_none() { "ok" } else { "error" }.into(),
-                error,
-                at: now_ms(),
-            },
-        );
-        result.map_err(provider_error)
+        self.logged(ctx, call, provider.generate(task, source), |a| {
+            let summary = format!(
+                "{} {}×{} px, {} bytes",
+                a.mime,
+                a.width,
+                a.height,
+                a.bytes.len()
+            );
+            (a.usage, summary, a.model.clone())
+        })
+        .await
     }
+}
+
+/// What the AI operation log says about a call before it is made.
+struct LoggedCall<'a> {
+    operation: &'a str,
+    provider: &'a str,
+    model: &'a str,
+    /// `vision` or `image`.
+    kind: &'a str,
+    input_summary: String,
 }
 
 /// A short description of a JSON answer for the log (keys and sizes, not content).

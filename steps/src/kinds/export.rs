@@ -7,10 +7,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
-use super::{output, owned_product};
+use super::{output, owned_analysis, owned_product};
 use crate::export::{Bundle, write_bundle};
 use crate::services::{TechpackServices, storage_error};
-use crate::techpack::TechPack;
 
 pub struct Export;
 
@@ -44,12 +43,7 @@ impl Step for ExportStep {
         let config = &self.0;
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let analysis = services
-            .catalog
-            .analysis(&config.analysis_id)
-            .map_err(storage_error)?;
-        let mut tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
-            .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
+        let (analysis, mut tech_pack) = owned_analysis(&services, &product, &config.analysis_id)?;
         let photos: Vec<_> = tech_pack
             .meta
             .source_photos

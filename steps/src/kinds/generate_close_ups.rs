@@ -14,7 +14,9 @@ use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::analyze_base_views::short_hash;
-use super::{detail_plan, load_image, output, owned_product, parse_answer, parse_view};
+use super::{
+    detail_plan, load_image, output, owned_analysis, owned_product, parse_answer, parse_view,
+};
 use crate::providers::{ImageProvider, ImageTask, InlineImage, VisionProvider, VisionTask};
 use crate::services::{
     ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
@@ -156,17 +158,7 @@ impl Step for GenerateCloseUpsStep {
         let config = &self.0;
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let analysis = services
-            .catalog
-            .analysis(&config.analysis_id)
-            .map_err(storage_error)?;
-        if analysis.product_id != product.id {
-            return Err(storage_error(
-                crate::storage::StorageError::AnalysisNotFound(config.analysis_id.clone()),
-            ));
-        }
-        let tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
-            .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
+        let (analysis, tech_pack) = owned_analysis(&services, &product, &config.analysis_id)?;
         let view = parse_view(&config.source_view)?;
         let photo = tech_pack
             .meta

@@ -62,6 +62,30 @@ pub fn owned_product(
     Ok(product)
 }
 
+/// A stored analysis of the caller's product, with its tech pack. An analysis of another
+/// product is "not found", like a missing one.
+pub fn owned_analysis(
+    services: &TechpackServices,
+    product: &Product,
+    analysis_id: &str,
+) -> Result<(crate::storage::AnalysisRecord, crate::techpack::TechPack), StepError> {
+    let analysis = services
+        .catalog
+        .analysis(analysis_id)
+        .map_err(storage_error)?;
+    if analysis.product_id != product.id {
+        return Err(storage_error(StorageError::AnalysisNotFound(
+            analysis_id.to_string(),
+        )));
+    }
+    let tech_pack = serde_json::from_value(analysis.data.clone()).map_err(|e| {
+        StepError::permanent(format!(
+            "stored analysis `{analysis_id}` is unreadable: {e}"
+        ))
+    })?;
+    Ok((analysis, tech_pack))
+}
+
 pub fn parse_view(text: &str) -> Result<View, StepError> {
     View::parse(text).ok_or_else(|| {
         invalid_input(format!(
