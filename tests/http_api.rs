@@ -155,6 +155,29 @@ impl Server {
     }
 }
 
+/// The status line of an upload whose headers declare `length` bytes (the body is not sent).
+fn declared_upload(server: &Server, token: &str, product: &str, length: usize) -> String {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /api/products/{product}/images HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {length}\r\n\r\n"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = [0u8; 256];
+    let n = stream.read(&mut response).unwrap();
+    String::from_utf8_lossy(&response[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -229,6 +252,20 @@ fn every_status_path_leaves_the_balance_right() {
             )
             .0,
         StatusCode::BAD_REQUEST
+    );
+    // A 26 MiB upload (the limit is 25): refused as soon as its size is declared.
+    let status = declared_upload(&server, &alice, &product, 26 * 1024 * 1024);
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    let (_, revisions) = server.send(
+        "GET",
+        &format!("/api/products/{product}/revisions"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(
+        revisions["revisions"].as_array().unwrap().len(),
+        1,
+        "a rejected upload stores nothing"
     );
     assert_eq!(server.balance(&alice), 6);
 

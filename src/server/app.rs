@@ -3,6 +3,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::AppState;
@@ -46,6 +47,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics));
     api.layer(DefaultBodyLimit::max(state.max_body))
+        // A declared Content-Length over the limit is refused before any of the body is read.
+        .layer(RequestBodyLimitLayer::new(state.max_body))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.request_timeout,

@@ -77,28 +77,19 @@ pub async fn upload_image(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     owned(&state, &user.name, &id)?;
     let (mut image, mut view) = (None, None);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?
-    {
+    // Over the body limit is 413 (nothing is stored); anything else wrong with the form, 400.
+    let form_error = |e: axum::extract::multipart::MultipartError| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "invalid_input"
+        };
+        ApiError::new(e.status(), code, format!("bad upload: {}", e.body_text()))
+    };
+    while let Some(field) = form.next_field().await.map_err(form_error)? {
         match field.name() {
-            Some("image") => {
-                image = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|e| ApiError::bad_request(e.body_text()))?,
-                )
-            }
-            Some("view") => {
-                view = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|e| ApiError::bad_request(e.body_text()))?,
-                )
-            }
+            Some("image") => image = Some(field.bytes().await.map_err(form_error)?),
+            Some("view") => view = Some(field.text().await.map_err(form_error)?),
             _ => {}
         }
     }
