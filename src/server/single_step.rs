@@ -62,19 +62,15 @@ pub async fn run_step(
     }
     let mut inputs = Map::new();
     inputs.insert("config".into(), config);
-    let run = state
-        .engine
-        .create_run(&workflow, inputs, Some(user.to_string()))
-        .await?;
     // Executed in a tracked task: if the request is dropped (timeout, client gone), the run
     // still reaches a persisted end and settles its credits.
-    let engine = state.engine.clone();
-    let run_id = run.id.clone();
+    let (engine, owner) = (state.engine.clone(), Some(user.to_string()));
     let report = state
         .tasks
-        .spawn(async move { engine.execute(&run_id).await })
+        .spawn(async move { engine.run_now(&workflow, inputs, owner).await })
         .await
         .map_err(ApiError::internal)??;
+    let run = &report.run;
     let node = report
         .nodes
         .first()

@@ -148,6 +148,30 @@ impl Engine {
         inputs: Map<String, Value>,
         owner: Option<String>,
     ) -> Result<RunRecord, EngineError> {
+        let run = self.record_run(workflow, inputs, owner)?;
+        // Durable before the caller is told the run exists (e.g. an HTTP 202).
+        self.inner.flusher.durable().await?;
+        Ok(run)
+    }
+
+    /// Records a run and executes it at once, for callers that wait for the result: the run's
+    /// record becomes durable with its first finished step instead of on its own.
+    pub async fn run_now(
+        &self,
+        workflow: &Workflow,
+        inputs: Map<String, Value>,
+        owner: Option<String>,
+    ) -> Result<RunReport, EngineError> {
+        let run = self.record_run(workflow, inputs, owner)?;
+        self.execute(&run.id).await
+    }
+
+    fn record_run(
+        &self,
+        workflow: &Workflow,
+        inputs: Map<String, Value>,
+        owner: Option<String>,
+    ) -> Result<RunRecord, EngineError> {
         let inputs = workflow.resolve_inputs(inputs)?;
         let run = RunRecord {
             id: uuid::Uuid::now_v7().to_string(),
@@ -176,7 +200,6 @@ impl Engine {
             .lock()
             .expect("workflow cache lock")
             .insert(workflow.sha256.clone(), Arc::new(workflow.clone()));
-        self.inner.flusher.durable().await?;
         Ok(run)
     }
 

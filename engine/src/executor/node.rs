@@ -170,7 +170,9 @@ pub(crate) async fn run(
                     }
                     Err(e) => return Err(e),
                 }
-                inner.flusher.durable().await?;
+                if shared.has_dependents[index] {
+                    inner.flusher.durable().await?;
+                }
                 shared.emit(
                     Some(&step.id),
                     record.status.as_str(),

@@ -23,6 +23,9 @@ pub(crate) struct RunShared {
     pub limit: Arc<Semaphore>,
     pub inputs: Arc<Value>,
     pub cancel: CancellationToken,
+    /// Per step: whether any step waits for it. A leaf's result needs no flush of its own:
+    /// nothing starts after it, and the run's end is flushed before the run is reported.
+    pub has_dependents: Vec<bool>,
 }
 
 impl RunShared {
@@ -90,8 +93,9 @@ pub(crate) async fn execute(
     }
     run.status = RunStatus::Running;
     run.started_at.get_or_insert_with(now_ms);
+    // Not flushed: a run that dies before any step's result is durable is still unfinished in
+    // the store (pending or running) and is resumed either way.
     inner.store.commit(None, Some(&run), None)?;
-    inner.flusher.durable().await?;
 
     let limit = workflow
         .parallelism
@@ -102,6 +106,9 @@ pub(crate) async fn execute(
         limit: Arc::new(Semaphore::new(limit)),
         inner: inner.clone(),
         run: run.clone(),
+        has_dependents: (0..workflow.steps.len())
+            .map(|i| workflow.steps.iter().any(|s| s.needs.contains(&i)))
+            .collect(),
         workflow,
         cancel: cancel.clone(),
     });
