@@ -2,6 +2,9 @@
 //! ledger as a workflow run, so the same semantics hold (402 before any work, refunds on any
 //! failure, the step's error class mapped to 400 / 404 / 500).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use techpack_engine::credits::Ledger;
@@ -16,8 +19,25 @@ pub struct StepCall {
     pub credits: u64,
 }
 
-/// A one-step workflow whose `with:` is the run's `config` input.
+/// A one-step workflow whose `with:` is the run's `config` input, parsed once per kind.
 fn workflow(
+    call: &StepCall,
+    registry: &techpack_engine::StepRegistry,
+) -> Result<Arc<Workflow>, ApiError> {
+    static PARSED: OnceLock<Mutex<HashMap<&'static str, Arc<Workflow>>>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(Default::default);
+    if let Some(workflow) = parsed.lock().expect("workflows lock").get(call.uses) {
+        return Ok(workflow.clone());
+    }
+    let workflow = Arc::new(parse_workflow(call, registry)?);
+    parsed
+        .lock()
+        .expect("workflows lock")
+        .insert(call.uses, workflow.clone());
+    Ok(workflow)
+}
+
+fn parse_workflow(
     call: &StepCall,
     registry: &techpack_engine::StepRegistry,
 ) -> Result<Workflow, ApiError> {

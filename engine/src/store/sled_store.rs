@@ -32,6 +32,8 @@ impl SledStore {
         let db = sled::Config::new()
             .path(dir.join("state"))
             .flush_every_ms(Some(500))
+            // sled's page cache defaults to 1 GiB; bound it so a long-lived server stays small.
+            .cache_capacity(64 * 1024 * 1024)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io)
