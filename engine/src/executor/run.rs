@@ -3,9 +3,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::node::{self, NodeTask};
@@ -129,7 +130,10 @@ pub(crate) async fn execute(
         .filter(|&i| !records[i].status.is_finished() && waiting_on[i] == 0)
         .collect();
 
-    let mut tasks: JoinSet<Result<(usize, NodeRecord), EngineError>> = JoinSet::new();
+    // The run's steps are polled by this task rather than spawned: a step hands back to the
+    // scheduler without crossing threads, which is most of the per-step cost on few cores.
+    // Steps must not block (CPU-heavy work goes to `spawn_blocking`; WASM guests yield).
+    let mut tasks = FuturesUnordered::new();
     let mut failure: Option<EngineError> = None;
     loop {
         while let Some(i) = ready.pop_front() {
@@ -140,11 +144,14 @@ pub(crate) async fn execute(
                 }
                 Settled::Later(task) => {
                     records[i].status = NodeStatus::Running;
-                    tasks.spawn(node::run(shared.clone(), task));
+                    tasks.push(
+                        std::panic::AssertUnwindSafe(node::run(shared.clone(), task))
+                            .catch_unwind(),
+                    );
                 }
             }
         }
-        let Some(joined) = tasks.join_next().await else {
+        let Some(joined) = tasks.next().await else {
             break;
         };
         match joined {
@@ -157,11 +164,14 @@ pub(crate) async fn execute(
                 cancel.cancel();
                 failure.get_or_insert(e);
             }
-            Err(join_error) => {
+            Err(panic) => {
                 cancel.cancel();
-                failure.get_or_insert(EngineError::Store(format!(
-                    "a step task panicked: {join_error}"
-                )));
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                failure.get_or_insert(EngineError::Store(format!("a step panicked: {reason}")));
             }
         }
     }
