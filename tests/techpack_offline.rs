@@ -279,3 +279,43 @@ fn edit_keeps_history_and_regenerate_adds_a_revision() {
     );
     assert_eq!(regenerated["analysis_id"], analysis_id.as_str());
 }
+
+#[test]
+fn a_size_run_is_graded_by_the_wasm_plugin_into_the_tech_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ok(&techpack(
+        &dir.path().join("data"),
+        &[
+            "run",
+            "workflows/tech-pack-v2.yaml",
+            "--image",
+            SAMPLE,
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+            "-i",
+            "sizes=[\"S\",\"M\",\"L\"]",
+            "-i",
+            "default_grade=20",
+            "-i",
+            "width_mm=380",
+        ],
+    ));
+    let chart = json(&out.join("size-chart.json"));
+    let width = chart["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "A")
+        .unwrap();
+    assert_eq!(
+        width["values"],
+        serde_json::json!({ "S": 360, "M": 380, "L": 400 })
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("Graded size chart") && html.contains("M (base)") && html.contains("400 mm"),
+        "the chart is not in the page"
+    );
+}

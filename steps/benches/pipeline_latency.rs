@@ -70,7 +70,13 @@ fn main() {
         techpack_steps::register(&mut registry);
         // The workflow's optional grade_sizes step is a WASM plugin (skipped here: no sizes).
         let plugins = techpack_wasm::PluginHost::new(&dir.path().join("wasm-cache")).unwrap();
-        plugins.register(&mut registry, &[std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins"))]);
+        plugins.register(
+            &mut registry,
+            &[std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../plugins"
+            ))],
+        );
         let source = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../workflows/tech-pack-v2.yaml"

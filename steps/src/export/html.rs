@@ -107,6 +107,46 @@ fn opt(value: &Option<String>) -> String {
     esc(value.as_deref().unwrap_or("—"))
 }
 
+/// The graded size chart: a row per point of measure, a column per size.
+fn size_chart(out: &mut String, chart: &serde_json::Value) {
+    let sizes: Vec<&str> = chart["sizes"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let base = chart["base_size"].as_str().unwrap_or("");
+    let mut headers = vec!["Code".to_string(), "Point of measure".to_string()];
+    headers.extend(sizes.iter().map(|s| {
+        if *s == base {
+            format!("{s} (base)")
+        } else {
+            s.to_string()
+        }
+    }));
+    headers.push("Tolerance".into());
+    let rows = chart["points_of_measure"]
+        .as_array()
+        .map(|poms| {
+            poms.iter()
+                .map(|pom| {
+                    let unit = pom["unit"].as_str().unwrap_or("");
+                    let mut row = vec![
+                        esc(pom["code"].as_str().unwrap_or("")),
+                        esc(pom["name"].as_str().unwrap_or("")),
+                    ];
+                    row.extend(sizes.iter().map(|size| match &pom["values"][size] {
+                        serde_json::Value::Null => "—".to_string(),
+                        value => format!("{value} {}", esc(unit)),
+                    }));
+                    row.push(format!("± {} {}", pom["tolerance"], esc(unit)));
+                    row
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    table(out, "Graded size chart", &headers, rows);
+}
+
 pub fn render(bundle: &Bundle, images: &Images) -> String {
     let tp = bundle.tech_pack;
     let meta = &tp.meta;
@@ -334,6 +374,10 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
             })
             .collect(),
     );
+
+    if let Some(chart) = bundle.size_chart {
+        size_chart(&mut out, chart);
+    }
 
     if !bundle.close_ups.is_empty() {
         out.push_str("<section><h2>Close-ups</h2><div class=\"grid\">\n");

@@ -20,6 +20,8 @@ pub struct Bundle<'a> {
     pub photos: &'a [ImageRevision],
     pub close_ups: &'a [CloseUpRecord],
     pub sketches: &'a [SketchRecord],
+    /// The graded size chart, when one was made (`size-chart.json` and a table in the page).
+    pub size_chart: Option<&'a serde_json::Value>,
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + use<> {
@@ -80,6 +82,10 @@ pub fn write_bundle(
             sketch.svg.as_bytes(),
         )?;
         images.insert(&sketch.image_hash, "image/png", bytes);
+    }
+    if let Some(chart) = bundle.size_chart {
+        let json = serde_json::to_vec_pretty(chart).expect("JSON values serialize");
+        write("size-chart.json".into(), &json)?;
     }
     let page = html::render(bundle, &images);
     write("index.html".into(), page.as_bytes())?;

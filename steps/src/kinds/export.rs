@@ -19,6 +19,9 @@ struct Config {
     out_dir: PathBuf,
     product_id: String,
     analysis_id: String,
+    /// A graded size chart (the `wasm/grade-sizes` output), if the run made one.
+    #[serde(default)]
+    size_chart: Option<Value>,
 }
 
 impl StepKind for Export {
@@ -68,12 +71,14 @@ impl Step for ExportStep {
             .flat_map(|s| s.callouts.iter().cloned())
             .collect();
         let dir = config.out_dir.clone();
+        let size_chart = config.size_chart.clone();
         let summary = tokio::task::spawn_blocking(move || {
             let bundle = Bundle {
                 tech_pack: &tech_pack,
                 photos: &photos,
                 close_ups: &close_ups,
                 sketches: &sketches,
+                size_chart: size_chart.as_ref(),
             };
             write_bundle(&services.catalog, &bundle, &dir)
         })
