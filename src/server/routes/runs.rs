@@ -173,22 +173,25 @@ pub async fn show(
     Ok(Json(report_json(&owned_report(&state, &user.name, &id)?)))
 }
 
+/// The caller's run, if it has not finished (a finished run answers 409).
+fn owned_unfinished(state: &AppState, user: &str, id: &str) -> Result<RunReport, ApiError> {
+    let report = owned_report(state, user, id)?;
+    if report.run.status.is_finished() {
+        let message = format!(
+            "run `{id}` has already finished ({})",
+            report.run.status.as_str()
+        );
+        return Err(ApiError::new(StatusCode::CONFLICT, "run_finished", message));
+    }
+    Ok(report)
+}
+
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let report = owned_report(&state, &user.name, &id)?;
-    if report.run.status.is_finished() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "run_finished",
-            format!(
-                "run `{id}` has already finished ({})",
-                report.run.status.as_str()
-            ),
-        ));
-    }
+    owned_unfinished(&state, &user.name, &id)?;
     if !state.engine.cancel(&id) {
         state.engine.cancel_stored(&id).await?;
     }
@@ -203,17 +206,7 @@ pub async fn resume(
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let report = owned_report(&state, &user.name, &id)?;
-    if report.run.status.is_finished() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "run_finished",
-            format!(
-                "run `{id}` has already finished ({})",
-                report.run.status.as_str()
-            ),
-        ));
-    }
+    owned_unfinished(&state, &user.name, &id)?;
     if state.engine.active_runs().contains(&id) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
