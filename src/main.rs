@@ -17,6 +17,12 @@ mod wiring;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: the engine allocates per transition from several
+/// threads (tokio workers, sled's I/O threads), where glibc's arenas cost a quarter of the
+/// CPU per step (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     wiring::init_tracing();

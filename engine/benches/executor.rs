@@ -1,6 +1,9 @@
 //! Engine overhead with no-op steps (`cargo bench -p techpack-engine --bench executor`):
 //! a 40-step chain against one fsync of this disk, and a 1000-step fan-out/fan-in, in `sync`
 //! and `relaxed` durability. Uses the same YAML files `techpack run` takes.
+//!
+//! This disk's fsync latency moves by several times within minutes (a shared VM), so every
+//! measured round is bracketed by its own fsync probe and the ratio is taken per round.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -8,33 +11,100 @@ use std::time::{Duration, Instant};
 
 use serde_json::Map;
 use techpack_engine::{
-    Durability, Engine, EngineConfig, Resources, RunStatus, SledStore, StepRegistry, Workflow,
+    Durability, Engine, EngineConfig, Resources, RunStatus, SledStore, StateStore, StepRegistry,
+    Workflow,
 };
 
-const ROUNDS: usize = 7;
+/// The allocator the `techpack` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
+const ROUNDS: usize = 15;
+
+fn median<T: PartialOrd + Copy>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     samples[samples.len() / 2]
 }
 
-/// One 4 KiB write + fsync in the same directory the store uses.
-fn fsync_time(dir: &std::path::Path) -> Duration {
-    let path = dir.join("fsync-probe");
-    let mut file = std::fs::File::create(&path).unwrap();
-    let block = vec![7u8; 4096];
-    let samples = (0..200)
-        .map(|_| {
-            let start = Instant::now();
-            file.write_all(&block).unwrap();
-            file.sync_data().unwrap();
-            start.elapsed()
-        })
-        .collect();
-    median(samples)
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
-fn per_step(workflow_file: &str, durability: Durability) -> (Duration, Duration) {
+/// A 4 KiB append + `fdatasync` in the directory the store uses, median of `n`.
+struct FsyncProbe(std::fs::File);
+
+impl FsyncProbe {
+    fn new(dir: &std::path::Path) -> FsyncProbe {
+        FsyncProbe(std::fs::File::create(dir.join("fsync-probe")).unwrap())
+    }
+
+    fn measure(&mut self, n: usize) -> Duration {
+        let block = vec![7u8; 4096];
+        median(
+            (0..n)
+                .map(|_| {
+                    let start = Instant::now();
+                    self.0.write_all(&block).unwrap();
+                    self.0.sync_data().unwrap();
+                    start.elapsed()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The floor under a `sync` chain step: one write to the store and its flush (sled's `flush`,
+/// which writes with `sync_file_range`, then `fdatasync` of sled's log), from a plain thread.
+fn store_flush_time(dir: &std::path::Path) -> Duration {
+    let store = SledStore::open(&dir.join("store-probe")).unwrap();
+    let workflow = Workflow::parse(
+        "name: probe\nsteps:\n  a: { uses: core/echo }\n",
+        "probe",
+        &StepRegistry::with_builtins(),
+    )
+    .unwrap();
+    let run = techpack_engine::RunRecord {
+        id: "probe".into(),
+        workflow_name: workflow.name.clone(),
+        workflow_version: workflow.version.clone(),
+        workflow_sha256: workflow.sha256.clone(),
+        workflow_origin: workflow.origin.clone(),
+        inputs: Map::new(),
+        status: RunStatus::Running,
+        owner: None,
+        created_at: 0,
+        started_at: None,
+        finished_at: None,
+        error: None,
+        resumes: 0,
+    };
+    store.create_run(&run, &workflow.source).unwrap();
+    median(
+        (0..200u32)
+            .map(|i| {
+                let mut node = techpack_engine::NodeRecord::pending("probe", &format!("s{i}"));
+                node.status = techpack_engine::NodeStatus::Succeeded;
+                let start = Instant::now();
+                store.commit(Some(&node), None, None).unwrap();
+                store.flush().unwrap();
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+struct Figures {
+    per_step: Duration,
+    best: Duration,
+    /// Per round: time per step / the fsync measured around that round.
+    ratio: f64,
+    fsync: Duration,
+    /// Store flushes per run, and the mean time of one.
+    flushes_per_run: f64,
+    flush_time: Duration,
+}
+
+fn per_step(workflow_file: &str, durability: Durability) -> Figures {
     let source = std::fs::read_to_string(format!(
         "{}/../workflows/bench/{workflow_file}",
         env!("CARGO_MANIFEST_DIR")
@@ -46,6 +116,7 @@ fn per_step(workflow_file: &str, durability: Durability) -> (Duration, Duration)
         .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let mut probe = FsyncProbe::new(dir.path());
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         let registry = StepRegistry::with_builtins();
         let workflow = Workflow::parse(&source, workflow_file, &registry).unwrap();
@@ -60,44 +131,72 @@ fn per_step(workflow_file: &str, durability: Durability) -> (Duration, Duration)
                 ..EngineConfig::default()
             },
         );
-        let mut samples = Vec::new();
+        let (mut samples, mut ratios, mut fsyncs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut flushes = techpack_engine::FlushStats::default();
         for round in 0..=ROUNDS {
             let run = engine
                 .create_run(&workflow, Map::new(), None)
                 .await
                 .unwrap();
+            let before = probe.measure(10);
+            let flushed_before = engine.flush_stats();
             let start = Instant::now();
             let report = engine.execute(&run.id).await.unwrap();
-            let elapsed = start.elapsed();
+            let elapsed = start.elapsed() / steps;
+            let flushed = engine.flush_stats();
+            let after = probe.measure(10);
             assert_eq!(report.run.status, RunStatus::Succeeded);
             if round > 0 {
-                samples.push(elapsed); // round 0 warms caches
+                // round 0 warms caches
+                let fsync = (before + after) / 2;
+                samples.push(elapsed);
+                ratios.push(elapsed.as_secs_f64() / fsync.as_secs_f64());
+                fsyncs.push(fsync);
+                flushes.flushes += flushed.flushes - flushed_before.flushes;
+                flushes.time += flushed.time - flushed_before.time;
             }
         }
-        let best = *samples.iter().min().unwrap();
-        (median(samples) / steps, best / steps)
+        Figures {
+            best: *samples.iter().min().unwrap(),
+            per_step: median(samples),
+            ratio: median(ratios),
+            fsync: median(fsyncs),
+            flushes_per_run: flushes.flushes as f64 / ROUNDS as f64,
+            flush_time: flushes.time / flushes.flushes.max(1) as u32,
+        }
     })
 }
 
 fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let fsync = fsync_time(dir.path());
+    let fsync = FsyncProbe::new(dir.path()).measure(200);
+    let store_flush = store_flush_time(dir.path());
     println!(
-        "fsync (4 KiB write + fdatasync, median of 200): {:>9.1} µs",
-        fsync.as_secs_f64() * 1e6
+        "fsync (4 KiB append + fdatasync, median of 200):           {:>7.1} µs",
+        micros(fsync)
+    );
+    println!(
+        "store write + flush (sled flush + fdatasync, median of 200): {:>7.1} µs",
+        micros(store_flush)
+    );
+    println!(
+        "per step: median and best of {ROUNDS} runs; × fsync: median of (per step / the fsync measured around that run)"
     );
     for (file, label) in [
         ("chain-40.yaml", "chain-40"),
         ("fanout-1000.yaml", "fanout-1000"),
     ] {
         for durability in [Durability::Sync, Durability::Relaxed] {
-            let (median, best) = per_step(file, durability);
-            let ratio = median.as_secs_f64() / fsync.as_secs_f64();
+            let f = per_step(file, durability);
             println!(
-                "{label:12} {:8} per step: median {:>8.1} µs, best {:>8.1} µs  ({ratio:.2} × fsync)",
+                "{label:12} {:8} per step: median {:>6.1} µs, best {:>6.1} µs, {:.2} × fsync (fsync {:.0} µs); {:.0} flushes per run, {:.0} µs each",
                 format!("{durability:?}").to_lowercase(),
-                median.as_secs_f64() * 1e6,
-                best.as_secs_f64() * 1e6,
+                micros(f.per_step),
+                micros(f.best),
+                f.ratio,
+                micros(f.fsync),
+                f.flushes_per_run,
+                micros(f.flush_time),
             );
         }
     }

@@ -27,7 +27,7 @@ pub mod workflow;
 
 pub use credits::{Balance, CreditHook, Ledger};
 pub use error::EngineError;
-pub use executor::{Engine, EngineConfig, RunEvent, RunReport};
+pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{

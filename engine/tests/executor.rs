@@ -431,13 +431,137 @@ steps:
 #[tokio::test]
 async fn a_run_keeps_the_workflow_text_it_started_with() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine_with(dir.path(), vec![]);
     let v1 = workflow("name: t\nsteps:\n  a: { uses: core/echo, with: { value: v1 } }\n");
-    let record = engine.create_run(&v1, Map::new(), None).await.unwrap();
+    let record = {
+        let engine = engine_with(dir.path(), vec![]);
+        let record = engine.create_run(&v1, Map::new(), None).await.unwrap();
+        // A second run of the same text stores the text once.
+        engine.create_run(&v1, Map::new(), None).await.unwrap();
+        record
+    };
+    // The file is edited, and a new process (with nothing cached) executes the run.
     let _v2 = workflow("name: t\nsteps:\n  a: { uses: core/echo, with: { value: v2 } }\n");
+    let engine = engine_with(dir.path(), vec![]);
     let report = engine.execute(&record.id).await.unwrap();
     assert_eq!(report.nodes[0].output, Some(json!("v1")));
     assert_eq!(report.run.workflow_sha256, v1.sha256);
+    assert_eq!(
+        engine
+            .store()
+            .workflow_source(&v1.sha256)
+            .unwrap()
+            .as_deref(),
+        Some(v1.source.as_str())
+    );
+}
+
+#[tokio::test]
+async fn steps_that_have_not_started_have_no_record_and_are_reported_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(dir.path(), vec![]);
+    let wf =
+        workflow("name: t\nsteps:\n  b: { uses: core/echo }\n  a: { uses: core/echo, needs: b }\n");
+    let record = engine.create_run(&wf, Map::new(), None).await.unwrap();
+    assert!(engine.store().nodes(&record.id).unwrap().is_empty());
+    let report = engine.report(&record.id).unwrap();
+    let shown: Vec<(&str, NodeStatus)> = report
+        .nodes
+        .iter()
+        .map(|n| (n.step_id.as_str(), n.status))
+        .collect();
+    assert_eq!(
+        shown,
+        [("b", NodeStatus::Pending), ("a", NodeStatus::Pending)],
+        "every step, in file order"
+    );
+    let report = engine.execute(&record.id).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Succeeded);
+    assert_eq!(engine.store().nodes(&record.id).unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_finishing_together_share_one_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(dir.path(), vec![]);
+    let mut yaml = String::from("name: t\nsteps:\n  start: { uses: core/echo }\n");
+    for i in 0..100 {
+        yaml.push_str(&format!("  w{i}: {{ uses: core/echo, needs: start }}\n"));
+    }
+    yaml.push_str(&format!(
+        "  end: {{ uses: core/echo, needs: [{}] }}\n",
+        (0..100)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let wf = workflow(&yaml);
+    let record = engine.create_run(&wf, Map::new(), None).await.unwrap();
+    let before = engine.flush_stats().flushes;
+    let report = engine.execute(&record.id).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Succeeded);
+    // `start`'s result, the hundred `w` results (before `end` starts) and the run's end: a
+    // flush per step would be 102.
+    let flushes = engine.flush_stats().flushes - before;
+    assert!(flushes <= 6, "{flushes} flushes for 102 steps");
+    // What was reported finished is in the store another process opens.
+    drop(engine);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.run(&record.id).unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
+    assert_eq!(store.nodes(&record.id).unwrap().len(), 102);
+}
+
+#[tokio::test]
+async fn a_store_from_before_workflow_texts_had_their_own_tree_still_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = workflow(
+        "name: t\nsteps:\n  a: { uses: core/echo, with: { value: 1 } }\n  b: { uses: core/echo, needs: a }\n",
+    );
+    let run_id = "0190aaaa-0000-7000-8000-000000000001";
+    {
+        // The old layout: the text inside the run record, every node written at creation.
+        let db = sled::open(dir.path().join("state")).unwrap();
+        let run = json!({
+            "id": run_id, "workflow_name": "t", "workflow_version": "1",
+            "workflow_source": wf.source, "workflow_sha256": wf.sha256,
+            "workflow_origin": "t.yaml", "inputs": {}, "status": "running", "owner": null,
+            "created_at": 1, "started_at": 1, "finished_at": null, "error": null, "resumes": 0
+        });
+        db.open_tree("runs")
+            .unwrap()
+            .insert(run_id, serde_json::to_vec(&run).unwrap())
+            .unwrap();
+        let nodes = db.open_tree("nodes").unwrap();
+        for (step, status) in [("a", "succeeded"), ("b", "pending")] {
+            let node = json!({
+                "run_id": run_id, "step_id": step, "status": status, "attempt": 1,
+                "idempotency_key": format!("{run_id}/{step}"), "output": 1, "error": null,
+                "started_at": 1, "finished_at": 2
+            });
+            nodes
+                .insert(
+                    format!("{run_id}/{step}"),
+                    serde_json::to_vec(&node).unwrap(),
+                )
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let engine = engine_with(dir.path(), vec![]);
+    let report = engine.execute(run_id).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Succeeded);
+    assert_eq!(report.run.resumes, 1);
+    assert_eq!(node(&report, "b").status, NodeStatus::Succeeded);
+    assert_eq!(
+        engine
+            .store()
+            .workflow_source(&wf.sha256)
+            .unwrap()
+            .as_deref(),
+        Some(wf.source.as_str())
+    );
 }
 
 #[tokio::test]

@@ -1,67 +1,147 @@
-//! Group commit: many transitions waiting for durability share one fsync.
+//! Group commit: transitions waiting for durability share one fsync, and a lone waiter pays
+//! no thread hand-off.
 //!
-//! Whoever needs durability sends a ticket; a dedicated thread takes every ticket waiting,
-//! flushes once, and answers them all. Under load one fsync covers many steps; a lone step
-//! pays one fsync.
+//! The first caller to need durability becomes the *leader*: it lets the other ready steps
+//! (its siblings in the run's task, other runs' tasks) commit and join, then flushes on its
+//! own thread (`block_in_place`, so the runtime moves its other work elsewhere) and wakes
+//! everyone its flush covered. Callers arriving while a flush is on disk wait for the next
+//! one, which one of them leads. A flush covers every write committed before it begins.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Weak};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::Notify;
 
 use crate::EngineError;
 use crate::store::{Durability, StateStore};
 
-type Ticket = oneshot::Sender<Result<(), String>>;
-
 pub(crate) struct Flusher {
-    tickets: Option<std::sync::Mutex<mpsc::Sender<Ticket>>>,
+    durability: Durability,
+    state: Mutex<Progress>,
+    finished: Notify,
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Flushes begun; the one on disk, if any, is number `begun`.
+    begun: u64,
+    /// Flushes finished; equal to `begun` when none is on disk.
+    finished: u64,
+    /// The newest flush that succeeded, and why the newest failed one failed.
+    succeeded: u64,
+    error: Option<String>,
+    /// A leader has claimed flush `begun + 1` and is letting others join before it begins.
+    claimed: bool,
+    stats: FlushStats,
+}
+
+/// The store flushes an engine made, and the time they took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FlushStats {
+    pub flushes: u64,
+    pub time: Duration,
 }
 
 impl Flusher {
-    pub fn new(store: Arc<dyn StateStore>, durability: Durability) -> Flusher {
-        if durability == Durability::Relaxed {
-            return Flusher { tickets: None };
-        }
-        // A weak handle, so dropping the engine closes the store at once (releasing its lock)
-        // instead of whenever this thread notices.
-        let store: Weak<dyn StateStore> = Arc::downgrade(&store);
-        let (tx, rx) = mpsc::channel::<Ticket>();
-        std::thread::Builder::new()
-            .name("techpack-flush".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut waiting = vec![first];
-                    waiting.extend(rx.try_iter());
-                    let result = match store.upgrade() {
-                        Some(store) => store.flush().map_err(|e| e.to_string()),
-                        None => Err("the store is closed".to_string()),
-                    };
-                    for ticket in waiting {
-                        let _ = ticket.send(result.clone());
-                    }
-                }
-            })
-            .expect("spawn flush thread");
+    pub fn new(durability: Durability) -> Flusher {
         Flusher {
-            tickets: Some(std::sync::Mutex::new(tx)),
+            durability,
+            state: Mutex::new(Progress::default()),
+            finished: Notify::new(),
         }
     }
 
-    /// Returns once everything committed before the call is on disk (`sync`), or at once
-    /// (`relaxed`).
-    pub async fn durable(&self) -> Result<(), EngineError> {
-        let Some(tickets) = &self.tickets else {
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.state.lock().expect("flush state lock")
+    }
+
+    pub fn stats(&self) -> FlushStats {
+        self.progress().stats
+    }
+
+    /// Returns once everything committed to `store` before the call is on disk (`sync`), or
+    /// at once (`relaxed`).
+    pub async fn durable(&self, store: &dyn StateStore) -> Result<(), EngineError> {
+        if self.durability == Durability::Relaxed {
             return Ok(());
-        };
-        let (tx, rx) = oneshot::channel();
-        tickets
-            .lock()
-            .expect("flush channel lock")
-            .send(tx)
-            .map_err(|_| EngineError::Store("flush thread stopped".into()))?;
-        rx.await
-            .map_err(|_| EngineError::Store("flush thread stopped".into()))?
-            .map_err(EngineError::Store)
+        }
+        // The next flush to begin is the first that covers what the caller committed.
+        let target = self.progress().begun + 1;
+        loop {
+            let notified = self.finished.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let lead = {
+                let mut progress = self.progress();
+                if progress.finished >= target {
+                    return if progress.succeeded >= target {
+                        Ok(())
+                    } else {
+                        Err(EngineError::Store(
+                            progress.error.clone().unwrap_or_default(),
+                        ))
+                    };
+                }
+                let idle = progress.begun == progress.finished && !progress.claimed;
+                progress.claimed |= idle;
+                idle
+            };
+            if lead {
+                return self.lead(store, target).await;
+            }
+            notified.await;
+        }
+    }
+
+    async fn lead(&self, store: &dyn StateStore, target: u64) -> Result<(), EngineError> {
+        /// Gives up the claim if the leader is dropped before it begins, so nobody waits on
+        /// a flush that will never happen.
+        struct Claim<'a>(&'a Flusher, bool);
+        impl Drop for Claim<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.progress().claimed = false;
+                    self.0.finished.notify_waiters();
+                }
+            }
+        }
+        let mut claim = Claim(self, true);
+        // One turn for every other ready task (and this run's other steps) to commit and join.
+        tokio::task::yield_now().await;
+        {
+            let mut progress = self.progress();
+            progress.claimed = false;
+            progress.begun = target;
+        }
+        claim.1 = false;
+        let started = Instant::now();
+        let result = flush_off_the_runtime(store);
+        let took = started.elapsed();
+        {
+            let mut progress = self.progress();
+            progress.finished = target;
+            progress.stats.flushes += 1;
+            progress.stats.time += took;
+            match &result {
+                Ok(()) => progress.succeeded = target,
+                Err(e) => progress.error = Some(e.to_string()),
+            }
+        }
+        self.finished.notify_waiters();
+        result
+    }
+}
+
+/// Flushes on this thread; on a multi-threaded runtime the worker's other tasks move to
+/// another thread meanwhile.
+fn flush_off_the_runtime(store: &dyn StateStore) -> Result<(), EngineError> {
+    let multi_thread = Handle::try_current()
+        .map(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+        .unwrap_or(false);
+    if multi_thread {
+        tokio::task::block_in_place(|| store.flush())
+    } else {
+        store.flush()
     }
 }

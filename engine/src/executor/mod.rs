@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 pub use events::RunEvent;
+pub use flush::FlushStats;
 
 use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHook};
@@ -71,6 +72,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Waits until everything committed so far is on disk (in `sync` durability).
+    pub(crate) async fn durable(&self) -> Result<(), EngineError> {
+        self.flusher.durable(&*self.store).await
+    }
+
     /// Hook work for a transition, or none when no hooks are installed (a cheaper write).
     pub(crate) fn hook_work<'a>(
         &self,
@@ -81,20 +87,66 @@ impl Inner {
 
     /// The run's workflow, parsed once per distinct text.
     pub(crate) fn workflow_of(&self, run: &RunRecord) -> Result<Arc<Workflow>, EngineError> {
-        let mut cache = self.workflows.lock().expect("workflow cache lock");
-        if let Some(workflow) = cache.get(&run.workflow_sha256) {
-            return Ok(workflow.clone());
+        if let Some(workflow) = self.cached_workflow(&run.workflow_sha256) {
+            return Ok(workflow);
         }
+        let source = self
+            .store
+            .workflow_source(&run.workflow_sha256)?
+            .ok_or_else(|| EngineError::Corrupt {
+                what: format!("run {}", run.id),
+                error: format!("its workflow text {} is missing", run.workflow_sha256),
+            })?;
         let workflow = Arc::new(Workflow::parse(
-            &run.workflow_source,
+            &source,
             &run.workflow_origin,
             &self.registry,
         )?);
-        if cache.len() >= 64 {
+        self.cache_workflow(workflow.clone());
+        Ok(workflow)
+    }
+
+    /// One record per step of `workflow`, in its order: the stored ones, pending for the rest.
+    /// A run that never started has no stored node records.
+    pub(crate) fn node_records(
+        &self,
+        run: &RunRecord,
+        workflow: &Workflow,
+    ) -> Result<Vec<NodeRecord>, EngineError> {
+        let mut stored: HashMap<String, NodeRecord> = if run.status == RunStatus::Pending {
+            HashMap::new()
+        } else {
+            self.store
+                .nodes(&run.id)?
+                .into_iter()
+                .map(|n| (n.step_id.clone(), n))
+                .collect()
+        };
+        Ok(workflow
+            .steps
+            .iter()
+            .map(|s| {
+                stored
+                    .remove(&s.id)
+                    .unwrap_or_else(|| NodeRecord::pending(&run.id, &s.id))
+            })
+            .collect())
+    }
+
+    fn cached_workflow(&self, sha256: &str) -> Option<Arc<Workflow>> {
+        self.workflows
+            .lock()
+            .expect("workflow cache lock")
+            .get(sha256)
+            .cloned()
+    }
+
+    fn cache_workflow(&self, workflow: Arc<Workflow>) {
+        let mut cache = self.workflows.lock().expect("workflow cache lock");
+        if cache.len() >= 64 && !cache.contains_key(&workflow.sha256) {
             cache.clear();
         }
-        cache.insert(run.workflow_sha256.clone(), workflow.clone());
-        Ok(workflow)
+        cache.insert(workflow.sha256.clone(), workflow);
     }
 }
 
@@ -109,7 +161,7 @@ impl Engine {
         let (events, _) = broadcast::channel(4096);
         Engine {
             inner: Arc::new(Inner {
-                flusher: Flusher::new(store.clone(), config.durability),
+                flusher: Flusher::new(config.durability),
                 global: Arc::new(Semaphore::new(config.global_parallelism.max(1))),
                 store,
                 registry: Arc::new(registry),
@@ -136,6 +188,17 @@ impl Engine {
         &self.inner.resources
     }
 
+    /// Waits until everything written to the store so far is on disk (in `sync` durability;
+    /// at once in `relaxed`). Concurrent callers share one flush.
+    pub async fn durable(&self) -> Result<(), EngineError> {
+        self.inner.durable().await
+    }
+
+    /// How often this engine waited for the store to reach disk, and for how long.
+    pub fn flush_stats(&self) -> FlushStats {
+        self.inner.flusher.stats()
+    }
+
     /// Every transition of every run from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<RunEvent> {
         self.inner.events.subscribe()
@@ -150,7 +213,7 @@ impl Engine {
     ) -> Result<RunRecord, EngineError> {
         let run = self.record_run(workflow, inputs, owner)?;
         // Durable before the caller is told the run exists (e.g. an HTTP 202).
-        self.inner.flusher.durable().await?;
+        self.inner.durable().await?;
         Ok(run)
     }
 
@@ -166,7 +229,9 @@ impl Engine {
         self.execute(&run.id).await
     }
 
-    fn record_run(
+    /// Records a new pending run without waiting for it to reach disk, for callers that write
+    /// more before making it all durable at once with [`Engine::durable`].
+    pub fn record_run(
         &self,
         workflow: &Workflow,
         inputs: Map<String, Value>,
@@ -177,7 +242,6 @@ impl Engine {
             id: uuid::Uuid::now_v7().to_string(),
             workflow_name: workflow.name.clone(),
             workflow_version: workflow.version.clone(),
-            workflow_source: workflow.source.clone(),
             workflow_sha256: workflow.sha256.clone(),
             workflow_origin: workflow.origin.clone(),
             inputs,
@@ -189,17 +253,10 @@ impl Engine {
             error: None,
             resumes: 0,
         };
-        let nodes: Vec<NodeRecord> = workflow
-            .steps
-            .iter()
-            .map(|s| NodeRecord::pending(&run.id, &s.id))
-            .collect();
-        self.inner.store.create_run(&run, &nodes)?;
-        self.inner
-            .workflows
-            .lock()
-            .expect("workflow cache lock")
-            .insert(workflow.sha256.clone(), Arc::new(workflow.clone()));
+        self.inner.store.create_run(&run, &workflow.source)?;
+        if self.inner.cached_workflow(&workflow.sha256).is_none() {
+            self.inner.cache_workflow(Arc::new(workflow.clone()));
+        }
         Ok(run)
     }
 
@@ -301,7 +358,7 @@ impl Engine {
         run.finished_at = Some(now_ms());
         run.error = Some("cancelled".into());
         self.inner.store.commit(None, Some(&run), None)?;
-        self.inner.flusher.durable().await?;
+        self.inner.durable().await?;
         self.report(run_id)
     }
 
@@ -317,21 +374,34 @@ impl Engine {
             .collect())
     }
 
-    /// A run and its nodes, nodes in the order of its workflow's steps.
+    /// A run and all its nodes (pending ones included), in the order of its workflow's steps.
     pub fn report(&self, run_id: &str) -> Result<RunReport, EngineError> {
         let run = self
             .inner
             .store
             .run(run_id)?
             .ok_or_else(|| EngineError::RunNotFound(run_id.to_string()))?;
-        let mut nodes = self.inner.store.nodes(run_id)?;
-        let order = crate::workflow::yaml::step_ids(&run.workflow_source);
-        nodes.sort_by_key(|n| {
-            order
-                .iter()
-                .position(|id| id == &n.step_id)
-                .unwrap_or(usize::MAX)
-        });
+        let nodes = match self.inner.workflow_of(&run) {
+            Ok(workflow) => self.inner.node_records(&run, &workflow)?,
+            // A stored run whose workflow no longer validates against today's registry (a
+            // plugin removed, say) is still shown, from its text read without validation.
+            Err(_) => {
+                let source = self
+                    .inner
+                    .store
+                    .workflow_source(&run.workflow_sha256)?
+                    .unwrap_or_default();
+                let order = crate::workflow::yaml::step_ids(&source);
+                let mut nodes = self.inner.store.nodes(run_id)?;
+                for id in &order {
+                    if !nodes.iter().any(|n| &n.step_id == id) {
+                        nodes.push(NodeRecord::pending(run_id, id));
+                    }
+                }
+                nodes.sort_by_key(|n| order.iter().position(|id| id == &n.step_id));
+                nodes
+            }
+        };
         Ok(RunReport { run, nodes })
     }
 }

@@ -2,6 +2,7 @@
 //! transition committed together with its hooks' writes.
 
 use std::sync::Arc;
+use std::task::Poll;
 
 use super::Inner;
 use super::backoff;
@@ -87,32 +88,36 @@ pub(crate) async fn run(
             Ok(())
         };
         // Not flushed: if the process dies before the step's result is durable, the node is
-        // run again on resume with the same idempotency key either way.
-        match inner
-            .store
-            .commit(Some(&record), None, inner.hook_work(&work))
-        {
-            Ok(()) => {}
-            Err(EngineError::Refused(reason)) => {
-                // Nothing of the refused start was written; the node fails without starting.
-                record.attempt -= 1;
-                record.status = NodeStatus::Failed;
-                record.error = Some(reason.clone());
-                record.error_code = Some(
-                    if reason.starts_with(crate::credits::INSUFFICIENT_CREDITS) {
-                        "insufficient_credits"
-                    } else {
-                        "refused"
-                    }
-                    .to_string(),
-                );
-                record.finished_at = Some(now_ms());
-                inner.store.commit(Some(&record), None, None)?;
-                inner.flusher.durable().await?;
-                shared.emit(Some(&step.id), "failed", record.attempt, Some(reason));
-                return Ok((index, record));
+        // run again on resume with the same idempotency key either way. With no hook work to
+        // commit, the start is written only once the step has to wait for something: a step
+        // that finishes on its first poll writes one record, not two.
+        let start_work = inner.hook_work(&work);
+        let deferred_start = start_work.is_none();
+        if !deferred_start {
+            match inner.store.commit(Some(&record), None, start_work) {
+                Ok(()) => {}
+                Err(EngineError::Refused(reason)) => {
+                    // Nothing of the refused start was written; the node fails without
+                    // starting.
+                    record.attempt -= 1;
+                    record.status = NodeStatus::Failed;
+                    record.error = Some(reason.clone());
+                    record.error_code = Some(
+                        if reason.starts_with(crate::credits::INSUFFICIENT_CREDITS) {
+                            "insufficient_credits"
+                        } else {
+                            "refused"
+                        }
+                        .to_string(),
+                    );
+                    record.finished_at = Some(now_ms());
+                    inner.store.commit(Some(&record), None, None)?;
+                    inner.durable().await?;
+                    shared.emit(Some(&step.id), "failed", record.attempt, Some(reason));
+                    return Ok((index, record));
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
         start_hook = StartHook::None;
         shared.emit(Some(&step.id), "running", record.attempt, None);
@@ -127,15 +132,29 @@ pub(crate) async fn run(
             cancel: shared.cancel.clone(),
             resources: inner.resources.clone(),
         };
-        let outcome = tokio::select! {
-            biased;
-            _ = shared.cancel.cancelled() => Outcome::Cancelled,
-            result = tokio::time::timeout(step.timeout, runnable.run(ctx)) => Outcome::Done(match result {
-                Ok(result) => result,
-                Err(_) => Err(StepError::retryable(format!(
-                    "timed out after {}", humantime::format_duration(step.timeout)
-                ))),
-            }),
+        let timed_out = || {
+            StepError::retryable(format!(
+                "timed out after {}",
+                humantime::format_duration(step.timeout)
+            ))
+        };
+        let mut attempt = std::pin::pin!(tokio::time::timeout(step.timeout, runnable.run(ctx)));
+        let outcome = if shared.cancel.is_cancelled() {
+            Outcome::Cancelled
+        } else {
+            match futures::poll!(attempt.as_mut()) {
+                Poll::Ready(result) => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
+                Poll::Pending => {
+                    if deferred_start {
+                        inner.store.commit(Some(&record), None, None)?;
+                    }
+                    tokio::select! {
+                        biased;
+                        _ = shared.cancel.cancelled() => Outcome::Cancelled,
+                        result = attempt => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
+                    }
+                }
+            }
         };
 
         match outcome {
@@ -170,8 +189,11 @@ pub(crate) async fn run(
                     }
                     Err(e) => return Err(e),
                 }
+                // A step waiting for its result to reach disk no longer runs: its slots go to
+                // the next steps, which then share that flush.
+                drop(permits);
                 if shared.has_dependents[index] {
-                    inner.flusher.durable().await?;
+                    inner.durable().await?;
                 }
                 shared.emit(
                     Some(&step.id),
@@ -209,7 +231,8 @@ pub(crate) async fn run(
                 record.error = Some(error.message);
                 record.finished_at = Some(now_ms());
                 commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
-                inner.flusher.durable().await?;
+                drop(permits);
+                inner.durable().await?;
                 shared.emit(
                     Some(&step.id),
                     "failed",
@@ -242,7 +265,7 @@ async fn finish_cancelled(
         &record,
         FailureKind::Cancelled,
     )?;
-    shared.inner.flusher.durable().await?;
+    shared.inner.durable().await?;
     shared.emit(
         Some(&step.id),
         "cancelled",

@@ -1,6 +1,6 @@
 //! Scheduling one run: ready steps start as soon as their needs are satisfied.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -72,22 +72,7 @@ pub(crate) async fn execute(
     }
     let workflow = inner.workflow_of(&run)?;
 
-    let stored: HashMap<String, NodeRecord> = inner
-        .store
-        .nodes(run_id)?
-        .into_iter()
-        .map(|n| (n.step_id.clone(), n))
-        .collect();
-    let mut records: Vec<NodeRecord> = workflow
-        .steps
-        .iter()
-        .map(|s| {
-            stored
-                .get(&s.id)
-                .cloned()
-                .unwrap_or_else(|| NodeRecord::pending(run_id, &s.id))
-        })
-        .collect();
+    let mut records = inner.node_records(&run, &workflow)?;
 
     if run.status == RunStatus::Running {
         run.resumes += 1;
@@ -107,9 +92,15 @@ pub(crate) async fn execute(
         limit: Arc::new(Semaphore::new(limit)),
         inner: inner.clone(),
         run: run.clone(),
-        has_dependents: (0..workflow.steps.len())
-            .map(|i| workflow.steps.iter().any(|s| s.needs.contains(&i)))
-            .collect(),
+        has_dependents: {
+            let mut has = vec![false; workflow.steps.len()];
+            for step in &workflow.steps {
+                for &need in &step.needs {
+                    has[need] = true;
+                }
+            }
+            has
+        },
         workflow,
         cancel: cancel.clone(),
     });
@@ -200,7 +191,7 @@ pub(crate) async fn execute(
             });
     }
     inner.store.commit(None, Some(&run), None)?;
-    inner.flusher.durable().await?;
+    inner.durable().await?;
     shared.emit(None, run.status.as_str(), 0, run.error.clone());
     Ok(RunReport {
         run,

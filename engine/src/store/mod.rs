@@ -15,9 +15,11 @@ use crate::EngineError;
 /// How hard the store works to keep a transition across a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// A finished step's record is fsynced before any step that depends on it starts, and the
-    /// run's final state before the run is reported done. Survives `kill -9` and power loss;
-    /// a resumed run never re-runs a step that was reported finished.
+    /// A finished step's record is on disk (sled's flush, then `fdatasync` of its log, so the
+    /// disk's write cache is flushed too) before any step that depends on it starts, and the
+    /// run's final state before the run is reported done. Survives `kill -9`, an OS crash and
+    /// power loss: a resumed run never re-runs a step that was reported finished. Steps that
+    /// finish together share one flush (group commit).
     #[default]
     Sync,
     /// Writes reach disk in the background (every ~500 ms). Survives `kill -9` of steps that
@@ -64,8 +66,12 @@ pub type TxnWork<'a> = &'a (dyn Fn(&mut dyn TxnView) -> Result<(), HookError> + 
 
 /// Persistent state of runs and nodes.
 pub trait StateStore: Send + Sync + 'static {
-    /// Writes a new run and all its (pending) nodes in one transaction.
-    fn create_run(&self, run: &RunRecord, nodes: &[NodeRecord]) -> Result<(), EngineError>;
+    /// Writes a new run, and its workflow text if no run stored it yet, in one transaction.
+    /// Its nodes get records from their first transition on.
+    fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError>;
+
+    /// The workflow text with this sha256, as a run was started with it.
+    fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError>;
 
     /// Writes a node record, optionally its run record, and `work`'s writes in one
     /// transaction. If `work` refuses, nothing is written and the refusal is returned.
@@ -81,7 +87,8 @@ pub trait StateStore: Send + Sync + 'static {
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, EngineError>;
 
-    /// The run's nodes, in no particular order.
+    /// The run's nodes that have a record (those that started or were settled), in no
+    /// particular order.
     fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>, EngineError>;
 
     /// Every run, newest first.

@@ -77,31 +77,37 @@ impl NodeStatus {
     }
 }
 
-/// A run: pinned to the exact workflow text it started with.
+/// A run: pinned to the exact workflow text it started with (kept once per distinct text,
+/// by its sha256; see [`super::StateStore::workflow_source`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: String,
     pub workflow_name: String,
     pub workflow_version: String,
-    /// The workflow text the run was started with; resume re-reads this, not the file.
-    pub workflow_source: String,
+    /// sha256 of the workflow text the run was started with; resume re-reads that text, not
+    /// the file.
     pub workflow_sha256: String,
     /// Where the workflow was read from, for messages.
     pub workflow_origin: String,
     pub inputs: Map<String, Value>,
     pub status: RunStatus,
     /// The user the run is charged to; `None` for operator runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// How many times the run was resumed after an interruption or cancellation.
     #[serde(default)]
     pub resumes: u32,
 }
 
-/// One step of one run.
+/// One step of one run. A step that has not started has no stored record: the store holds
+/// what happened, [`NodeRecord::pending`] stands for the rest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {
     pub run_id: String,
@@ -111,15 +117,19 @@ pub struct NodeRecord {
     pub attempt: u32,
     /// `run_id/step_id`: the same for every attempt, also after resume.
     pub idempotency_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The failing step's error class (`not_found`, `invalid_input` …), if it gave one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<u64>,
     /// Set when the step's output was free (a cache hit): its credits are refunded.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub free: bool,
 }
 

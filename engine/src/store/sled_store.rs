@@ -1,4 +1,4 @@
-//! The sled implementation of [`StateStore`]: three trees, JSON records, one transaction per
+//! The sled implementation of [`StateStore`]: four trees, JSON records, one transaction per
 //! transition.
 
 use std::path::Path;
@@ -16,10 +16,15 @@ pub struct SledStore {
     db: sled::Db,
     /// run id -> [`RunRecord`]; run ids are UUIDv7, so key order is creation order.
     runs: Tree,
-    /// `run_id/step_id` -> [`NodeRecord`].
+    /// `run_id/step_id` -> [`NodeRecord`], written from a node's first transition on.
     nodes: Tree,
+    /// sha256 -> workflow text, once per distinct text runs were started with.
+    workflows: Tree,
     /// Keys owned by lifecycle hooks (e.g. the credit ledger), written in node transactions.
     hooks: Tree,
+    /// sled's log file: sled's `flush` writes it with `sync_file_range`, which neither
+    /// flushes the disk's write cache nor the file's size; `fdatasync` on it does both.
+    log: std::fs::File,
 }
 
 impl SledStore {
@@ -47,12 +52,53 @@ impl SledStore {
                 other => EngineError::Store(other.to_string()),
             })?;
         let tree = |name: &str| db.open_tree(name).map_err(store_error);
-        Ok(SledStore {
+        let log_path = dir.join("state").join("db");
+        let log = std::fs::File::open(&log_path).map_err(|e| EngineError::Io {
+            path: log_path.display().to_string(),
+            source: e,
+        })?;
+        let store = SledStore {
+            log,
             runs: tree("runs")?,
             nodes: tree("nodes")?,
+            workflows: tree("workflows")?,
             hooks: tree("hooks")?,
             db,
-        })
+        };
+        store.move_inline_workflow_texts()?;
+        Ok(store)
+    }
+
+    /// Stores written before workflow texts had their own tree kept each run's text inside
+    /// its record: move those texts out, once, so such runs still resume.
+    fn move_inline_workflow_texts(&self) -> Result<(), EngineError> {
+        const MOVED: &[u8] = b"workflow texts moved out of run records";
+        if self.workflows.contains_key(MOVED).map_err(store_error)? {
+            return Ok(());
+        }
+        for entry in self.runs.iter() {
+            let (key, bytes) = entry.map_err(store_error)?;
+            let mut record: serde_json::Value =
+                decode(&format!("run {}", String::from_utf8_lossy(&key)), &bytes)?;
+            let Some(object) = record.as_object_mut() else {
+                continue;
+            };
+            let (Some(serde_json::Value::String(source)), Some(serde_json::Value::String(sha))) = (
+                object.remove("workflow_source"),
+                object.get("workflow_sha256").cloned(),
+            ) else {
+                continue;
+            };
+            (&self.runs, &self.workflows)
+                .transaction(|(runs, workflows)| {
+                    workflows.insert(sha.as_bytes(), source.as_bytes())?;
+                    runs.insert(&key, encode(&record))?;
+                    Ok::<_, ConflictableTransactionError<()>>(())
+                })
+                .map_err(|e| EngineError::Store(format!("{e:?}")))?;
+        }
+        self.workflows.insert(MOVED, &[]).map_err(store_error)?;
+        self.flush()
     }
 
     /// The underlying database, for other parts that keep their own trees beside the engine's.
@@ -119,21 +165,38 @@ impl TxnView for SledTxnView<'_> {
 }
 
 impl StateStore for SledStore {
-    fn create_run(&self, run: &RunRecord, nodes: &[NodeRecord]) -> Result<(), EngineError> {
+    fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
         let run_bytes = encode(run);
-        let node_bytes: Vec<(Vec<u8>, Vec<u8>)> = nodes
-            .iter()
-            .map(|n| (node_key(&n.run_id, &n.step_id), encode(n)))
-            .collect();
-        (&self.runs, &self.nodes)
-            .transaction(|(runs, tx_nodes)| {
+        let sha = run.workflow_sha256.as_bytes();
+        if self.workflows.contains_key(sha).map_err(store_error)? {
+            // The text is stored already (texts are never removed): one insert suffices.
+            return self
+                .runs
+                .insert(run.id.as_bytes(), run_bytes)
+                .map(|_| ())
+                .map_err(store_error);
+        }
+        (&self.runs, &self.workflows)
+            .transaction(|(runs, workflows)| {
+                workflows.insert(sha, workflow_source.as_bytes())?;
                 runs.insert(run.id.as_bytes(), run_bytes.as_slice())?;
-                for (key, value) in &node_bytes {
-                    tx_nodes.insert(key.as_slice(), value.as_slice())?;
-                }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(|e| EngineError::Store(format!("{e:?}")))
+    }
+
+    fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError> {
+        match self.workflows.get(sha256.as_bytes()).map_err(store_error)? {
+            Some(bytes) => {
+                String::from_utf8(bytes.to_vec())
+                    .map(Some)
+                    .map_err(|e| EngineError::Corrupt {
+                        what: format!("workflow text {sha256}"),
+                        error: e.to_string(),
+                    })
+            }
+            None => Ok(None),
+        }
     }
 
     fn commit(
@@ -196,7 +259,10 @@ impl StateStore for SledStore {
     }
 
     fn flush(&self) -> Result<(), EngineError> {
-        self.db.flush().map(|_| ()).map_err(store_error)
+        self.db.flush().map_err(store_error)?;
+        self.log
+            .sync_data()
+            .map_err(|e| EngineError::Store(e.to_string()))
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, EngineError> {

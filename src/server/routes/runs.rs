@@ -112,10 +112,10 @@ pub async fn trigger(
             ));
         }
     }
+    // The run and its idempotency record become durable together, before the 202.
     let run = state
         .engine
-        .create_run(&workflow, trigger.inputs, Some(user.name.clone()))
-        .await?;
+        .record_run(&workflow, trigger.inputs, Some(user.name.clone()))?;
     if let Some((storage_key, body_sha256)) = idempotency {
         let record = serde_json::to_vec(&IdempotentRun {
             body_sha256: body_sha256.clone(),
@@ -142,6 +142,7 @@ pub async fn trigger(
             ));
         }
     }
+    state.engine.durable().await?;
     state.spawn_run(run.id.clone());
     Ok(accepted(&run.id, false))
 }
@@ -158,11 +159,7 @@ fn owned_report(state: &AppState, user: &str, id: &str) -> Result<RunReport, Api
 }
 
 fn report_json(report: &RunReport) -> Value {
-    let mut run = serde_json::to_value(&report.run).unwrap_or_default();
-    if let Some(object) = run.as_object_mut() {
-        object.remove("workflow_source");
-    }
-    json!({ "run": run, "nodes": report.nodes })
+    json!({ "run": report.run, "nodes": report.nodes })
 }
 
 pub async fn show(
