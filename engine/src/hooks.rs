@@ -31,6 +31,14 @@ pub enum FailureKind {
 }
 
 pub trait NodeHook: Send + Sync + 'static {
+    /// Whether the hook takes part in the transitions of `step` in `run` at all. When no
+    /// hook does, the engine calls none of them for that node and commits each of its
+    /// transitions as a single write, without a multi-key transaction (which costs sled two
+    /// log writes).
+    fn takes_part(&self, _run: &RunRecord, _step: &StepDef) -> bool {
+        true
+    }
+
     /// Before the node's first attempt. Refuse to keep the step from starting.
     fn before_start(
         &self,

@@ -224,6 +224,8 @@ steps:
 struct RecordingHook {
     calls: Mutex<Vec<String>>,
     refuse_credits_above: Option<u64>,
+    /// Take part only in steps with credits (as the credit hook does).
+    paid_steps_only: bool,
 }
 
 impl RecordingHook {
@@ -237,6 +239,13 @@ impl RecordingHook {
 }
 
 impl NodeHook for RecordingHook {
+    fn takes_part(
+        &self,
+        _run: &techpack_engine::RunRecord,
+        step: &techpack_engine::workflow::StepDef,
+    ) -> bool {
+        !self.paid_steps_only || step.credits > 0
+    }
     fn before_start(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
         if self
             .refuse_credits_above
@@ -279,6 +288,38 @@ fn calls_of(hook: &RecordingHook, step: &str) -> Vec<String> {
         .filter(|c| c.starts_with(&format!("{step}:")))
         .cloned()
         .collect()
+}
+
+#[tokio::test]
+async fn a_hook_is_called_only_for_the_steps_it_takes_part_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Arc::new(RecordingHook {
+        paid_steps_only: true,
+        ..RecordingHook::default()
+    });
+    let engine = engine_with(dir.path(), vec![hook.clone()]);
+    let report = run(
+        &engine,
+        r#"
+name: t
+steps:
+  free: { uses: core/sleep, with: { ms: 5 } }
+  paid: { uses: core/echo, needs: free, credits: 2 }
+  broken: { uses: core/fail }
+"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(report.run.status, RunStatus::Failed);
+    assert!(calls_of(&hook, "free").is_empty());
+    assert!(calls_of(&hook, "broken").is_empty());
+    assert_eq!(
+        calls_of(&hook, "paid"),
+        ["paid:before_start:1", "paid:after_success"]
+    );
+    // The steps it skipped still have their records.
+    assert_eq!(node(&report, "free").status, NodeStatus::Succeeded);
+    assert_eq!(node(&report, "broken").status, NodeStatus::Failed);
 }
 
 #[tokio::test]

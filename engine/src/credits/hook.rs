@@ -106,6 +106,11 @@ impl CreditHook {
 }
 
 impl NodeHook for CreditHook {
+    /// Only paid steps of runs charged to a user touch the ledger.
+    fn takes_part(&self, run: &crate::store::RunRecord, step: &crate::workflow::StepDef) -> bool {
+        step.credits > 0 && run.owner.is_some()
+    }
+
     fn before_start(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
         self.hold_credits(ctx, txn)
     }

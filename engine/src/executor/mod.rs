@@ -77,12 +77,18 @@ impl Inner {
         self.flusher.durable(&*self.store).await
     }
 
-    /// Hook work for a transition, or none when no hooks are installed (a cheaper write).
+    /// Hook work for a transition of `step`, or none when no hook takes part in it (a
+    /// cheaper write).
     pub(crate) fn hook_work<'a>(
         &self,
+        run: &RunRecord,
+        step: &crate::workflow::StepDef,
         work: crate::store::TxnWork<'a>,
     ) -> Option<crate::store::TxnWork<'a>> {
-        (!self.hooks.is_empty()).then_some(work)
+        self.hooks
+            .iter()
+            .any(|h| h.takes_part(run, step))
+            .then_some(work)
     }
 
     /// The run's workflow, parsed once per distinct text.

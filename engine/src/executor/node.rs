@@ -91,7 +91,7 @@ pub(crate) async fn run(
         // run again on resume with the same idempotency key either way. With no hook work to
         // commit, the start is written only once the step has to wait for something: a step
         // that finishes on its first poll writes one record, not two.
-        let start_work = inner.hook_work(&work);
+        let start_work = inner.hook_work(&shared.run, step, &work);
         let deferred_start = start_work.is_none();
         if !deferred_start {
             match inner.store.commit(Some(&record), None, start_work) {
@@ -176,10 +176,11 @@ pub(crate) async fn run(
                         .iter()
                         .try_for_each(|h| h.after_success(&ctx, txn))
                 };
-                match inner
-                    .store
-                    .commit(Some(&record), None, inner.hook_work(&work))
-                {
+                match inner.store.commit(
+                    Some(&record),
+                    None,
+                    inner.hook_work(&shared.run, step, &work),
+                ) {
                     Ok(()) => {}
                     Err(EngineError::Refused(reason)) => {
                         record.status = NodeStatus::Failed;
@@ -296,5 +297,5 @@ pub(crate) fn commit_failure(
     };
     inner
         .store
-        .commit(Some(record), None, inner.hook_work(&work))
+        .commit(Some(record), None, inner.hook_work(run, step, &work))
 }
