@@ -2,8 +2,11 @@
 //!
 //! Every transition that matters is one transaction: the node record, optionally the run
 //! record, and whatever the lifecycle hooks write (the credit ledger) commit together or not
-//! at all.
+//! at all — a single key when that is all it writes, otherwise a journaled transition
+//! (`journal`): one atomic record, applied key by key, finished at the next open if a crash
+//! cut it short.
 
+mod journal;
 mod records;
 mod sled_store;
 
@@ -30,8 +33,8 @@ pub enum Durability {
 }
 
 /// A view of the hook-owned keyspace inside a store transaction. Hooks read and write through
-/// it so their records commit atomically with the node transition. The transaction may be
-/// retried on conflict, so hooks must derive what they write only from what they read here.
+/// it so their records commit atomically with the node transition; transitions with hook work
+/// run one at a time. Hooks must derive what they write only from what they read here.
 pub trait TxnView {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnConflict>;
     fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), TxnConflict>;

@@ -1,13 +1,15 @@
-//! The sled implementation of [`StateStore`]: four trees, JSON records, one transaction per
-//! transition.
+//! The sled implementation of [`StateStore`]: four trees and a journal, JSON records, one
+//! atomic write per transition (a single key, or a journaled transition: see `journal`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
+use sled::transaction::ConflictableTransactionError;
 use sled::{Transactional, Tree};
 
+use super::journal::{self, Target, Write};
 use super::{HookError, NodeRecord, RunRecord, StateStore, TxnConflict, TxnView, TxnWork};
 use crate::EngineError;
 
@@ -22,6 +24,12 @@ pub struct SledStore {
     workflows: Tree,
     /// Keys owned by lifecycle hooks (e.g. the credit ledger), written in node transactions.
     hooks: Tree,
+    /// sequence number -> a multi-key transition not yet wholly applied (normally empty).
+    journal: Tree,
+    next_journal: AtomicU64,
+    /// Held while a transition with hook work reads, journals and applies its writes, and
+    /// while the hook keyspace is read from outside: hooks see no transition half applied.
+    transitions: Mutex<()>,
     /// sled's log file: sled's `flush` writes it with `sync_file_range`, which neither
     /// flushes the disk's write cache nor the file's size; `fdatasync` on it does both.
     log: std::fs::File,
@@ -63,10 +71,73 @@ impl SledStore {
             nodes: tree("nodes")?,
             workflows: tree("workflows")?,
             hooks: tree("hooks")?,
+            journal: tree("journal")?,
+            next_journal: AtomicU64::new(0),
+            transitions: Mutex::new(()),
             db,
         };
+        store.finish_journaled_transitions()?;
         store.move_inline_workflow_texts()?;
         Ok(store)
+    }
+
+    fn tree(&self, target: Target) -> &Tree {
+        match target {
+            Target::Runs => &self.runs,
+            Target::Nodes => &self.nodes,
+            Target::Hooks => &self.hooks,
+        }
+    }
+
+    fn apply(&self, writes: &[Write]) -> Result<(), EngineError> {
+        for write in writes {
+            let tree = self.tree(write.target);
+            match &write.value {
+                Some(value) => tree.insert(write.key.as_slice(), value.as_slice()),
+                None => tree.remove(write.key.as_slice()),
+            }
+            .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    /// Applies, in order, the transitions a crash left journaled but not wholly applied.
+    fn finish_journaled_transitions(&self) -> Result<(), EngineError> {
+        let mut last = None;
+        for entry in self.journal.iter() {
+            let (key, bytes) = entry.map_err(store_error)?;
+            self.apply(&journal::decode(&bytes)?)?;
+            self.journal.remove(&key).map_err(store_error)?;
+            last = Some(key);
+        }
+        if let Some(key) = last {
+            let seq =
+                u64::from_be_bytes(key.as_ref().try_into().map_err(|_| EngineError::Corrupt {
+                    what: "the journal".into(),
+                    error: "a key is not a sequence number".into(),
+                })?);
+            self.next_journal.store(seq + 1, Ordering::Relaxed);
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes `writes` atomically: one journal record, then the keys, then the record goes.
+    fn commit_journaled(&self, writes: &[Write]) -> Result<(), EngineError> {
+        let seq = self
+            .next_journal
+            .fetch_add(1, Ordering::Relaxed)
+            .to_be_bytes();
+        self.journal
+            .insert(seq, journal::encode(writes))
+            .map_err(store_error)?;
+        self.apply(writes)?;
+        self.journal.remove(seq).map_err(store_error)?;
+        Ok(())
+    }
+
+    fn hooks_read(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.transitions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Stores written before workflow texts had their own tree kept each run's text inside
@@ -126,23 +197,17 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
     })
 }
 
-struct SledTxnView<'a> {
-    tree: &'a TransactionalTree,
-    conflict: Option<UnabortableTransactionError>,
+/// The hook keyspace as a transition sees it: the tree, under the transition's own writes.
+struct JournalView<'a> {
+    tree: &'a Tree,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
-impl SledTxnView<'_> {
-    fn conflict(&mut self, e: UnabortableTransactionError) -> TxnConflict {
-        let message = e.to_string();
-        self.conflict = Some(e);
-        TxnConflict(message)
-    }
-}
-
-impl TxnView for SledTxnView<'_> {
+impl TxnView for JournalView<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnConflict> {
-        // A failed read inside a transaction only happens on conflict or I/O error; both make
-        // sled retry or fail the whole transaction, so the read error is reported as conflict.
+        if let Some(written) = self.writes.get(key) {
+            return Ok(written.clone());
+        }
         self.tree
             .get(key)
             .map(|v| v.map(|v| v.to_vec()))
@@ -150,17 +215,13 @@ impl TxnView for SledTxnView<'_> {
     }
 
     fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), TxnConflict> {
-        match self.tree.insert(key, value) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.conflict(e)),
-        }
+        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+        Ok(())
     }
 
     fn remove(&mut self, key: &[u8]) -> Result<(), TxnConflict> {
-        match self.tree.remove(key) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.conflict(e)),
-        }
+        self.writes.insert(key.to_vec(), None);
+        Ok(())
     }
 }
 
@@ -224,37 +285,44 @@ impl StateStore for SledStore {
             }
             _ => {}
         }
-        let result = (&self.runs, &self.nodes, &self.hooks).transaction(|(runs, nodes, hooks)| {
-            if let Some((key, value)) = &node_bytes {
-                nodes.insert(key.as_slice(), value.as_slice())?;
-            }
-            if let Some((key, value)) = &run_bytes {
-                runs.insert(key.as_slice(), value.as_slice())?;
-            }
-            if let Some(work) = work {
-                let mut view = SledTxnView {
-                    tree: hooks,
-                    conflict: None,
-                };
-                match work(&mut view) {
-                    Ok(()) => {}
-                    Err(HookError::Refused(message)) => {
-                        return Err(ConflictableTransactionError::Abort(message));
-                    }
-                    Err(HookError::Conflict(TxnConflict(message))) => {
-                        return Err(match view.conflict.take() {
-                            Some(e) => e.into(),
-                            None => ConflictableTransactionError::Abort(message),
-                        });
-                    }
+        let _transition = self.hooks_read();
+        let mut view = JournalView {
+            tree: &self.hooks,
+            writes: BTreeMap::new(),
+        };
+        if let Some(work) = work {
+            match work(&mut view) {
+                Ok(()) => {}
+                Err(HookError::Refused(message)) => return Err(EngineError::Refused(message)),
+                Err(HookError::Conflict(TxnConflict(message))) => {
+                    return Err(EngineError::Store(message));
                 }
             }
-            Ok(())
-        });
-        match result {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Abort(message)) => Err(EngineError::Refused(message)),
-            Err(TransactionError::Storage(e)) => Err(store_error(e)),
+        }
+        let mut writes: Vec<Write> = Vec::with_capacity(view.writes.len() + 2);
+        writes.extend(view.writes.into_iter().map(|(key, value)| Write {
+            target: Target::Hooks,
+            key,
+            value,
+        }));
+        if let Some((key, value)) = node_bytes {
+            writes.push(Write {
+                target: Target::Nodes,
+                key,
+                value: Some(value),
+            });
+        }
+        if let Some((key, value)) = run_bytes {
+            writes.push(Write {
+                target: Target::Runs,
+                key,
+                value: Some(value),
+            });
+        }
+        match writes.len() {
+            0 => Ok(()),
+            1 => self.apply(&writes),
+            _ => self.commit_journaled(&writes),
         }
     }
 
@@ -295,6 +363,7 @@ impl StateStore for SledStore {
     }
 
     fn hook_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+        let _settled = self.hooks_read();
         Ok(self
             .hooks
             .get(key)
@@ -303,6 +372,7 @@ impl StateStore for SledStore {
     }
 
     fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<super::KeyValue>, EngineError> {
+        let _settled = self.hooks_read();
         self.hooks
             .scan_prefix(prefix)
             .map(|entry| {
@@ -310,5 +380,77 @@ impl StateStore for SledStore {
                 Ok((k.to_vec(), v.to_vec()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state a crash leaves between a transition's journal record and its last key.
+    #[test]
+    fn a_transition_cut_short_by_a_crash_is_finished_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = NodeRecord::pending("run-1", "paid");
+        node.status = crate::store::NodeStatus::Succeeded;
+        let writes = vec![
+            Write {
+                target: Target::Hooks,
+                key: b"ledger/account/alice".to_vec(),
+                value: Some(b"{\"available\":7}".to_vec()),
+            },
+            Write {
+                target: Target::Hooks,
+                key: b"ledger/pending/run-1/paid#1".to_vec(),
+                value: None,
+            },
+            Write {
+                target: Target::Nodes,
+                key: node_key("run-1", "paid"),
+                value: Some(encode(&node)),
+            },
+        ];
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store
+                .hooks
+                .insert(b"ledger/pending/run-1/paid#1", b"held".as_slice())
+                .unwrap();
+            // Journaled, and only the first key applied.
+            store
+                .journal
+                .insert(7u64.to_be_bytes(), journal::encode(&writes))
+                .unwrap();
+            store.apply(&writes[..1]).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.journal.is_empty());
+        assert_eq!(store.next_journal.load(Ordering::Relaxed), 8);
+        assert_eq!(
+            store.hook_get(b"ledger/account/alice").unwrap().as_deref(),
+            Some(b"{\"available\":7}".as_slice())
+        );
+        assert_eq!(
+            store.hook_get(b"ledger/pending/run-1/paid#1").unwrap(),
+            None
+        );
+        assert_eq!(store.nodes("run-1").unwrap(), vec![node]);
+    }
+
+    #[test]
+    fn a_refused_transition_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let node = NodeRecord::pending("run-1", "paid");
+        let refuse = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+            txn.insert(b"ledger/x", b"1")?;
+            Err(HookError::Refused("insufficient credits".into()))
+        };
+        let result = store.commit(Some(&node), None, Some(&refuse));
+        assert!(matches!(result, Err(EngineError::Refused(_))));
+        assert!(store.nodes("run-1").unwrap().is_empty());
+        assert_eq!(store.hook_get(b"ledger/x").unwrap(), None);
+        assert!(store.journal.is_empty());
     }
 }
