@@ -56,33 +56,26 @@ impl FsyncProbe {
 /// The floor under a `sync` chain step: one write to the store and its flush (sled's `flush`,
 /// which writes with `sync_file_range`, then `fdatasync` of sled's log), from a plain thread.
 fn store_flush_time(dir: &std::path::Path) -> Duration {
-    let store = SledStore::open(&dir.join("store-probe")).unwrap();
+    let store = Arc::new(SledStore::open(&dir.join("store-probe")).unwrap());
+    let registry = StepRegistry::with_builtins();
     let workflow = Workflow::parse(
         "name: probe\nsteps:\n  a: { uses: core/echo }\n",
         "probe",
-        &StepRegistry::with_builtins(),
+        &registry,
     )
     .unwrap();
-    let run = techpack_engine::RunRecord {
-        id: "probe".into(),
-        workflow_name: workflow.name.clone(),
-        workflow_version: workflow.version.clone(),
-        workflow_sha256: workflow.sha256.clone(),
-        workflow_origin: workflow.origin.clone(),
-        inputs: Map::new(),
-        status: RunStatus::Running,
-        owner: None,
-        created_at: 0,
-        started_at: None,
-        finished_at: None,
-        error: None,
-        resumes: 0,
-    };
-    store.create_run(&run, &workflow.source).unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        registry,
+        vec![],
+        Resources::new(),
+        EngineConfig::default(),
+    );
+    let run = engine.record_run(&workflow, Map::new(), None).unwrap();
     median(
         (0..200u32)
             .map(|i| {
-                let mut node = techpack_engine::NodeRecord::pending("probe", &format!("s{i}"));
+                let mut node = techpack_engine::NodeRecord::pending(&run.id, &format!("s{i}"));
                 node.status = techpack_engine::NodeStatus::Succeeded;
                 let start = Instant::now();
                 store.commit(Some(&node), None, None).unwrap();

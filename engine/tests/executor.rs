@@ -37,6 +37,18 @@ async fn run(engine: &Engine, yaml: &str, inputs: Value) -> techpack_engine::Run
     engine.execute(&record.id).await.unwrap()
 }
 
+/// The store holds the workflow's text under its sha256.
+fn assert_text_stored(engine: &Engine, wf: &Workflow) {
+    assert_eq!(
+        engine
+            .store()
+            .workflow_source(&wf.sha256)
+            .unwrap()
+            .as_deref(),
+        Some(wf.source.as_str())
+    );
+}
+
 fn node<'a>(report: &'a techpack_engine::RunReport, id: &str) -> &'a NodeRecord {
     report.nodes.iter().find(|n| n.step_id == id).unwrap()
 }
@@ -486,14 +498,7 @@ async fn a_run_keeps_the_workflow_text_it_started_with() {
     let report = engine.execute(&record.id).await.unwrap();
     assert_eq!(report.nodes[0].output, Some(json!("v1")));
     assert_eq!(report.run.workflow_sha256, v1.sha256);
-    assert_eq!(
-        engine
-            .store()
-            .workflow_source(&v1.sha256)
-            .unwrap()
-            .as_deref(),
-        Some(v1.source.as_str())
-    );
+    assert_text_stored(&engine, &v1);
 }
 
 #[tokio::test]
@@ -595,14 +600,7 @@ async fn a_store_from_before_workflow_texts_had_their_own_tree_still_resumes() {
     assert_eq!(report.run.status, RunStatus::Succeeded);
     assert_eq!(report.run.resumes, 1);
     assert_eq!(node(&report, "b").status, NodeStatus::Succeeded);
-    assert_eq!(
-        engine
-            .store()
-            .workflow_source(&wf.sha256)
-            .unwrap()
-            .as_deref(),
-        Some(wf.source.as_str())
-    );
+    assert_text_stored(&engine, &wf);
 }
 
 #[tokio::test]

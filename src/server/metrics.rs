@@ -21,7 +21,7 @@ pub fn render(state: &AppState) -> Result<String, ApiError> {
     let mut durations = Vec::new();
     for run in &runs {
         *run_status.entry(run.status.as_str()).or_default() += 1;
-        for node in state.engine.report(&run.id)?.nodes {
+        for node in state.engine.nodes(run)? {
             *step_status.entry(node.status.as_str()).or_default() += 1;
             if let (Some(start), Some(end)) = (node.started_at, node.finished_at) {
                 durations.push(end.saturating_sub(start) as f64 / 1000.0);

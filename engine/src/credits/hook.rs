@@ -22,7 +22,7 @@ use super::reservation::generation_id;
 use super::{EntryKind, Ledger, ReservationState};
 use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHook, NodeHookContext};
-use crate::store::{HookError, StateStore, TxnView, now_ms};
+use crate::store::{HookError, RunRecord, StateStore, TxnView, now_ms};
 use crate::workflow::StepDef;
 
 /// The credit ledger's node lifecycle hook. Install it in the [`crate::Engine`]'s hooks.
@@ -77,7 +77,7 @@ impl CreditHook {
 
     /// Makes sure the node holds a pending reservation (start and resume).
     fn hold_credits(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
-        let Some(user) = payer(ctx) else {
+        let Some(user) = payer(ctx.run, ctx.step) else {
             return Ok(());
         };
         let now = now_ms();
@@ -107,8 +107,8 @@ impl CreditHook {
 
 impl NodeHook for CreditHook {
     /// Only paid steps of runs charged to a user touch the ledger.
-    fn takes_part(&self, run: &crate::store::RunRecord, step: &crate::workflow::StepDef) -> bool {
-        step.credits > 0 && run.owner.is_some()
+    fn takes_part(&self, run: &RunRecord, step: &StepDef) -> bool {
+        payer(run, step).is_some()
     }
 
     fn before_start(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
@@ -120,7 +120,7 @@ impl NodeHook for CreditHook {
     }
 
     fn after_success(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
-        let Some(user) = payer(ctx) else {
+        let Some(user) = payer(ctx.run, ctx.step) else {
             return Ok(());
         };
         let now = now_ms();
@@ -153,7 +153,7 @@ impl NodeHook for CreditHook {
         _kind: FailureKind,
         txn: &mut dyn TxnView,
     ) -> Result<(), HookError> {
-        if payer(ctx).is_none() {
+        if payer(ctx.run, ctx.step).is_none() {
             return Ok(());
         }
         let mut books = Books::new(txn);
@@ -167,10 +167,10 @@ impl NodeHook for CreditHook {
 }
 
 /// The user a node's credits are charged to: the run's owner, for a step with a price.
-fn payer<'a>(ctx: &NodeHookContext<'a>) -> Option<&'a str> {
-    match ctx.step.credits {
+fn payer<'a>(run: &'a RunRecord, step: &StepDef) -> Option<&'a str> {
+    match step.credits {
         0 => None,
-        _ => ctx.run.owner.as_deref(),
+        _ => run.owner.as_deref(),
     }
 }
 

@@ -112,12 +112,12 @@ impl Inner {
         Ok(workflow)
     }
 
-    /// One record per step of `workflow`, in its order: the stored ones, pending for the rest.
-    /// A run that never started has no stored node records.
-    pub(crate) fn node_records(
+    /// One record per step id, in that order: the stored ones, pending for the rest. A run
+    /// that never started has no stored node records.
+    pub(crate) fn node_records<'a>(
         &self,
         run: &RunRecord,
-        workflow: &Workflow,
+        step_ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<NodeRecord>, EngineError> {
         let mut stored: HashMap<String, NodeRecord> = if run.status == RunStatus::Pending {
             HashMap::new()
@@ -128,13 +128,12 @@ impl Inner {
                 .map(|n| (n.step_id.clone(), n))
                 .collect()
         };
-        Ok(workflow
-            .steps
-            .iter()
-            .map(|s| {
+        Ok(step_ids
+            .into_iter()
+            .map(|id| {
                 stored
-                    .remove(&s.id)
-                    .unwrap_or_else(|| NodeRecord::pending(&run.id, &s.id))
+                    .remove(id)
+                    .unwrap_or_else(|| NodeRecord::pending(&run.id, id))
             })
             .collect())
     }
@@ -387,8 +386,17 @@ impl Engine {
             .store
             .run(run_id)?
             .ok_or_else(|| EngineError::RunNotFound(run_id.to_string()))?;
-        let nodes = match self.inner.workflow_of(&run) {
-            Ok(workflow) => self.inner.node_records(&run, &workflow)?,
+        let nodes = self.nodes(&run)?;
+        Ok(RunReport { run, nodes })
+    }
+
+    /// Every node of a stored run (pending ones included), in the order of its workflow's
+    /// steps.
+    pub fn nodes(&self, run: &RunRecord) -> Result<Vec<NodeRecord>, EngineError> {
+        match self.inner.workflow_of(run) {
+            Ok(workflow) => self
+                .inner
+                .node_records(run, workflow.steps.iter().map(|s| s.id.as_str())),
             // A stored run whose workflow no longer validates against today's registry (a
             // plugin removed, say) is still shown, from its text read without validation.
             Err(_) => {
@@ -398,16 +406,9 @@ impl Engine {
                     .workflow_source(&run.workflow_sha256)?
                     .unwrap_or_default();
                 let order = crate::workflow::yaml::step_ids(&source);
-                let mut nodes = self.inner.store.nodes(run_id)?;
-                for id in &order {
-                    if !nodes.iter().any(|n| &n.step_id == id) {
-                        nodes.push(NodeRecord::pending(run_id, id));
-                    }
-                }
-                nodes.sort_by_key(|n| order.iter().position(|id| id == &n.step_id));
-                nodes
+                self.inner
+                    .node_records(run, order.iter().map(String::as_str))
             }
-        };
-        Ok(RunReport { run, nodes })
+        }
     }
 }

@@ -72,7 +72,7 @@ pub(crate) async fn execute(
     }
     let workflow = inner.workflow_of(&run)?;
 
-    let mut records = inner.node_records(&run, &workflow)?;
+    let mut records = inner.node_records(&run, workflow.steps.iter().map(|s| s.id.as_str()))?;
 
     if run.status == RunStatus::Running {
         run.resumes += 1;
@@ -83,30 +83,7 @@ pub(crate) async fn execute(
     // the store (pending or running) and is resumed either way.
     inner.store.commit(None, Some(&run), None)?;
 
-    let limit = workflow
-        .parallelism
-        .unwrap_or(inner.config.run_parallelism)
-        .max(1);
-    let shared = Arc::new(RunShared {
-        inputs: Arc::new(Value::Object(run.inputs.clone())),
-        limit: Arc::new(Semaphore::new(limit)),
-        inner: inner.clone(),
-        run: run.clone(),
-        has_dependents: {
-            let mut has = vec![false; workflow.steps.len()];
-            for step in &workflow.steps {
-                for &need in &step.needs {
-                    has[need] = true;
-                }
-            }
-            has
-        },
-        workflow,
-        cancel: cancel.clone(),
-    });
-    shared.emit(None, "running", 0, None);
-
-    let steps = &shared.workflow.steps;
+    let steps = &workflow.steps;
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     let mut waiting_on: Vec<usize> = vec![0; steps.len()];
     for (i, step) in steps.iter().enumerate() {
@@ -120,6 +97,21 @@ pub(crate) async fn execute(
     let mut ready: VecDeque<usize> = (0..steps.len())
         .filter(|&i| !records[i].status.is_finished() && waiting_on[i] == 0)
         .collect();
+
+    let limit = workflow
+        .parallelism
+        .unwrap_or(inner.config.run_parallelism)
+        .max(1);
+    let shared = Arc::new(RunShared {
+        inputs: Arc::new(Value::Object(run.inputs.clone())),
+        limit: Arc::new(Semaphore::new(limit)),
+        inner: inner.clone(),
+        run: run.clone(),
+        has_dependents: dependents.iter().map(|d| !d.is_empty()).collect(),
+        workflow,
+        cancel: cancel.clone(),
+    });
+    shared.emit(None, "running", 0, None);
 
     // The run's steps are polled by this task rather than spawned: a step hands back to the
     // scheduler without crossing threads, which is most of the per-step cost on few cores.

@@ -136,7 +136,7 @@ impl SledStore {
         Ok(())
     }
 
-    fn hooks_read(&self) -> std::sync::MutexGuard<'_, ()> {
+    fn transition_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.transitions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -266,26 +266,8 @@ impl StateStore for SledStore {
         run: Option<&RunRecord>,
         work: Option<TxnWork<'_>>,
     ) -> Result<(), EngineError> {
-        let node_bytes = node.map(|n| (node_key(&n.run_id, &n.step_id), encode(n)));
-        let run_bytes = run.map(|r| (r.id.as_bytes().to_vec(), encode(r)));
-        // One key and no hook work: a single insert is atomic and much cheaper than a
-        // multi-tree transaction.
-        match (&node_bytes, &run_bytes, work) {
-            (Some((key, value)), None, None) => {
-                self.nodes
-                    .insert(key.as_slice(), value.as_slice())
-                    .map_err(store_error)?;
-                return Ok(());
-            }
-            (None, Some((key, value)), None) => {
-                self.runs
-                    .insert(key.as_slice(), value.as_slice())
-                    .map_err(store_error)?;
-                return Ok(());
-            }
-            _ => {}
-        }
-        let _transition = self.hooks_read();
+        // Hooks read and write the hook keyspace: one transition with hook work at a time.
+        let _transition = work.is_some().then(|| self.transition_lock());
         let mut view = JournalView {
             tree: &self.hooks,
             writes: BTreeMap::new(),
@@ -305,20 +287,21 @@ impl StateStore for SledStore {
             key,
             value,
         }));
-        if let Some((key, value)) = node_bytes {
+        if let Some(node) = node {
             writes.push(Write {
                 target: Target::Nodes,
-                key,
-                value: Some(value),
+                key: node_key(&node.run_id, &node.step_id),
+                value: Some(encode(node)),
             });
         }
-        if let Some((key, value)) = run_bytes {
+        if let Some(run) = run {
             writes.push(Write {
                 target: Target::Runs,
-                key,
-                value: Some(value),
+                key: run.id.as_bytes().to_vec(),
+                value: Some(encode(run)),
             });
         }
+        // A single key is atomic by itself, and far cheaper than a journaled transition.
         match writes.len() {
             0 => Ok(()),
             1 => self.apply(&writes),
@@ -363,7 +346,7 @@ impl StateStore for SledStore {
     }
 
     fn hook_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
-        let _settled = self.hooks_read();
+        let _settled = self.transition_lock();
         Ok(self
             .hooks
             .get(key)
@@ -372,7 +355,7 @@ impl StateStore for SledStore {
     }
 
     fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<super::KeyValue>, EngineError> {
-        let _settled = self.hooks_read();
+        let _settled = self.transition_lock();
         self.hooks
             .scan_prefix(prefix)
             .map(|entry| {
