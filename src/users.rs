@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use techpack_engine::store::now_ms;
+use techpack_engine::store::{Database, Tree, now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -29,8 +29,8 @@ pub struct User {
 }
 
 pub struct Users {
-    by_name: sled::Tree,
-    name_by_id: sled::Tree,
+    by_name: Tree,
+    name_by_id: Tree,
 }
 
 fn hash(secret: &str) -> [u8; 32] {
@@ -50,7 +50,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl Users {
-    pub fn open(db: &sled::Db) -> Result<Users, UserError> {
+    pub fn open(db: &Database) -> Result<Users, UserError> {
         Ok(Users {
             by_name: db.open_tree("users/by_name")?,
             name_by_id: db.open_tree("users/name_by_id")?,
@@ -110,7 +110,7 @@ mod tests {
     #[test]
     fn tokens_authenticate_only_their_user() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = Database::open(dir.path()).unwrap();
         let users = Users::open(&db).unwrap();
         let (alice, token) = users.create("alice").unwrap();
         let (_, bob_token) = users.create("bob").unwrap();

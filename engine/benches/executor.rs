@@ -53,8 +53,28 @@ impl FsyncProbe {
     }
 }
 
-/// The floor under a `sync` chain step: one write to the store and its flush (sled's `flush`,
-/// which writes with `sync_file_range`, then `fdatasync` of sled's log), from a plain thread.
+/// A 4 KiB overwrite of already written blocks + `fdatasync`, median of `n`: what the store's
+/// commit does to its log, which is written ahead with zeros (no file-size change to sync).
+fn overwrite_fsync(dir: &std::path::Path, n: usize) -> Duration {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::create(dir.join("overwrite-probe")).unwrap();
+    file.write_all_at(&vec![0u8; 4096 * n], 0).unwrap();
+    file.sync_all().unwrap();
+    let block = vec![7u8; 4096];
+    median(
+        (0..n)
+            .map(|i| {
+                let start = Instant::now();
+                file.write_all_at(&block, (i * 4096) as u64).unwrap();
+                file.sync_data().unwrap();
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// The floor under a `sync` chain step: one write to the store and its flush (a commit of the
+/// store's log: one write, one `fdatasync`), from a plain thread.
 fn store_flush_time(dir: &std::path::Path) -> Duration {
     let store = Arc::new(SledStore::open(&dir.join("store-probe")).unwrap());
     let registry = StepRegistry::with_builtins();
@@ -163,13 +183,18 @@ fn per_step(workflow_file: &str, durability: Durability) -> Figures {
 fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let fsync = FsyncProbe::new(dir.path()).measure(200);
+    let overwrite = overwrite_fsync(dir.path(), 200);
     let store_flush = store_flush_time(dir.path());
     println!(
-        "fsync (4 KiB append + fdatasync, median of 200):           {:>7.1} µs",
+        "fsync (4 KiB append + fdatasync, median of 200):             {:>7.1} µs",
         micros(fsync)
     );
     println!(
-        "store write + flush (sled flush + fdatasync, median of 200): {:>7.1} µs",
+        "fsync (4 KiB overwrite + fdatasync, median of 200):          {:>7.1} µs",
+        micros(overwrite)
+    );
+    println!(
+        "store write + flush (log commit: write + fdatasync, of 200): {:>7.1} µs",
         micros(store_flush)
     );
     println!(

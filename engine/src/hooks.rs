@@ -33,8 +33,7 @@ pub enum FailureKind {
 pub trait NodeHook: Send + Sync + 'static {
     /// Whether the hook takes part in the transitions of `step` in `run` at all. When no
     /// hook does, the engine calls none of them for that node and commits each of its
-    /// transitions as a single write, without a multi-key transaction (which costs sled two
-    /// log writes).
+    /// transitions as a single write, without taking the lock that hook work runs under.
     fn takes_part(&self, _run: &RunRecord, _step: &StepDef) -> bool {
         true
     }

@@ -12,8 +12,9 @@
 //! - [`hooks`]: the [`NodeHook`] lifecycle trait.
 //! - [`credits`]: the credit [`Ledger`] (append-only, double-entry, in the store's hook
 //!   keyspace) and the [`CreditHook`] that reserves, posts and voids with node transitions.
-//! - [`store`]: the [`StateStore`] trait, its records, the sled implementation, and the
-//!   journal that makes multi-key transitions atomic (`journal`).
+//! - [`store`]: the [`StateStore`] trait, its records and the sled implementation
+//!   (`sled_store`), on the data directory's [`store::Database`] (`database`): sled behind a
+//!   write-ahead log of our own (`wal`), which every part's writes go through.
 //! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
 //!   delays (`backoff`), group commit (`flush`) and transition events (`events`).
 //! - `error`: [`EngineError`], the crate's one error type.

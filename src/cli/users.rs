@@ -36,6 +36,8 @@ pub fn users(command: UsersCommand, data_dir: &DataDir) -> anyhow::Result<Exit> 
             if credits > 0 {
                 ledger.grant(&user.name, credits, &format!("create-user:{}", user.id))?;
             }
+            // The token is shown once: the user must be on disk before it is.
+            engine.store().flush()?;
             println!("{token}");
         }
         UsersCommand::Grant {

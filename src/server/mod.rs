@@ -75,7 +75,7 @@ pub struct AppState {
     pub workflows: Arc<WorkflowFolder>,
     pub admin_token: Option<String>,
     /// `user \0 Idempotency-Key` -> the run it created.
-    pub idempotency: sled::Tree,
+    pub idempotency: techpack_engine::store::Tree,
     /// Runs executing in this process, awaited at shutdown.
     pub tasks: TaskTracker,
     pub max_body: usize,
@@ -102,7 +102,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
     let db = engine
         .resources()
-        .get::<sled::Db>()
+        .get::<techpack_engine::store::Database>()
         .expect("open_engine puts the database in");
     let state = AppState {
         services: crate::wiring::services(&engine),

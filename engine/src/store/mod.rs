@@ -2,14 +2,15 @@
 //!
 //! Every transition that matters is one transaction: the node record, optionally the run
 //! record, and whatever the lifecycle hooks write (the credit ledger) commit together or not
-//! at all — a single key when that is all it writes, otherwise a journaled transition
-//! (`journal`): one atomic record, applied key by key, finished at the next open if a crash
-//! cut it short.
+//! at all, as one [`Batch`] of the data directory's [`Database`] (sled behind a write-ahead
+//! log of our own, `wal`, so a durable commit is one write and one `fdatasync`).
 
-mod journal;
+mod database;
 mod records;
 mod sled_store;
+mod wal;
 
+pub use database::{Batch, Database, Tree};
 pub use records::{NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms};
 pub use sled_store::SledStore;
 
@@ -18,14 +19,14 @@ use crate::EngineError;
 /// How hard the store works to keep a transition across a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// A finished step's record is on disk (sled's flush, then `fdatasync` of its log, so the
-    /// disk's write cache is flushed too) before any step that depends on it starts, and the
+    /// A finished step's record is on disk (committed to the store's log with `fdatasync`, so
+    /// the disk's write cache is flushed too) before any step that depends on it starts, and the
     /// run's final state before the run is reported done. Survives `kill -9`, an OS crash and
     /// power loss: a resumed run never re-runs a step that was reported finished. Steps that
     /// finish together share one flush (group commit).
     #[default]
     Sync,
-    /// Writes reach disk in the background (every ~500 ms). Survives `kill -9` of steps that
+    /// Writes are committed in the background (within ~500 ms). Survives `kill -9` of steps that
     /// finished before the last background flush; after a crash a step that finished just
     /// before it may run again (with the same idempotency key). Records stay consistent with
     /// each other: a node state and its ledger entries are lost or kept together.

@@ -1,21 +1,17 @@
-//! The sled implementation of [`StateStore`]: four trees and a journal, JSON records, one
-//! atomic write per transition (a single key, or a journaled transition: see `journal`).
+//! The sled implementation of [`StateStore`]: four trees of JSON records in the data
+//! directory's [`Database`], one atomic write (a [`Batch`]) per transition.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use sled::transaction::ConflictableTransactionError;
-use sled::{Transactional, Tree};
-
-use super::journal::{self, Target, Write};
+use super::database::{Batch, Database, Tree};
 use super::{HookError, NodeRecord, RunRecord, StateStore, TxnConflict, TxnView, TxnWork};
 use crate::EngineError;
 
-/// A sled database in a data directory.
+/// The engine's records in a data directory.
 pub struct SledStore {
-    db: sled::Db,
+    db: Database,
     /// run id -> [`RunRecord`]; run ids are UUIDv7, so key order is creation order.
     runs: Tree,
     /// `run_id/step_id` -> [`NodeRecord`], written from a node's first transition on.
@@ -24,116 +20,26 @@ pub struct SledStore {
     workflows: Tree,
     /// Keys owned by lifecycle hooks (e.g. the credit ledger), written in node transactions.
     hooks: Tree,
-    /// sequence number -> a multi-key transition not yet wholly applied (normally empty).
-    journal: Tree,
-    next_journal: AtomicU64,
-    /// Held while a transition with hook work reads, journals and applies its writes, and
-    /// while the hook keyspace is read from outside: hooks see no transition half applied.
+    /// Held while a transition with hook work reads and writes the hook keyspace, and while
+    /// that keyspace is read from outside: hooks read what the transitions before them wrote.
     transitions: Mutex<()>,
-    /// sled's log file: sled's `flush` writes it with `sync_file_range`, which neither
-    /// flushes the disk's write cache nor the file's size; `fdatasync` on it does both.
-    log: std::fs::File,
 }
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`. Only one process may hold it open.
     pub fn open(dir: &Path) -> Result<SledStore, EngineError> {
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::Io {
-            path: dir.display().to_string(),
-            source: e,
-        })?;
-        let db = sled::Config::new()
-            .path(dir.join("state"))
-            .flush_every_ms(Some(500))
-            // sled's page cache defaults to 1 GiB; bound it so a long-lived server stays small.
-            .cache_capacity(64 * 1024 * 1024)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    EngineError::StoreLocked {
-                        path: dir.display().to_string(),
-                    }
-                }
-                other => EngineError::Store(other.to_string()),
-            })?;
+        let db = Database::open(dir)?;
         let tree = |name: &str| db.open_tree(name).map_err(store_error);
-        let log_path = dir.join("state").join("db");
-        let log = std::fs::File::open(&log_path).map_err(|e| EngineError::Io {
-            path: log_path.display().to_string(),
-            source: e,
-        })?;
         let store = SledStore {
-            log,
             runs: tree("runs")?,
             nodes: tree("nodes")?,
             workflows: tree("workflows")?,
             hooks: tree("hooks")?,
-            journal: tree("journal")?,
-            next_journal: AtomicU64::new(0),
             transitions: Mutex::new(()),
             db,
         };
-        store.finish_journaled_transitions()?;
         store.move_inline_workflow_texts()?;
         Ok(store)
-    }
-
-    fn tree(&self, target: Target) -> &Tree {
-        match target {
-            Target::Runs => &self.runs,
-            Target::Nodes => &self.nodes,
-            Target::Hooks => &self.hooks,
-        }
-    }
-
-    fn apply(&self, writes: &[Write]) -> Result<(), EngineError> {
-        for write in writes {
-            let tree = self.tree(write.target);
-            match &write.value {
-                Some(value) => tree.insert(write.key.as_slice(), value.as_slice()),
-                None => tree.remove(write.key.as_slice()),
-            }
-            .map_err(store_error)?;
-        }
-        Ok(())
-    }
-
-    /// Applies, in order, the transitions a crash left journaled but not wholly applied.
-    fn finish_journaled_transitions(&self) -> Result<(), EngineError> {
-        let mut last = None;
-        for entry in self.journal.iter() {
-            let (key, bytes) = entry.map_err(store_error)?;
-            self.apply(&journal::decode(&bytes)?)?;
-            self.journal.remove(&key).map_err(store_error)?;
-            last = Some(key);
-        }
-        if let Some(key) = last {
-            let seq =
-                u64::from_be_bytes(key.as_ref().try_into().map_err(|_| EngineError::Corrupt {
-                    what: "the journal".into(),
-                    error: "a key is not a sequence number".into(),
-                })?);
-            self.next_journal.store(seq + 1, Ordering::Relaxed);
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Writes `writes` atomically: one journal record, then the keys, then the record goes.
-    fn commit_journaled(&self, writes: &[Write]) -> Result<(), EngineError> {
-        let seq = self
-            .next_journal
-            .fetch_add(1, Ordering::Relaxed)
-            .to_be_bytes();
-        self.journal
-            .insert(seq, journal::encode(writes))
-            .map_err(store_error)?;
-        self.apply(writes)?;
-        self.journal.remove(seq).map_err(store_error)?;
-        Ok(())
     }
 
     fn transition_lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -147,8 +53,7 @@ impl SledStore {
         if self.workflows.contains_key(MOVED).map_err(store_error)? {
             return Ok(());
         }
-        for entry in self.runs.iter() {
-            let (key, bytes) = entry.map_err(store_error)?;
+        for (key, bytes) in self.runs.iter().map_err(store_error)? {
             let mut record: serde_json::Value =
                 decode(&format!("run {}", String::from_utf8_lossy(&key)), &bytes)?;
             let Some(object) = record.as_object_mut() else {
@@ -160,20 +65,18 @@ impl SledStore {
             ) else {
                 continue;
             };
-            (&self.runs, &self.workflows)
-                .transaction(|(runs, workflows)| {
-                    workflows.insert(sha.as_bytes(), source.as_bytes())?;
-                    runs.insert(&key, encode(&record))?;
-                    Ok::<_, ConflictableTransactionError<()>>(())
-                })
-                .map_err(|e| EngineError::Store(format!("{e:?}")))?;
+            let mut batch = Batch::default();
+            batch.insert(&self.workflows, sha.as_bytes(), source.as_bytes());
+            batch.insert(&self.runs, &key, encode(&record));
+            self.db.apply(batch).map_err(store_error)?;
         }
         self.workflows.insert(MOVED, &[]).map_err(store_error)?;
         self.flush()
     }
 
-    /// The underlying database, for other parts that keep their own trees beside the engine's.
-    pub fn db(&self) -> &sled::Db {
+    /// The data directory's database, for other parts that keep their own trees beside the
+    /// engine's: their writes are committed by the same flushes.
+    pub fn db(&self) -> &Database {
         &self.db
     }
 }
@@ -198,12 +101,12 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
 }
 
 /// The hook keyspace as a transition sees it: the tree, under the transition's own writes.
-struct JournalView<'a> {
+struct HookView<'a> {
     tree: &'a Tree,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
-impl TxnView for JournalView<'_> {
+impl TxnView for HookView<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnConflict> {
         if let Some(written) = self.writes.get(key) {
             return Ok(written.clone());
@@ -227,23 +130,14 @@ impl TxnView for JournalView<'_> {
 
 impl StateStore for SledStore {
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
-        let run_bytes = encode(run);
         let sha = run.workflow_sha256.as_bytes();
-        if self.workflows.contains_key(sha).map_err(store_error)? {
-            // The text is stored already (texts are never removed): one insert suffices.
-            return self
-                .runs
-                .insert(run.id.as_bytes(), run_bytes)
-                .map(|_| ())
-                .map_err(store_error);
+        let mut batch = Batch::default();
+        // Texts are never removed: one stored already is stored for good.
+        if !self.workflows.contains_key(sha).map_err(store_error)? {
+            batch.insert(&self.workflows, sha, workflow_source.as_bytes());
         }
-        (&self.runs, &self.workflows)
-            .transaction(|(runs, workflows)| {
-                workflows.insert(sha, workflow_source.as_bytes())?;
-                runs.insert(run.id.as_bytes(), run_bytes.as_slice())?;
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| EngineError::Store(format!("{e:?}")))
+        batch.insert(&self.runs, run.id.as_bytes(), encode(run));
+        self.db.apply(batch).map_err(store_error)
     }
 
     fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError> {
@@ -268,7 +162,7 @@ impl StateStore for SledStore {
     ) -> Result<(), EngineError> {
         // Hooks read and write the hook keyspace: one transition with hook work at a time.
         let _transition = work.is_some().then(|| self.transition_lock());
-        let mut view = JournalView {
+        let mut view = HookView {
             tree: &self.hooks,
             writes: BTreeMap::new(),
         };
@@ -281,39 +175,28 @@ impl StateStore for SledStore {
                 }
             }
         }
-        let mut writes: Vec<Write> = Vec::with_capacity(view.writes.len() + 2);
-        writes.extend(view.writes.into_iter().map(|(key, value)| Write {
-            target: Target::Hooks,
-            key,
-            value,
-        }));
+        let mut batch = Batch::default();
+        for (key, value) in view.writes {
+            match value {
+                Some(value) => batch.insert(&self.hooks, key, value),
+                None => batch.remove(&self.hooks, key),
+            }
+        }
         if let Some(node) = node {
-            writes.push(Write {
-                target: Target::Nodes,
-                key: node_key(&node.run_id, &node.step_id),
-                value: Some(encode(node)),
-            });
+            batch.insert(
+                &self.nodes,
+                node_key(&node.run_id, &node.step_id),
+                encode(node),
+            );
         }
         if let Some(run) = run {
-            writes.push(Write {
-                target: Target::Runs,
-                key: run.id.as_bytes().to_vec(),
-                value: Some(encode(run)),
-            });
+            batch.insert(&self.runs, run.id.as_bytes(), encode(run));
         }
-        // A single key is atomic by itself, and far cheaper than a journaled transition.
-        match writes.len() {
-            0 => Ok(()),
-            1 => self.apply(&writes),
-            _ => self.commit_journaled(&writes),
-        }
+        self.db.apply(batch).map_err(store_error)
     }
 
     fn flush(&self) -> Result<(), EngineError> {
-        self.db.flush().map_err(store_error)?;
-        self.log
-            .sync_data()
-            .map_err(|e| EngineError::Store(e.to_string()))
+        self.db.flush().map_err(store_error)
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, EngineError> {
@@ -327,21 +210,19 @@ impl StateStore for SledStore {
         let prefix = format!("{run_id}/");
         self.nodes
             .scan_prefix(prefix.as_bytes())
-            .map(|entry| {
-                let (key, bytes) = entry.map_err(store_error)?;
-                decode(&String::from_utf8_lossy(&key), &bytes)
-            })
+            .map_err(store_error)?
+            .into_iter()
+            .map(|(key, bytes)| decode(&String::from_utf8_lossy(&key), &bytes))
             .collect()
     }
 
     fn runs(&self) -> Result<Vec<RunRecord>, EngineError> {
         self.runs
             .iter()
+            .map_err(store_error)?
+            .into_iter()
             .rev()
-            .map(|entry| {
-                let (key, bytes) = entry.map_err(store_error)?;
-                decode(&format!("run {}", String::from_utf8_lossy(&key)), &bytes)
-            })
+            .map(|(key, bytes)| decode(&format!("run {}", String::from_utf8_lossy(&key)), &bytes))
             .collect()
     }
 
@@ -356,13 +237,13 @@ impl StateStore for SledStore {
 
     fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<super::KeyValue>, EngineError> {
         let _settled = self.transition_lock();
-        self.hooks
+        Ok(self
+            .hooks
             .scan_prefix(prefix)
-            .map(|entry| {
-                let (k, v) = entry.map_err(store_error)?;
-                Ok((k.to_vec(), v.to_vec()))
-            })
-            .collect()
+            .map_err(store_error)?
+            .into_iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect())
     }
 }
 
@@ -370,46 +251,43 @@ impl StateStore for SledStore {
 mod tests {
     use super::*;
 
-    /// The state a crash leaves between a transition's journal record and its last key.
+    /// A transition's writes reach sled only after the log holds them, so a crash can leave
+    /// a committed transition in the log alone: opening replays it, all its keys together.
     #[test]
-    fn a_transition_cut_short_by_a_crash_is_finished_at_the_next_open() {
+    fn a_committed_transition_sled_never_got_is_replayed_at_the_next_open() {
         let dir = tempfile::tempdir().unwrap();
         let mut node = NodeRecord::pending("run-1", "paid");
         node.status = crate::store::NodeStatus::Succeeded;
-        let writes = vec![
-            Write {
-                target: Target::Hooks,
-                key: b"ledger/account/alice".to_vec(),
-                value: Some(b"{\"available\":7}".to_vec()),
-            },
-            Write {
-                target: Target::Hooks,
-                key: b"ledger/pending/run-1/paid#1".to_vec(),
-                value: None,
-            },
-            Write {
-                target: Target::Nodes,
-                key: node_key("run-1", "paid"),
-                value: Some(encode(&node)),
-            },
-        ];
         {
             let store = SledStore::open(dir.path()).unwrap();
             store
                 .hooks
                 .insert(b"ledger/pending/run-1/paid#1", b"held".as_slice())
                 .unwrap();
-            // Journaled, and only the first key applied.
-            store
-                .journal
-                .insert(7u64.to_be_bytes(), journal::encode(&writes))
-                .unwrap();
-            store.apply(&writes[..1]).unwrap();
-            store.flush().unwrap();
         }
+        let node_bytes = encode(&node);
+        let node_key = node_key("run-1", "paid");
+        let mut record = Vec::new();
+        crate::store::wal::encode_record(
+            &mut record,
+            [
+                (
+                    "hooks",
+                    &b"ledger/account/alice"[..],
+                    Some(&b"{\"available\":7}"[..]),
+                ),
+                ("hooks", &b"ledger/pending/run-1/paid#1"[..], None),
+                ("nodes", &node_key[..], Some(&node_bytes[..])),
+            ]
+            .into_iter(),
+        );
+        // Appended after what the log holds, as the commit that the crash cut off left it.
+        let (mut log, _) =
+            crate::store::wal::WriteAheadLog::open(&dir.path().join("state.wal")).unwrap();
+        log.commit(&mut record).unwrap();
+        drop(log);
+
         let store = SledStore::open(dir.path()).unwrap();
-        assert!(store.journal.is_empty());
-        assert_eq!(store.next_journal.load(Ordering::Relaxed), 8);
         assert_eq!(
             store.hook_get(b"ledger/account/alice").unwrap().as_deref(),
             Some(b"{\"available\":7}".as_slice())
@@ -434,6 +312,5 @@ mod tests {
         assert!(matches!(result, Err(EngineError::Refused(_))));
         assert!(store.nodes("run-1").unwrap().is_empty());
         assert_eq!(store.hook_get(b"ledger/x").unwrap(), None);
-        assert!(store.journal.is_empty());
     }
 }

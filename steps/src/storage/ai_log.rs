@@ -29,11 +29,11 @@ pub struct AiOperation {
 }
 
 pub struct AiOperationLog {
-    tree: sled::Tree,
+    tree: techpack_engine::store::Tree,
 }
 
 impl AiOperationLog {
-    pub fn new(tree: sled::Tree) -> Self {
+    pub fn new(tree: techpack_engine::store::Tree) -> Self {
         AiOperationLog { tree }
     }
 
@@ -53,8 +53,7 @@ impl AiOperationLog {
         user: Option<&str>,
     ) -> Result<Vec<AiOperation>, StorageError> {
         let mut out = Vec::new();
-        for entry in self.tree.iter() {
-            let (_, bytes) = entry?;
+        for (_, bytes) in self.tree.iter()? {
             let operation: AiOperation = decode(&bytes)?;
             if run_id.is_some_and(|r| operation.run_id.as_deref() != Some(r)) {
                 continue;

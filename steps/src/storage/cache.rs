@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::{StorageError, decode, encode};
 
 pub struct AnalysisCache {
-    tree: sled::Tree,
+    tree: techpack_engine::store::Tree,
 }
 
 /// What identifies a cached answer.
@@ -31,7 +31,7 @@ impl CacheKey<'_> {
 }
 
 impl AnalysisCache {
-    pub fn new(tree: sled::Tree) -> Self {
+    pub fn new(tree: techpack_engine::store::Tree) -> Self {
         AnalysisCache { tree }
     }
 

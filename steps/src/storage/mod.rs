@@ -10,6 +10,8 @@ mod records;
 
 use std::path::Path;
 
+use techpack_engine::store::{Database, Tree};
+
 pub use ai_log::{AiOperation, AiOperationLog};
 pub use blobs::BlobStore;
 pub use cache::AnalysisCache;
@@ -22,6 +24,8 @@ pub use records::{
 pub enum StorageError {
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
+    #[error("{0}")]
+    Engine(#[from] techpack_engine::EngineError),
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -46,15 +50,16 @@ pub struct Catalog {
     pub blobs: BlobStore,
     pub cache: AnalysisCache,
     pub ai_log: AiOperationLog,
-    products: sled::Tree,
-    revisions: sled::Tree,
-    analyses: sled::Tree,
-    close_ups: sled::Tree,
-    sketches: sled::Tree,
+    db: Database,
+    products: Tree,
+    revisions: Tree,
+    analyses: Tree,
+    close_ups: Tree,
+    sketches: Tree,
 }
 
 impl Catalog {
-    pub fn open(db: &sled::Db, data_dir: &Path) -> Result<Catalog, StorageError> {
+    pub fn open(db: &Database, data_dir: &Path) -> Result<Catalog, StorageError> {
         Ok(Catalog {
             blobs: BlobStore::open(&data_dir.join("blobs"))?,
             cache: AnalysisCache::new(db.open_tree("techpack/cache")?),
@@ -64,6 +69,7 @@ impl Catalog {
             analyses: db.open_tree("techpack/analyses")?,
             close_ups: db.open_tree("techpack/close_ups")?,
             sketches: db.open_tree("techpack/sketches")?,
+            db: db.clone(),
         })
     }
 }

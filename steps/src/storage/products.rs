@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use techpack_engine::store::now_ms;
+use techpack_engine::store::{Batch, Tree, now_ms};
 
 use super::{
     AnalysisRecord, Catalog, CloseUpRecord, ImageRevision, Product, RevisionOrigin, SketchRecord,
@@ -13,15 +13,10 @@ use crate::techpack::View;
 /// Serialises revision-number assignment (one process owns the database).
 static REVISIONS: Mutex<()> = Mutex::new(());
 
-fn scan<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
-    prefix: &str,
-) -> Result<Vec<T>, StorageError> {
-    tree.scan_prefix(prefix.as_bytes())
-        .map(|entry| {
-            let (_, bytes) = entry?;
-            decode(&bytes)
-        })
+fn scan<T: serde::de::DeserializeOwned>(tree: &Tree, prefix: &str) -> Result<Vec<T>, StorageError> {
+    tree.scan_prefix(prefix.as_bytes())?
+        .into_iter()
+        .map(|(_, bytes)| decode(&bytes))
         .collect()
 }
 
@@ -112,19 +107,21 @@ impl Catalog {
             origin,
             created_at: now_ms(),
         };
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for mut previous in existing.into_iter().filter(|r| r.is_current) {
             previous.is_current = false;
             batch.insert(
+                &self.revisions,
                 format!("{product_id}/{}", previous.id).as_bytes(),
                 encode(&previous),
             );
         }
         batch.insert(
+            &self.revisions,
             format!("{product_id}/{}", revision.id).as_bytes(),
             encode(&revision),
         );
-        self.revisions.apply_batch(batch)?;
+        self.db.apply(batch)?;
         Ok(revision)
     }
 

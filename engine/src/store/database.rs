@@ -1,0 +1,570 @@
+//! sled behind a write-ahead log of our own: every write in the data directory goes through
+//! here, the engine's records and the trees other parts keep beside them (catalog, users, the
+//! API's idempotency keys).
+//!
+//! A write (one key, or a [`Batch`] of keys in any trees) is appended to the pending records
+//! and shadows the keys it writes, so every read sees it at once. [`Database::flush`] commits
+//! the pending records to the log (`wal`) with one write and one `fdatasync`, and only then
+//! applies them to sled: sled never holds a write the log could lose, so replaying the log
+//! over whatever sled recovered after a crash (even a power cut) gives back exactly the
+//! committed writes, batches whole. sled itself is made durable only at checkpoints, when the
+//! log has grown past `wal::CHECKPOINT_BYTES`, and at open.
+//!
+//! Writes nobody flushes are committed in the background within about half a second.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::fs::File;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use sled::{CompareAndSwapError, IVec};
+
+use super::wal::{self, WriteAheadLog};
+use crate::EngineError;
+
+/// Writes left pending this long are committed by the background thread.
+const BACKGROUND_COMMIT: Duration = Duration::from_millis(500);
+
+/// The data directory's database. Cloning it is cheap: clones share everything.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+/// One named keyspace of a [`Database`]. Cloning it is cheap.
+#[derive(Clone)]
+pub struct Tree {
+    inner: Arc<Inner>,
+    index: usize,
+    name: Arc<str>,
+    sled: sled::Tree,
+}
+
+/// Writes to any trees of one database, applied together or not at all.
+#[derive(Default)]
+pub struct Batch {
+    writes: Vec<PendingWrite>,
+    /// The databases of the batch's trees (one, unless it is misused).
+    databases: Vec<Arc<Inner>>,
+}
+
+struct Inner {
+    sled: sled::Db,
+    /// sled's log file: `fdatasync` on it after sled's flush at checkpoints, since sled syncs
+    /// with `sync_file_range`, which flushes neither the disk's cache nor the file size.
+    sled_log: File,
+    pending: Mutex<Pending>,
+    /// Held while committing: one commit at a time, in the order the records were written.
+    log: Mutex<WriteAheadLog>,
+    background: Mutex<Option<std::thread::Thread>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// The names of the trees opened so far; a tree's index is its place here.
+    trees: Vec<Arc<str>>,
+    next_seq: u64,
+    /// Encoded records not yet committed to the log.
+    records: Vec<u8>,
+    /// Their writes, in order, to apply to sled once committed.
+    writes: Vec<(u64, PendingWrite)>,
+    /// Per tree: the latest uncommitted or unapplied write of each key.
+    shadows: Vec<BTreeMap<IVec, Shadow>>,
+    /// When the oldest pending record was written.
+    oldest: Option<Instant>,
+    /// A failed commit: the log's state on disk is unknown, so nothing more is accepted.
+    failed: Option<String>,
+}
+
+#[derive(Clone)]
+struct PendingWrite {
+    index: usize,
+    name: Arc<str>,
+    sled: sled::Tree,
+    key: IVec,
+    value: Option<IVec>,
+}
+
+struct Shadow {
+    seq: u64,
+    value: Option<IVec>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn io_error(message: impl Into<String>) -> sled::Error {
+    sled::Error::Io(std::io::Error::other(message.into()))
+}
+
+impl Database {
+    /// Opens (or creates) the database in `dir`, replaying what the log committed after sled's
+    /// last checkpoint. Only one process may hold it open.
+    pub fn open(dir: &Path) -> Result<Database, EngineError> {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+        let sled = sled::Config::new()
+            .path(dir.join("state"))
+            .flush_every_ms(Some(500))
+            // sled's page cache defaults to 1 GiB; bound it so a long-lived server stays small.
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    EngineError::StoreLocked {
+                        path: dir.display().to_string(),
+                    }
+                }
+                other => EngineError::Store(other.to_string()),
+            })?;
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| EngineError::Io { path, source }
+        };
+        let sled_log_path = dir.join("state").join("db");
+        let sled_log = File::open(&sled_log_path).map_err(io(&sled_log_path))?;
+        let log_path = dir.join("state.wal");
+        let (mut log, records) = WriteAheadLog::open(&log_path).map_err(io(&log_path))?;
+        if !records.is_empty() {
+            for write in records.iter().flatten() {
+                let tree = sled.open_tree(&write.tree).map_err(store_error)?;
+                match &write.value {
+                    Some(value) => tree.insert(write.key.as_slice(), value.as_slice()),
+                    None => tree.remove(write.key.as_slice()),
+                }
+                .map_err(store_error)?;
+            }
+            sled.flush().map_err(store_error)?;
+            sled_log.sync_data().map_err(io(&sled_log_path))?;
+        }
+        log.start_over().map_err(io(&log_path))?;
+        let inner = Arc::new(Inner {
+            sled,
+            sled_log,
+            pending: Mutex::new(Pending::default()),
+            log: Mutex::new(log),
+            background: Mutex::new(None),
+        });
+        Inner::start_background_commits(&inner);
+        Ok(Database { inner })
+    }
+
+    /// The tree called `name`, created empty if there is none.
+    pub fn open_tree(&self, name: &str) -> Result<Tree, sled::Error> {
+        let sled = self.inner.sled.open_tree(name)?;
+        let mut pending = lock(&self.inner.pending);
+        // A tree's place among the shadows is the order trees were first opened in.
+        let index = match pending.trees.iter().position(|n| &**n == name) {
+            Some(index) => index,
+            None => {
+                pending.trees.push(name.into());
+                pending.shadows.push(BTreeMap::new());
+                pending.trees.len() - 1
+            }
+        };
+        let name = pending.trees[index].clone();
+        Ok(Tree {
+            inner: self.inner.clone(),
+            index,
+            name,
+            sled,
+        })
+    }
+
+    /// Applies `batch`'s writes together: readers see all of them or none, and a crash keeps
+    /// all of them or none.
+    pub fn apply(&self, batch: Batch) -> Result<(), sled::Error> {
+        if batch
+            .databases
+            .iter()
+            .any(|inner| !Arc::ptr_eq(inner, &self.inner))
+        {
+            return Err(io_error("a batch holds a tree of another database"));
+        }
+        let mut pending = lock(&self.inner.pending);
+        pending.write(batch.writes)
+    }
+
+    /// Makes every write made before the call durable: commits the pending records to the log
+    /// (one write, one `fdatasync`). Calls that meet share one commit.
+    pub fn flush(&self) -> Result<(), sled::Error> {
+        self.inner.commit()
+    }
+}
+
+impl Pending {
+    fn write(&mut self, writes: Vec<PendingWrite>) -> Result<(), sled::Error> {
+        if let Some(failed) = &self.failed {
+            return Err(io_error(failed.clone()));
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        wal::encode_record(
+            &mut self.records,
+            writes
+                .iter()
+                .map(|w| (&*w.name, w.key.as_ref(), w.value.as_deref())),
+        );
+        for write in writes {
+            self.shadows[write.index].insert(
+                write.key.clone(),
+                Shadow {
+                    seq,
+                    value: write.value.clone(),
+                },
+            );
+            self.writes.push((seq, write));
+        }
+        self.oldest.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn commit(&self) -> Result<(), sled::Error> {
+        let mut log = lock(&self.log);
+        let (mut records, writes) = {
+            let mut pending = lock(&self.pending);
+            if let Some(failed) = &pending.failed {
+                return Err(io_error(failed.clone()));
+            }
+            if pending.records.is_empty() {
+                return Ok(());
+            }
+            pending.oldest = None;
+            (
+                std::mem::take(&mut pending.records),
+                std::mem::take(&mut pending.writes),
+            )
+        };
+        let applied = log
+            .commit(&mut records)
+            .map_err(sled::Error::from)
+            .and_then(|()| {
+                for (_, write) in &writes {
+                    match &write.value {
+                        Some(value) => write.sled.insert(&write.key, value.clone()),
+                        None => write.sled.remove(&write.key),
+                    }?;
+                }
+                Ok(())
+            });
+        let mut pending = lock(&self.pending);
+        if let Err(e) = applied {
+            // The writes stay shadowed (readers keep seeing them) but nothing more is written:
+            // after a failed fsync the disk's state is unknown. Reopening replays the log.
+            pending.failed = Some(format!("the store could not commit: {e}"));
+            return Err(e);
+        }
+        for (seq, write) in writes {
+            if let Entry::Occupied(shadow) = pending.shadows[write.index].entry(write.key)
+                && shadow.get().seq <= seq
+            {
+                shadow.remove();
+            }
+        }
+        drop(pending);
+        if log.len() > wal::CHECKPOINT_BYTES {
+            // Everything the log holds is in sled now: make sled durable and start over.
+            self.sled.flush()?;
+            self.sled_log.sync_data()?;
+            log.start_over()?;
+        }
+        Ok(())
+    }
+
+    fn start_background_commits(inner: &Arc<Inner>) {
+        let weak: Weak<Inner> = Arc::downgrade(inner);
+        let spawned = std::thread::Builder::new()
+            .name("techpack-commit".into())
+            .spawn(move || {
+                loop {
+                    std::thread::park_timeout(BACKGROUND_COMMIT / 5);
+                    let Some(inner) = weak.upgrade() else { return };
+                    let due = lock(&inner.pending)
+                        .oldest
+                        .is_some_and(|t| t.elapsed() >= BACKGROUND_COMMIT);
+                    if due && let Err(e) = inner.commit() {
+                        tracing::error!("background commit of the store failed: {e}");
+                    }
+                }
+            });
+        match spawned {
+            Ok(handle) => *lock(&inner.background) = Some(handle.thread().clone()),
+            Err(e) => tracing::warn!("no background commits (writes wait for a flush): {e}"),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.commit() {
+            tracing::error!("the store's last writes could not be committed: {e}");
+        }
+        if let Some(thread) = lock(&self.background).take() {
+            thread.unpark();
+        }
+    }
+}
+
+impl Tree {
+    /// The latest value of `key`, committed or not.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, sled::Error> {
+        let key = key.as_ref();
+        if let Some(shadow) = lock(&self.inner.pending).shadows[self.index].get(key) {
+            return Ok(shadow.value.clone());
+        }
+        self.sled.get(key)
+    }
+
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, sled::Error> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    pub fn insert(&self, key: impl AsRef<[u8]>, value: impl Into<IVec>) -> Result<(), sled::Error> {
+        let mut batch = Batch::default();
+        batch.insert(self, key, value);
+        lock(&self.inner.pending).write(batch.writes)
+    }
+
+    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), sled::Error> {
+        let mut batch = Batch::default();
+        batch.remove(self, key);
+        lock(&self.inner.pending).write(batch.writes)
+    }
+
+    /// Sets `key` to `new` if its value is `old` (`None`: absent), atomically with every other
+    /// write; otherwise leaves it and returns what it holds.
+    pub fn compare_and_swap(
+        &self,
+        key: impl AsRef<[u8]>,
+        old: Option<&[u8]>,
+        new: Option<impl Into<IVec>>,
+    ) -> Result<Result<(), CompareAndSwapError>, sled::Error> {
+        let key = key.as_ref();
+        let new = new.map(Into::into);
+        let mut pending = lock(&self.inner.pending);
+        let current = match pending.shadows[self.index].get(key) {
+            Some(shadow) => shadow.value.clone(),
+            // Unshadowed keys change only through `pending`, which is held.
+            None => self.sled.get(key)?,
+        };
+        if current.as_deref() != old {
+            return Ok(Err(CompareAndSwapError {
+                current,
+                proposed: new,
+            }));
+        }
+        pending.write(vec![self.write(key, new)])?;
+        Ok(Ok(()))
+    }
+
+    /// Every key under `prefix` and its latest value, in key order.
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<(IVec, IVec)>, sled::Error> {
+        let prefix = prefix.as_ref();
+        // Shadows first: a write applied to sled while it is scanned stays shadowed until
+        // after, so it is seen either way.
+        let shadows: Vec<(IVec, Option<IVec>)> = lock(&self.inner.pending).shadows[self.index]
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .map(|(key, shadow)| (key.clone(), shadow.value.clone()))
+            .collect();
+        let stored = self.sled.scan_prefix(prefix);
+        if shadows.is_empty() {
+            return stored.collect();
+        }
+        let mut merged = stored.collect::<Result<BTreeMap<IVec, IVec>, _>>()?;
+        for (key, value) in shadows {
+            match value {
+                Some(value) => merged.insert(key, value),
+                None => merged.remove(&key),
+            };
+        }
+        Ok(merged.into_iter().collect())
+    }
+
+    /// Every key and its latest value, in key order.
+    pub fn iter(&self) -> Result<Vec<(IVec, IVec)>, sled::Error> {
+        self.scan_prefix([])
+    }
+
+    fn write(&self, key: &[u8], value: Option<IVec>) -> PendingWrite {
+        PendingWrite {
+            index: self.index,
+            name: self.name.clone(),
+            sled: self.sled.clone(),
+            key: key.into(),
+            value,
+        }
+    }
+}
+
+impl Batch {
+    pub fn insert(&mut self, tree: &Tree, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
+        self.push(tree, tree.write(key.as_ref(), Some(value.into())));
+    }
+
+    pub fn remove(&mut self, tree: &Tree, key: impl AsRef<[u8]>) {
+        self.push(tree, tree.write(key.as_ref(), None));
+    }
+
+    fn push(&mut self, tree: &Tree, write: PendingWrite) {
+        if !self.databases.iter().any(|d| Arc::ptr_eq(d, &tree.inner)) {
+            self.databases.push(tree.inner.clone());
+        }
+        self.writes.push(write);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+fn store_error(e: sled::Error) -> EngineError {
+    EngineError::Store(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(entries: Vec<(IVec, IVec)>) -> Vec<(String, String)> {
+        entries
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8(k.to_vec()).unwrap(),
+                    String::from_utf8(v.to_vec()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_see_writes_before_and_after_their_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("t").unwrap();
+        for key in ["a/1", "a/2", "a/3", "b/1"] {
+            tree.insert(key, key.as_bytes()).unwrap();
+        }
+        db.flush().unwrap();
+        // Uncommitted: one changed, one removed, one added, in and out of the prefix.
+        tree.insert("a/2", b"two".as_slice()).unwrap();
+        tree.remove("a/3").unwrap();
+        tree.insert("a/0", b"zero".as_slice()).unwrap();
+        tree.insert("c/1", b"c".as_slice()).unwrap();
+        let expected = vec![
+            ("a/0".to_string(), "zero".to_string()),
+            ("a/1".to_string(), "a/1".to_string()),
+            ("a/2".to_string(), "two".to_string()),
+        ];
+        assert_eq!(tree.get("a/3").unwrap(), None);
+        assert_eq!(tree.get("a/2").unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(values(tree.scan_prefix("a/").unwrap()), expected);
+        // sled itself has none of it until the log does.
+        assert_eq!(tree.sled.get("a/0").unwrap(), None);
+        db.flush().unwrap();
+        assert_eq!(values(tree.scan_prefix("a/").unwrap()), expected);
+        assert_eq!(tree.sled.get("a/0").unwrap().as_deref(), Some(&b"zero"[..]));
+        assert!(lock(&db.inner.pending).shadows[tree.index].is_empty());
+        assert_eq!(tree.iter().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn compare_and_swap_sees_uncommitted_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("keys").unwrap();
+        assert!(
+            tree.compare_and_swap("k", None, Some(b"first".as_slice()))
+                .unwrap()
+                .is_ok()
+        );
+        let lost = tree
+            .compare_and_swap("k", None, Some(b"second".as_slice()))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(lost.current.as_deref(), Some(&b"first"[..]));
+        db.flush().unwrap();
+        assert!(
+            tree.compare_and_swap("k", Some(b"first"), None::<IVec>)
+                .unwrap()
+                .is_ok()
+        );
+        assert_eq!(tree.get("k").unwrap(), None);
+    }
+
+    #[test]
+    fn writes_outlive_the_database_and_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let value = vec![5u8; 64 * 1024];
+        {
+            let db = Database::open(dir.path()).unwrap();
+            let tree = db.open_tree("big").unwrap();
+            let other = db.open_tree("small").unwrap();
+            // Past the checkpoint size, in commits of 1 MiB: the log starts over on the way.
+            for i in 0..(wal::CHECKPOINT_BYTES / value.len() as u64 + 32) {
+                let mut batch = Batch::default();
+                batch.insert(&tree, i.to_be_bytes(), value.as_slice());
+                batch.insert(&other, "last", &i.to_be_bytes()[..]);
+                db.apply(batch).unwrap();
+                if i % 16 == 15 {
+                    db.flush().unwrap();
+                }
+            }
+            assert!(lock(&db.inner.log).len() < wal::CHECKPOINT_BYTES / 2);
+            // The last writes are not flushed: dropping the database commits them.
+        }
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("big").unwrap();
+        let count = wal::CHECKPOINT_BYTES / value.len() as u64 + 32;
+        assert_eq!(tree.iter().unwrap().len() as u64, count);
+        assert_eq!(
+            db.open_tree("small")
+                .unwrap()
+                .get("last")
+                .unwrap()
+                .as_deref(),
+            Some(&(count - 1).to_be_bytes()[..])
+        );
+    }
+
+    #[test]
+    fn writes_nobody_flushes_are_committed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert("k", b"v".as_slice()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tree.sled.get("k").unwrap().is_none() {
+            assert!(Instant::now() < deadline, "never committed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_batch_with_another_databases_tree_is_refused() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (
+            Database::open(one.path()).unwrap(),
+            Database::open(two.path()).unwrap(),
+        );
+        let mut batch = Batch::default();
+        batch.insert(&b.open_tree("t").unwrap(), "k", b"v".as_slice());
+        assert!(a.apply(batch).is_err());
+        assert_eq!(b.open_tree("t").unwrap().get("k").unwrap(), None);
+    }
+}
