@@ -30,47 +30,63 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// A 4 KiB append + `fdatasync` in the directory the store uses, median of `n`.
-struct FsyncProbe(std::fs::File);
+/// One fsync of this disk, two ways, in the directory the store uses (median of `n` each):
+/// a 4 KiB append + `fdatasync` (the file grows, so its size is synced too), and a 4 KiB
+/// overwrite of written blocks + `fdatasync` (data only: what the store's log commit does, its
+/// file being written ahead with zeros).
+struct FsyncProbe {
+    append: std::fs::File,
+    overwrite: std::fs::File,
+}
+
+#[derive(Clone, Copy)]
+struct Fsync {
+    append: Duration,
+    overwrite: Duration,
+}
 
 impl FsyncProbe {
+    const BLOCKS: usize = 256;
+
     fn new(dir: &std::path::Path) -> FsyncProbe {
-        FsyncProbe(std::fs::File::create(dir.join("fsync-probe")).unwrap())
+        use std::os::unix::fs::FileExt;
+        let overwrite = std::fs::File::create(dir.join("overwrite-probe")).unwrap();
+        overwrite
+            .write_all_at(&vec![0u8; 4096 * Self::BLOCKS], 0)
+            .unwrap();
+        overwrite.sync_all().unwrap();
+        FsyncProbe {
+            append: std::fs::File::create(dir.join("append-probe")).unwrap(),
+            overwrite,
+        }
     }
 
-    fn measure(&mut self, n: usize) -> Duration {
+    fn measure(&mut self, n: usize) -> Fsync {
+        use std::os::unix::fs::FileExt;
         let block = vec![7u8; 4096];
-        median(
+        let append = median(
             (0..n)
                 .map(|_| {
                     let start = Instant::now();
-                    self.0.write_all(&block).unwrap();
-                    self.0.sync_data().unwrap();
+                    self.append.write_all(&block).unwrap();
+                    self.append.sync_data().unwrap();
                     start.elapsed()
                 })
                 .collect(),
-        )
+        );
+        let overwrite = median(
+            (0..n)
+                .map(|i| {
+                    let at = (i % Self::BLOCKS * 4096) as u64;
+                    let start = Instant::now();
+                    self.overwrite.write_all_at(&block, at).unwrap();
+                    self.overwrite.sync_data().unwrap();
+                    start.elapsed()
+                })
+                .collect(),
+        );
+        Fsync { append, overwrite }
     }
-}
-
-/// A 4 KiB overwrite of already written blocks + `fdatasync`, median of `n`: what the store's
-/// commit does to its log, which is written ahead with zeros (no file-size change to sync).
-fn overwrite_fsync(dir: &std::path::Path, n: usize) -> Duration {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::create(dir.join("overwrite-probe")).unwrap();
-    file.write_all_at(&vec![0u8; 4096 * n], 0).unwrap();
-    file.sync_all().unwrap();
-    let block = vec![7u8; 4096];
-    median(
-        (0..n)
-            .map(|i| {
-                let start = Instant::now();
-                file.write_all_at(&block, (i * 4096) as u64).unwrap();
-                file.sync_data().unwrap();
-                start.elapsed()
-            })
-            .collect(),
-    )
 }
 
 /// The floor under a `sync` chain step: one write to the store and its flush (a commit of the
@@ -109,9 +125,9 @@ fn store_flush_time(dir: &std::path::Path) -> Duration {
 struct Figures {
     per_step: Duration,
     best: Duration,
-    /// Per round: time per step / the fsync measured around that round.
-    ratio: f64,
-    fsync: Duration,
+    /// Per round: time per step / the fsync (append, overwrite) measured around that round.
+    ratio: (f64, f64),
+    fsync: Fsync,
     /// Store flushes per run, and the mean time of one.
     flushes_per_run: f64,
     flush_time: Duration,
@@ -144,7 +160,8 @@ fn per_step(workflow_file: &str, durability: Durability) -> Figures {
                 ..EngineConfig::default()
             },
         );
-        let (mut samples, mut ratios, mut fsyncs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut samples, mut fsyncs) = (Vec::new(), Vec::new());
+        let (mut append_ratios, mut overwrite_ratios) = (Vec::new(), Vec::new());
         let mut flushes = techpack_engine::FlushStats::default();
         for round in 0..=ROUNDS {
             let run = engine
@@ -161,9 +178,13 @@ fn per_step(workflow_file: &str, durability: Durability) -> Figures {
             assert_eq!(report.run.status, RunStatus::Succeeded);
             if round > 0 {
                 // round 0 warms caches
-                let fsync = (before + after) / 2;
+                let fsync = Fsync {
+                    append: (before.append + after.append) / 2,
+                    overwrite: (before.overwrite + after.overwrite) / 2,
+                };
                 samples.push(elapsed);
-                ratios.push(elapsed.as_secs_f64() / fsync.as_secs_f64());
+                append_ratios.push(elapsed.as_secs_f64() / fsync.append.as_secs_f64());
+                overwrite_ratios.push(elapsed.as_secs_f64() / fsync.overwrite.as_secs_f64());
                 fsyncs.push(fsync);
                 flushes.flushes += flushed.flushes - flushed_before.flushes;
                 flushes.time += flushed.time - flushed_before.time;
@@ -172,8 +193,11 @@ fn per_step(workflow_file: &str, durability: Durability) -> Figures {
         Figures {
             best: *samples.iter().min().unwrap(),
             per_step: median(samples),
-            ratio: median(ratios),
-            fsync: median(fsyncs),
+            ratio: (median(append_ratios), median(overwrite_ratios)),
+            fsync: Fsync {
+                append: median(fsyncs.iter().map(|f| f.append).collect()),
+                overwrite: median(fsyncs.iter().map(|f| f.overwrite).collect()),
+            },
             flushes_per_run: flushes.flushes as f64 / ROUNDS as f64,
             flush_time: flushes.time / flushes.flushes.max(1) as u32,
         }
@@ -183,22 +207,21 @@ fn per_step(workflow_file: &str, durability: Durability) -> Figures {
 fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let fsync = FsyncProbe::new(dir.path()).measure(200);
-    let overwrite = overwrite_fsync(dir.path(), 200);
     let store_flush = store_flush_time(dir.path());
     println!(
         "fsync (4 KiB append + fdatasync, median of 200):             {:>7.1} µs",
-        micros(fsync)
+        micros(fsync.append)
     );
     println!(
         "fsync (4 KiB overwrite + fdatasync, median of 200):          {:>7.1} µs",
-        micros(overwrite)
+        micros(fsync.overwrite)
     );
     println!(
         "store write + flush (log commit: write + fdatasync, of 200): {:>7.1} µs",
         micros(store_flush)
     );
     println!(
-        "per step: median and best of {ROUNDS} runs; × fsync: median of (per step / the fsync measured around that run)"
+        "per step: median and best of {ROUNDS} runs; × fsync: median of (per step / the fsync measured around that run), append and overwrite"
     );
     for (file, label) in [
         ("chain-40.yaml", "chain-40"),
@@ -207,12 +230,14 @@ fn main() {
         for durability in [Durability::Sync, Durability::Relaxed] {
             let f = per_step(file, durability);
             println!(
-                "{label:12} {:8} per step: median {:>6.1} µs, best {:>6.1} µs, {:.2} × fsync (fsync {:.0} µs); {:.0} flushes per run, {:.0} µs each",
+                "{label:12} {:8} per step: median {:>6.1} µs, best {:>6.1} µs, {:.2} × append fsync ({:.0} µs), {:.2} × overwrite fsync ({:.0} µs); {:.0} flushes per run, {:.0} µs each",
                 format!("{durability:?}").to_lowercase(),
                 micros(f.per_step),
                 micros(f.best),
-                f.ratio,
-                micros(f.fsync),
+                f.ratio.0,
+                micros(f.fsync.append),
+                f.ratio.1,
+                micros(f.fsync.overwrite),
                 f.flushes_per_run,
                 micros(f.flush_time),
             );

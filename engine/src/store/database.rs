@@ -10,7 +10,8 @@
 //! committed writes, batches whole. sled itself is made durable only at checkpoints, when the
 //! log has grown past `wal::CHECKPOINT_BYTES`, and at open.
 //!
-//! Writes nobody flushes are committed in the background within about half a second.
+//! A background thread commits writes nobody flushes within about half a second, and applies
+//! the writes of large commits to sled, so their callers do not wait for that.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -27,6 +28,9 @@ use crate::EngineError;
 
 /// Writes left pending this long are committed by the background thread.
 const BACKGROUND_COMMIT: Duration = Duration::from_millis(500);
+/// A commit applies its writes to sled itself up to this many; more are applied by the
+/// background thread.
+const APPLY_INLINE: usize = 64;
 
 /// The data directory's database. Cloning it is cheap: clones share everything.
 #[derive(Clone)]
@@ -59,6 +63,10 @@ struct Inner {
     pending: Mutex<Pending>,
     /// Held while committing: one commit at a time, in the order the records were written.
     log: Mutex<WriteAheadLog>,
+    /// Committed writes not yet applied to sled, in commit order (shadowed until they are).
+    unapplied: Mutex<Vec<(u64, PendingWrite)>>,
+    /// Held while applying: writes reach sled in commit order.
+    applying: Mutex<()>,
     background: Mutex<Option<std::thread::Thread>>,
 }
 
@@ -152,6 +160,8 @@ impl Database {
             sled_log,
             pending: Mutex::new(Pending::default()),
             log: Mutex::new(log),
+            unapplied: Mutex::new(Vec::new()),
+            applying: Mutex::new(()),
             background: Mutex::new(None),
         });
         Inner::start_background_commits(&inner);
@@ -249,25 +259,50 @@ impl Inner {
                 std::mem::take(&mut pending.writes),
             )
         };
-        let applied = log
-            .commit(&mut records)
-            .map_err(sled::Error::from)
-            .and_then(|()| {
-                for (_, write) in &writes {
-                    match &write.value {
-                        Some(value) => write.sled.insert(&write.key, value.clone()),
-                        None => write.sled.remove(&write.key),
-                    }?;
-                }
-                Ok(())
-            });
-        let mut pending = lock(&self.pending);
-        if let Err(e) = applied {
-            // The writes stay shadowed (readers keep seeing them) but nothing more is written:
-            // after a failed fsync the disk's state is unknown. Reopening replays the log.
-            pending.failed = Some(format!("the store could not commit: {e}"));
-            return Err(e);
+        if let Err(e) = log.commit(&mut records) {
+            self.fail(&e);
+            return Err(e.into());
         }
+        // Committed: sled may have the writes now. A few are applied here; many are left to
+        // the background thread, so the commit's callers do not wait on sled.
+        let queued = {
+            let mut unapplied = lock(&self.unapplied);
+            unapplied.extend(writes);
+            unapplied.len()
+        };
+        if log.len() > wal::CHECKPOINT_BYTES {
+            // Make sled hold everything the log does, make it durable, and start over.
+            self.apply_committed()?;
+            self.sled.flush()?;
+            self.sled_log.sync_data()?;
+            log.start_over()?;
+        } else if queued <= APPLY_INLINE {
+            drop(log);
+            self.apply_committed()?;
+        } else if let Some(thread) = &*lock(&self.background) {
+            thread.unpark();
+        }
+        Ok(())
+    }
+
+    /// Applies the committed writes to sled, in order, and drops their shadows.
+    fn apply_committed(&self) -> Result<(), sled::Error> {
+        let _applying = lock(&self.applying);
+        let writes = std::mem::take(&mut *lock(&self.unapplied));
+        if writes.is_empty() {
+            return Ok(());
+        }
+        for (_, write) in &writes {
+            let applied = match &write.value {
+                Some(value) => write.sled.insert(&write.key, value.clone()).map(|_| ()),
+                None => write.sled.remove(&write.key).map(|_| ()),
+            };
+            if let Err(e) = applied {
+                self.fail(&e);
+                return Err(e);
+            }
+        }
+        let mut pending = lock(&self.pending);
         for (seq, write) in writes {
             if let Entry::Occupied(shadow) = pending.shadows[write.index].entry(write.key)
                 && shadow.get().seq <= seq
@@ -275,14 +310,13 @@ impl Inner {
                 shadow.remove();
             }
         }
-        drop(pending);
-        if log.len() > wal::CHECKPOINT_BYTES {
-            // Everything the log holds is in sled now: make sled durable and start over.
-            self.sled.flush()?;
-            self.sled_log.sync_data()?;
-            log.start_over()?;
-        }
         Ok(())
+    }
+
+    /// After a failed write the state on disk is unknown: the writes made stay shadowed
+    /// (readers keep seeing them) but nothing more is accepted. Reopening replays the log.
+    fn fail(&self, error: &dyn std::fmt::Display) {
+        lock(&self.pending).failed = Some(format!("the store could not commit: {error}"));
     }
 
     fn start_background_commits(inner: &Arc<Inner>) {
@@ -293,6 +327,9 @@ impl Inner {
                 loop {
                     std::thread::park_timeout(BACKGROUND_COMMIT / 5);
                     let Some(inner) = weak.upgrade() else { return };
+                    if let Err(e) = inner.apply_committed() {
+                        tracing::error!("the store could not apply committed writes: {e}");
+                    }
                     let due = lock(&inner.pending)
                         .oldest
                         .is_some_and(|t| t.elapsed() >= BACKGROUND_COMMIT);
@@ -310,7 +347,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Err(e) = self.commit() {
+        if let Err(e) = self.commit().and_then(|()| self.apply_committed()) {
             tracing::error!("the store's last writes could not be committed: {e}");
         }
         if let Some(thread) = lock(&self.background).take() {
@@ -481,6 +518,29 @@ mod tests {
         assert_eq!(tree.sled.get("a/0").unwrap().as_deref(), Some(&b"zero"[..]));
         assert!(lock(&db.inner.pending).shadows[tree.index].is_empty());
         assert_eq!(tree.iter().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_large_commit_is_read_whole_while_sled_catches_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let keys = (APPLY_INLINE * 4) as u32;
+        for i in 0..keys {
+            tree.insert(i.to_be_bytes(), &i.to_le_bytes()[..]).unwrap();
+        }
+        db.flush().unwrap();
+        assert_eq!(tree.iter().unwrap().len() as u32, keys);
+        assert_eq!(
+            tree.get(7u32.to_be_bytes()).unwrap().as_deref(),
+            Some(&7u32.to_le_bytes()[..])
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !lock(&db.inner.pending).shadows[tree.index].is_empty() {
+            assert!(Instant::now() < deadline, "never applied");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(tree.sled.len() as u32, keys);
     }
 
     #[test]
