@@ -28,9 +28,10 @@ use crate::EngineError;
 
 /// Writes left pending this long are committed by the background thread.
 const BACKGROUND_COMMIT: Duration = Duration::from_millis(500);
-/// A commit applies its writes to sled itself up to this many; more are applied by the
-/// background thread.
-const APPLY_INLINE: usize = 64;
+/// A commit applies its writes to sled itself up to this many bytes; more are applied by the
+/// background thread (a sled insert copies the node it lands in: large values cost tens of
+/// microseconds each).
+const APPLY_INLINE_BYTES: usize = 4096;
 
 /// The data directory's database. Cloning it is cheap: clones share everything.
 #[derive(Clone)]
@@ -268,7 +269,10 @@ impl Inner {
         let queued = {
             let mut unapplied = lock(&self.unapplied);
             unapplied.extend(writes);
-            unapplied.len()
+            unapplied
+                .iter()
+                .map(|(_, w)| w.key.len() + w.value.as_ref().map_or(0, |v| v.len()))
+                .sum::<usize>()
         };
         if log.len() > wal::CHECKPOINT_BYTES {
             // Make sled hold everything the log does, make it durable, and start over.
@@ -276,7 +280,7 @@ impl Inner {
             self.sled.flush()?;
             self.sled_log.sync_data()?;
             log.start_over()?;
-        } else if queued <= APPLY_INLINE {
+        } else if queued <= APPLY_INLINE_BYTES {
             drop(log);
             self.apply_committed()?;
         } else if let Some(thread) = &*lock(&self.background) {
@@ -525,7 +529,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path()).unwrap();
         let tree = db.open_tree("t").unwrap();
-        let keys = (APPLY_INLINE * 4) as u32;
+        let keys = (APPLY_INLINE_BYTES / 4) as u32;
         for i in 0..keys {
             tree.insert(i.to_be_bytes(), &i.to_le_bytes()[..]).unwrap();
         }
