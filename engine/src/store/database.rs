@@ -18,7 +18,8 @@ use std::collections::btree_map::Entry;
 use std::fs::File;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sled::{CompareAndSwapError, IVec};
@@ -36,13 +37,13 @@ const APPLY_INLINE_BYTES: usize = 4096;
 /// The data directory's database. Cloning it is cheap: clones share everything.
 #[derive(Clone)]
 pub struct Database {
-    inner: Arc<Inner>,
+    inner: Arc<Open>,
 }
 
 /// One named keyspace of a [`Database`]. Cloning it is cheap.
 #[derive(Clone)]
 pub struct Tree {
-    inner: Arc<Inner>,
+    inner: Arc<Open>,
     index: usize,
     name: Arc<str>,
     sled: sled::Tree,
@@ -53,7 +54,21 @@ pub struct Tree {
 pub struct Batch {
     writes: Vec<PendingWrite>,
     /// The databases of the batch's trees (one, unless it is misused).
-    databases: Vec<Arc<Inner>>,
+    databases: Vec<Arc<Open>>,
+}
+
+/// The database while any handle (a [`Database`] or a [`Tree`]) is held: dropping the last
+/// one stops the background thread, commits what is left and closes sled, before it returns.
+struct Open {
+    inner: Arc<Inner>,
+    background: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Open {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
 }
 
 struct Inner {
@@ -68,7 +83,9 @@ struct Inner {
     unapplied: Mutex<Vec<(u64, PendingWrite)>>,
     /// Held while applying: writes reach sled in commit order.
     applying: Mutex<()>,
+    /// The background thread, to wake it early; and whether it is to stop.
     background: Mutex<Option<std::thread::Thread>>,
+    stopping: AtomicBool,
 }
 
 #[derive(Default)]
@@ -164,9 +181,12 @@ impl Database {
             unapplied: Mutex::new(Vec::new()),
             applying: Mutex::new(()),
             background: Mutex::new(None),
+            stopping: AtomicBool::new(false),
         });
-        Inner::start_background_commits(&inner);
-        Ok(Database { inner })
+        let background = Inner::start_background_work(&inner);
+        Ok(Database {
+            inner: Arc::new(Open { inner, background }),
+        })
     }
 
     /// The tree called `name`, created empty if there is none.
@@ -323,14 +343,14 @@ impl Inner {
         lock(&self.pending).failed = Some(format!("the store could not commit: {error}"));
     }
 
-    fn start_background_commits(inner: &Arc<Inner>) {
-        let weak: Weak<Inner> = Arc::downgrade(inner);
+    fn start_background_work(inner: &Arc<Inner>) -> Option<std::thread::JoinHandle<()>> {
+        let shared = inner.clone();
         let spawned = std::thread::Builder::new()
             .name("techpack-commit".into())
             .spawn(move || {
-                loop {
+                let inner = shared;
+                while !inner.stopping.load(Ordering::Acquire) {
                     std::thread::park_timeout(BACKGROUND_COMMIT / 5);
-                    let Some(inner) = weak.upgrade() else { return };
                     if let Err(e) = inner.apply_committed() {
                         tracing::error!("the store could not apply committed writes: {e}");
                     }
@@ -343,20 +363,29 @@ impl Inner {
                 }
             });
         match spawned {
-            Ok(handle) => *lock(&inner.background) = Some(handle.thread().clone()),
-            Err(e) => tracing::warn!("no background commits (writes wait for a flush): {e}"),
+            Ok(handle) => {
+                *lock(&inner.background) = Some(handle.thread().clone());
+                Some(handle)
+            }
+            Err(e) => {
+                tracing::warn!("no background commits (writes wait for a flush): {e}");
+                None
+            }
         }
     }
 }
 
-impl Drop for Inner {
+impl Drop for Open {
     fn drop(&mut self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        if let Some(handle) = self.background.take() {
+            handle.thread().unpark();
+            let _ = handle.join();
+        }
         if let Err(e) = self.commit().and_then(|()| self.apply_committed()) {
             tracing::error!("the store's last writes could not be committed: {e}");
         }
-        if let Some(thread) = lock(&self.background).take() {
-            thread.unpark();
-        }
+        // The background thread's reference is gone: sled closes as `inner` drops, now.
     }
 }
 
