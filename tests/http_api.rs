@@ -651,6 +651,39 @@ fn a_paid_run_killed_mid_step_resumes_at_restart_and_is_charged_once() {
     server.kill();
 }
 
+/// A 201 is a promise: the user, product and photo it names survive a SIGKILL sent the moment
+/// the answer arrives (the store commits in the background only every ~500 ms).
+#[test]
+fn what_a_created_answer_names_survives_a_kill_right_after_it() {
+    let (_dir, data, workflows) = dirs();
+    let server = Server::start(&data, &workflows);
+    let ivan = server.user("ivan", 0);
+    let product = server.product_with_photo(&ivan);
+    server.kill();
+
+    let server = Server::start(&data, &workflows);
+    let (status, body) = server.send(
+        "GET",
+        &format!("/api/products/{product}"),
+        Some(&ivan),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, revisions) = server.send(
+        "GET",
+        &format!("/api/products/{product}/revisions"),
+        Some(&ivan),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{revisions}");
+    assert_eq!(
+        revisions["revisions"].as_array().map(Vec::len),
+        Some(1),
+        "{revisions}"
+    );
+    server.kill();
+}
+
 #[test]
 fn a_tampered_balance_keeps_the_server_from_starting() {
     let (_dir, data, workflows) = dirs();

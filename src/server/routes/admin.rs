@@ -39,6 +39,8 @@ pub async fn create_user(
             &format!("create-user:{}", user.id),
         )?;
     }
+    // The token is shown once: the user is on disk before it is.
+    state.engine.durable().await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "name": user.name, "token": token, "balance": body.credits })),

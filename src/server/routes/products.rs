@@ -33,6 +33,8 @@ pub async fn create(
         .services
         .catalog
         .create_product(name, body.description, Some(user.name))?;
+    // A 201 means the product survives a crash.
+    state.engine.durable().await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -129,6 +131,7 @@ pub async fn upload_image(
         height,
         RevisionOrigin::Upload,
     )?;
+    state.engine.durable().await?;
     let body = serde_json::json!({
         "revisionId": revision.id,
         "imageHash": revision.image_hash,
