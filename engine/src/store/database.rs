@@ -403,12 +403,15 @@ impl Tree {
         Ok(self.get(key)?.is_some())
     }
 
+    /// Sets `key` to `value`: seen by every read at once, durable after the next
+    /// [`Database::flush`] (or the background commit, within ~500 ms).
     pub fn insert(&self, key: impl AsRef<[u8]>, value: impl Into<IVec>) -> Result<(), sled::Error> {
         let mut batch = Batch::default();
         batch.insert(self, key, value);
         lock(&self.inner.pending).write(batch.writes)
     }
 
+    /// Removes `key`, as [`Tree::insert`] sets it.
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), sled::Error> {
         let mut batch = Batch::default();
         batch.remove(self, key);
