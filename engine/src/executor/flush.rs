@@ -5,8 +5,9 @@
 //! (its siblings in the run's task, other runs' tasks) commit and join, then flushes on its
 //! own thread and wakes everyone its flush covered. While flushes are fast it holds its
 //! worker for the fsync; once they are slow it flushes with `block_in_place`, so the runtime
-//! moves the worker's other tasks elsewhere meanwhile. Callers arriving while a flush is on disk wait for the next
-//! one, which one of them leads. A flush covers every write committed before it begins.
+//! moves the worker's other tasks elsewhere meanwhile. Callers arriving while a flush is on
+//! disk wait for the next one, which one of them leads. A flush covers every write committed
+//! before it begins.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -191,6 +191,12 @@ impl Database {
 
     /// The tree called `name`, created empty if there is none.
     pub fn open_tree(&self, name: &str) -> Result<Tree, sled::Error> {
+        if name.len() > wal::MAX_TREE_NAME {
+            return Err(io_error(format!(
+                "a tree name is at most {} bytes; `{name}` is longer",
+                wal::MAX_TREE_NAME
+            )));
+        }
         let sled = self.inner.sled.open_tree(name)?;
         let mut pending = lock(&self.inner.pending);
         // A tree's place among the shadows is the order trees were first opened in.
@@ -284,15 +290,18 @@ impl Inner {
             self.fail(&e);
             return Err(e.into());
         }
-        // Committed: sled may have the writes now. A few are applied here; many are left to
-        // the background thread, so the commit's callers do not wait on sled.
-        let queued = {
+        // Committed: sled may have the writes now. A small commit with nothing queued before
+        // it is applied here; the rest is left to the background thread, so the commit's
+        // callers wait neither on sled nor behind an earlier commit being applied.
+        let bytes: usize = writes
+            .iter()
+            .map(|(_, w)| w.key.len() + w.value.as_ref().map_or(0, |v| v.len()))
+            .sum();
+        let apply_here = {
             let mut unapplied = lock(&self.unapplied);
+            let apply_here = unapplied.is_empty() && bytes <= APPLY_INLINE_BYTES;
             unapplied.extend(writes);
-            unapplied
-                .iter()
-                .map(|(_, w)| w.key.len() + w.value.as_ref().map_or(0, |v| v.len()))
-                .sum::<usize>()
+            apply_here
         };
         if log.len() > wal::CHECKPOINT_BYTES {
             // Make sled hold everything the log does, make it durable, and start over.
@@ -300,7 +309,7 @@ impl Inner {
             self.sled.flush()?;
             self.sled_log.sync_data()?;
             log.start_over()?;
-        } else if queued <= APPLY_INLINE_BYTES {
+        } else if apply_here {
             drop(log);
             self.apply_committed()?;
         } else if let Some(thread) = &*lock(&self.background) {
@@ -499,13 +508,9 @@ impl Batch {
         }
         self.writes.push(write);
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
-    }
 }
 
-fn store_error(e: sled::Error) -> EngineError {
+pub(super) fn store_error(e: sled::Error) -> EngineError {
     EngineError::Store(e.to_string())
 }
 
@@ -649,6 +654,18 @@ mod tests {
             assert!(Instant::now() < deadline, "never committed");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_tree_name_the_log_cannot_hold_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        assert!(db.open_tree(&"t".repeat(wal::MAX_TREE_NAME)).is_ok());
+        let error = db
+            .open_tree(&"t".repeat(wal::MAX_TREE_NAME + 1))
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("at most 255 bytes"), "{error}");
     }
 
     #[test]

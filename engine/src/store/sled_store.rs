@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::database::{Batch, Database, Tree};
+use super::database::{Batch, Database, Tree, store_error};
 use super::{HookError, NodeRecord, RunRecord, StateStore, TxnConflict, TxnView, TxnWork};
 use crate::EngineError;
 
@@ -79,10 +79,6 @@ impl SledStore {
     pub fn db(&self) -> &Database {
         &self.db
     }
-}
-
-fn store_error(e: sled::Error) -> EngineError {
-    EngineError::Store(e.to_string())
 }
 
 fn node_key(run_id: &str, step_id: &str) -> Vec<u8> {

@@ -32,6 +32,8 @@ use std::path::Path;
 const MAGIC: &[u8; 8] = b"techwal1";
 const HEADER_BYTES: u64 = 20;
 const FRAME_BYTES: usize = 16;
+/// A tree's name is stored in a byte of length.
+pub(crate) const MAX_TREE_NAME: usize = u8::MAX as usize;
 /// How far ahead of its end the file is written with zeros, at least.
 const GROWTH_BYTES: u64 = 1 << 20;
 /// Past this, the database checkpoints (sled made durable) and the log starts over.
@@ -54,9 +56,12 @@ pub(crate) fn encode_record<'a>(
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_BYTES]);
     for (tree, key, value) in writes {
-        let name = &tree.as_bytes()[..tree.len().min(u8::MAX as usize)];
-        out.push(name.len() as u8);
-        out.extend_from_slice(name);
+        debug_assert!(
+            tree.len() <= MAX_TREE_NAME,
+            "checked when the tree is opened"
+        );
+        out.push(tree.len() as u8);
+        out.extend_from_slice(tree.as_bytes());
         out.extend_from_slice(&(key.len() as u32).to_be_bytes());
         out.extend_from_slice(key);
         match value {
