@@ -70,6 +70,8 @@ pub fn registry_with_plugins(data_dir: &Path) -> StepRegistry {
 pub struct EngineOptions {
     pub durability: Durability,
     pub providers: ProviderDefaults,
+    /// The server folders users' runs may read and write (`serve --allow-read/--allow-write`).
+    pub file_roots: Arc<techpack_engine::step::FileRoots>,
 }
 
 pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<Engine> {
@@ -105,6 +107,7 @@ pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<En
         resources,
         EngineConfig {
             durability: options.durability,
+            file_roots: options.file_roots,
             ..EngineConfig::default()
         },
     ))
@@ -129,4 +132,36 @@ pub fn users(engine: &Engine) -> Arc<Users> {
 /// The default data directory: `.techpack` in the current directory.
 pub fn default_data_dir() -> PathBuf {
     PathBuf::from(".techpack")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Which native kinds touch server files (and so go through `ctx.files`, tested in
+    /// `tests/http_trust.rs`) and which do not. A new kind fails this test until it is put
+    /// in one list or the other: deciding is part of adding a kind (steps/README.md).
+    #[test]
+    fn every_kind_is_classified_for_file_access() {
+        const TOUCH_FILES: &[&str] = &["core/sleep", "techpack/detect-category", "techpack/export"];
+        const NO_FILES: &[&str] = &[
+            "core/echo",
+            "core/fail",
+            "techpack/analyze-base-views",
+            "techpack/edit",
+            "techpack/generate-close-ups",
+            "techpack/generate-sketches",
+            "techpack/regenerate",
+        ];
+        let registry = super::registry();
+        let kinds: Vec<&str> = registry.kinds().map(|(uses, _)| uses).collect();
+        for uses in &kinds {
+            assert!(
+                TOUCH_FILES.contains(uses) || NO_FILES.contains(uses),
+                "step kind `{uses}` is not classified: does it read or write files named by \
+                 its config? (see steps/README.md, 'Files, paths and who started the run')"
+            );
+        }
+        for uses in TOUCH_FILES.iter().chain(NO_FILES) {
+            assert!(kinds.contains(uses), "`{uses}` is no longer registered");
+        }
+    }
 }

@@ -64,6 +64,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let options = crate::wiring::EngineOptions {
         durability: args.durability.into(),
         providers: args.providers.defaults(),
+        ..Default::default()
     };
     let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
     let workflow = Workflow::from_file(&args.workflow, engine.registry())?;

@@ -36,6 +36,7 @@ pub async fn runs(
         crate::wiring::EngineOptions {
             durability: Durability::Sync,
             providers: providers.defaults(),
+            ..Default::default()
         },
     )?;
     match command {

@@ -7,7 +7,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::AppState;
-use super::routes::{admin, me, products, runs, system, tech_pack};
+use super::routes::{admin, exports, me, products, runs, system, tech_pack};
 
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
@@ -15,6 +15,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/products/{id}", get(products::show))
         .route("/api/products/{id}/images", post(products::upload_image))
         .route("/api/products/{id}/revisions", get(products::revisions))
+        .route("/api/products/{id}/tech-pack", get(exports::json))
+        .route("/api/products/{id}/tech-pack.html", get(exports::html))
         .route(
             "/api/tech-pack-v2/category/detect",
             post(tech_pack::detect_category),

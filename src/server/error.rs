@@ -35,6 +35,11 @@ impl ApiError {
         )
     }
 
+    /// A 404 whose message says more than "no such id".
+    pub fn not_found_because(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -88,7 +93,10 @@ impl From<techpack_steps::storage::StorageError> for ApiError {
     fn from(error: techpack_steps::storage::StorageError) -> Self {
         use techpack_steps::storage::StorageError as E;
         match error {
-            E::ProductNotFound(_) | E::RevisionNotFound { .. } | E::AnalysisNotFound(_) => {
+            E::ProductNotFound(_)
+            | E::RevisionNotFound { .. }
+            | E::PhotoNotFound(_)
+            | E::AnalysisNotFound(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
             }
             other => ApiError::internal(other),

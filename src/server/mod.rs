@@ -58,6 +58,14 @@ pub struct ServeArgs {
     /// rest stay resumable and resume at the next start)
     #[arg(long, default_value = "20s", value_parser = humantime_duration)]
     shutdown_grace: Duration,
+    /// A folder whose files users' runs may read (repeatable). By default a run started
+    /// over HTTP may not touch any server file: its photos are uploads, its results stay in
+    /// the store.
+    #[arg(long = "allow-read", value_name = "DIR")]
+    allow_read: Vec<PathBuf>,
+    /// A folder users' runs may write into (repeatable; also readable).
+    #[arg(long = "allow-write", value_name = "DIR")]
+    allow_write: Vec<PathBuf>,
     #[command(flatten)]
     providers: ProviderArgs,
 }
@@ -95,9 +103,12 @@ impl AppState {
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
+    let file_roots = techpack_engine::step::FileRoots::new(&args.allow_read, &args.allow_write)
+        .context("an --allow-read or --allow-write folder cannot be used")?;
     let options = crate::wiring::EngineOptions {
         durability: Default::default(),
         providers: args.providers.defaults(),
+        file_roots: Arc::new(file_roots),
     };
     let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
     let db = engine

@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use techpack_engine::{StepRegistry, Workflow};
 
+/// What `GET /api/workflows` shows of a workflow file: no server paths (the file by its
+/// name in the folder; the operator's log has the full path).
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowStatus {
@@ -69,9 +71,13 @@ impl WorkflowFolder {
             if unchanged {
                 continue;
             }
-            let file = path.display().to_string();
+            // Messages name the file as it is known in the folder, never by its server path.
+            let file = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let parsed = std::fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
+                .map_err(|e| format!("{file}: cannot read the file ({})", e.kind()))
                 .and_then(|text| {
                     Workflow::parse(&text, &file, &self.registry).map_err(|d| d.to_string())
                 });
@@ -79,7 +85,7 @@ impl WorkflowFolder {
             let previous = files.remove(&path);
             let entry = match parsed {
                 Ok(workflow) => {
-                    tracing::info!(workflow = %workflow.name, %file, sha256 = %workflow.sha256, "workflow loaded");
+                    tracing::info!(workflow = %workflow.name, path = %path.display(), sha256 = %workflow.sha256, "workflow loaded");
                     Entry {
                         status: WorkflowStatus {
                             name: workflow.name.clone(),
@@ -94,7 +100,7 @@ impl WorkflowFolder {
                     }
                 }
                 Err(errors) => {
-                    tracing::warn!(%file, %errors, "workflow edit rejected; the previous version stays live");
+                    tracing::warn!(path = %path.display(), %errors, "workflow edit rejected; the previous version stays live");
                     let live = previous.and_then(|p| p.live);
                     Entry {
                         status: WorkflowStatus {

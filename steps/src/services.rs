@@ -99,11 +99,17 @@ pub fn storage_error(error: StorageError) -> StepError {
     match error {
         StorageError::ProductNotFound(_)
         | StorageError::RevisionNotFound { .. }
+        | StorageError::PhotoNotFound(_)
         | StorageError::AnalysisNotFound(_) => {
             StepError::permanent(error.to_string()).with_code("not_found")
         }
         StorageError::BlobMissing(_) | StorageError::Corrupt(_) => {
             StepError::permanent(error.to_string())
+        }
+        // Names a server path: for the operator's log, not for the run's user.
+        StorageError::Io { .. } => {
+            tracing::error!(error = %error, "storage I/O failed");
+            StepError::retryable("the server could not read or write its storage (logged)")
         }
         other => StepError::retryable(other.to_string()),
     }

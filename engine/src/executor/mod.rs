@@ -31,6 +31,9 @@ pub struct EngineConfig {
     pub global_parallelism: usize,
     /// Steps running at once in one run, unless the workflow's `defaults.parallelism` says.
     pub run_parallelism: usize,
+    /// The folders steps of users' runs may read and write (none by default); operators'
+    /// runs may name any path.
+    pub file_roots: Arc<crate::step::FileRoots>,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +42,7 @@ impl Default for EngineConfig {
             durability: Durability::Sync,
             global_parallelism: 256,
             run_parallelism: 16,
+            file_roots: Arc::default(),
         }
     }
 }
@@ -242,7 +246,12 @@ impl Engine {
         inputs: Map<String, Value>,
         owner: Option<String>,
     ) -> Result<RunRecord, EngineError> {
-        let inputs = workflow.resolve_inputs(inputs)?;
+        // A user's run takes its inputs as data; only an operator's may name server paths.
+        let origin = match owner {
+            Some(_) => crate::workflow::InputOrigin::User,
+            None => crate::workflow::InputOrigin::Operator,
+        };
+        let inputs = workflow.resolve_inputs(inputs, origin)?;
         let run = RunRecord {
             id: uuid::Uuid::now_v7().to_string(),
             workflow_name: workflow.name.clone(),

@@ -128,6 +128,10 @@ pub(crate) async fn run(
             attempt: record.attempt,
             idempotency_key: record.idempotency_key.clone(),
             owner: shared.run.owner.clone(),
+            files: crate::step::FileAccess::for_run(
+                shared.run.owner.clone(),
+                inner.config.file_roots.clone(),
+            ),
             inputs: shared.inputs.clone(),
             cancel: shared.cancel.clone(),
             resources: inner.resources.clone(),

@@ -5,6 +5,7 @@
 //! expressions, so a bad config fails before anything runs.
 
 pub mod builtin;
+pub mod files;
 mod registry;
 mod resources;
 
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use files::{FileAccess, FileRoots};
 pub use registry::StepRegistry;
 pub use resources::Resources;
 
@@ -46,6 +48,10 @@ pub struct StepContext {
     pub idempotency_key: String,
     /// The user the run belongs to, if any.
     pub owner: Option<String>,
+    /// Which server files the step may read or write: any in an operator's run, only those
+    /// under the operator's allowed folders in a user's run. Every path from a step's config
+    /// goes through it before it is opened.
+    pub files: FileAccess,
     /// The run's resolved inputs.
     pub inputs: Arc<Value>,
     /// Fired when the run is cancelled; long steps may watch it to clean up early.

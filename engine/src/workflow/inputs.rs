@@ -1,13 +1,27 @@
 //! Run inputs: checked against the declared inputs, defaults filled in.
+//!
+//! Inputs from a user (over HTTP) are untrusted data: an input of type `path` and a photo
+//! given by `path` in an `images` input are refused, so a caller can never make the server
+//! read or write a file of its choosing (see also `step::files`).
 
 use serde_json::{Map, Value};
 
-use super::Workflow;
 use super::diagnostic::{Code, Diagnostic, Diagnostics};
+use super::{InputType, Workflow};
+
+/// Who gives a run its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputOrigin {
+    /// The CLI: may name server paths.
+    Operator,
+    /// A user over the API: data only.
+    User,
+}
 
 pub fn resolve(
     workflow: &Workflow,
     mut given: Map<String, Value>,
+    origin: InputOrigin,
 ) -> Result<Map<String, Value>, Diagnostics> {
     let mut problems = Vec::new();
     let mut problem = |message: String| {
@@ -22,7 +36,11 @@ pub fn resolve(
     for input in &workflow.inputs {
         match given.remove(&input.name) {
             Some(value) if input.ty.accepts(&value) => {
-                resolved.insert(input.name.clone(), value);
+                let refusals = refusals(&input.name, input.ty, &value, origin);
+                if refusals.is_empty() {
+                    resolved.insert(input.name.clone(), value);
+                }
+                refusals.into_iter().for_each(&mut problem);
             }
             Some(value) => problem(format!(
                 "input `{}` must be of type {}, got {value}",
@@ -68,6 +86,70 @@ pub fn resolve(
     }
 }
 
+/// Why a well-typed value cannot be taken from `origin`, one message per problem.
+fn refusals(name: &str, ty: InputType, value: &Value, origin: InputOrigin) -> Vec<String> {
+    match ty {
+        InputType::Path if origin == InputOrigin::User => vec![format!(
+            "input `{name}` is a server path, which only an operator can give; a run started \
+             over the API keeps what it makes in the store"
+        )],
+        InputType::Images => image_problems(name, value, origin),
+        _ => Vec::new(),
+    }
+}
+
+/// Each photo of an `images` input is `{view, path}` (operators only) or `{view,
+/// revisionId}` (a photo uploaded before); `view` may be left out.
+fn image_problems(name: &str, value: &Value, origin: InputOrigin) -> Vec<String> {
+    let Some(images) = value.as_array() else {
+        return vec![format!("input `{name}` must be a list of photos")];
+    };
+    if images.is_empty() {
+        return vec![format!("input `{name}` needs at least one photo")];
+    }
+    let mut problems = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let at = format!("input `{name}`[{i}]");
+        let Some(fields) = image.as_object() else {
+            problems.push(format!("{at} must be an object"));
+            continue;
+        };
+        for (key, value) in fields {
+            let known = matches!(key.as_str(), "view" | "path" | "revisionId" | "revision_id");
+            if !known {
+                problems.push(format!(
+                    "{at} has an unknown field `{key}` (view, revisionId{})",
+                    if origin == InputOrigin::Operator {
+                        ", path"
+                    } else {
+                        ""
+                    }
+                ));
+            } else if !value.is_string() {
+                problems.push(format!("{at}: `{key}` must be a string"));
+            }
+        }
+        let revision = fields.contains_key("revisionId") || fields.contains_key("revision_id");
+        match (fields.contains_key("path"), revision, origin) {
+            (true, _, InputOrigin::User) => problems.push(format!(
+                "{at} gives a `path`: a run started over the API cannot read files on the \
+                 server; upload the photo first and give its `revisionId`"
+            )),
+            (true, true, InputOrigin::Operator) => {
+                problems.push(format!("{at} gives both `path` and `revisionId`; give one"))
+            }
+            (false, false, InputOrigin::User) => {
+                problems.push(format!("{at} needs the `revisionId` of an uploaded photo"))
+            }
+            (false, false, InputOrigin::Operator) => {
+                problems.push(format!("{at} needs a `path` or a `revisionId`"))
+            }
+            _ => {}
+        }
+    }
+    problems
+}
+
 /// Parses a `--input k=v` value according to the input's type: strings stay as written,
 /// everything else is read as JSON (`3`, `true`, `[1,2]`).
 pub fn parse_cli_value(workflow: &Workflow, name: &str, text: &str) -> Value {
@@ -77,7 +159,7 @@ pub fn parse_cli_value(workflow: &Workflow, name: &str, text: &str) -> Value {
         .find(|i| i.name == name)
         .map(|i| i.ty);
     match ty {
-        Some(super::InputType::String) => Value::String(text.to_string()),
+        Some(InputType::String | InputType::Path) => Value::String(text.to_string()),
         _ => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),
     }
 }

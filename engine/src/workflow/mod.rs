@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Location};
 pub use graph::GraphFormat;
+pub use inputs::InputOrigin;
 pub use spec::{Backoff, InputType};
 
 /// A validated workflow. It keeps its own source text and hash, so a run can be pinned to
@@ -123,12 +124,14 @@ impl Workflow {
         graph::render(self, format)
     }
 
-    /// Checks run inputs against the declared inputs and fills defaults.
+    /// Checks run inputs against the declared inputs and fills defaults; inputs from a user
+    /// may not name server paths.
     pub fn resolve_inputs(
         &self,
         given: serde_json::Map<String, Value>,
+        origin: InputOrigin,
     ) -> Result<serde_json::Map<String, Value>, Diagnostics> {
-        inputs::resolve(self, given)
+        inputs::resolve(self, given, origin)
     }
 
     /// Reads a command-line `--input name=text` value by the input's declared type: strings

@@ -117,6 +117,11 @@ pub enum InputType {
     Array,
     Object,
     Any,
+    /// Product photos, `[{view, path}]` or `[{view, revisionId}]`. A user's run may only give
+    /// stored revisions (`revisionId`), never server paths.
+    Images,
+    /// A path on the server (a file or folder to read or write); only operators may give one.
+    Path,
 }
 
 impl InputType {
@@ -129,6 +134,8 @@ impl InputType {
             InputType::Array => "array",
             InputType::Object => "object",
             InputType::Any => "any",
+            InputType::Images => "images",
+            InputType::Path => "path",
         }
     }
 
@@ -142,6 +149,8 @@ impl InputType {
             InputType::Array => value.is_array(),
             InputType::Object => value.is_object(),
             InputType::Any => !matches!(value, V::Null),
+            InputType::Images => value.as_array().is_some_and(|a| a.iter().all(V::is_object)),
+            InputType::Path => value.as_str().is_some_and(|s| !s.is_empty()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The endpoints, one file per group.
 
 pub mod admin;
+pub mod exports;
 pub mod me;
 pub mod products;
 pub mod runs;

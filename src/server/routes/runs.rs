@@ -98,6 +98,8 @@ pub async fn trigger(
         None => None,
     };
 
+    check_photos(&state, &user.name, &workflow, &trigger.inputs)?;
+
     let cost = credits_required(&workflow);
     if cost > 0 {
         let ledger = Ledger::new(state.engine.store().as_ref());
@@ -145,6 +147,41 @@ pub async fn trigger(
     state.engine.durable().await?;
     state.spawn_run(run.id.clone());
     Ok(accepted(&run.id, false))
+}
+
+/// Every uploaded photo an `images` input names must be one of the caller's (another user's
+/// is "not found", like a missing one), so a bad id is answered now rather than by a failed
+/// run. The run's steps check again when they load them.
+fn check_photos(
+    state: &AppState,
+    user: &str,
+    workflow: &techpack_engine::Workflow,
+    inputs: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let catalog = &state.services.catalog;
+    let images = workflow
+        .inputs
+        .iter()
+        .filter(|i| i.ty == techpack_engine::workflow::InputType::Images)
+        .filter_map(|i| inputs.get(&i.name)?.as_array());
+    for photo in images.flatten() {
+        let Some(id) = photo
+            .get("revisionId")
+            .or_else(|| photo.get("revision_id"))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let not_found = || ApiError::not_found("uploaded photo", id);
+        let revision = catalog.revision_by_id(id).map_err(|_| not_found())?;
+        let product = catalog
+            .product(&revision.product_id)
+            .map_err(|_| not_found())?;
+        if product.owner.as_deref() != Some(user) {
+            return Err(not_found());
+        }
+    }
+    Ok(())
 }
 
 fn owned_report(state: &AppState, user: &str, id: &str) -> Result<RunReport, ApiError> {

@@ -37,26 +37,85 @@ fn extension(mime: &str) -> &'static str {
     if mime == "image/jpeg" { "jpg" } else { "png" }
 }
 
-/// Writes the bundle into `dir` (created if needed); files are replaced atomically.
-pub fn write_bundle(
-    catalog: &Catalog,
-    bundle: &Bundle,
-    dir: &Path,
-) -> Result<ExportSummary, StorageError> {
-    let mut files = Vec::new();
-    let mut write = |name: String, bytes: &[u8]| -> Result<(), StorageError> {
-        let path = dir.join(&name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+/// A product's finished tech pack with everything it shows, loaded from the catalog: what
+/// the export step writes to a folder and the API serves for download.
+pub struct StoredTechPack {
+    pub tech_pack: TechPack,
+    pub photos: Vec<ImageRevision>,
+    pub close_ups: Vec<CloseUpRecord>,
+    pub sketches: Vec<SketchRecord>,
+    pub size_chart: Option<serde_json::Value>,
+}
+
+impl StoredTechPack {
+    /// The tech pack of `analysis` (which must belong to `product_id`), with the photos it
+    /// was made from, its close-ups and its sketches (whose callouts it gains).
+    pub fn load(
+        catalog: &Catalog,
+        product_id: &str,
+        analysis: &crate::storage::AnalysisRecord,
+    ) -> Result<StoredTechPack, StorageError> {
+        if analysis.product_id != product_id {
+            return Err(StorageError::AnalysisNotFound(analysis.id.clone()));
         }
-        let temp = path.with_extension("tmp");
-        std::fs::write(&temp, bytes).map_err(io("write", &temp))?;
-        std::fs::rename(&temp, &path).map_err(io("rename", &path))?;
-        files.push(name);
-        Ok(())
-    };
+        let mut tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
+            .map_err(|e| StorageError::Corrupt(format!("analysis `{}`: {e}", analysis.id)))?;
+        let photos = tech_pack
+            .meta
+            .source_photos
+            .iter()
+            .map(|p| catalog.revision(product_id, &p.revision_id))
+            .collect::<Result<_, _>>()?;
+        let mut close_ups = catalog.close_ups(product_id)?;
+        close_ups.retain(|c| c.analysis_id == analysis.id);
+        close_ups.sort_by(|a, b| a.detail.cmp(&b.detail));
+        let mut sketches = catalog.sketches(product_id)?;
+        sketches.retain(|s| s.analysis_id == analysis.id);
+        sketches.sort_by_key(|s| s.view);
+        tech_pack.callouts = sketches
+            .iter()
+            .flat_map(|s| s.callouts.iter().cloned())
+            .collect();
+        Ok(StoredTechPack {
+            tech_pack,
+            photos,
+            close_ups,
+            sketches,
+            size_chart: None,
+        })
+    }
+
+    fn bundle(&self) -> Bundle<'_> {
+        Bundle {
+            tech_pack: &self.tech_pack,
+            photos: &self.photos,
+            close_ups: &self.close_ups,
+            sketches: &self.sketches,
+            size_chart: self.size_chart.as_ref(),
+        }
+    }
+
+    /// The self-contained `index.html` (images inlined).
+    pub fn html(&self, catalog: &Catalog) -> Result<String, StorageError> {
+        Ok(render_files(catalog, &self.bundle())?.html)
+    }
+
+    /// Writes everything into `dir` (created if needed); files are replaced atomically.
+    pub fn write(&self, catalog: &Catalog, dir: &Path) -> Result<ExportSummary, StorageError> {
+        write_bundle(catalog, &self.bundle(), dir)
+    }
+}
+
+/// An export's files, by their name in the folder, and the page that shows them.
+struct Rendered {
+    files: Vec<(String, Vec<u8>)>,
+    html: String,
+}
+
+fn render_files(catalog: &Catalog, bundle: &Bundle) -> Result<Rendered, StorageError> {
+    let mut files = Vec::new();
     let json = serde_json::to_vec_pretty(bundle.tech_pack).expect("tech packs serialize");
-    write("techpack.json".into(), &json)?;
+    files.push(("techpack.json".to_string(), json));
     let mut images = html::Images::default();
     for photo in bundle.photos {
         let bytes = catalog.blobs.get(&photo.image_hash)?;
@@ -66,31 +125,52 @@ pub fn write_bundle(
             photo.version,
             extension(&photo.mime)
         );
-        write(name.clone(), &bytes)?;
-        images.insert(&photo.image_hash, &photo.mime, bytes);
+        images.insert(&photo.image_hash, &photo.mime, bytes.clone());
+        files.push((name, bytes));
     }
     for (i, close_up) in bundle.close_ups.iter().enumerate() {
         let bytes = catalog.blobs.get(&close_up.image_hash)?;
-        write(format!("close-ups/{:02}.png", i + 1), &bytes)?;
-        images.insert(&close_up.image_hash, "image/png", bytes);
+        images.insert(&close_up.image_hash, "image/png", bytes.clone());
+        files.push((format!("close-ups/{:02}.png", i + 1), bytes));
     }
     for sketch in bundle.sketches {
         let bytes = catalog.blobs.get(&sketch.image_hash)?;
-        write(format!("sketches/{}.png", sketch.view.as_str()), &bytes)?;
-        write(
+        images.insert(&sketch.image_hash, "image/png", bytes.clone());
+        files.push((format!("sketches/{}.png", sketch.view.as_str()), bytes));
+        files.push((
             format!("sketches/{}.svg", sketch.view.as_str()),
-            sketch.svg.as_bytes(),
-        )?;
-        images.insert(&sketch.image_hash, "image/png", bytes);
+            sketch.svg.as_bytes().to_vec(),
+        ));
     }
     if let Some(chart) = bundle.size_chart {
         let json = serde_json::to_vec_pretty(chart).expect("JSON values serialize");
-        write("size-chart.json".into(), &json)?;
+        files.push(("size-chart.json".to_string(), json));
     }
-    let page = html::render(bundle, &images);
-    write("index.html".into(), page.as_bytes())?;
+    let html = html::render(bundle, &images);
+    Ok(Rendered { files, html })
+}
+
+/// Writes the bundle into `dir` (created if needed); files are replaced atomically.
+fn write_bundle(
+    catalog: &Catalog,
+    bundle: &Bundle,
+    dir: &Path,
+) -> Result<ExportSummary, StorageError> {
+    let Rendered { mut files, html } = render_files(catalog, bundle)?;
+    files.push(("index.html".to_string(), html.into_bytes()));
+    let mut names = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+        }
+        let temp = path.with_extension("tmp");
+        std::fs::write(&temp, &bytes).map_err(io("write", &temp))?;
+        std::fs::rename(&temp, &path).map_err(io("rename", &path))?;
+        names.push(name);
+    }
     Ok(ExportSummary {
         dir: dir.to_path_buf(),
-        files,
+        files: names,
     })
 }

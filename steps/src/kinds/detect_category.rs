@@ -1,5 +1,6 @@
 //! `techpack/detect-category` (free): what kind of product is in the photos. Also takes in
-//! photos given by path, so the steps after it work on stored revisions.
+//! the run's photos — uploaded revisions, or files by path in an operator's run — so the
+//! steps after it work on stored revisions of one product.
 
 use std::sync::Arc;
 
@@ -8,11 +9,15 @@ use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::{
-    PathImage, ingest_path, load_image, output, owned_product, parse_answer, pick_revisions,
+    PhotoRef, ingest_path, load_image, output, owned_product, parse_answer, parse_view,
+    pick_revisions,
 };
 use crate::providers::VisionTask;
-use crate::services::{ProviderSelection, TechpackServices, describe_images, storage_error};
+use crate::services::{
+    ProviderSelection, TechpackServices, describe_images, invalid_input, storage_error,
+};
 use crate::storage::cache::CacheKey;
+use crate::storage::{ImageRevision, Product, StorageError};
 use crate::techpack::{CategoryGuess, SCHEMA_VERSION, Source};
 
 pub struct DetectCategory;
@@ -23,8 +28,9 @@ struct Config {
     /// An existing product; without it, the run gets its own product.
     product_id: Option<String>,
     product_name: Option<String>,
+    /// The run's photos: `{view, revisionId}` (uploaded) or `{view, path}` (operators).
     #[serde(default)]
-    images: Vec<PathImage>,
+    images: Vec<PhotoRef>,
     #[serde(default)]
     revision_ids: Vec<String>,
     /// A category the operator already knows: recorded as given, no model is asked.
@@ -55,7 +61,21 @@ impl StepKind for DetectCategory {
     fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
         let config: Config = parse_config(config)?;
         if config.product_id.is_none() && config.images.is_empty() {
-            return Err("give `images` (photos by path) or a `product_id`".into());
+            return Err(
+                "give `images` (uploaded revisions or photos by path) or a `product_id`".into(),
+            );
+        }
+        for (i, image) in config.images.iter().enumerate() {
+            match (&image.path, &image.revision_id, &image.view) {
+                (Some(_), Some(_), _) => {
+                    return Err(format!("`images[{i}]` gives both `path` and `revisionId`"));
+                }
+                (None, None, _) => {
+                    return Err(format!("`images[{i}]` needs `revisionId` or `path`"));
+                }
+                (Some(_), None, None) => return Err(format!("`images[{i}]` needs a `view`")),
+                _ => {}
+            }
         }
         Ok(Arc::new(DetectCategoryStep(config)))
     }
@@ -68,14 +88,18 @@ impl Step for DetectCategoryStep {
     async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
         let config = &self.0;
         let services = TechpackServices::from_context(&ctx)?;
-        let product = match &config.product_id {
-            Some(id) => owned_product(&services, &ctx, id)?,
-            None => {
+        let uploaded = uploaded_photos(&services, &ctx, &config.images)?;
+        let product = match (&config.product_id, uploaded.first()) {
+            (Some(id), _) => owned_product(&services, &ctx, id)?,
+            // Uploaded photos bring their product.
+            (None, Some(revision)) => owned_product(&services, &ctx, &revision.product_id)?,
+            (None, None) => {
                 // One product per run, named by the run, so a resumed run finds it again.
                 let name = config.product_name.clone().unwrap_or_else(|| {
-                    config.images[0]
-                        .path
-                        .file_stem()
+                    config
+                        .images
+                        .iter()
+                        .find_map(|i| i.path.as_ref()?.file_stem())
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_else(|| "product".into())
                 });
@@ -87,8 +111,20 @@ impl Step for DetectCategoryStep {
             }
         };
         let mut revision_ids = config.revision_ids.clone();
-        for image in &config.images {
-            revision_ids.push(ingest_path(&services, &product.id, image).await?.id);
+        for revision in &uploaded {
+            if revision.product_id != product.id {
+                return Err(invalid_input(format!(
+                    "photo `{}` belongs to another product than `{}`; give photos of one product",
+                    revision.id, product.id
+                )));
+            }
+            revision_ids.push(revision.id.clone());
+        }
+        for (i, image) in config.images.iter().enumerate() {
+            if let (Some(path), Some(view)) = (&image.path, &image.view) {
+                let revision = ingest_path(&services, &ctx, &product.id, (i, view, path)).await?;
+                revision_ids.push(revision.id);
+            }
         }
         let revisions = pick_revisions(&services, &product.id, &revision_ids)?;
         let revision_ids: Vec<String> = revisions.iter().map(|r| r.id.clone()).collect();
@@ -170,4 +206,41 @@ impl Step for DetectCategoryStep {
             cached,
         })))
     }
+}
+
+/// The uploaded revisions among the photos, each one the run's user may see and of the view
+/// it is given as. Another user's revision is "not found", like a missing one.
+fn uploaded_photos(
+    services: &TechpackServices,
+    ctx: &StepContext,
+    images: &[PhotoRef],
+) -> Result<Vec<ImageRevision>, StepError> {
+    let mut revisions = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let Some(id) = &image.revision_id else {
+            continue;
+        };
+        let not_found = || storage_error(StorageError::PhotoNotFound(id.clone()));
+        let revision = services
+            .catalog
+            .revision_by_id(id)
+            .map_err(|_| not_found())?;
+        let product: Product = services
+            .catalog
+            .product(&revision.product_id)
+            .map_err(storage_error)?;
+        if ctx.owner.is_some() && product.owner != ctx.owner {
+            return Err(not_found());
+        }
+        if let Some(view) = &image.view
+            && parse_view(view)? != revision.view
+        {
+            return Err(invalid_input(format!(
+                "`images[{i}]`: photo `{id}` is the {} view, not {view}",
+                revision.view.as_str()
+            )));
+        }
+        revisions.push(revision);
+    }
+    Ok(revisions)
 }

@@ -1,4 +1,7 @@
-//! `techpack/export` (free): writes the finished tech pack of a product to a folder.
+//! `techpack/export` (free): writes the finished tech pack of a product to a folder. The
+//! folder is a server path: an operator's run may name any, a user's run only one under a
+//! folder the operator allowed for writing (`ctx.files`). Over HTTP, the tech pack is
+//! downloaded from the API instead.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +11,7 @@ use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::{output, owned_analysis, owned_product};
-use crate::export::{Bundle, write_bundle};
+use crate::export::StoredTechPack;
 use crate::services::{TechpackServices, storage_error};
 
 pub struct Export;
@@ -44,47 +47,22 @@ struct ExportStep(Config);
 impl Step for ExportStep {
     async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
         let config = &self.0;
+        let dir = ctx.files.writable(&config.out_dir, "`out_dir`")?;
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let (analysis, mut tech_pack) = owned_analysis(&services, &product, &config.analysis_id)?;
-        let photos: Vec<_> = tech_pack
-            .meta
-            .source_photos
-            .iter()
-            .map(|p| services.catalog.revision(&product.id, &p.revision_id))
-            .collect::<Result<_, _>>()
+        let (analysis, _) = owned_analysis(&services, &product, &config.analysis_id)?;
+        let mut stored = StoredTechPack::load(&services.catalog, &product.id, &analysis)
             .map_err(storage_error)?;
-        let mut close_ups = services
-            .catalog
-            .close_ups(&product.id)
+        stored.size_chart = config.size_chart.clone();
+        let summary = tokio::task::spawn_blocking(move || stored.write(&services.catalog, &dir))
+            .await
+            .map_err(|e| StepError::retryable(e.to_string()))?
             .map_err(storage_error)?;
-        close_ups.retain(|c| c.analysis_id == analysis.id);
-        close_ups.sort_by(|a, b| a.detail.cmp(&b.detail));
-        let mut sketches = services
-            .catalog
-            .sketches(&product.id)
-            .map_err(storage_error)?;
-        sketches.retain(|s| s.analysis_id == analysis.id);
-        sketches.sort_by_key(|s| s.view);
-        tech_pack.callouts = sketches
-            .iter()
-            .flat_map(|s| s.callouts.iter().cloned())
-            .collect();
-        let dir = config.out_dir.clone();
-        let size_chart = config.size_chart.clone();
-        let summary = tokio::task::spawn_blocking(move || {
-            let bundle = Bundle {
-                tech_pack: &tech_pack,
-                photos: &photos,
-                close_ups: &close_ups,
-                sketches: &sketches,
-                size_chart: size_chart.as_ref(),
-            };
-            write_bundle(&services.catalog, &bundle, &dir)
-        })
-        .await
-        .map_err(|e| StepError::retryable(e.to_string()))?
-        .map_err(storage_error)?;
+        // The folder as the run named it: a user's run must not learn where it resolved to.
+        let summary = crate::export::ExportSummary {
+            dir: config.out_dir.clone(),
+            ..summary
+        };
         Ok(StepOutput::free(output(&summary)))
     }
 }

@@ -40,12 +40,16 @@ pub fn register(registry: &mut StepRegistry) {
     registry.register("techpack/export", export::Export);
 }
 
-/// A photo given to a run by path (`techpack run --image front=PATH`).
+/// A photo given to a run (an `images` input): by server path (`techpack run --image
+/// front=PATH`, operators only) or as an uploaded revision (`{view, revisionId}`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PathImage {
-    pub view: String,
-    pub path: PathBuf,
+pub struct PhotoRef {
+    /// Which side of the product it shows; for a revision, it must match the revision's.
+    pub view: Option<String>,
+    pub path: Option<PathBuf>,
+    #[serde(rename = "revisionId", alias = "revision_id")]
+    pub revision_id: Option<String>,
 }
 
 /// The product a step works on, if the run's user may see it. Another user's product is
@@ -94,20 +98,24 @@ pub fn parse_view(text: &str) -> Result<View, StepError> {
     })
 }
 
-/// Reads, checks (magic bytes, decode limits) and stores a photo as a new revision.
+/// Reads, checks (magic bytes, decode limits) and stores a photo given by server path as a
+/// new revision; the path must be one the run may read (`ctx.files`). Errors name the
+/// photo by its place in the list, never by its path.
 pub async fn ingest_path(
     services: &Arc<TechpackServices>,
+    ctx: &StepContext,
     product_id: &str,
-    image: &PathImage,
+    (index, view, path): (usize, &str, &std::path::Path),
 ) -> Result<ImageRevision, StepError> {
-    let view = parse_view(&image.view)?;
-    let path = image.path.clone();
+    let view = parse_view(view)?;
+    let field = format!("`images[{index}].path`");
+    let path = ctx.files.readable(path, &field)?;
     let limits = services.limits;
     let (bytes, width, height) = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&path)
-            .map_err(|e| invalid_input(format!("cannot read image {}: {e}", path.display())))?;
-        let decoded = local::decode(&bytes, &limits)
-            .map_err(|e| invalid_input(format!("{}: {e}", path.display())))?;
+            .map_err(|e| invalid_input(format!("cannot read the photo {field}: {e}")))?;
+        let decoded =
+            local::decode(&bytes, &limits).map_err(|e| invalid_input(format!("{field}: {e}")))?;
         Ok::<_, StepError>((bytes, decoded.width(), decoded.height()))
     })
     .await

@@ -37,6 +37,8 @@ pub enum StorageError {
     ProductNotFound(String),
     #[error("no image revision `{revision}` in product `{product}`")]
     RevisionNotFound { product: String, revision: String },
+    #[error("no uploaded photo with id `{0}`")]
+    PhotoNotFound(String),
     #[error("no analysis with id `{0}`")]
     AnalysisNotFound(String),
     #[error("stored image {0} is missing from the blob store")]
@@ -53,7 +55,11 @@ pub struct Catalog {
     db: Database,
     products: Tree,
     revisions: Tree,
+    /// Revision id -> its product's id, to find an uploaded photo by its id alone.
+    revision_products: Tree,
     analyses: Tree,
+    /// `product_id/analysis_id` -> nothing: a product's analyses without a scan of all.
+    product_analyses: Tree,
     close_ups: Tree,
     sketches: Tree,
 }
@@ -66,7 +72,9 @@ impl Catalog {
             ai_log: AiOperationLog::new(db.open_tree("techpack/ai_log")?),
             products: db.open_tree("techpack/products")?,
             revisions: db.open_tree("techpack/revisions")?,
+            revision_products: db.open_tree("techpack/revision_products")?,
             analyses: db.open_tree("techpack/analyses")?,
+            product_analyses: db.open_tree("techpack/product_analyses")?,
             close_ups: db.open_tree("techpack/close_ups")?,
             sketches: db.open_tree("techpack/sketches")?,
             db: db.clone(),

@@ -121,6 +121,11 @@ impl Catalog {
             format!("{product_id}/{}", revision.id).as_bytes(),
             encode(&revision),
         );
+        batch.insert(
+            &self.revision_products,
+            revision.id.as_bytes(),
+            product_id.as_bytes(),
+        );
         self.db.apply(batch)?;
         Ok(revision)
     }
@@ -149,9 +154,63 @@ impl Catalog {
         }
     }
 
+    /// A revision found by its id alone (an `images` input gives only that).
+    pub fn revision_by_id(&self, revision_id: &str) -> Result<ImageRevision, StorageError> {
+        let not_found = || StorageError::PhotoNotFound(revision_id.to_string());
+        let product = match self.revision_products.get(revision_id.as_bytes())? {
+            Some(product) => String::from_utf8_lossy(&product).into_owned(),
+            // Revisions stored before the index: look for the key that ends with the id.
+            None => {
+                let suffix = format!("/{revision_id}");
+                let found = self
+                    .revisions
+                    .iter()?
+                    .into_iter()
+                    .find(|(key, _)| key.ends_with(suffix.as_bytes()));
+                match found {
+                    Some((_, bytes)) => return decode(&bytes),
+                    None => return Err(not_found()),
+                }
+            }
+        };
+        self.revision(&product, revision_id)
+            .map_err(|_| not_found())
+    }
+
     pub fn put_analysis(&self, record: &AnalysisRecord) -> Result<(), StorageError> {
-        self.analyses.insert(record.id.as_bytes(), encode(record))?;
+        let mut batch = Batch::default();
+        batch.insert(&self.analyses, record.id.as_bytes(), encode(record));
+        batch.insert(
+            &self.product_analyses,
+            format!("{}/{}", record.product_id, record.id).as_bytes(),
+            Vec::new(),
+        );
+        self.db.apply(batch)?;
         Ok(())
+    }
+
+    /// A product's analyses, oldest first.
+    pub fn analyses_of(&self, product_id: &str) -> Result<Vec<AnalysisRecord>, StorageError> {
+        let indexed = self
+            .product_analyses
+            .scan_prefix(format!("{product_id}/").as_bytes())?;
+        let mut analyses: Vec<AnalysisRecord> = if indexed.is_empty() {
+            // Analyses stored before the index.
+            self.analyses
+                .iter()?
+                .into_iter()
+                .map(|(_, bytes)| decode::<AnalysisRecord>(&bytes))
+                .filter(|a| a.as_ref().map_or(true, |a| a.product_id == product_id))
+                .collect::<Result<_, _>>()?
+        } else {
+            indexed
+                .iter()
+                .filter_map(|(key, _)| key.splitn(2, |b| *b == b'/').nth(1).map(<[u8]>::to_vec))
+                .map(|id| self.analysis(&String::from_utf8_lossy(&id)))
+                .collect::<Result<_, _>>()?
+        };
+        analyses.sort_by_key(|a| a.created_at);
+        Ok(analyses)
     }
 
     pub fn analysis(&self, id: &str) -> Result<AnalysisRecord, StorageError> {

@@ -1,5 +1,6 @@
 //! `core/sleep`: waits `ms` milliseconds; with `log: PATH` it appends `start`/`end` lines
-//! naming its idempotency key, a visible side effect for crash and resume checks.
+//! naming its idempotency key, a visible side effect for crash and resume checks. The log
+//! is a server path, so in a user's run it must lie under an allowed folder.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -33,9 +34,10 @@ impl StepKind for Sleep {
 
 impl SleepStep {
     async fn log(&self, event: &str, ctx: &StepContext) -> Result<(), StepError> {
-        let Some(path) = self.0.log.clone() else {
+        let Some(path) = &self.0.log else {
             return Ok(());
         };
+        let path = ctx.files.writable(std::path::Path::new(path), "`log`")?;
         let line = format!("{event} {} attempt={}\n", ctx.idempotency_key, ctx.attempt);
         tokio::task::spawn_blocking(move || {
             let mut file = std::fs::OpenOptions::new()
@@ -47,7 +49,7 @@ impl SleepStep {
         })
         .await
         .map_err(|e| StepError::retryable(e.to_string()))?
-        .map_err(|e| StepError::retryable(format!("cannot append to log file: {e}")))
+        .map_err(|e| StepError::retryable(format!("cannot append to the `log` file: {e}")))
     }
 }
 

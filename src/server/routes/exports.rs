@@ -1,0 +1,84 @@
+//! A product's tech pack for download: the JSON document and the self-contained HTML page,
+//! made from the store. This is where an HTTP run's results go (never to a server folder).
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use techpack_steps::export::StoredTechPack;
+
+use super::products::owned;
+use crate::server::AppState;
+use crate::server::auth::Caller;
+use crate::server::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Which {
+    /// An analysis of the product; the newest one when left out.
+    analysis: Option<String>,
+}
+
+/// The product's tech pack as it is stored: the chosen (or newest) analysis, with the
+/// callouts of its sketches.
+fn load(state: &AppState, user: &str, id: &str, which: Which) -> Result<StoredTechPack, ApiError> {
+    let product = owned(state, user, id)?;
+    let catalog = &state.services.catalog;
+    let analysis = match which.analysis {
+        Some(analysis_id) => catalog.analysis(&analysis_id)?,
+        None => catalog.analyses_of(&product.id)?.pop().ok_or_else(|| {
+            ApiError::not_found_because(format!(
+                "product `{id}` has no tech pack yet: run tech-pack-v2 on its photos first"
+            ))
+        })?,
+    };
+    Ok(StoredTechPack::load(catalog, &product.id, &analysis)?)
+}
+
+fn download(content_type: &str, name: String, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/products/{id}/tech-pack[?analysis=ID]`: `techpack.json`.
+pub async fn json(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    Query(which): Query<Which>,
+) -> Result<Response, ApiError> {
+    let stored = tokio::task::spawn_blocking(move || load(&state, &user.name, &id, which))
+        .await
+        .map_err(ApiError::internal)??;
+    let body = serde_json::to_vec_pretty(&stored.tech_pack).map_err(ApiError::internal)?;
+    Ok(download("application/json", "techpack.json".into(), body))
+}
+
+/// `GET /api/products/{id}/tech-pack.html[?analysis=ID]`: the printable page, images inlined.
+pub async fn html(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    Query(which): Query<Which>,
+) -> Result<Response, ApiError> {
+    let page = tokio::task::spawn_blocking(move || {
+        let stored = load(&state, &user.name, &id, which)?;
+        Ok::<_, ApiError>(stored.html(&state.services.catalog)?)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(download(
+        "text/html; charset=utf-8",
+        "index.html".into(),
+        page.into_bytes(),
+    ))
+}
