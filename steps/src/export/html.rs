@@ -147,7 +147,8 @@ fn size_chart(out: &mut String, chart: &serde_json::Value) {
     table(out, "Graded size chart", &headers, rows);
 }
 
-pub fn render(bundle: &Bundle, images: &Images) -> String {
+/// The page; `svgs` are the sketches' overlays, in the order of `bundle.sketches`.
+pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
     let tp = bundle.tech_pack;
     let meta = &tp.meta;
     let mut out = String::new();
@@ -217,8 +218,8 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
 
     if !bundle.sketches.is_empty() {
         out.push_str("<section><h2>Technical sketches</h2><div class=\"grid\">\n");
-        for sketch in bundle.sketches {
-            let svg = sketch.svg.trim_start_matches(|c| c != '<');
+        for (sketch, svg) in bundle.sketches.iter().zip(svgs) {
+            let svg = svg.trim_start_matches(|c| c != '<');
             let _ = writeln!(
                 out,
                 r#"<figure class="sketch">{svg}<figcaption>{} view</figcaption></figure>"#,

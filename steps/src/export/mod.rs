@@ -5,6 +5,7 @@ mod html;
 
 use std::path::{Path, PathBuf};
 
+use crate::sketch_overlay::render_svg;
 use crate::storage::{Catalog, CloseUpRecord, ImageRevision, SketchRecord, StorageError};
 use crate::techpack::TechPack;
 
@@ -133,20 +134,23 @@ fn render_files(catalog: &Catalog, bundle: &Bundle) -> Result<Rendered, StorageE
         images.insert(&close_up.image_hash, "image/png", bytes.clone());
         files.push((format!("close-ups/{:02}.png", i + 1), bytes));
     }
+    let mut svgs = Vec::new();
     for sketch in bundle.sketches {
         let bytes = catalog.blobs.get(&sketch.image_hash)?;
+        let svg = render_svg(&bytes, sketch.width, sketch.height, &sketch.callouts);
         images.insert(&sketch.image_hash, "image/png", bytes.clone());
         files.push((format!("sketches/{}.png", sketch.view.as_str()), bytes));
         files.push((
             format!("sketches/{}.svg", sketch.view.as_str()),
-            sketch.svg.as_bytes().to_vec(),
+            svg.as_bytes().to_vec(),
         ));
+        svgs.push(svg);
     }
     if let Some(chart) = bundle.size_chart {
         let json = serde_json::to_vec_pretty(chart).expect("JSON values serialize");
         files.push(("size-chart.json".to_string(), json));
     }
-    let html = html::render(bundle, &images);
+    let html = html::render(bundle, &images, &svgs);
     Ok(Rendered { files, html })
 }
 

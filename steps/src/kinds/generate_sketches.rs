@@ -15,7 +15,7 @@ use crate::providers::{ImageTask, InlineImage};
 use crate::services::{
     ImageChoice, ProviderSelection, TechpackServices, describe_images, storage_error,
 };
-use crate::sketch_overlay::{callouts_for_view, render_svg};
+use crate::sketch_overlay::callouts_for_view;
 use crate::storage::SketchRecord;
 use crate::storage::cache::CacheKey;
 use crate::techpack::{Callout, SCHEMA_VERSION, TechPack, View};
@@ -202,12 +202,6 @@ impl Step for GenerateSketchesStep {
             let (drawing, hit) = drawing?;
             cached += usize::from(hit);
             let callouts = callouts_for_view(&tech_pack, *view);
-            let png = services
-                .catalog
-                .blobs
-                .get(&drawing.image_hash)
-                .map_err(storage_error)?;
-            let svg = render_svg(&png, drawing.width, drawing.height, &callouts);
             let id = format!(
                 "sk_{}",
                 short_hash(&format!("{}#{}", ctx.idempotency_key, view.as_str()))
@@ -223,7 +217,6 @@ impl Step for GenerateSketchesStep {
                     width: drawing.width,
                     height: drawing.height,
                     callouts: callouts.clone(),
-                    svg,
                     provider: imaging.name().into(),
                     model: imaging.model().into(),
                     created_at: now_ms(),

@@ -44,13 +44,25 @@ impl BlobStore {
             path: path.display().to_string(),
             source,
         };
+        let new_dir = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| io("create", e))?;
+        if new_dir {
+            // The new folder's own entry, in the blob root.
+            std::fs::File::open(&self.root)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io("sync", e))?;
+        }
         let temp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
         std::fs::write(&temp, bytes).map_err(|e| io("write", e))?;
         std::fs::File::open(&temp)
             .and_then(|f| f.sync_all())
             .map_err(|e| io("sync", e))?;
         std::fs::rename(&temp, &path).map_err(|e| io("rename", e))?;
+        // The rename is durable only once its folder is: a record that names the blob may be
+        // committed (and fsynced) right after this returns.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("sync", e))?;
         Ok(sha)
     }
 

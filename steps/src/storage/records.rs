@@ -101,9 +101,9 @@ pub struct SketchRecord {
     pub image_hash: String,
     pub width: u32,
     pub height: u32,
+    /// The SVG overlay (drawing + these callouts) is made from them and the stored PNG when
+    /// it is exported, so the PNG is stored once, as a blob, never again inside a record.
     pub callouts: Vec<Callout>,
-    /// The SVG overlay (drawing + callouts).
-    pub svg: String,
     pub provider: String,
     pub model: String,
     pub created_at: u64,
