@@ -10,6 +10,7 @@
 //! - `exit`: the process exit codes and how errors map to them.
 
 mod cli;
+mod control;
 mod exit;
 mod server;
 mod users;

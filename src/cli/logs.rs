@@ -1,6 +1,8 @@
-//! `techpack logs [--run RUN]`: the AI operation log.
+//! `techpack logs [--run RUN]`: the AI operation log (from the server over the control
+//! socket while one holds the data directory).
 
 use super::{DataDir, summary};
+use crate::control::{Reply, Request};
 use crate::exit::Exit;
 
 #[derive(clap::Args)]
@@ -15,12 +17,13 @@ pub struct LogsArgs {
     data_dir: DataDir,
 }
 
-pub fn logs(args: LogsArgs) -> anyhow::Result<Exit> {
-    let engine = crate::wiring::open_engine(&args.data_dir.path(), Default::default())?;
-    let operations = crate::wiring::services(&engine)
-        .catalog
-        .ai_log
-        .list(args.run.as_deref(), None)?;
+pub async fn logs(args: LogsArgs) -> anyhow::Result<Exit> {
+    let request = Request::Logs {
+        run: args.run.clone(),
+    };
+    let Reply::Logs(operations) = super::ask(&args.data_dir, request).await? else {
+        anyhow::bail!("unexpected answer from the server");
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&operations)?);
         return Ok(Exit::Success);

@@ -48,6 +48,52 @@ impl DataDir {
     }
 }
 
+/// Where an operator command's answer comes from.
+pub enum Store {
+    /// This process opened the store.
+    Own(techpack_engine::Engine),
+    /// A server holds it and answered over the control socket.
+    Server(crate::control::Reply),
+}
+
+/// Opens the store, or, when a running server holds it, asks that server `request` over the
+/// control socket (never by opening the store twice).
+pub fn open_store(
+    data_dir: &DataDir,
+    options: crate::wiring::EngineOptions,
+    request: &crate::control::Request,
+) -> anyhow::Result<Store> {
+    let path = data_dir.path();
+    match crate::wiring::open_engine(&path, options) {
+        Ok(engine) => Ok(Store::Own(engine)),
+        Err(error) => {
+            let locked = matches!(
+                error.downcast_ref::<techpack_engine::EngineError>(),
+                Some(techpack_engine::EngineError::StoreLocked { .. })
+            );
+            if !locked {
+                return Err(error);
+            }
+            match crate::control::socket::call(&path, request)? {
+                Some(reply) => Ok(Store::Server(reply)),
+                None => Err(error),
+            }
+        }
+    }
+}
+
+/// The answer to an operator request, from the store or from the server that holds it.
+pub async fn ask(
+    data_dir: &DataDir,
+    request: crate::control::Request,
+) -> anyhow::Result<crate::control::Reply> {
+    let reply = match open_store(data_dir, Default::default(), &request)? {
+        Store::Own(engine) => crate::control::answer(&engine, None, request).await,
+        Store::Server(reply) => reply,
+    };
+    reply.ok()
+}
+
 #[derive(Copy, Clone, ValueEnum)]
 pub enum DurabilityArg {
     /// fsync each finished step before its dependents start
@@ -129,8 +175,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             data_dir,
             providers,
         } => runs::runs(command, &data_dir, &providers).await,
-        Command::Logs(args) => logs::logs(args),
+        Command::Logs(args) => logs::logs(args).await,
         Command::Serve(args) => crate::server::serve(args).await,
-        Command::Users { command, data_dir } => users::users(command, &data_dir),
+        Command::Users { command, data_dir } => users::users(command, &data_dir).await,
     }
 }

@@ -1,9 +1,11 @@
-//! `techpack runs list|show|resume|cancel`.
+//! `techpack runs list|show|resume|cancel`. While a server holds the data directory, they
+//! ask it over the control socket (`control`).
 
 use clap::Subcommand;
-use techpack_engine::{Durability, RunStatus};
+use techpack_engine::{Durability, RunReport, RunStatus};
 
 use super::{DataDir, run, summary};
+use crate::control::{Reply, Request};
 use crate::exit::Exit;
 
 #[derive(Subcommand)]
@@ -22,7 +24,7 @@ pub enum RunsCommand {
     },
     /// Resume an interrupted run, or every unfinished run without an id
     Resume { run: Option<String> },
-    /// Cancel a run that is not executing (an interrupted one)
+    /// Cancel a run that is not executing (an interrupted one), or one the server executes
     Cancel { run: String },
 }
 
@@ -31,17 +33,27 @@ pub async fn runs(
     data_dir: &DataDir,
     providers: &super::run::ProviderArgs,
 ) -> anyhow::Result<Exit> {
-    let engine = crate::wiring::open_engine(
-        &data_dir.path(),
-        crate::wiring::EngineOptions {
-            durability: Durability::Sync,
-            providers: providers.defaults(),
-            ..Default::default()
+    let options = crate::wiring::EngineOptions {
+        durability: Durability::Sync,
+        providers: providers.defaults(),
+        ..Default::default()
+    };
+    let request = match &command {
+        RunsCommand::List { .. } => Request::RunsList,
+        RunsCommand::Show { run, .. } => Request::RunsShow { run: run.clone() },
+        RunsCommand::Cancel { run } => Request::RunsCancel { run: run.clone() },
+        RunsCommand::Resume { run } => Request::RunsResume { run: run.clone() },
+    };
+    let reply = match super::open_store(data_dir, options, &request)? {
+        super::Store::Own(engine) => match command {
+            // Resuming here means executing here, with progress.
+            RunsCommand::Resume { run } => return resume_here(&engine, run).await,
+            _ => crate::control::answer(&engine, None, request).await,
         },
-    )?;
-    match command {
-        RunsCommand::List { json } => {
-            let runs = engine.store().runs()?;
+        super::Store::Server(reply) => reply,
+    };
+    match (command, reply.ok()?) {
+        (RunsCommand::List { json }, Reply::Runs(runs)) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
                 return Ok(Exit::Success);
@@ -62,38 +74,49 @@ pub async fn runs(
                     run.workflow_name
                 );
             }
-            Ok(Exit::Success)
         }
-        RunsCommand::Show { run, json } => {
-            let report = engine.report(&run)?;
+        (RunsCommand::Show { json, .. }, Reply::Report { run, nodes }) => {
             if json {
-                let value = serde_json::json!({ "run": report.run, "nodes": report.nodes });
+                let value = serde_json::json!({ "run": run, "nodes": nodes });
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
-                print!("{}", summary::render(&report, false));
+                print!("{}", summary::render(&RunReport { run, nodes }, false));
             }
-            Ok(Exit::Success)
         }
-        RunsCommand::Resume { run: Some(id) } => resume_one(&engine, &id).await,
-        RunsCommand::Resume { run: None } => {
-            let unfinished = engine.unfinished_runs()?;
-            if unfinished.is_empty() {
+        (RunsCommand::Cancel { .. }, Reply::Report { run, nodes }) => {
+            print!("{}", summary::render(&RunReport { run, nodes }, false));
+        }
+        (RunsCommand::Resume { .. }, Reply::Resumed(ids)) => {
+            if ids.is_empty() {
                 println!("no unfinished runs");
             }
-            let mut exit = Exit::Success;
-            for run in unfinished {
-                if resume_one(&engine, &run.id).await? != Exit::Success {
-                    exit = Exit::RunFailed;
-                }
+            for id in ids {
+                println!("{id}: resumed by the server that holds the data directory");
             }
-            Ok(exit)
         }
-        RunsCommand::Cancel { run } => {
-            let report = engine.cancel_stored(&run).await?;
-            print!("{}", summary::render(&report, false));
-            Ok(Exit::Success)
-        }
+        (_, other) => anyhow::bail!("unexpected answer from the server: {other:?}"),
     }
+    Ok(Exit::Success)
+}
+
+async fn resume_here(
+    engine: &techpack_engine::Engine,
+    run: Option<String>,
+) -> anyhow::Result<Exit> {
+    let Some(id) = run else {
+        let unfinished = engine.unfinished_runs()?;
+        if unfinished.is_empty() {
+            println!("no unfinished runs");
+        }
+        let mut exit = Exit::Success;
+        for run in unfinished {
+            if resume_one(engine, &run.id).await? != Exit::Success {
+                exit = Exit::RunFailed;
+            }
+        }
+        return Ok(exit);
+    };
+    resume_one(engine, &id).await
 }
 
 async fn resume_one(engine: &techpack_engine::Engine, id: &str) -> anyhow::Result<Exit> {

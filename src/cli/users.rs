@@ -1,9 +1,10 @@
-//! `techpack users create|grant|show`.
+//! `techpack users create|grant|show`. While a server holds the data directory, they ask it
+//! over the control socket (`control`).
 
 use clap::Subcommand;
-use techpack_engine::credits::Ledger;
 
 use super::DataDir;
+use crate::control::{Reply, Request};
 use crate::exit::Exit;
 
 #[derive(Subcommand)]
@@ -26,38 +27,42 @@ pub enum UsersCommand {
     Show { name: String },
 }
 
-pub fn users(command: UsersCommand, data_dir: &DataDir) -> anyhow::Result<Exit> {
-    let engine = crate::wiring::open_engine(&data_dir.path(), Default::default())?;
-    let users = crate::wiring::users(&engine);
-    let ledger = Ledger::new(engine.store().as_ref());
-    match command {
-        UsersCommand::Create { name, credits } => {
-            let (user, token) = users.create(&name)?;
-            if credits > 0 {
-                ledger.grant(&user.name, credits, &format!("create-user:{}", user.id))?;
-            }
-            // The token is shown once: the user must be on disk before it is.
-            engine.store().flush()?;
-            println!("{token}");
-        }
+pub async fn users(command: UsersCommand, data_dir: &DataDir) -> anyhow::Result<Exit> {
+    let request = match &command {
+        UsersCommand::Create { name, credits } => Request::UsersCreate {
+            name: name.clone(),
+            credits: *credits,
+        },
         UsersCommand::Grant {
             name,
             amount,
             operation_id,
-        } => {
-            users.get(&name)?;
-            let op = operation_id.unwrap_or_else(|| format!("grant:{}", uuid::Uuid::now_v7()));
-            let balance = ledger.grant(&name, amount, &op)?;
+        } => Request::UsersGrant {
+            name: name.clone(),
+            amount: *amount,
+            operation_id: operation_id.clone(),
+        },
+        UsersCommand::Show { name } => Request::UsersShow { name: name.clone() },
+    };
+    let reply = super::ask(data_dir, request).await?;
+    match (command, reply) {
+        (UsersCommand::Create { .. }, Reply::Token(token)) => println!("{token}"),
+        (UsersCommand::Grant { .. }, Reply::Balance { name, balance, .. }) => {
             println!("{name}: {} available", balance.available);
         }
-        UsersCommand::Show { name } => {
-            users.get(&name)?;
-            let balance = ledger.balance(&name)?;
+        (
+            UsersCommand::Show { .. },
+            Reply::Balance {
+                name,
+                balance,
+                entries,
+            },
+        ) => {
             println!(
                 "{name}: {} available, {} reserved, {} spent",
                 balance.available, balance.pending, balance.posted
             );
-            for entry in ledger.entries(&name)? {
+            for entry in entries {
                 println!(
                     "  {}  {:8} {:>6}  {}",
                     entry.seq,
@@ -67,6 +72,7 @@ pub fn users(command: UsersCommand, data_dir: &DataDir) -> anyhow::Result<Exit> 
                 );
             }
         }
+        (_, other) => anyhow::bail!("unexpected answer from the server: {other:?}"),
     }
     Ok(Exit::Success)
 }

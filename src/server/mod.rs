@@ -137,6 +137,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         stop_sweeping.clone(),
     ));
 
+    // The operator's CLI asks this server while it holds the data directory.
+    let stop_control = tokio_util::sync::CancellationToken::new();
+    let control_state = state.clone();
+    let listening = crate::control::socket::listen(
+        &args.data_dir.path(),
+        move |request| {
+            let state = control_state.clone();
+            async move {
+                let resume = |id: String| state.spawn_run(id);
+                crate::control::answer(&state.engine, Some(&resume), request).await
+            }
+        },
+        stop_control.clone(),
+    );
+    if let Err(error) = listening {
+        tracing::warn!(error = %format!("{error:#}"), "no control socket: the CLI cannot reach this server");
+    }
+
     let unfinished = state.engine.unfinished_runs()?;
     for run in &unfinished {
         tracing::info!(run = %run.id, workflow = %run.workflow_name, "resuming an unfinished run");
@@ -172,6 +190,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         );
     }
     stop_sweeping.cancel();
+    stop_control.cancel();
     Ok(Exit::Success)
 }
 
