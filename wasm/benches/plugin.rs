@@ -133,6 +133,7 @@ async fn time_calls(host: &PluginHost, plugin: &LoadedPlugin, with: &Value) -> V
         step_id: "step".to_string(),
         attempt: 1,
         idempotency_key: "bench/step".to_string(),
+        owner: None,
     };
     let inputs = json!({});
     for _ in 0..200 {
