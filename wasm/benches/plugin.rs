@@ -1,5 +1,6 @@
-//! Plugin call overhead, cold start with and without the compile cache, and grade-sizes as
-//! WASM against the same grading in native Rust.
+//! Plugin call overhead, cold start with and without the compile cache, grade-sizes as
+//! WASM against the same grading in native Rust, and one user's call while another user's
+//! hostile calls fill their share of the slots.
 //!
 //! Run: `cargo bench -p techpack-wasm --bench plugin` (figures go to BENCHMARKS.md).
 
@@ -11,6 +12,9 @@ use techpack_wasm::{CallContext, LoadedPlugin, PluginHost, PluginHostConfig};
 
 const CALLS: usize = 5000;
 const COLD_STARTS: usize = 7;
+/// More hostile calls than the host has slots (16).
+const HOSTILE_LOOPS: usize = 20;
+const CALLS_BESIDE_LOOPS: usize = 500;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -68,6 +72,14 @@ fn main() {
             &warm,
         );
     }
+    row(
+        &format!(
+            "trivial call by one user while another has {HOSTILE_LOOPS} infinite loops in flight \
+             (2 worker threads)"
+        ),
+        &beside_hostile_loops(scratch.path(), &echo_dir),
+    );
+
     let mut hosts = Vec::new();
     for i in 0..COLD_STARTS {
         let started = Instant::now();
@@ -77,12 +89,57 @@ fn main() {
     }
     row("of which: creating the host (engine, pool, ticker)", &hosts);
     println!(
-        "\n{CALLS} calls per call row after 200 warm-up calls; {COLD_STARTS} runs per cold-start row; \
-         current-thread tokio runtime; `grade-sizes.wasm` {} bytes.",
+        "\n{CALLS} calls per call row after 200 warm-up calls ({CALLS_BESIDE_LOOPS} beside the \
+         loops); {COLD_STARTS} runs per cold-start row; current-thread tokio runtime unless \
+         stated; `grade-sizes.wasm` {} bytes.",
         std::fs::metadata(grade_dir.join("grade-sizes.wasm"))
             .unwrap()
             .len()
     );
+}
+
+/// Bob's trivial calls, one at a time, while alice's loops (10 minutes each) hold her share
+/// of the slots and queue for more.
+fn beside_hostile_loops(scratch: &Path, echo_dir: &Path) -> Vec<Duration> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let host = new_host(&scratch.join("cache"), true);
+    let echo = host.load(echo_dir).unwrap();
+    let looping = std::sync::Arc::new(host.load(&looping_plugin(scratch)).unwrap());
+    let as_user = |user: &str| CallContext {
+        run_id: "bench".to_string(),
+        step_id: "step".to_string(),
+        attempt: 1,
+        idempotency_key: "bench/step".to_string(),
+        owner: Some(user.to_string()),
+    };
+    runtime.block_on(async {
+        let alice: Vec<_> = (0..HOSTILE_LOOPS)
+            .map(|_| {
+                let (host, looping, context) = (host.clone(), looping.clone(), as_user("alice"));
+                tokio::spawn(
+                    async move { host.call(&looping, &json!({}), &json!({}), &context).await },
+                )
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (with, inputs, context) = (json!({}), json!({}), as_user("bob"));
+        let mut times = Vec::with_capacity(CALLS_BESIDE_LOOPS);
+        for _ in 0..CALLS_BESIDE_LOOPS {
+            let started = Instant::now();
+            std::hint::black_box(host.call(&echo, &with, &inputs, &context).await.unwrap());
+            times.push(started.elapsed());
+        }
+        assert!(
+            alice.iter().all(|call| !call.is_finished()),
+            "the loops ended early"
+        );
+        alice.iter().for_each(|call| call.abort());
+        times
+    })
 }
 
 fn new_host(cache: &Path, pooling: bool) -> PluginHost {
@@ -120,6 +177,22 @@ fn trivial_plugin(root: &Path) -> PathBuf {
     dir
 }
 
+fn looping_plugin(root: &Path) -> PathBuf {
+    let dir = root.join("infinite-loop");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("module.wat"),
+        include_str!("../tests/fixtures/infinite_loop.wat"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        "name: infinite-loop\nversion: 0.1.0\ndescription: never returns\nmodule: module.wat\nlimits: { timeout: 600s }\n",
+    )
+    .unwrap();
+    dir
+}
+
 fn example_with(plugin: &Path) -> Value {
     let manifest: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(plugin.join("plugin.yaml")).unwrap())
@@ -133,6 +206,7 @@ async fn time_calls(host: &PluginHost, plugin: &LoadedPlugin, with: &Value) -> V
         step_id: "step".to_string(),
         attempt: 1,
         idempotency_key: "bench/step".to_string(),
+        owner: None,
     };
     let inputs = json!({});
     for _ in 0..200 {

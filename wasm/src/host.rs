@@ -12,6 +12,7 @@ use wasmtime::{
 };
 
 use crate::cache::CompileCache;
+use crate::fair_slots::{FairSlots, Tenant};
 use crate::loader::{self, LoadedPlugin, PluginStatus};
 use crate::manifest::Ceilings;
 use crate::sandbox::{self, CallState, LogFields, Mode};
@@ -31,6 +32,11 @@ const MAX_TABLES_PER_MODULE: u32 = 4;
 pub struct PluginHostConfig {
     /// Plugin calls running at once; more wait their turn. Also sizes the pooling allocator.
     pub max_concurrent_calls: usize,
+    /// Plugin calls running at once for any one user (the operator's runs count as one
+    /// user), so one user's burst of slow or hostile calls cannot take every slot; freed
+    /// slots go to waiting users in turn. `None`: a quarter of `max_concurrent_calls`, at
+    /// least 1.
+    pub max_concurrent_calls_per_user: Option<usize>,
     /// Pre-allocate instance slots (instantiation in a few µs). Each slot reserves
     /// address space (not memory) for a linear memory: about 4 GiB plus guard pages, so
     /// `max_concurrent_calls + 1` slots need that many times 4 GiB of virtual address
@@ -46,6 +52,7 @@ impl Default for PluginHostConfig {
     fn default() -> Self {
         PluginHostConfig {
             max_concurrent_calls: 16,
+            max_concurrent_calls_per_user: None,
             pooling: true,
             ceilings: Ceilings::default(),
             epoch_tick: Duration::from_millis(5),
@@ -53,13 +60,26 @@ impl Default for PluginHostConfig {
     }
 }
 
-/// Who a call is for: the input's `context`, and the fields of its log lines.
+impl PluginHostConfig {
+    /// `max_concurrent_calls_per_user`, or its default.
+    fn per_user_calls(&self) -> usize {
+        self.max_concurrent_calls_per_user
+            .unwrap_or(self.max_concurrent_calls / 4)
+            .max(1)
+    }
+}
+
+/// Who a call is for: the input's `context`, the fields of its log lines, and whose share
+/// of the call slots it takes.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     pub run_id: String,
     pub step_id: String,
     pub attempt: u32,
     pub idempotency_key: String,
+    /// The user the run belongs to (`None`: the operator's, from the CLI). Not passed to
+    /// the plugin: it only decides which user's share of the slots the call waits for.
+    pub owner: Option<String>,
 }
 
 /// Loads, registers and calls plugins. Cheap to clone; the epoch ticker thread stops when
@@ -74,8 +94,9 @@ pub(crate) struct HostInner {
     pub linker: Linker<CallState>,
     pub cache: CompileCache,
     pub config: PluginHostConfig,
-    /// Bounds concurrent calls to the pool's size, so a burst waits instead of failing.
-    calls: tokio::sync::Semaphore,
+    /// Bounds concurrent calls to the pool's size, so a burst waits instead of failing, and
+    /// each user's to their share, so a burst from one user does not hold up the others.
+    calls: FairSlots,
     /// The pool slot kept for load-time probes, one at a time.
     pub probe: Mutex<()>,
 }
@@ -101,7 +122,7 @@ impl PluginHost {
             engine,
             linker,
             cache,
-            calls: tokio::sync::Semaphore::new(config.max_concurrent_calls.max(1)),
+            calls: FairSlots::new(config.max_concurrent_calls, config.per_user_calls()),
             probe: Mutex::new(()),
             config,
         });
@@ -166,12 +187,11 @@ impl PluginHost {
             },
         });
         let input = serde_json::to_vec(&input).expect("a JSON value serializes");
-        let _permit = self
+        let _slot = self
             .inner
             .calls
-            .acquire()
-            .await
-            .expect("the call semaphore is never closed");
+            .acquire(Tenant::of(context.owner.as_deref()))
+            .await;
         let fields = LogFields {
             run_id: context.run_id.clone(),
             step_id: context.step_id.clone(),
@@ -256,5 +276,6 @@ pub(crate) fn check_context() -> CallContext {
         step_id: "example".to_string(),
         attempt: 1,
         idempotency_key: "check/example".to_string(),
+        owner: None,
     }
 }

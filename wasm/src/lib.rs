@@ -7,7 +7,8 @@
 //! that is registered as unavailable with its reason, so workflows naming it fail
 //! validation. Each call gets a fresh store with the manifest's limits: a wall-clock
 //! deadline (epoch interruption, yielding to tokio on every tick), optional fuel, caps on
-//! linear memory, tables, output and log lines.
+//! linear memory, tables, output and log lines. Calls wait for one of a fixed number of
+//! slots, shared fairly between the users runs belong to.
 //!
 //! The ABI and manifest format are documented in `plugins/README.md`.
 //!
@@ -20,6 +21,8 @@
 //!   import, writing the input and reading the result.
 //! - `host`: [`PluginHost`]: the wasmtime engine and its configuration, loading and
 //!   registering plugins, calls.
+//! - `fair_slots`: the call slots, shared fairly between users: a cap per user, freed
+//!   slots handed to waiting users in turn.
 //! - `loader`: finding plugin folders and turning one into a [`LoadedPlugin`].
 //! - `check`: [`CheckReport`], what `techpack plugins check DIR` prints.
 //! - `step`: the `wasm/<name>` [`StepKind`](techpack_engine::StepKind) and its step.
@@ -29,6 +32,7 @@ mod abi;
 mod cache;
 mod check;
 mod error;
+mod fair_slots;
 mod host;
 mod loader;
 pub mod manifest;

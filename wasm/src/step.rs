@@ -1,5 +1,6 @@
 //! The `wasm/<name>` step kind: `build` checks `with` against the manifest's input schema,
-//! `run` calls the plugin with `with`, the run's inputs and the attempt's context.
+//! `run` calls the plugin with `with`, the run's inputs and the attempt's context, in the
+//! share of call slots of the user the run belongs to.
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ impl Step for WasmStep {
             step_id: ctx.step_id,
             attempt: ctx.attempt,
             idempotency_key: ctx.idempotency_key,
+            owner: ctx.owner,
         };
         self.host
             .call(&self.plugin, &self.with, &ctx.inputs, &context)

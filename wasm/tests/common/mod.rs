@@ -52,6 +52,7 @@ pub fn context() -> CallContext {
         step_id: "step".to_string(),
         attempt: 1,
         idempotency_key: "run-1/step".to_string(),
+        owner: None,
     }
 }
 
