@@ -80,7 +80,40 @@ pub enum PluginError {
     },
 }
 
+/// A path cut to its last two parts (`grade-sizes/plugin.yaml`): enough to find the file in
+/// the plugin folders, without telling where the server keeps them.
+fn short(path: &std::path::Path) -> String {
+    let parts: Vec<_> = path.components().rev().take(2).collect();
+    parts
+        .iter()
+        .rev()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 impl PluginError {
+    /// The message without server paths (each cut to its last two parts), for what users of
+    /// the API may see — a workflow's validation errors; the log keeps the full message.
+    pub fn without_paths(&self) -> String {
+        match self {
+            PluginError::Io { path, source } => format!("cannot read {}: {source}", short(path)),
+            PluginError::Manifest { path, message } => format!("{}: {message}", short(path)),
+            PluginError::Duplicate { name, .. } => {
+                format!("plugin `{name}` is in two plugin folders; the second copy is ignored")
+            }
+            PluginError::Compile {
+                name,
+                module,
+                message,
+            } => format!(
+                "plugin `{name}`: {} does not compile: {message}",
+                short(module)
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// A stable class for the node record (and the HTTP API's error codes).
     pub fn code(&self) -> &'static str {
         match self {
@@ -95,6 +128,29 @@ impl PluginError {
             PluginError::InvalidInput { .. } => "invalid_input",
             _ => "plugin_unavailable",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_for_users_name_no_server_folder() {
+        let error = PluginError::Manifest {
+            path: "/srv/techpack/plugins/grade-sizes/plugin.yaml".into(),
+            message: "unknown field `x`".into(),
+        };
+        assert_eq!(
+            error.without_paths(),
+            "grade-sizes/plugin.yaml: unknown field `x`"
+        );
+        let error = PluginError::Duplicate {
+            name: "grade-sizes".into(),
+            first: "/srv/a/grade-sizes".into(),
+            ignored: "/srv/b/grade-sizes".into(),
+        };
+        assert!(!error.without_paths().contains("/srv"));
     }
 }
 

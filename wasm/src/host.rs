@@ -161,7 +161,10 @@ impl PluginHost {
                     },
                 ),
                 Err(PluginError::Duplicate { .. }) => {}
-                Err(error) => registry.register_unavailable(uses, error.to_string()),
+                Err(error) => {
+                    tracing::debug!(plugin = %uses, %error, "plugin unavailable");
+                    registry.register_unavailable(uses, error.without_paths())
+                }
             }
         }
         statuses
