@@ -9,6 +9,7 @@ mod generate_close_ups;
 mod generate_sketches;
 mod regenerate;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use techpack_engine::{StepContext, StepError, StepRegistry};
 
 use crate::local;
 use crate::providers::InlineImage;
-use crate::services::{TechpackServices, invalid_input, storage_error};
+use crate::services::{TechpackServices, busy_error, invalid_input, storage_error};
 use crate::storage::{ImageRevision, Product, RevisionOrigin, StorageError};
 use crate::techpack::View;
 
@@ -94,7 +95,8 @@ pub fn parse_view(text: &str) -> Result<View, StepError> {
     })
 }
 
-/// Reads, checks (magic bytes, decode limits) and stores a photo as a new revision.
+/// Reads, checks (magic bytes, decode limits), strips of metadata that does not render and
+/// stores a photo as a new revision. Paths come from the operator, whose work this is.
 pub async fn ingest_path(
     services: &Arc<TechpackServices>,
     product_id: &str,
@@ -103,11 +105,39 @@ pub async fn ingest_path(
     let view = parse_view(&image.view)?;
     let path = image.path.clone();
     let limits = services.limits;
+    let size = tokio::fs::metadata(&path)
+        .await
+        .map_err(|e| invalid_input(format!("cannot read image {}: {e}", path.display())))?
+        .len();
+    let file_permit = services
+        .budget
+        .acquire(None, size)
+        .await
+        .map_err(|e| busy_error(&e))?;
+    let read_path = path.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&read_path).map_err(|e| {
+            invalid_input(format!("cannot read image {}: {e}", read_path.display()))
+        })?;
+        let stripped = match local::strip_metadata(&bytes, &limits) {
+            Ok(Cow::Borrowed(_)) => None,
+            Ok(Cow::Owned(stripped)) => Some(stripped),
+            Err(e) => return Err(invalid_input(format!("{}: {e}", read_path.display()))),
+        };
+        Ok::<_, StepError>(stripped.unwrap_or(bytes))
+    })
+    .await
+    .map_err(|e| StepError::retryable(e.to_string()))??;
+    drop(file_permit);
+    let pixel_permit = services
+        .budget
+        .acquire_for_image(None, &bytes, &limits)
+        .await
+        .map_err(|e| busy_error(&e))?;
     let (bytes, width, height) = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| invalid_input(format!("cannot read image {}: {e}", path.display())))?;
         let decoded = local::decode(&bytes, &limits)
             .map_err(|e| invalid_input(format!("{}: {e}", path.display())))?;
+        drop(pixel_permit);
         Ok::<_, StepError>((bytes, decoded.width(), decoded.height()))
     })
     .await
@@ -224,9 +254,10 @@ pub fn output<T: serde::Serialize>(value: &T) -> serde_json::Value {
 pub const MAX_DETAILS: usize = 10;
 
 /// The most detailed regions of a photo, best first, from the cache or computed (off the
-/// async threads) and cached by image hash.
+/// async threads, within `owner`'s share of the memory budget) and cached by image hash.
 pub async fn detail_plan(
     services: &TechpackServices,
+    owner: Option<&str>,
     revision: &ImageRevision,
 ) -> Result<Vec<local::DetailCrop>, StepError> {
     let count = MAX_DETAILS.to_string();
@@ -243,8 +274,15 @@ pub async fn detail_plan(
     }
     let image = load_image(services, revision)?;
     let limits = services.limits;
+    let permit = services
+        .budget
+        .acquire_for_image(owner, &image.bytes, &limits)
+        .await
+        .map_err(|e| busy_error(&e))?;
     let plan = tokio::task::spawn_blocking(move || {
-        crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS)
+        let plan = crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS);
+        drop(permit);
+        plan
     })
     .await
     .map_err(|e| StepError::retryable(e.to_string()))?
