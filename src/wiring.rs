@@ -15,6 +15,7 @@ use techpack_steps::providers::LocalProvider;
 use techpack_steps::providers::remote::HttpProviders;
 use techpack_steps::services::{ProviderDefaults, TechpackServices};
 use techpack_steps::storage::Catalog;
+use techpack_steps::work_budget::MemoryBudget;
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
 pub fn init_tracing() {
@@ -75,6 +76,16 @@ pub struct EngineOptions {
 }
 
 pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<Engine> {
+    open_engine_with_budget(data_dir, options, Arc::default())
+}
+
+/// As [`open_engine`], with image work bounded by `budget` (`techpack serve
+/// --memory-budget-mib`) rather than the default one.
+pub fn open_engine_with_budget(
+    data_dir: &Path,
+    options: EngineOptions,
+    budget: Arc<MemoryBudget>,
+) -> anyhow::Result<Engine> {
     let store = Arc::new(
         SledStore::open(data_dir)
             .with_context(|| format!("cannot open the state store in {}", data_dir.display()))?,
@@ -97,8 +108,12 @@ pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<En
         catalog,
         defaults: options.providers,
         limits: DecodeLimits::default(),
-        local: Arc::new(LocalProvider::default()),
+        local: Arc::new(LocalProvider {
+            limits: DecodeLimits::default(),
+            budget: budget.clone(),
+        }),
         remote: Some(Arc::new(HttpProviders::from_env(DecodeLimits::default()))),
+        budget,
     }));
     Ok(Engine::new(
         store,

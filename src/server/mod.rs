@@ -54,6 +54,15 @@ pub struct ServeArgs {
     /// Longest a request may take
     #[arg(long, default_value = "10m", value_parser = humantime_duration)]
     request_timeout: Duration,
+    /// Memory all image work may hold at once, in MiB: upload bodies being received and
+    /// pixels being decoded and processed. Work beyond it queues
+    #[arg(long, default_value_t = 256, env = "TECHPACK_MEMORY_BUDGET_MIB",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    memory_budget_mib: u64,
+    /// Longest image work queues for the memory budget; an upload that would wait longer is
+    /// answered 503 `busy` with `Retry-After`
+    #[arg(long, default_value = "30s", value_parser = humantime_duration, env = "TECHPACK_MEMORY_WAIT")]
+    memory_wait: Duration,
     /// On SIGINT/SIGTERM, how long running runs get to finish before the server stops (the
     /// rest stay resumable and resume at the next start)
     #[arg(long, default_value = "20s", value_parser = humantime_duration)]
@@ -110,7 +119,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         providers: args.providers.defaults(),
         file_roots: Arc::new(file_roots),
     };
-    let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
+    let budget = techpack_steps::work_budget::MemoryBudget::new(
+        args.memory_budget_mib * 1024 * 1024,
+        args.memory_wait,
+    );
+    let engine =
+        crate::wiring::open_engine_with_budget(&args.data_dir.path(), options, Arc::new(budget))?;
     let db = engine
         .resources()
         .get::<techpack_engine::store::Database>()

@@ -121,6 +121,7 @@ pub async fn run_step(
                 }
                 Some("not_found") => (StatusCode::NOT_FOUND, "not_found"),
                 Some("invalid_input") => (StatusCode::BAD_REQUEST, "invalid_input"),
+                Some("busy") => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
                 _ if node.status == NodeStatus::Cancelled => {
                     (StatusCode::SERVICE_UNAVAILABLE, "cancelled")
                 }
@@ -128,6 +129,9 @@ pub async fn run_step(
             };
             tracing::info!(run = %run.id, step = %node.step_id, %message, "step failed");
             let mut error = ApiError::new(status, code, message);
+            if code == "busy" {
+                error.retry_after = Some(state.services.budget.max_wait().as_secs().max(1));
+            }
             if status == StatusCode::INTERNAL_SERVER_ERROR {
                 // Provider and storage failures are told in one sentence without internals.
                 error.message = format!(

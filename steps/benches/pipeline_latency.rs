@@ -65,6 +65,7 @@ fn main() {
                     ..GeminiConfig::from_env(None)
                 },
             ))),
+            budget: Default::default(),
         }));
         let mut registry = StepRegistry::with_builtins();
         techpack_steps::register(&mut registry);

@@ -4,6 +4,8 @@
 //! # Layout
 //! - `register`: adds every `techpack/*` kind to a registry (the kinds arrive with the
 //!   tech-pack steps issue; until then the registry gains nothing here).
+//! - `work_budget`: [`work_budget::MemoryBudget`], the one bound on memory held by image
+//!   work (upload bodies, decoded pixels), shared fairly between users.
 
 pub mod export;
 pub mod kinds;
@@ -12,6 +14,7 @@ pub mod services;
 pub mod sketch_overlay;
 pub mod storage;
 pub mod techpack;
+pub mod work_budget;
 
 pub mod local;
 

@@ -14,6 +14,7 @@ use crate::providers::{
     VisionProvider, VisionTask,
 };
 use crate::storage::{AiOperation, Catalog, StorageError};
+use crate::work_budget::{Busy, MemoryBudget, on_behalf_of};
 
 /// Which vision provider answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -84,6 +85,8 @@ pub struct TechpackServices {
     pub limits: DecodeLimits,
     pub local: Arc<LocalProvider>,
     pub remote: Option<Arc<dyn RemoteProviders>>,
+    /// Bounds the memory all image work holds at once; the local provider shares it.
+    pub budget: Arc<MemoryBudget>,
 }
 
 /// A provider choice made in a step's `with:`.
@@ -116,6 +119,9 @@ pub fn storage_error(error: StorageError) -> StepError {
 }
 
 pub fn provider_error(error: ProviderError) -> StepError {
+    if let ProviderError::Busy(busy) = error {
+        return busy_error(&busy);
+    }
     let transient = error.is_transient();
     let step_error = if transient {
         StepError::retryable(error.to_string())
@@ -123,6 +129,11 @@ pub fn provider_error(error: ProviderError) -> StepError {
         StepError::permanent(error.to_string())
     };
     step_error.with_code("provider")
+}
+
+/// The memory budget stayed full: worth retrying later, and answered as 503 `busy`.
+pub fn busy_error(busy: &Busy) -> StepError {
+    StepError::retryable(busy.to_string()).with_code("busy")
 }
 
 pub fn invalid_input(message: impl Into<String>) -> StepError {
@@ -179,7 +190,8 @@ impl TechpackServices {
         describe: impl Fn(&T) -> (crate::providers::Usage, String, String),
     ) -> Result<T, StepError> {
         let started = Instant::now();
-        let result = work.await;
+        // Providers are not handed the context; the budget still shares their work by user.
+        let result = on_behalf_of(ctx.owner.clone(), work).await;
         let (usage, output_summary, model, error) = match &result {
             Ok(answer) => {
                 let (usage, summary, model) = describe(answer);

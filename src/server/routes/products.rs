@@ -1,8 +1,11 @@
 //! Products and their images: create, show, upload a view's photo, list revisions.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use techpack_steps::storage::{Product, RevisionOrigin};
@@ -71,46 +74,60 @@ pub async fn revisions(
 }
 
 /// `multipart/form-data` with a file field `image` and a text field `view`.
+///
+/// The body's declared length is taken from the memory budget before any of it is read, so
+/// concurrent uploads queue instead of piling up in memory (503 `busy` with `Retry-After`
+/// when the queue does not move within `--memory-wait`). Metadata that does not render is
+/// stripped before the photo is stored; decoding it to check it takes its pixels' weight.
 pub async fn upload_image(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     owned(&state, &user.name, &id)?;
-    let (mut image, mut view) = (None, None);
-    // Over the body limit is 413 (nothing is stored); anything else wrong with the form, 400.
-    let form_error = |e: axum::extract::multipart::MultipartError| {
-        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "invalid_input"
-        };
-        ApiError::new(e.status(), code, format!("bad upload: {}", e.body_text()))
-    };
-    while let Some(field) = form.next_field().await.map_err(form_error)? {
-        match field.name() {
-            Some("image") => image = Some(field.bytes().await.map_err(form_error)?),
-            Some("view") => view = Some(field.text().await.map_err(form_error)?),
-            _ => {}
-        }
-    }
-    let image =
-        image.ok_or_else(|| ApiError::bad_request("the form needs a file field `image`"))?;
-    let view = view.ok_or_else(|| {
-        ApiError::bad_request("the form needs a text field `view` (front, back, side, top, detail)")
-    })?;
+    let budget = &state.services.budget;
+    // Without a length (chunked), the body may be as large as the limit allows.
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(state.max_body)
+        .min(state.max_body);
+    let body_permit = budget
+        .acquire(Some(&user.name), declared as u64)
+        .await
+        .map_err(|busy| ApiError::busy(&busy))?;
+    let (image, view) = read_form(&mut form, declared).await?;
     let view = View::parse(view.trim()).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown view `{view}` (front, back, side, top, detail)"
         ))
     })?;
     let limits = state.services.limits;
-    let bytes = image.to_vec();
+    let bytes = tokio::task::spawn_blocking(move || {
+        // A file with nothing to strip is kept as received, not copied.
+        let stripped = match techpack_steps::local::strip_metadata(&image, &limits)? {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(stripped) => Some(stripped),
+        };
+        Ok::<_, techpack_steps::local::LocalError>(stripped.unwrap_or(image))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The received body is gone; what is left is the (small) photo and its pixels.
+    drop(body_permit);
+    let pixel_permit = budget
+        .acquire_for_image(Some(&user.name), &bytes, &limits)
+        .await
+        .map_err(|busy| ApiError::busy(&busy))?;
     let (bytes, width, height) = tokio::task::spawn_blocking(move || {
-        techpack_steps::local::decode(&bytes, &limits)
+        let checked = techpack_steps::local::decode(&bytes, &limits)
             .map(|d| (d.width(), d.height()))
-            .map(|(w, h)| (bytes, w, h))
+            .map(|(w, h)| (bytes, w, h));
+        drop(pixel_permit);
+        checked
     })
     .await
     .map_err(ApiError::internal)?
@@ -143,4 +160,43 @@ pub async fn upload_image(
         "productId": revision.product_id,
     });
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// The `image` file and the `view` text of an upload form. The file is read chunk by chunk
+/// into one buffer of the declared size, so it is held once, as the budget counted it.
+async fn read_form(form: &mut Multipart, declared: usize) -> Result<(Vec<u8>, String), ApiError> {
+    let (mut image, mut view) = (None, None);
+    // Over the body limit is 413 (nothing is stored); anything else wrong with the form, 400.
+    let form_error = |e: axum::extract::multipart::MultipartError| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "invalid_input"
+        };
+        ApiError::new(e.status(), code, format!("bad upload: {}", e.body_text()))
+    };
+    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
+        match field.name() {
+            Some("image") if image.is_some() => {
+                return Err(ApiError::bad_request(
+                    "the form has more than one `image` field",
+                ));
+            }
+            Some("image") => {
+                let mut bytes = Vec::with_capacity(declared);
+                while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+                    bytes.extend_from_slice(&chunk);
+                }
+                image = Some(bytes);
+            }
+            Some("view") => view = Some(field.text().await.map_err(form_error)?),
+            _ => {}
+        }
+    }
+    let image =
+        image.ok_or_else(|| ApiError::bad_request("the form needs a file field `image`"))?;
+    let view = view.ok_or_else(|| {
+        ApiError::bad_request("the form needs a text field `view` (front, back, side, top, detail)")
+    })?;
+    Ok((image, view))
 }

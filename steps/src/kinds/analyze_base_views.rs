@@ -113,7 +113,7 @@ impl Step for AnalyzeBaseViewsStep {
             .unwrap_or(&revisions[0]);
         let (results, plan) = futures::join!(
             futures::future::join_all(analyses),
-            detail_plan(&services, front)
+            detail_plan(&services, ctx.owner.as_deref(), front)
         );
         if let Err(e) = plan {
             tracing::warn!(error = %e, "cannot plan close-up details ahead");

@@ -183,7 +183,7 @@ impl Step for GenerateCloseUpsStep {
         let imaging = services.imaging(&selection)?;
 
         let count = config.count;
-        let mut regions = detail_plan(&services, &source).await?;
+        let mut regions = detail_plan(&services, ctx.owner.as_deref(), &source).await?;
         regions.truncate(count);
         let mut details: Vec<Detail> = Vec::new();
         if imaging.name() != "local" {

@@ -9,6 +9,7 @@ mod generate_close_ups;
 mod generate_sketches;
 mod regenerate;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use techpack_engine::{StepContext, StepError, StepRegistry};
 
 use crate::local;
 use crate::providers::InlineImage;
-use crate::services::{TechpackServices, invalid_input, storage_error};
+use crate::services::{TechpackServices, busy_error, invalid_input, storage_error};
 use crate::storage::{ImageRevision, Product, RevisionOrigin, StorageError};
 use crate::techpack::View;
 
@@ -98,9 +99,9 @@ pub fn parse_view(text: &str) -> Result<View, StepError> {
     })
 }
 
-/// Reads, checks (magic bytes, decode limits) and stores a photo given by server path as a
-/// new revision; the path must be one the run may read (`ctx.files`). Errors name the
-/// photo by its place in the list, never by its path.
+/// Reads, checks (magic bytes, decode limits), strips of metadata that does not render and
+/// stores a photo given by server path as a new revision; the path must be one the run may
+/// read (`ctx.files`). Errors name the photo by its place in the list, never by its path.
 pub async fn ingest_path(
     services: &Arc<TechpackServices>,
     ctx: &StepContext,
@@ -111,11 +112,38 @@ pub async fn ingest_path(
     let field = format!("`images[{index}].path`");
     let path = ctx.files.readable(path, &field)?;
     let limits = services.limits;
-    let (bytes, width, height) = tokio::task::spawn_blocking(move || {
+    let size = tokio::fs::metadata(&path)
+        .await
+        .map_err(|e| invalid_input(format!("cannot read the photo {field}: {e}")))?
+        .len();
+    let file_permit = services
+        .budget
+        .acquire(ctx.owner.as_deref(), size)
+        .await
+        .map_err(|e| busy_error(&e))?;
+    let read_field = field.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&path)
-            .map_err(|e| invalid_input(format!("cannot read the photo {field}: {e}")))?;
+            .map_err(|e| invalid_input(format!("cannot read the photo {read_field}: {e}")))?;
+        let stripped = match local::strip_metadata(&bytes, &limits) {
+            Ok(Cow::Borrowed(_)) => None,
+            Ok(Cow::Owned(stripped)) => Some(stripped),
+            Err(e) => return Err(invalid_input(format!("{read_field}: {e}"))),
+        };
+        Ok::<_, StepError>(stripped.unwrap_or(bytes))
+    })
+    .await
+    .map_err(|e| StepError::retryable(e.to_string()))??;
+    drop(file_permit);
+    let pixel_permit = services
+        .budget
+        .acquire_for_image(ctx.owner.as_deref(), &bytes, &limits)
+        .await
+        .map_err(|e| busy_error(&e))?;
+    let (bytes, width, height) = tokio::task::spawn_blocking(move || {
         let decoded =
             local::decode(&bytes, &limits).map_err(|e| invalid_input(format!("{field}: {e}")))?;
+        drop(pixel_permit);
         Ok::<_, StepError>((bytes, decoded.width(), decoded.height()))
     })
     .await
@@ -232,9 +260,10 @@ pub fn output<T: serde::Serialize>(value: &T) -> serde_json::Value {
 pub const MAX_DETAILS: usize = 10;
 
 /// The most detailed regions of a photo, best first, from the cache or computed (off the
-/// async threads) and cached by image hash.
+/// async threads, within `owner`'s share of the memory budget) and cached by image hash.
 pub async fn detail_plan(
     services: &TechpackServices,
+    owner: Option<&str>,
     revision: &ImageRevision,
 ) -> Result<Vec<local::DetailCrop>, StepError> {
     let count = MAX_DETAILS.to_string();
@@ -251,8 +280,15 @@ pub async fn detail_plan(
     }
     let image = load_image(services, revision)?;
     let limits = services.limits;
+    let permit = services
+        .budget
+        .acquire_for_image(owner, &image.bytes, &limits)
+        .await
+        .map_err(|e| busy_error(&e))?;
     let plan = tokio::task::spawn_blocking(move || {
-        crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS)
+        let plan = crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS);
+        drop(permit);
+        plan
     })
     .await
     .map_err(|e| StepError::retryable(e.to_string()))?

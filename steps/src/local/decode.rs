@@ -46,6 +46,56 @@ impl Default for DecodeLimits {
 /// anything but PNG or JPEG, [`LocalError::TooLarge`] or [`LocalError::TooMuchMemory`] for
 /// dimensions beyond the limits, and [`LocalError::Decode`] for a broken file.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, LocalError> {
+    let (mut decoder, declared) = open_decoder(bytes, limits)?;
+    let mut decode_limits = Limits::default();
+    decode_limits.max_image_width = Some(limits.max_side_px);
+    decode_limits.max_image_height = Some(limits.max_side_px);
+    decode_limits.max_alloc = Some(limits.max_alloc_bytes);
+    let declared = Some(declared);
+    decoder
+        .set_limits(decode_limits)
+        .map_err(|error| decode_error(error, declared, limits))?;
+
+    let orientation = decoder
+        .orientation()
+        .map_err(|error| decode_error(error, declared, limits))?;
+    let mut image = DynamicImage::from_decoder(decoder)
+        .map_err(|error| decode_error(error, declared, limits))?;
+    image.apply_orientation(orientation);
+    Ok(flatten_onto_white(image))
+}
+
+/// The largest side of the working copies the analyses make (segmentation, line art); a
+/// photo larger than this is shrunk to it before the heavy passes.
+const WORKING_MAX_SIDE: u64 = 2048;
+/// Bytes per pixel of those working copies: grey planes, gradients and masks as `f32`s.
+const WORKING_BYTES_PER_PIXEL: u64 = 16;
+
+/// How much memory decoding `bytes` and analysing the pixels holds at its peak, in bytes,
+/// read from the header alone (nothing is decoded): the file, the decoder's pixels, the RGB
+/// copy every analysis works on, and the downsampled working copies. This is the weight
+/// image work takes in the memory budget.
+///
+/// # Errors
+/// As [`decode`], for whatever the header alone shows.
+pub fn decode_cost(bytes: &[u8], limits: &DecodeLimits) -> Result<u64, LocalError> {
+    let declared = declared_size(bytes, limits)?;
+    let pixels = u64::from(declared.width) * u64::from(declared.height);
+    let working = pixels.min(WORKING_MAX_SIDE * WORKING_MAX_SIDE) * WORKING_BYTES_PER_PIXEL;
+    Ok(bytes.len() as u64 + declared.pixel_bytes + 3 * pixels + working)
+}
+
+/// What the header of `bytes` declares, checked against `limits`; nothing is decoded.
+pub(crate) fn declared_size(bytes: &[u8], limits: &DecodeLimits) -> Result<Declared, LocalError> {
+    open_decoder(bytes, limits).map(|(_, declared)| declared)
+}
+
+/// Checks the size, the format and the declared dimensions against `limits`, and hands back
+/// a decoder that has read only the header.
+fn open_decoder<'a>(
+    bytes: &'a [u8],
+    limits: &DecodeLimits,
+) -> Result<(impl ImageDecoder + 'a, Declared), LocalError> {
     if bytes.len() > limits.max_bytes {
         return Err(LocalError::TooManyBytes {
             len: bytes.len(),
@@ -60,7 +110,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, LocalErro
     header_limits.max_alloc = Some(limits.max_alloc_bytes);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(header_limits);
-    let mut decoder = reader
+    let decoder = reader
         .into_decoder()
         .map_err(|error| decode_error(error, None, limits))?;
 
@@ -81,26 +131,14 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, LocalErro
             max: limits.max_alloc_bytes,
         });
     }
-    let declared = Some(Declared {
-        width,
-        height,
-        pixel_bytes: needed,
-    });
-    let mut decode_limits = Limits::default();
-    decode_limits.max_image_width = Some(limits.max_side_px);
-    decode_limits.max_image_height = Some(limits.max_side_px);
-    decode_limits.max_alloc = Some(limits.max_alloc_bytes);
-    decoder
-        .set_limits(decode_limits)
-        .map_err(|error| decode_error(error, declared, limits))?;
-
-    let orientation = decoder
-        .orientation()
-        .map_err(|error| decode_error(error, declared, limits))?;
-    let mut image = DynamicImage::from_decoder(decoder)
-        .map_err(|error| decode_error(error, declared, limits))?;
-    image.apply_orientation(orientation);
-    Ok(flatten_onto_white(image))
+    Ok((
+        decoder,
+        Declared {
+            width,
+            height,
+            pixel_bytes: needed,
+        },
+    ))
 }
 
 /// Reads the magic bytes; only PNG and JPEG are accepted, and anything else is described
@@ -156,11 +194,11 @@ fn describe_bytes(bytes: &[u8]) -> String {
 
 /// What the header declared, for naming it when a limit trips during decoding.
 #[derive(Debug, Clone, Copy)]
-struct Declared {
-    width: u32,
-    height: u32,
+pub(crate) struct Declared {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
     /// Bytes of the decoded pixels; decoding may need more for working buffers.
-    pixel_bytes: u64,
+    pub(crate) pixel_bytes: u64,
 }
 
 /// Maps an `image` error to ours, keeping limit failures distinguishable from broken

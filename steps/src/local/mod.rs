@@ -6,7 +6,10 @@
 //! full-resolution photo runs on a downsampled copy and is mapped back to the original pixels.
 //!
 //! # Layout
-//! - `decode`: checks and decodes untrusted PNG/JPEG bytes within [`DecodeLimits`].
+//! - `decode`: checks and decodes untrusted PNG/JPEG bytes within [`DecodeLimits`], and
+//!   tells from the header alone what decoding will cost ([`decode_cost`]).
+//! - `metadata`: drops text chunks, comments and padding that do not render
+//!   ([`strip_metadata`]).
 //! - `encode`: writes an image back out as PNG bytes.
 //! - `downsample`: shrinks photos to the working size each analysis needs.
 //! - `pixel_box`: [`PixelBox`], the rectangle type every other module reports in.
@@ -32,6 +35,7 @@ mod encode;
 mod foreground;
 mod lab;
 mod measure;
+mod metadata;
 mod pixel_box;
 mod sample;
 mod sketch;
@@ -40,9 +44,10 @@ pub use analysis::{ImageAnalysis, analyze_image, analyze_rgb};
 pub use color_names::nearest_color_name;
 pub use colors::{ColorOptions, DominantColor, dominant_colors};
 pub use crops::{CropOptions, DetailCrop, cut_detail, detail_crops};
-pub use decode::{DecodeLimits, decode};
+pub use decode::{DecodeLimits, decode, decode_cost};
 pub use encode::encode_png;
 pub use measure::{ImageFacts, PhysicalSize, image_facts};
+pub use metadata::{MAX_METADATA_BYTES, strip_metadata};
 pub use pixel_box::PixelBox;
 pub use sample::draw_sample_product;
 pub use sketch::{SketchOptions, line_art};
@@ -74,6 +79,22 @@ pub enum LocalError {
     /// The encoded file is larger than the limit allows.
     #[error("the image file is {len} bytes; at most {max} bytes are allowed")]
     TooManyBytes { len: usize, max: usize },
+
+    /// The file carries more metadata that renders (colour profiles, EXIF) than allowed.
+    #[error("the image carries {len} bytes of metadata; at most {max} bytes are allowed")]
+    TooMuchMetadata { len: usize, max: usize },
+
+    /// The file is far larger than its picture can explain: data hidden after the image.
+    #[error(
+        "the image file is {len} bytes for a {width}x{height} px picture; at most {max} bytes \
+         are allowed for that size (remove data that is not part of the picture)"
+    )]
+    LargerThanItsPixels {
+        len: usize,
+        width: u32,
+        height: u32,
+        max: u64,
+    },
 
     /// The file claims to be a PNG or JPEG but its data is broken or unsupported.
     #[error("could not decode the image: {0}")]

@@ -73,6 +73,9 @@ pub enum ProviderError {
     /// The local provider could not process the image.
     #[error("local: {0}")]
     Local(String),
+    /// The memory budget for image work stayed full for longer than work may wait.
+    #[error("local: {0}")]
+    Busy(crate::work_budget::Busy),
 }
 
 impl ProviderError {
@@ -84,6 +87,7 @@ impl ProviderError {
             ProviderError::Unavailable { .. }
                 | ProviderError::Connect { .. }
                 | ProviderError::Timeout { .. }
+                | ProviderError::Busy(_)
         )
     }
 }

@@ -1,6 +1,9 @@
 //! The offline `local` provider: answers vision tasks and makes pictures with classical image
 //! processing ([`crate::local`]). It never invents: what a photo cannot tell (material,
-//! category, construction) is `unknown` with confidence 0. Work runs off the async threads.
+//! category, construction) is `unknown` with confidence 0. Work runs off the async threads,
+//! each piece holding its weight of the memory budget while it decodes and works on pixels.
+
+use std::sync::Arc;
 
 use image::RgbImage;
 use serde_json::Value;
@@ -16,6 +19,7 @@ use crate::techpack::{
     CategoryGuess, CloseUpAnalysis, Color, Criticality, Estimate, NamedValue, PointOfMeasure,
     Source, View, ViewAnalysis,
 };
+use crate::work_budget::{MemoryBudget, MemoryPermit, current_owner};
 
 pub const LOCAL_MODEL: &str = "classical-v1";
 
@@ -23,18 +27,38 @@ pub const LOCAL_MODEL: &str = "classical-v1";
 #[derive(Debug, Clone, Default)]
 pub struct LocalProvider {
     pub limits: DecodeLimits,
+    /// Shared with every other piece of image work (uploads, planning close-ups).
+    pub budget: Arc<MemoryBudget>,
+}
+
+impl LocalProvider {
+    /// Waits for the budget that decoding and working on `image` needs, on behalf of the
+    /// user whose step asked.
+    async fn hold(&self, image: &InlineImage) -> Result<MemoryPermit, ProviderError> {
+        self.budget
+            .acquire_for_image(current_owner().as_deref(), &image.bytes, &self.limits)
+            .await
+            .map_err(ProviderError::Busy)
+    }
 }
 
 fn local_error(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Local(e.to_string())
 }
 
+/// Runs `work` on a blocking thread, holding `permit` until the work ends (also when the
+/// caller stops waiting: the pixels live as long as the work does).
 async fn off_thread<T: Send + 'static>(
+    permit: MemoryPermit,
     work: impl FnOnce() -> Result<T, ProviderError> + Send + 'static,
 ) -> Result<T, ProviderError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(local_error)?
+    tokio::task::spawn_blocking(move || {
+        let result = work();
+        drop(permit);
+        result
+    })
+    .await
+    .map_err(local_error)?
 }
 
 fn first_image(images: &[InlineImage]) -> Result<InlineImage, ProviderError> {
@@ -257,7 +281,8 @@ impl VisionProvider for LocalProvider {
             } => {
                 let (view, reference) = (*view, *reference);
                 let image = first_image(images)?;
-                off_thread(move || {
+                let permit = self.hold(&image).await?;
+                off_thread(permit, move || {
                     let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
                     Ok(to_value(&analyze_view(&decoded, view, reference)?))
                 })
@@ -266,7 +291,8 @@ impl VisionProvider for LocalProvider {
             VisionTask::AnalyzeCloseUp { detail, .. } => {
                 let detail = detail.to_string();
                 let image = first_image(images)?;
-                off_thread(move || {
+                let permit = self.hold(&image).await?;
+                off_thread(permit, move || {
                     let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
                     Ok(to_value(&analyze_close_up(&decoded, &detail)))
                 })
@@ -360,7 +386,8 @@ impl ImageProvider for LocalProvider {
                     ProviderError::Local(format!("the offline provider can only make close-ups of a region of a photo (`{detail}` has none)"))
                 })?;
                 let label = detail.to_string();
-                off_thread(move || {
+                let permit = self.hold(&image).await?;
+                off_thread(permit, move || {
                     let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
                     let crop = DetailCrop {
                         label,
@@ -381,7 +408,8 @@ impl ImageProvider for LocalProvider {
                 .await
             }
             ImageTask::Sketch { .. } => {
-                off_thread(move || {
+                let permit = self.hold(&image).await?;
+                off_thread(permit, move || {
                     let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
                     let drawing = local::line_art(&decoded, &SketchOptions::default());
                     let (w, h) = drawing.dimensions();
@@ -394,7 +422,8 @@ impl ImageProvider for LocalProvider {
                 .await
             }
             ImageTask::Regenerate { .. } => {
-                off_thread(move || {
+                let permit = self.hold(&image).await?;
+                off_thread(permit, move || {
                     let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
                     let cleaned = clean_photo(&decoded);
                     let (w, h) = cleaned.dimensions();
