@@ -16,7 +16,7 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .to_str()
         .ok()?
         .trim_start();
-    let (scheme, token) = value.split_once(|c: char| c == ' ' || c == '\t')?;
+    let (scheme, token) = value.split_once([' ', '\t'])?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
