@@ -17,16 +17,6 @@ use techpack_steps::services::{ProviderDefaults, TechpackServices};
 use techpack_steps::storage::Catalog;
 use techpack_steps::work_budget::MemoryBudget;
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 /// Every native step kind: `core/*` and the tech-pack steps.
 pub fn registry() -> StepRegistry {
     let mut registry = StepRegistry::with_builtins();

@@ -286,7 +286,7 @@ fn every_status_path_leaves_the_balance_right() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["creditsUsed"], 3, "{body}");
     assert_eq!(body["analyses"].as_array().unwrap().len(), 1);
-    let analysis = body["analysis_id"].as_str().unwrap().to_string();
+    let analysis = body["analysisId"].as_str().unwrap().to_string();
     assert_eq!(server.balance(&alice), 3);
 
     // The same image again: cached, so free (the credits are reserved, then refunded).
@@ -386,7 +386,7 @@ fn fifty_concurrent_paid_requests_on_credits_for_ten() {
         Some(json!({ "productId": product })),
     );
     assert_eq!(status, StatusCode::OK, "{body}");
-    let analysis = body["analysis_id"].as_str().unwrap().to_string();
+    let analysis = body["analysisId"].as_str().unwrap().to_string();
     assert_eq!(server.balance(&carol), 10);
 
     let statuses: Vec<StatusCode> = std::thread::scope(|scope| {

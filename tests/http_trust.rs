@@ -195,16 +195,12 @@ fn node<'a>(report: &'a Value, step: &str) -> &'a Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|n| n["stepId"] == step || n["step_id"] == step)
+        .find(|n| n["stepId"] == step)
         .unwrap_or_else(|| panic!("no node {step} in {report}"))
 }
 
 fn error_code(node: &Value) -> &Value {
-    if node["errorCode"].is_null() {
-        &node["error_code"]
-    } else {
-        &node["errorCode"]
-    }
+    &node["errorCode"]
 }
 
 #[test]

@@ -1,12 +1,15 @@
-//! The router: every endpoint, with the request body limit and timeout.
+//! The router: every endpoint, with the request body limit and timeout, and outermost the
+//! middleware that answers every error in the API's JSON shape.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::map_response;
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::AppState;
+use super::error::json_errors;
 use super::routes::{admin, exports, me, products, runs, system, tech_pack};
 
 pub fn app(state: AppState) -> Router {
@@ -57,4 +60,6 @@ pub fn app(state: AppState) -> Router {
         ))
         .fallback(system::not_found)
         .with_state(state)
+        // Outermost, so that it sees what every layer and axum itself answer.
+        .layer(map_response(json_errors))
 }

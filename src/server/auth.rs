@@ -7,14 +7,18 @@ use super::AppState;
 use super::error::ApiError;
 use crate::users::User;
 
+/// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive and any
+/// amount of whitespace may follow it (RFC 7235).
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts
+    let value = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .trim_start();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// An authenticated user.
@@ -48,6 +52,36 @@ impl FromRequestParts<AppState> for Admin {
                 Ok(Admin)
             }
             _ => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token_of(header: &str) -> Option<String> {
+        let request = axum::http::Request::builder()
+            .header(axum::http::header::AUTHORIZATION, header)
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        bearer(&parts).map(str::to_string)
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_whitespace_after_it_is_free() {
+        for header in [
+            "Bearer tp_1",
+            "bearer tp_1",
+            "BEARER tp_1",
+            "Bearer   tp_1",
+            "bEaReR\t tp_1 ",
+        ] {
+            assert_eq!(token_of(header).as_deref(), Some("tp_1"), "{header:?}");
+        }
+        for header in ["Basic tp_1", "Bearer", "Bearer   ", "Bearertp_1", "tp_1"] {
+            assert_eq!(token_of(header), None, "{header:?}");
         }
     }
 }

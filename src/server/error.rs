@@ -1,23 +1,168 @@
 //! API errors: a status and `{ "error": { "code", "message" } }` a user can read. Details go
-//! to the log, never secrets or stack traces to the client.
+//! to the log, never secrets, server paths or stack traces to the client.
+//!
+//! Every code the API answers is an [`ErrorCode`]; the README's table of codes is generated
+//! from it (a test fails when the README is stale). Errors made by layers and by axum itself
+//! (body limit, timeout, wrong method, extractor rejections) are put into the same shape by
+//! [`json_errors`], the router's outermost middleware.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use techpack_engine::Diagnostics;
 use techpack_engine::EngineError;
+
+/// Declares [`ErrorCode`] with, for each code, its text, its status, what it means and what
+/// the caller can do: the one list the handlers, the middleware, the OpenAPI document and
+/// the README all read.
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal, $status:ident, $meaning:literal, $remedy:literal;)+) => {
+        /// The stable `error.code` of an API error.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($variant,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+
+            /// The status this code is answered with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)+
+                }
+            }
+
+            /// One sentence a user can read; also the message of errors made by layers.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $meaning,)+
+                }
+            }
+
+            /// What the caller can do about it.
+            pub fn remedy(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $remedy,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidInput => "invalid_input", BAD_REQUEST,
+        "the request is not valid: its body, query or path does not fit the endpoint",
+        "fix what the message names; `/api/openapi.json` describes every body";
+    Unauthorized => "unauthorized", UNAUTHORIZED,
+        "the bearer token is missing or not valid",
+        "send `Authorization: Bearer <token>` with a token from `techpack users create` or `POST /api/admin/users`";
+    InsufficientCredits => "insufficient_credits", PAYMENT_REQUIRED,
+        "the balance does not cover what this costs; nothing was charged",
+        "ask the operator for credits (`techpack users grant`), then retry";
+    NotFound => "not_found", NOT_FOUND,
+        "no such endpoint, or no such product, revision, analysis, run, workflow or user (another user's ids count as unknown)",
+        "check the id or the path";
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED,
+        "the endpoint does not answer this HTTP method",
+        "use a method the `Allow` header lists";
+    Timeout => "timeout", REQUEST_TIMEOUT,
+        "the request took longer than the server allows (`--request-timeout`)",
+        "retry; a paid step that was started still settles its credits";
+    Conflict => "conflict", CONFLICT,
+        "the run is not in a state that allows this",
+        "read the run (`GET /api/runs/{id}`) and act on its status";
+    RunFinished => "run_finished", CONFLICT,
+        "the run has already finished",
+        "start a new run";
+    RunActive => "run_active", CONFLICT,
+        "the run is running in this server",
+        "wait for it or cancel it";
+    IdempotencyKeyReused => "idempotency_key_reused", CONFLICT,
+        "this `Idempotency-Key` was used with a different body",
+        "use a new key for a new request";
+    UserExists => "user_exists", CONFLICT,
+        "a user with this name exists",
+        "choose another name";
+    OperationReused => "operation_reused", CONFLICT,
+        "this `operationId` was used for a different grant",
+        "use a new `operationId` for a new grant";
+    TooLarge => "too_large", PAYLOAD_TOO_LARGE,
+        "the request body is larger than the server allows (`--max-body-mib`)",
+        "send a smaller body (a smaller photo)";
+    Internal => "internal", INTERNAL_SERVER_ERROR,
+        "something went wrong on our side; it has been logged",
+        "retry later; tell the operator if it persists";
+    StepFailed => "step_failed", INTERNAL_SERVER_ERROR,
+        "the step failed; its credits were refunded",
+        "retry later; the message says why it failed";
+    Busy => "busy", SERVICE_UNAVAILABLE,
+        "the server's memory budget for image work stayed full for `--memory-wait`; nothing was stored or charged",
+        "retry after the seconds in `Retry-After`";
+    Cancelled => "cancelled", SERVICE_UNAVAILABLE,
+        "the step was cancelled (the server is shutting down); its credits were refunded",
+        "retry in a moment";
+}
+
+impl ErrorCode {
+    /// The code for a status answered by a layer or by axum: the code of that status, or
+    /// `invalid_input` / `internal` for a status no code has.
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        // Several codes share 409 and 500; the general one comes first in `ALL`.
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|code| code.status() == status)
+            .unwrap_or(if status.is_server_error() {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::InvalidInput
+            })
+    }
+
+    /// The README's table of codes, generated from this list.
+    #[cfg(test)]
+    fn markdown_table() -> String {
+        let mut table =
+            String::from("| code | status | meaning | what to do |\n|---|---|---|---|\n");
+        for code in ErrorCode::ALL {
+            table.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                code.as_str(),
+                code.status().as_u16(),
+                code.meaning(),
+                code.remedy()
+            ));
+        }
+        table
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds the client should wait before trying again (`Retry-After`), for 503s.
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -30,77 +175,93 @@ impl ApiError {
     pub fn busy(busy: &techpack_steps::work_budget::Busy) -> Self {
         ApiError {
             retry_after: Some(busy.retry_after_secs),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", busy.to_string())
+            ..Self::of(ErrorCode::Busy, busy.to_string())
         }
     }
 
+    /// An error answered with its code's own status.
+    pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(code.status(), code, message)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+        Self::of(ErrorCode::InvalidInput, message)
     }
 
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no {what} with id `{id}`"),
-        )
+        Self::of(ErrorCode::NotFound, format!("no {what} with id `{id}`"))
     }
 
     /// A 404 whose message says more than "no such id".
     pub fn not_found_because(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::of(ErrorCode::NotFound, message)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send `Authorization: Bearer <token>` with a valid token",
-        )
+        let code = ErrorCode::Unauthorized;
+        Self::of(code, code.remedy())
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on our side; it has been logged",
-        )
+        let code = ErrorCode::Internal;
+        Self::of(code, code.meaning())
     }
+}
+
+fn json_body(code: ErrorCode, message: &str) -> Json<serde_json::Value> {
+    Json(json!({ "error": { "code": code, "message": message } }))
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::warn!(status = %self.status, code = self.code, message = %self.message, "request failed");
+            tracing::warn!(status = %self.status, code = self.code.as_str(), message = %self.message, "request failed");
         }
-        let mut response = (
-            self.status,
-            Json(json!({ "error": { "code": self.code, "message": self.message } })),
-        )
-            .into_response();
+        let mut response = (self.status, json_body(self.code, &self.message)).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+                .insert(header::RETRY_AFTER, seconds.into());
         }
         response
     }
 }
 
+/// Validation messages without the workflow file's path (a server path): `line:column:` only.
+fn public_diagnostics(diagnostics: &Diagnostics) -> String {
+    let lines: Vec<String> = diagnostics
+        .0
+        .iter()
+        .map(|d| {
+            let mut line = String::new();
+            if let Some(location) = &d.location {
+                line.push_str(&format!("{}:{}: ", location.line, location.column));
+            }
+            line.push_str(&format!("error[{}]: ", d.code.as_str()));
+            if let Some(step) = &d.step {
+                line.push_str(&format!("step `{step}`: "));
+            }
+            line.push_str(&d.message);
+            line
+        })
+        .collect();
+    lines.join("\n")
+}
+
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         match error {
-            EngineError::Invalid(diagnostics) => ApiError::bad_request(diagnostics.to_string()),
+            EngineError::Invalid(diagnostics) => {
+                ApiError::bad_request(public_diagnostics(&diagnostics))
+            }
             EngineError::RunNotFound(id) => ApiError::not_found("run", &id),
             EngineError::RunFinished { .. } | EngineError::RunActive(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+                ApiError::of(ErrorCode::Conflict, error.to_string())
             }
-            e if techpack_engine::credits::is_insufficient_credits(&e) => ApiError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "insufficient_credits",
-                e.to_string(),
-            ),
+            e if techpack_engine::credits::is_insufficient_credits(&e) => {
+                ApiError::of(ErrorCode::InsufficientCredits, e.to_string())
+            }
             other => ApiError::internal(other),
         }
     }
@@ -113,10 +274,72 @@ impl From<techpack_steps::storage::StorageError> for ApiError {
             E::ProductNotFound(_)
             | E::RevisionNotFound { .. }
             | E::PhotoNotFound(_)
-            | E::AnalysisNotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
-            }
+            | E::AnalysisNotFound(_) => ApiError::of(ErrorCode::NotFound, error.to_string()),
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// The outermost middleware: any error response that is not JSON yet (the body limit's 413,
+/// the timeout's 408, a wrong method's 405, an extractor's rejection) becomes
+/// `{"error":{"code","message"}}` with a code for its status. Its headers (`Allow`) are kept;
+/// its body, written by a layer, is replaced by the code's own sentence.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let code = ErrorCode::for_status(status);
+    if status.is_server_error() {
+        tracing::warn!(%status, code = code.as_str(), "request failed in a layer");
+    }
+    let (mut parts, _) = response.into_parts();
+    let body =
+        serde_json::to_vec(&json_body(code, code.meaning()).0).expect("an error body serializes");
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_lists_every_code_as_generated() {
+        let readme = include_str!("../../README.md");
+        let table = ErrorCode::markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's table of error codes is stale; put this in its HTTP API section:\n{table}"
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_errors() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{} twice", code.as_str());
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::CONFLICT),
+            ErrorCode::Conflict
+        );
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::INTERNAL_SERVER_ERROR),
+            ErrorCode::Internal
+        );
     }
 }

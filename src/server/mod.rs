@@ -3,7 +3,9 @@
 //! # Layout
 //! - `app`: the router (`fn app(state) -> Router`), limits and timeouts.
 //! - `auth`: bearer-token callers and the admin.
-//! - `error`: [`error::ApiError`], JSON errors with stable codes.
+//! - `error`: [`error::ApiError`] and [`error::ErrorCode`], JSON errors with stable codes, and
+//!   the middleware that gives every error (layers' too) that shape.
+//! - `views`: what the API answers, in camelCase, for the engine's and the steps' records.
 //! - `workflow_folder`: the watched workflows folder.
 //! - `single_step`: running one tech-pack step as its own run (the seed's endpoints).
 //! - `routes/`: one file per group of endpoints.
@@ -16,6 +18,7 @@ mod metrics;
 mod openapi;
 mod routes;
 mod single_step;
+mod views;
 mod workflow_folder;
 
 use std::net::SocketAddr;

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use super::error::ErrorCode;
+
 fn error_responses(codes: &[&str]) -> Value {
     let mut responses = serde_json::Map::new();
     for code in codes {
@@ -11,6 +13,7 @@ fn error_responses(codes: &[&str]) -> Value {
             "402" => "insufficient credits (nothing was charged)",
             "404" => "unknown (or another user's) product, revision, analysis or run",
             "409" => "conflict",
+            "413" => "the body is larger than the server allows",
             "500" => "the step failed; its credits were refunded",
             _ => "error",
         };
@@ -39,15 +42,24 @@ pub fn document() -> Value {
     let string = json!({ "type": "string" });
     let strings = json!({ "type": "array", "items": { "type": "string" } });
     let paid = ["400", "401", "402", "404", "500"];
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let mut logs = op(
+        "the caller's AI operation log",
+        None,
+        ("200", "{operations}"),
+        &["400", "401", "404"],
+    );
+    logs["parameters"] = json!([{ "name": "run", "in": "query", "required": false, "schema": string,
+        "description": "only the operations of this run (an unknown parameter is a 400)" }]);
     json!({
         "openapi": "3.1.0",
         "info": { "title": "techpack", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Product photos in, factory-ready tech packs out. Every paid call is charged only if it succeeds." },
+                  "description": "Product photos in, factory-ready tech packs out. Every paid call is charged only if it succeeds. Bodies are camelCase, but for the tech-pack document (`techPack`), which keeps the names of its published JSON schema. Every error, whatever the status, is `{\"error\": {\"code\", \"message\"}}`." },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": { "Error": { "type": "object", "required": ["error"], "properties": { "error": {
                 "type": "object", "required": ["code", "message"],
-                "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } } }
+                "properties": { "code": { "type": "string", "enum": codes }, "message": { "type": "string" } } } } } }
         },
         "paths": {
             "/healthz": { "get": { "summary": "liveness", "responses": { "200": { "description": "ok" } } } },
@@ -62,10 +74,10 @@ pub fn document() -> Value {
                     "properties": { "image": { "type": "string", "format": "binary" }, "view": { "type": "string", "enum": ["front", "back", "side", "top", "detail"] } } } } } },
                 "responses": { "201": { "description": "{revisionId, imageHash, version, ...}" }, "400": { "description": "not a PNG/JPEG, too large, bad view" }, "401": { "description": "unauthenticated" }, "404": { "description": "unknown product" }, "413": { "description": "body too large" } } } },
             "/api/tech-pack-v2/category/detect": { "post": op("detect the category (free)", Some(body(json!({ "productId": string, "revisionIds": strings }), &["productId"])), ("200", "category, subcategory, confidence"), &paid) },
-            "/api/tech-pack-v2/base-views/analyze": { "post": op("analyze up to 5 views (3 credits)", Some(body(json!({ "productId": string, "revisionIds": strings, "category": string, "styleId": string, "widthMm": { "type": "number" } }), &["productId"])), ("200", "{analyses, analysisId, tech_pack, creditsUsed, creditsRefunded}"), &paid) },
-            "/api/tech-pack-v2/close-ups/generate": { "post": op("6-10 close-ups (3 credits)", Some(body(json!({ "productId": string, "analysisId": string, "count": { "type": "integer", "minimum": 6, "maximum": 10 } }), &["productId", "analysisId"])), ("200", "{close_ups, creditsUsed}"), &paid) },
+            "/api/tech-pack-v2/base-views/analyze": { "post": op("analyze up to 5 views (3 credits)", Some(body(json!({ "productId": string, "revisionIds": strings, "category": string, "styleId": string, "widthMm": { "type": "number" } }), &["productId"])), ("200", "{analyses, analysisId, techPack, creditsUsed, creditsRefunded}"), &paid) },
+            "/api/tech-pack-v2/close-ups/generate": { "post": op("6-10 close-ups (3 credits)", Some(body(json!({ "productId": string, "analysisId": string, "count": { "type": "integer", "minimum": 6, "maximum": 10 } }), &["productId", "analysisId"])), ("200", "{closeUps, creditsUsed}"), &paid) },
             "/api/tech-pack-v2/sketches/generate": { "post": op("technical flats with callouts (3 credits)", Some(body(json!({ "productId": string, "analysisId": string, "views": strings }), &["productId", "analysisId"])), ("200", "{sketches, skipped, creditsUsed}"), &paid) },
-            "/api/tech-pack-v2/edit": { "post": op("edit one analysis field (1 credit)", Some(body(json!({ "analysisId": string, "path": string, "value": {}, "instruction": string }), &["analysisId", "path"])), ("200", "{old_value, new_value, creditsUsed}"), &paid) },
+            "/api/tech-pack-v2/edit": { "post": op("edit one analysis field (1 credit)", Some(body(json!({ "analysisId": string, "path": string, "value": {}, "instruction": string }), &["analysisId", "path"])), ("200", "{oldValue, newValue, creditsUsed}"), &paid) },
             "/api/tech-pack-v2/regenerate": { "post": op("regenerate one view as a new revision (1 credit)", Some(body(json!({ "productId": string, "revisionId": string, "view": string, "analysisId": string, "prompt": string }), &["productId"])), ("200", "{revision, analysis, creditsUsed}"), &paid) },
             "/api/workflows": { "get": op("workflows in the folder, with validation errors", None, ("200", "workflows"), &["401"]) },
             "/api/workflows/{name}/runs": { "post": {
@@ -78,7 +90,7 @@ pub fn document() -> Value {
             "/api/runs/{id}/cancel": { "post": op("cancel a run", None, ("202", "cancelling"), &["401", "404", "409"]) },
             "/api/runs/{id}/resume": { "post": op("resume an interrupted run", None, ("202", "resumed"), &["401", "404", "409"]) },
             "/api/me/credits": { "get": op("balance and ledger history", None, ("200", "{balance, reserved, spent, history}"), &["401"]) },
-            "/api/logs": { "get": op("the caller's AI operation log", None, ("200", "{operations}"), &["401"]) },
+            "/api/logs": { "get": logs },
             "/api/admin/users": { "post": op("create a user (admin token)", Some(body(json!({ "name": string, "credits": { "type": "integer" } }), &["name"])), ("201", "{name, token}"), &["400", "401", "409"]) },
             "/api/admin/users/{name}/credits": { "post": op("grant credits (admin token)", Some(body(json!({ "amount": { "type": "integer" }, "operationId": string }), &["amount", "operationId"])), ("200", "{balance}"), &["400", "401", "404", "409"]) }
         }

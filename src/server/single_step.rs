@@ -11,7 +11,7 @@ use techpack_engine::credits::Ledger;
 use techpack_engine::{NodeStatus, Workflow};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// A paid step by kind, and what it costs.
 pub struct StepCall {
@@ -71,9 +71,8 @@ pub async fn run_step(
     let ledger = Ledger::new(state.engine.store().as_ref());
     if call.credits > 0 && !ledger.can_afford(user, call.credits)? {
         let available = ledger.balance(user)?.available;
-        return Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "insufficient_credits",
+        return Err(ApiError::of(
+            ErrorCode::InsufficientCredits,
             format!(
                 "this costs {} credits; you have {available} available",
                 call.credits
@@ -99,7 +98,8 @@ pub async fn run_step(
     let credits_used = if charged { call.credits } else { 0 };
     match node.status {
         NodeStatus::Succeeded => {
-            let mut body = match node.output.clone() {
+            // The step's output with camelCase keys (the tech pack keeps its own).
+            let mut body = match node.output.clone().map(super::views::step_answer) {
                 Some(Value::Object(map)) => map,
                 Some(other) => Map::from_iter([("result".to_string(), other)]),
                 None => Map::new(),
@@ -115,24 +115,21 @@ pub async fn run_step(
                 .error
                 .clone()
                 .unwrap_or_else(|| "the step did not finish".into());
-            let (status, code) = match node.error_code.as_deref() {
-                Some("insufficient_credits") => {
-                    (StatusCode::PAYMENT_REQUIRED, "insufficient_credits")
-                }
-                Some("not_found") => (StatusCode::NOT_FOUND, "not_found"),
-                Some("invalid_input") => (StatusCode::BAD_REQUEST, "invalid_input"),
-                Some("busy") => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-                _ if node.status == NodeStatus::Cancelled => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "cancelled")
-                }
-                _ => (StatusCode::INTERNAL_SERVER_ERROR, "step_failed"),
+            // The step's error class, as the engine records it.
+            let code = match node.error_code.as_deref() {
+                Some("insufficient_credits") => ErrorCode::InsufficientCredits,
+                Some("not_found") => ErrorCode::NotFound,
+                Some("invalid_input") => ErrorCode::InvalidInput,
+                Some("busy") => ErrorCode::Busy,
+                _ if node.status == NodeStatus::Cancelled => ErrorCode::Cancelled,
+                _ => ErrorCode::StepFailed,
             };
             tracing::info!(run = %run.id, step = %node.step_id, %message, "step failed");
-            let mut error = ApiError::new(status, code, message);
-            if code == "busy" {
+            let mut error = ApiError::of(code, message);
+            if code == ErrorCode::Busy {
                 error.retry_after = Some(state.services.budget.max_wait().as_secs().max(1));
             }
-            if status == StatusCode::INTERNAL_SERVER_ERROR {
+            if code == ErrorCode::StepFailed {
                 // Provider and storage failures are told in one sentence without internals.
                 error.message = format!(
                     "{} (credits refunded: {})",

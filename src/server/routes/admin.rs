@@ -10,7 +10,7 @@ use techpack_engine::credits::Ledger;
 use super::Body;
 use crate::server::AppState;
 use crate::server::auth::Admin;
-use crate::server::error::ApiError;
+use crate::server::error::{ApiError, ErrorCode};
 use crate::users::UserError;
 
 #[derive(Deserialize)]
@@ -27,7 +27,7 @@ pub async fn create_user(
     Body(body): Body<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (user, token) = state.users.create(&body.name).map_err(|e| match e {
-        UserError::Exists(_) => ApiError::new(StatusCode::CONFLICT, "user_exists", e.to_string()),
+        UserError::Exists(_) => ApiError::of(ErrorCode::UserExists, e.to_string()),
         UserError::BadName(_) => ApiError::bad_request(e.to_string()),
         other => ApiError::internal(other),
     })?;
@@ -52,6 +52,7 @@ pub async fn create_user(
 pub struct Grant {
     amount: u64,
     /// Makes the grant idempotent (e.g. the payment id).
+    #[serde(alias = "operation_id")]
     operation_id: String,
 }
 
@@ -70,7 +71,7 @@ pub async fn grant(
         .grant(&name, body.amount, &body.operation_id)
         .map_err(|e| match e {
             techpack_engine::EngineError::CreditOperationReused { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "operation_reused", e.to_string())
+                ApiError::of(ErrorCode::OperationReused, e.to_string())
             }
             techpack_engine::EngineError::InvalidCreditRequest { .. } => {
                 ApiError::bad_request(e.to_string())

@@ -1,12 +1,13 @@
 //! A product's tech pack for download: the JSON document and the self-contained HTML page,
 //! made from the store. This is where an HTTP run's results go (never to a server folder).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use techpack_steps::export::StoredTechPack;
 
+use super::Params;
 use super::products::owned;
 use crate::server::AppState;
 use crate::server::auth::Caller;
@@ -54,7 +55,7 @@ pub async fn json(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
+    Params(which): Params<Which>,
 ) -> Result<Response, ApiError> {
     let stored = tokio::task::spawn_blocking(move || load(&state, &user.name, &id, which))
         .await
@@ -68,7 +69,7 @@ pub async fn html(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Query(which): Query<Which>,
+    Params(which): Params<Which>,
 ) -> Result<Response, ApiError> {
     let page = tokio::task::spawn_blocking(move || {
         let stored = load(&state, &user.name, &id, which)?;

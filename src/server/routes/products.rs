@@ -14,7 +14,8 @@ use techpack_steps::techpack::View;
 use super::Body;
 use crate::server::AppState;
 use crate::server::auth::Caller;
-use crate::server::error::ApiError;
+use crate::server::error::{ApiError, ErrorCode};
+use crate::server::views;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -58,7 +59,7 @@ pub async fn show(
     let product = owned(&state, &user.name, &id)?;
     let revisions = state.services.catalog.revisions(&id)?;
     let mut body = serde_json::to_value(product).map_err(ApiError::internal)?;
-    body["revisions"] = serde_json::to_value(revisions).map_err(ApiError::internal)?;
+    body["revisions"] = revisions.iter().map(views::revision).collect();
     Ok(Json(body))
 }
 
@@ -68,9 +69,14 @@ pub async fn revisions(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     owned(&state, &user.name, &id)?;
-    Ok(Json(
-        json!({ "revisions": state.services.catalog.revisions(&id)? }),
-    ))
+    let revisions: Vec<Value> = state
+        .services
+        .catalog
+        .revisions(&id)?
+        .iter()
+        .map(views::revision)
+        .collect();
+    Ok(Json(json!({ "revisions": revisions })))
 }
 
 /// `multipart/form-data` with a file field `image` and a text field `view`.
@@ -168,11 +174,7 @@ async fn read_form(form: &mut Multipart, declared: usize) -> Result<(Vec<u8>, St
     let (mut image, mut view) = (None, None);
     // Over the body limit is 413 (nothing is stored); anything else wrong with the form, 400.
     let form_error = |e: axum::extract::multipart::MultipartError| {
-        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "invalid_input"
-        };
+        let code = ErrorCode::for_status(e.status());
         ApiError::new(e.status(), code, format!("bad upload: {}", e.body_text()))
     };
     while let Some(mut field) = form.next_field().await.map_err(form_error)? {

@@ -18,10 +18,13 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::server::AppState;
 use crate::server::auth::Caller;
-use crate::server::error::ApiError;
+use crate::server::error::{ApiError, ErrorCode};
+use crate::server::views::{EventView, ReportView, RunEndView, WorkflowView};
 
 pub async fn list_workflows(State(state): State<AppState>, Caller(_): Caller) -> Json<Value> {
-    Json(json!({ "workflows": state.workflows.statuses() }))
+    let statuses = state.workflows.statuses();
+    let workflows: Vec<WorkflowView> = statuses.iter().map(WorkflowView::from).collect();
+    Json(json!({ "workflows": workflows }))
 }
 
 #[derive(Deserialize, Default)]
@@ -89,7 +92,7 @@ pub async fn trigger(
                 }
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
-                    "idempotency_key_reused",
+                    ErrorCode::IdempotencyKeyReused,
                     "this Idempotency-Key was used with a different body",
                 ));
             }
@@ -107,7 +110,7 @@ pub async fn trigger(
             let available = ledger.balance(&user.name)?.available;
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
-                "insufficient_credits",
+                ErrorCode::InsufficientCredits,
                 format!(
                     "workflow `{name}` can cost up to {cost} credits; you have {available} available"
                 ),
@@ -139,7 +142,7 @@ pub async fn trigger(
             }
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used with a different body",
             ));
         }
@@ -184,7 +187,7 @@ fn check_photos(
     Ok(())
 }
 
-fn owned_report(state: &AppState, user: &str, id: &str) -> Result<RunReport, ApiError> {
+pub(crate) fn owned_report(state: &AppState, user: &str, id: &str) -> Result<RunReport, ApiError> {
     let report = state
         .engine
         .report(id)
@@ -195,16 +198,13 @@ fn owned_report(state: &AppState, user: &str, id: &str) -> Result<RunReport, Api
     Ok(report)
 }
 
-fn report_json(report: &RunReport) -> Value {
-    json!({ "run": report.run, "nodes": report.nodes })
-}
-
 pub async fn show(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(report_json(&owned_report(&state, &user.name, &id)?)))
+    let report = owned_report(&state, &user.name, &id)?;
+    Ok(Json(json!(ReportView::from(&report))))
 }
 
 /// The caller's run, if it has not finished (a finished run answers 409).
@@ -215,7 +215,7 @@ fn owned_unfinished(state: &AppState, user: &str, id: &str) -> Result<RunReport,
             "run `{id}` has already finished ({})",
             report.run.status.as_str()
         );
-        return Err(ApiError::new(StatusCode::CONFLICT, "run_finished", message));
+        return Err(ApiError::of(ErrorCode::RunFinished, message));
     }
     Ok(report)
 }
@@ -242,9 +242,8 @@ pub async fn resume(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     owned_unfinished(&state, &user.name, &id)?;
     if state.engine.active_runs().contains(&id) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "run_active",
+        return Err(ApiError::of(
+            ErrorCode::RunActive,
             format!("run `{id}` is running"),
         ));
     }
@@ -267,7 +266,7 @@ pub async fn events(
     let stream = async_stream(move |sender| async move {
         let snapshot = Event::default()
             .event("snapshot")
-            .json_data(report_json(&report))
+            .json_data(ReportView::from(&report))
             .unwrap_or_default();
         if sender.send(snapshot).await.is_err() || report.run.status.is_finished() {
             return;
@@ -287,7 +286,7 @@ pub async fn events(
                         } else {
                             "run"
                         })
-                        .json_data(&event)
+                        .json_data(EventView::from(&event))
                         .unwrap_or_default();
                     if sender.send(data).await.is_err() || run_done {
                         return;
@@ -301,7 +300,10 @@ pub async fn events(
                             || report.run.status == RunStatus::Pending
                                 && !engine.active_runs().contains(&id))
                     {
-                        let status = json!({ "run_id": id, "status": report.run.status.as_str() });
+                        let status = RunEndView {
+                            run_id: &id,
+                            status: report.run.status.as_str(),
+                        };
                         let _ = sender
                             .send(
                                 Event::default()

@@ -2,12 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use crate::server::AppState;
-use crate::server::error::ApiError;
+use crate::server::error::{ApiError, ErrorCode};
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
@@ -25,9 +25,8 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
+    ApiError::of(
+        ErrorCode::NotFound,
         "no such endpoint; see /api/openapi.json",
     )
 }

@@ -1,4 +1,5 @@
 //! The seed's endpoints: each runs one tech-pack step through the engine and its hooks.
+//! Bodies are camelCase; the snake_case names are still accepted for one release.
 
 use axum::Json;
 use axum::extract::State;
@@ -28,8 +29,9 @@ async fn call(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Detect {
+    #[serde(alias = "product_id")]
     product_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "revision_ids")]
     revision_ids: Vec<String>,
 }
 
@@ -52,11 +54,14 @@ pub async fn detect_category(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BaseViews {
+    #[serde(alias = "product_id")]
     product_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "revision_ids")]
     revision_ids: Vec<String>,
     category: Option<String>,
+    #[serde(alias = "style_id")]
     style_id: Option<String>,
+    #[serde(alias = "width_mm")]
     width_mm: Option<f64>,
 }
 
@@ -76,14 +81,16 @@ pub async fn analyze_base_views(
     let (status, Json(mut answer)) =
         call(&state, &user.name, "techpack/analyze-base-views", 3, config).await?;
     // The seed's shape: the per-view analyses at the top.
-    answer["analyses"] = answer["tech_pack"]["views"].clone();
+    answer["analyses"] = answer["techPack"]["views"].clone();
     Ok((status, Json(answer)))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CloseUps {
+    #[serde(alias = "product_id")]
     product_id: String,
+    #[serde(alias = "analysis_id")]
     analysis_id: String,
     count: Option<usize>,
 }
@@ -104,7 +111,9 @@ pub async fn generate_close_ups(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Sketches {
+    #[serde(alias = "product_id")]
     product_id: String,
+    #[serde(alias = "analysis_id")]
     analysis_id: String,
     views: Option<Vec<String>>,
 }
@@ -125,6 +134,7 @@ pub async fn generate_sketches(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Edit {
+    #[serde(alias = "analysis_id")]
     analysis_id: String,
     path: String,
     value: Option<Value>,
@@ -146,9 +156,12 @@ pub async fn edit(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Regenerate {
+    #[serde(alias = "product_id")]
     product_id: String,
+    #[serde(alias = "revision_id")]
     revision_id: Option<String>,
     view: Option<String>,
+    #[serde(alias = "analysis_id")]
     analysis_id: Option<String>,
     prompt: Option<String>,
 }

@@ -1,0 +1,348 @@
+//! What the API answers, in camelCase: views of the engine's and the steps' records, whose
+//! own (stored) field names stay snake_case. A view names each field it shows, so a field
+//! added to a record (such as a run's server-side workflow path) is not shown until a view
+//! says so.
+//!
+//! Data keeps its own names: a run's `inputs`, a step's `output` and the tech-pack document
+//! (`techPack`, whose schema is published in `steps/schema/`) are shown as they are.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use techpack_engine::credits::LedgerEntry;
+use techpack_engine::{NodeRecord, RunEvent, RunRecord, RunReport};
+use techpack_steps::storage::{AiOperation, ImageRevision};
+
+use super::workflow_folder::WorkflowStatus;
+
+/// A run: its workflow by name, version and sha256 (never the file it was read from).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView<'a> {
+    id: &'a str,
+    workflow_name: &'a str,
+    workflow_version: &'a str,
+    workflow_sha256: &'a str,
+    inputs: &'a Map<String, Value>,
+    status: &'static str,
+    owner: Option<&'a str>,
+    created_at: u64,
+    started_at: Option<u64>,
+    finished_at: Option<u64>,
+    error: Option<&'a str>,
+    resumes: u32,
+}
+
+impl<'a> From<&'a RunRecord> for RunView<'a> {
+    fn from(run: &'a RunRecord) -> Self {
+        RunView {
+            id: &run.id,
+            workflow_name: &run.workflow_name,
+            workflow_version: &run.workflow_version,
+            workflow_sha256: &run.workflow_sha256,
+            inputs: &run.inputs,
+            status: run.status.as_str(),
+            owner: run.owner.as_deref(),
+            created_at: run.created_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            error: run.error.as_deref(),
+            resumes: run.resumes,
+        }
+    }
+}
+
+/// One step of a run.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView<'a> {
+    run_id: &'a str,
+    step_id: &'a str,
+    status: &'static str,
+    attempt: u32,
+    idempotency_key: &'a str,
+    output: Option<&'a Value>,
+    error: Option<&'a str>,
+    error_code: Option<&'a str>,
+    started_at: Option<u64>,
+    finished_at: Option<u64>,
+    /// The output came from the cache; its credits were refunded.
+    free: bool,
+}
+
+impl<'a> From<&'a NodeRecord> for NodeView<'a> {
+    fn from(node: &'a NodeRecord) -> Self {
+        NodeView {
+            run_id: &node.run_id,
+            step_id: &node.step_id,
+            status: node.status.as_str(),
+            attempt: node.attempt,
+            idempotency_key: &node.idempotency_key,
+            output: node.output.as_ref(),
+            error: node.error.as_deref(),
+            error_code: node.error_code.as_deref(),
+            started_at: node.started_at,
+            finished_at: node.finished_at,
+            free: node.free,
+        }
+    }
+}
+
+/// `GET /api/runs/{id}` and the `snapshot` event.
+#[derive(Serialize)]
+pub struct ReportView<'a> {
+    run: RunView<'a>,
+    nodes: Vec<NodeView<'a>>,
+}
+
+impl<'a> From<&'a RunReport> for ReportView<'a> {
+    fn from(report: &'a RunReport) -> Self {
+        ReportView {
+            run: (&report.run).into(),
+            nodes: report.nodes.iter().map(NodeView::from).collect(),
+        }
+    }
+}
+
+/// A `node` or `run` event of `/api/runs/{id}/events`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView<'a> {
+    run_id: &'a str,
+    step_id: Option<&'a str>,
+    status: &'a str,
+    attempt: u32,
+    message: Option<&'a str>,
+    at: u64,
+}
+
+impl<'a> From<&'a RunEvent> for EventView<'a> {
+    fn from(event: &'a RunEvent) -> Self {
+        EventView {
+            run_id: &event.run_id,
+            step_id: event.step_id.as_deref(),
+            status: &event.status,
+            attempt: event.attempt,
+            message: event.message.as_deref(),
+            at: event.at,
+        }
+    }
+}
+
+/// The final `run` event when the stream learns of the end from the store, not from an event.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunEndView<'a> {
+    pub run_id: &'a str,
+    pub status: &'static str,
+}
+
+/// One entry of the caller's ledger.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntryView<'a> {
+    seq: u64,
+    operation_id: &'a str,
+    kind: &'static str,
+    user: &'a str,
+    amount: u64,
+    from: &'a str,
+    to: &'a str,
+    reservation_id: Option<&'a str>,
+    run_id: Option<&'a str>,
+    step_id: Option<&'a str>,
+    at: u64,
+    expires_at: Option<u64>,
+}
+
+impl<'a> From<&'a LedgerEntry> for LedgerEntryView<'a> {
+    fn from(entry: &'a LedgerEntry) -> Self {
+        LedgerEntryView {
+            seq: entry.seq,
+            operation_id: &entry.op_id,
+            kind: entry.kind.as_str(),
+            user: &entry.user,
+            amount: entry.amount,
+            from: &entry.from,
+            to: &entry.to,
+            reservation_id: entry.reservation_id.as_deref(),
+            run_id: entry.run_id.as_deref(),
+            step_id: entry.step_id.as_deref(),
+            at: entry.at,
+            expires_at: entry.expires_at,
+        }
+    }
+}
+
+/// One provider call of the AI operation log.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AiOperationView<'a> {
+    id: &'a str,
+    operation: &'a str,
+    provider: &'a str,
+    model: &'a str,
+    kind: &'a str,
+    user: Option<&'a str>,
+    run_id: Option<&'a str>,
+    step_id: Option<&'a str>,
+    input_summary: &'a str,
+    output_summary: &'a str,
+    usage: UsageView,
+    latency_ms: u64,
+    status: &'a str,
+    error: Option<&'a str>,
+    at: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UsageView {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+}
+
+impl<'a> From<&'a AiOperation> for AiOperationView<'a> {
+    fn from(operation: &'a AiOperation) -> Self {
+        AiOperationView {
+            id: &operation.id,
+            operation: &operation.operation,
+            provider: &operation.provider,
+            model: &operation.model,
+            kind: &operation.kind,
+            user: operation.user.as_deref(),
+            run_id: operation.run_id.as_deref(),
+            step_id: operation.step_id.as_deref(),
+            input_summary: &operation.input_summary,
+            output_summary: &operation.output_summary,
+            usage: UsageView {
+                prompt_tokens: operation.usage.prompt_tokens,
+                completion_tokens: operation.usage.completion_tokens,
+                total_tokens: operation.usage.total_tokens,
+            },
+            latency_ms: operation.latency_ms,
+            status: &operation.status,
+            error: operation.error.as_deref(),
+            at: operation.at,
+        }
+    }
+}
+
+/// A workflow of the folder, named by its file name: the folder is the server's.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowView<'a> {
+    name: &'a str,
+    file: &'a str,
+    version: Option<&'a str>,
+    sha256: Option<&'a str>,
+    errors: Option<String>,
+    steps: usize,
+}
+
+impl<'a> From<&'a WorkflowStatus> for WorkflowView<'a> {
+    fn from(status: &'a WorkflowStatus) -> Self {
+        let file = std::path::Path::new(&status.file)
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
+        WorkflowView {
+            name: &status.name,
+            file,
+            version: status.version.as_deref(),
+            sha256: status.sha256.as_deref(),
+            // The messages locate problems by the file's path; the file name is enough.
+            errors: status
+                .errors
+                .as_ref()
+                .map(|errors| errors.replace(&status.file, file)),
+            steps: status.steps,
+        }
+    }
+}
+
+/// An image revision: the stored record is camelCase already, but for the fields of its
+/// origin (`from_revision_id`).
+pub fn revision(revision: &ImageRevision) -> Value {
+    let mut value = serde_json::to_value(revision).unwrap_or(Value::Null);
+    camel_case_keys(&mut value);
+    value
+}
+
+/// Keys whose values are tech-pack data (the document, a view's or a close-up's analysis,
+/// callouts, an edited field's values): shown with their own names.
+const DOCUMENT_KEYS: &[&str] = &[
+    "tech_pack",
+    "analyses",
+    "analysis",
+    "callouts",
+    "old_value",
+    "new_value",
+    "result",
+];
+
+/// A tech-pack step's output as an answer: every key camelCase, except inside the values of
+/// [`DOCUMENT_KEYS`], which keep their names (only their own key is renamed).
+pub fn step_answer(mut output: Value) -> Value {
+    camel_case_keys(&mut output);
+    output
+}
+
+fn camel_case_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut inner) in entries {
+                if !DOCUMENT_KEYS.contains(&key.as_str()) {
+                    camel_case_keys(&mut inner);
+                }
+                map.insert(camel_case(&key), inner);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(camel_case_keys),
+        _ => {}
+    }
+}
+
+fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' && !out.is_empty() {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_become_camel_case_but_the_tech_pack_keeps_its_names() {
+        let answer = step_answer(json!({
+            "analysis_id": "an_1",
+            "tech_pack": { "points_of_measure": [], "views": [{ "bom_lines": [] }] },
+            "close_ups": [{ "image_hash": "h", "analysis": { "stitch_type": "x" } }],
+            "old_value": { "weight_or_thickness": 1 },
+            "creditsUsed": 3,
+        }));
+        assert_eq!(
+            answer,
+            json!({
+                "analysisId": "an_1",
+                "techPack": { "points_of_measure": [], "views": [{ "bom_lines": [] }] },
+                "closeUps": [{ "imageHash": "h", "analysis": { "stitch_type": "x" } }],
+                "oldValue": { "weight_or_thickness": 1 },
+                "creditsUsed": 3,
+            })
+        );
+    }
+}
