@@ -53,7 +53,7 @@ pub enum Store {
     /// This process opened the store.
     Own(techpack_engine::Engine),
     /// A server holds it and answered over the control socket.
-    Server(crate::control::Reply),
+    Server(Box<crate::control::Reply>),
 }
 
 /// Opens the store, or, when a running server holds it, asks that server `request` over the
@@ -75,7 +75,7 @@ pub fn open_store(
                 return Err(error);
             }
             match crate::control::socket::call(&path, request)? {
-                Some(reply) => Ok(Store::Server(reply)),
+                Some(reply) => Ok(Store::Server(Box::new(reply))),
                 None => Err(error),
             }
         }
@@ -89,7 +89,7 @@ pub async fn ask(
 ) -> anyhow::Result<crate::control::Reply> {
     let reply = match open_store(data_dir, Default::default(), &request)? {
         Store::Own(engine) => crate::control::answer(&engine, None, request).await,
-        Store::Server(reply) => reply,
+        Store::Server(reply) => *reply,
     };
     reply.ok()
 }

@@ -50,7 +50,7 @@ pub async fn runs(
             RunsCommand::Resume { run } => return resume_here(&engine, run).await,
             _ => crate::control::answer(&engine, None, request).await,
         },
-        super::Store::Server(reply) => reply,
+        super::Store::Server(reply) => *reply,
     };
     match (command, reply.ok()?) {
         (RunsCommand::List { json }, Reply::Runs(runs)) => {

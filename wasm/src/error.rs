@@ -131,6 +131,19 @@ impl PluginError {
     }
 }
 
+impl From<PluginError> for StepError {
+    /// Only a timeout may be retried: the same module with the same input fails the same way
+    /// otherwise, and a hostile plugin must not be retried for free forever.
+    fn from(error: PluginError) -> Self {
+        let code = error.code();
+        let step_error = match error {
+            PluginError::Timeout { .. } => StepError::retryable(error.to_string()),
+            _ => StepError::permanent(error.to_string()),
+        };
+        step_error.with_code(code)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,18 +164,5 @@ mod tests {
             ignored: "/srv/b/grade-sizes".into(),
         };
         assert!(!error.without_paths().contains("/srv"));
-    }
-}
-
-impl From<PluginError> for StepError {
-    /// Only a timeout may be retried: the same module with the same input fails the same way
-    /// otherwise, and a hostile plugin must not be retried for free forever.
-    fn from(error: PluginError) -> Self {
-        let code = error.code();
-        let step_error = match error {
-            PluginError::Timeout { .. } => StepError::retryable(error.to_string()),
-            _ => StepError::permanent(error.to_string()),
-        };
-        step_error.with_code(code)
     }
 }
