@@ -40,6 +40,14 @@ fn op(summary: &str, request: Option<Value>, ok: (&str, &str), errors: &[&str]) 
 
 pub fn document() -> Value {
     let string = json!({ "type": "string" });
+    let mut page = op(
+        "the product's tech pack as a printable page, images inlined (`?analysis=ID`)",
+        None,
+        ("200", "the page"),
+        &["400", "401", "404"],
+    );
+    page["responses"]["200"]["content"] =
+        json!({ "text/html": { "schema": { "type": "string" } } });
     let strings = json!({ "type": "array", "items": { "type": "string" } });
     let paid = ["400", "401", "402", "404", "500"];
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
@@ -67,6 +75,8 @@ pub fn document() -> Value {
             "/api/products": { "post": op("create a product", Some(body(json!({ "name": string, "description": string }), &["name"])), ("201", "the product"), &["400", "401"]) },
             "/api/products/{id}": { "get": op("a product with its image revisions", None, ("200", "the product"), &["401", "404"]) },
             "/api/products/{id}/revisions": { "get": op("a product's image revisions", None, ("200", "revisions"), &["401", "404"]) },
+            "/api/products/{id}/tech-pack": { "get": op("the product's tech pack (`techpack.json`; `?analysis=ID`, else the newest)", None, ("200", "the tech pack"), &["400", "401", "404"]) },
+            "/api/products/{id}/tech-pack.html": { "get": page },
             "/api/products/{id}/images": { "post": {
                 "summary": "upload a photo of one view (multipart: file `image`, text `view`)",
                 "security": [{ "bearer": [] }],
