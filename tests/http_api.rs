@@ -1,164 +1,19 @@
 //! The HTTP API end to end: the real `techpack serve` on 127.0.0.1:0, a real HTTP client.
 //! Every status path is checked with the caller's balance before and after.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Server;
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, multipart};
 use serde_json::{Value, json};
-
-const ADMIN: &str = "admin-secret-for-tests";
-
-struct Server {
-    child: Child,
-    base: String,
-    client: Client,
-}
-
-impl Server {
-    fn start(data: &Path, workflows: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_techpack"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--shutdown-grace", "5s"])
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--workflows-dir")
-            .arg(workflows)
-            .env("TECHPACK_ADMIN_TOKEN", ADMIN)
-            .env_remove("TECHPACK_VISION_PROVIDER")
-            .env_remove("TECHPACK_IMAGE_PROVIDER")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server {
-            child,
-            base,
-            client: Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method.parse().unwrap(), self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().unwrap();
-        let status = response.status();
-        let text = response.text().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn user(&self, name: &str, credits: u64) -> String {
-        let (status, body) = self.send(
-            "POST",
-            "/api/admin/users",
-            Some(ADMIN),
-            Some(json!({ "name": name, "credits": credits })),
-        );
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["token"].as_str().unwrap().to_string()
-    }
-
-    fn balance(&self, token: &str) -> u64 {
-        let (status, body) = self.send("GET", "/api/me/credits", Some(token), None);
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["balance"].as_u64().unwrap()
-    }
-
-    fn product_with_photo(&self, token: &str) -> String {
-        let (status, product) = self.send(
-            "POST",
-            "/api/products",
-            Some(token),
-            Some(json!({ "name": "tote" })),
-        );
-        assert_eq!(status, StatusCode::CREATED, "{product}");
-        let id = product["id"].as_str().unwrap().to_string();
-        let (status, revision) = self.upload(
-            token,
-            &id,
-            std::fs::read("workflows/samples/sample-product.png").unwrap(),
-            "front",
-        );
-        assert_eq!(status, StatusCode::CREATED, "{revision}");
-        assert_eq!(revision["version"], 1);
-        id
-    }
-
-    fn upload(
-        &self,
-        token: &str,
-        product: &str,
-        bytes: Vec<u8>,
-        view: &str,
-    ) -> (StatusCode, Value) {
-        let form = multipart::Form::new()
-            .part(
-                "image",
-                multipart::Part::bytes(bytes).file_name("photo.png"),
-            )
-            .text("view", view.to_string());
-        let response = self
-            .client
-            .post(self.url(&format!("/api/products/{product}/images")))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .unwrap();
-        let status = response.status();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
-    }
-}
 
 /// The status line of an upload whose headers declare `length` bytes (the body is not sent).
 fn declared_upload(server: &Server, token: &str, product: &str, length: usize) -> String {
     use std::io::{Read, Write};
-    let address = server.base.trim_start_matches("http://");
+    let address = server.address();
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     write!(
         stream,
@@ -178,25 +33,15 @@ fn declared_upload(server: &Server, token: &str, product: &str, length: usize) -
         .to_string()
 }
 
-fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let workflows = dir.path().join("workflows");
-    std::fs::create_dir_all(&workflows).unwrap();
-    for file in ["tech-pack-v2.yaml", "examples/hello.yaml"] {
-        std::fs::copy(
-            Path::new("workflows").join(file),
-            workflows.join(Path::new(file).file_name().unwrap()),
-        )
-        .unwrap();
-    }
-    (dir, data, workflows)
+/// A temp dir with the workflows these tests run: `tech-pack-v2` and `hello`.
+fn dirs() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    common::dirs(&["tech-pack-v2.yaml", "examples/hello.yaml"])
 }
 
 #[test]
 fn every_status_path_leaves_the_balance_right() {
     let (_dir, data, workflows) = dirs();
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     let alice = server.user("alice", 6);
     let analyze = |token: &str, body: Value| {
         server.send(
@@ -232,7 +77,8 @@ fn every_status_path_leaves_the_balance_right() {
             .contains("productId"),
         "{body}"
     );
-    let product = server.product_with_photo(&alice);
+    let (product, revision) = server.product_with_upload(&alice);
+    assert_eq!(revision["version"], 1);
     let (status, body) = server.upload(&alice, &product, b"%PDF-1.7 not a photo".to_vec(), "front");
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
@@ -376,9 +222,10 @@ fn every_status_path_leaves_the_balance_right() {
 #[test]
 fn fifty_concurrent_paid_requests_on_credits_for_ten() {
     let (_dir, data, workflows) = dirs();
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     let carol = server.user("carol", 13);
-    let product = server.product_with_photo(&carol);
+    let (product, revision) = server.product_with_upload(&carol);
+    assert_eq!(revision["version"], 1);
     let (status, body) = server.send(
         "POST",
         "/api/tech-pack-v2/base-views/analyze",
@@ -411,23 +258,10 @@ fn fifty_concurrent_paid_requests_on_credits_for_ten() {
     server.kill();
 }
 
-fn wait_for(server: &Server, token: &str, run: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, body) = server.send("GET", &format!("/api/runs/{run}"), Some(token), None);
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if done(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "run never got there: {body}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn runs_are_idempotent_followable_and_private() {
     let (_dir, data, workflows) = dirs();
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     let dave = server.user("dave", 0);
     let trigger = |key: &str, body: Value| {
         let response = server
@@ -465,7 +299,7 @@ fn runs_are_idempotent_followable_and_private() {
     assert_eq!(events.status(), StatusCode::OK);
     let text = events.text().unwrap();
     assert!(text.contains("event: snapshot"), "{text}");
-    let body = wait_for(&server, &dave, run, |b| b["run"]["status"] == "succeeded");
+    let body = server.wait_for(&dave, run, |b| b["run"]["status"] == "succeeded");
     assert_eq!(body["nodes"].as_array().unwrap().len(), 6);
     if !text.contains("\"succeeded\"") {
         panic!("the event stream ended before the run finished: {text}");
@@ -527,7 +361,7 @@ fn runs_are_idempotent_followable_and_private() {
 #[test]
 fn an_edited_workflow_takes_effect_and_a_broken_edit_keeps_the_last_good_one() {
     let (_dir, data, workflows) = dirs();
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     let frank = server.user("frank", 0);
     let file = workflows.join("tiny.yaml");
     std::fs::write(
@@ -547,7 +381,7 @@ fn an_edited_workflow_takes_effect_and_a_broken_edit_keeps_the_last_good_one() {
             return None;
         }
         let run = body["runId"].as_str().unwrap().to_string();
-        let done = wait_for(server, &frank, &run, |b| b["run"]["status"] == "succeeded");
+        let done = server.wait_for(&frank, &run, |b| b["run"]["status"] == "succeeded");
         Some(done["nodes"][0]["output"].clone())
     };
     while run_output(&server).is_none() {
@@ -607,7 +441,7 @@ fn a_paid_run_killed_mid_step_resumes_at_restart_and_is_charged_once() {
         "name: slow-paid\nsteps:\n  work: { uses: core/sleep, credits: 2, with: { ms: 1500 } }\n  after: { uses: core/echo, needs: work }\n",
     )
     .unwrap();
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     let gina = server.user("gina", 5);
     let (status, body) = server.send(
         "POST",
@@ -617,14 +451,12 @@ fn a_paid_run_killed_mid_step_resumes_at_restart_and_is_charged_once() {
     );
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let run = body["runId"].as_str().unwrap().to_string();
-    wait_for(&server, &gina, &run, |b| {
-        b["nodes"][0]["status"] == "running"
-    });
+    server.wait_for(&gina, &run, |b| b["nodes"][0]["status"] == "running");
     std::thread::sleep(Duration::from_millis(300));
     server.kill();
 
-    let server = Server::start(&data, &workflows);
-    let done = wait_for(&server, &gina, &run, |b| b["run"]["status"] == "succeeded");
+    let server = Server::start(&data, &workflows, &[]);
+    let done = server.wait_for(&gina, &run, |b| b["run"]["status"] == "succeeded");
     // A step's start (with its reservation) is not flushed on its own: the kill may have taken
     // it, and then the run starts over from what was durable (its creation). Either way the
     // step runs to the end once more and the user pays once.
@@ -656,12 +488,13 @@ fn a_paid_run_killed_mid_step_resumes_at_restart_and_is_charged_once() {
 #[test]
 fn what_a_created_answer_names_survives_a_kill_right_after_it() {
     let (_dir, data, workflows) = dirs();
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     let ivan = server.user("ivan", 0);
-    let product = server.product_with_photo(&ivan);
+    let (product, revision) = server.product_with_upload(&ivan);
+    assert_eq!(revision["version"], 1);
     server.kill();
 
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     let (status, body) = server.send(
         "GET",
         &format!("/api/products/{product}"),
@@ -687,7 +520,7 @@ fn what_a_created_answer_names_survives_a_kill_right_after_it() {
 #[test]
 fn a_tampered_balance_keeps_the_server_from_starting() {
     let (_dir, data, workflows) = dirs();
-    let server = Server::start(&data, &workflows);
+    let server = Server::start(&data, &workflows, &[]);
     server.user("henry", 5);
     server.kill();
     {

@@ -4,190 +4,91 @@
 //! body is camelCase; the bearer scheme is case-insensitive; `/api/logs?run=` filters; and
 //! logs written to a pipe carry no colour codes.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Options, Server};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{ALLOW, CONTENT_TYPE};
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin-secret-for-error-tests";
-
-struct Server {
-    child: Child,
-    base: String,
-    client: Client,
-    /// Everything the server wrote to stderr (a pipe), collected by a thread.
-    stderr: std::thread::JoinHandle<String>,
-    /// The data and workflows folders: server paths that no answer may name.
-    dir: tempfile::TempDir,
+/// The shared server with `hello` and a `slow` workflow, logging at `info` to a pipe that
+/// `stop` answers.
+fn start(extra: &[&str]) -> (tempfile::TempDir, Server) {
+    let (dir, data, workflows) = common::dirs(&["examples/hello.yaml"]);
+    std::fs::write(
+        workflows.join("slow.yaml"),
+        "name: slow\nsteps:\n  nap: { uses: core/sleep, with: { ms: 1500 } }\n  after: { uses: core/echo, needs: nap, with: { value: { done_at: end } } }\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &data,
+        &workflows,
+        Options {
+            args: extra,
+            envs: &[("RUST_LOG", "info")],
+            capture_stderr: true,
+            ..Options::default()
+        },
+    );
+    (dir, server)
 }
 
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let workflows = dir.path().join("workflows");
-        std::fs::create_dir_all(&workflows).unwrap();
-        std::fs::copy(
-            "workflows/examples/hello.yaml",
-            workflows.join("hello.yaml"),
-        )
+/// Sends `head` (and no more) on a raw connection; the response's status, headers and body.
+fn raw(server: &Server, head: &str) -> (u16, String, Vec<u8>) {
+    let address = server.address();
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-        std::fs::write(
-            workflows.join("slow.yaml"),
-            "name: slow\nsteps:\n  nap: { uses: core/sleep, with: { ms: 1500 } }\n  after: { uses: core/echo, needs: nap, with: { value: { done_at: end } } }\n",
-        )
-        .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_techpack"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--shutdown-grace", "5s"])
-            .args(extra)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--workflows-dir")
-            .arg(&workflows)
-            .env("TECHPACK_ADMIN_TOKEN", ADMIN)
-            .env("RUST_LOG", "info")
-            .env_remove("TECHPACK_VISION_PROVIDER")
-            .env_remove("TECHPACK_IMAGE_PROVIDER")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server {
-            child,
-            base,
-            client: Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-            stderr,
-            dir,
+    write!(stream, "{}", head.replace("{host}", address)).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let (headers, body_start) = loop {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "the connection closed before the response's headers");
+        received.extend_from_slice(&buffer[..n]);
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break (
+                String::from_utf8_lossy(&received[..end]).to_string(),
+                end + 4,
+            );
         }
+    };
+    let length: usize = headers
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .expect("an error answer has a Content-Length");
+    let mut body = received[body_start..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "the connection closed inside the body");
+        body.extend_from_slice(&buffer[..n]);
     }
+    let status = headers.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, headers, body)
+}
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
+/// Stops the server (SIGTERM), which must exit cleanly, and answers what it wrote to stderr.
+fn stop(server: Server) -> String {
+    let (status, stderr) = server.terminate_with_stderr();
+    assert!(status.success());
+    stderr
+}
 
-    fn request(&self, method: &str, path: &str) -> RequestBuilder {
-        self.client.request(method.parse().unwrap(), self.url(path))
-    }
-
-    fn json(&self, request: RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().unwrap();
-        let status = response.status();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn user(&self, name: &str, credits: u64) -> String {
-        let (status, body) = self.json(
-            self.request("POST", "/api/admin/users")
-                .bearer_auth(ADMIN)
-                .json(&json!({ "name": name, "credits": credits })),
-        );
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["token"].as_str().unwrap().to_string()
-    }
-
-    fn product_with_photo(&self, token: &str) -> String {
-        let (status, product) = self.json(
-            self.request("POST", "/api/products")
-                .bearer_auth(token)
-                .json(&json!({ "name": "tote" })),
-        );
-        assert_eq!(status, StatusCode::CREATED, "{product}");
-        let id = product["id"].as_str().unwrap().to_string();
-        let form = reqwest::blocking::multipart::Form::new()
-            .part(
-                "image",
-                reqwest::blocking::multipart::Part::bytes(
-                    std::fs::read("workflows/samples/sample-product.png").unwrap(),
-                )
-                .file_name("photo.png"),
-            )
-            .text("view", "front");
-        let (status, revision) = self.json(
-            self.request("POST", &format!("/api/products/{id}/images"))
-                .bearer_auth(token)
-                .multipart(form),
-        );
-        assert_eq!(status, StatusCode::CREATED, "{revision}");
-        id
-    }
-
-    /// Sends `head` (and no more) on a raw connection; the response's status, headers and body.
-    fn raw(&self, head: &str) -> (u16, String, Vec<u8>) {
-        let address = self.base.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(address).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(stream, "{}", head.replace("{host}", address)).unwrap();
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 4096];
-        let (headers, body_start) = loop {
-            let n = stream.read(&mut buffer).unwrap();
-            assert!(n > 0, "the connection closed before the response's headers");
-            received.extend_from_slice(&buffer[..n]);
-            if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-                break (
-                    String::from_utf8_lossy(&received[..end]).to_string(),
-                    end + 4,
-                );
-            }
-        };
-        let length: usize = headers
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse().unwrap())
-            })
-            .expect("an error answer has a Content-Length");
-        let mut body = received[body_start..].to_vec();
-        while body.len() < length {
-            let n = stream.read(&mut buffer).unwrap();
-            assert!(n > 0, "the connection closed inside the body");
-            body.extend_from_slice(&buffer[..n]);
-        }
-        let status = headers.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, headers, body)
-    }
-
-    /// Stops the server (SIGTERM) and answers what it wrote to stderr.
-    fn stop(mut self) -> String {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(self.child.wait().unwrap().success());
-        self.stderr.join().unwrap()
-    }
-
-    /// No answer may name the server's folders.
-    fn assert_no_server_path(&self, text: &str) {
-        let root = self.dir.path().to_str().unwrap();
-        assert!(!text.contains(root), "a server path leaked: {text}");
-    }
+/// No answer may name the server's folders (`data/` and `workflows/`, side by side in one
+/// temp dir).
+fn assert_no_server_path(server: &Server, text: &str) {
+    let root = server.data.parent().unwrap().to_str().unwrap();
+    assert!(!text.contains(root), "a server path leaked: {text}");
 }
 
 /// An error answer: its status, `application/json`, and exactly `{"error":{"code","message"}}`.
@@ -202,7 +103,7 @@ fn assert_error(server: &Server, response: Response, status: StatusCode, code: &
         "{status}: {content_type}"
     );
     let text = response.text().unwrap();
-    server.assert_no_server_path(&text);
+    assert_no_server_path(server, &text);
     let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
     assert_shape(&body, code);
     body
@@ -236,7 +137,7 @@ fn assert_raw_error(server: &Server, (status, headers, body): (u16, String, Vec<
         "{status}: {headers}"
     );
     let text = String::from_utf8(body).unwrap();
-    server.assert_no_server_path(&text);
+    assert_no_server_path(server, &text);
     assert_shape(&serde_json::from_str(&text).unwrap(), code);
 }
 
@@ -253,44 +154,30 @@ fn assert_camel_case(what: &str, value: &Value) {
     );
 }
 
-fn wait_for_run(server: &Server, token: &str, run: &str, status: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (code, body) = server.json(
-            server
-                .request("GET", &format!("/api/runs/{run}"))
-                .bearer_auth(token),
-        );
-        assert_eq!(code, StatusCode::OK, "{body}");
-        if body["run"]["status"] == status {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run never got {status}: {body}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn every_error_is_json_with_a_code() {
-    let server = Server::start(&["--max-body-mib", "1"]);
+    let (_dir, server) = start(&["--max-body-mib", "1"]);
     let token = server.user("alice", 0);
 
     // 413: a body declared over the limit, refused by the layer before it is read.
-    let answer = server.raw(&format!(
-        "POST /api/products HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
+    let answer = raw(
+        &server,
+        &format!(
+            "POST /api/products HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        2 * 1024 * 1024
-    ));
+            2 * 1024 * 1024
+        ),
+    );
     assert_eq!(answer.0, 413, "{}", answer.1);
     assert_raw_error(&server, answer, "too_large");
-    let answer = server.raw(&format!(
-        "POST /api/products/p/images HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
+    let answer = raw(
+        &server,
+        &format!(
+            "POST /api/products/p/images HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {}\r\n\r\n",
-        2 * 1024 * 1024
-    ));
+            2 * 1024 * 1024
+        ),
+    );
     assert_eq!(answer.0, 413, "{}", answer.1);
     assert_raw_error(&server, answer, "too_large");
 
@@ -392,7 +279,7 @@ fn every_error_is_json_with_a_code() {
         format!("BEARER {token}"),
         format!("Bearer   {token}"),
     ] {
-        let (status, body) = server.json(
+        let (status, body) = server.answer(
             server
                 .request("GET", "/api/me/credits")
                 .header("Authorization", header),
@@ -412,36 +299,40 @@ fn every_error_is_json_with_a_code() {
         body["error"]["message"].as_str().unwrap().contains("TP017"),
         "{body}"
     );
-    server.stop();
+    stop(server);
 }
 
 #[test]
 fn a_request_over_the_timeout_answers_408_in_json() {
-    let server = Server::start(&["--request-timeout", "300ms"]);
+    let (_dir, server) = start(&["--request-timeout", "300ms"]);
     let token = server.user("bob", 0);
     // A body that never arrives: the handler waits for it until the timeout.
     let started = Instant::now();
-    let answer = server.raw(&format!(
-        "POST /api/products HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
+    let answer = raw(
+        &server,
+        &format!(
+            "POST /api/products HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: 40\r\n\r\n{{\"name\":"
-    ));
+        ),
+    );
     assert_eq!(answer.0, 408, "{}", answer.1);
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_raw_error(&server, answer, "timeout");
-    server.stop();
+    stop(server);
 }
 
 #[test]
 fn bodies_are_camel_case_logs_filter_by_run_and_stderr_has_no_colour() {
-    let server = Server::start(&[]);
+    let (_dir, server) = start(&[]);
     let token = server.user("carol", 20);
-    let product = server.product_with_photo(&token);
+    let (product, _) = server.product_with_photo(&token);
     let auth = |request: RequestBuilder| request.bearer_auth(&token);
 
     // The analyze answer: camelCase at the top; the tech pack keeps its schema's names.
     let analyze = |body: Value| {
-        server
-            .json(auth(server.request("POST", "/api/tech-pack-v2/base-views/analyze")).json(&body))
+        server.answer(
+            auth(server.request("POST", "/api/tech-pack-v2/base-views/analyze")).json(&body),
+        )
     };
     let (status, first) = analyze(json!({ "productId": product }));
     assert_eq!(status, StatusCode::OK, "{first}");
@@ -461,7 +352,8 @@ fn bodies_are_camel_case_logs_filter_by_run_and_stderr_has_no_colour() {
 
     // The log, by run: each id gives its own lines, and together they are all of them.
     let logs = |query: &str| {
-        let (status, body) = server.json(auth(server.request("GET", &format!("/api/logs{query}"))));
+        let (status, body) =
+            server.answer(auth(server.request("GET", &format!("/api/logs{query}"))));
         assert_eq!(status, StatusCode::OK, "{body}");
         body["operations"].as_array().unwrap().clone()
     };
@@ -484,11 +376,11 @@ fn bodies_are_camel_case_logs_filter_by_run_and_stderr_has_no_colour() {
     assert_error(&server, response, StatusCode::NOT_FOUND, "not_found");
 
     // Credits, products and revisions.
-    let (_, credits) = server.json(auth(server.request("GET", "/api/me/credits")));
+    let (_, credits) = server.answer(auth(server.request("GET", "/api/me/credits")));
     for entry in credits["history"].as_array().unwrap() {
         assert_camel_case("a ledger entry", entry);
     }
-    let (_, shown) = server.json(auth(
+    let (_, shown) = server.answer(auth(
         server.request("GET", &format!("/api/products/{product}")),
     ));
     assert_camel_case("a product", &shown);
@@ -498,7 +390,7 @@ fn bodies_are_camel_case_logs_filter_by_run_and_stderr_has_no_colour() {
 
     // A run record and its events: camelCase, and no server path (the workflow file).
     let (status, accepted) =
-        server.json(auth(server.request("POST", "/api/workflows/slow/runs")).json(&json!({})));
+        server.answer(auth(server.request("POST", "/api/workflows/slow/runs")).json(&json!({})));
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     let run = accepted["runId"].as_str().unwrap().to_string();
     let events = auth(server.request("GET", &format!("/api/runs/{run}/events")))
@@ -506,7 +398,7 @@ fn bodies_are_camel_case_logs_filter_by_run_and_stderr_has_no_colour() {
         .unwrap()
         .text()
         .unwrap();
-    server.assert_no_server_path(&events);
+    assert_no_server_path(&server, &events);
     let mut kinds = Vec::new();
     let mut kind = "";
     for line in events.lines() {
@@ -529,8 +421,8 @@ fn bodies_are_camel_case_logs_filter_by_run_and_stderr_has_no_colour() {
         }
     }
     assert!(kinds.iter().any(|k| k == "node"), "{events}");
-    let done = wait_for_run(&server, &token, &run, "succeeded");
-    server.assert_no_server_path(&done.to_string());
+    let done = server.wait_for(&token, &run, |b| b["run"]["status"] == "succeeded");
+    assert_no_server_path(&server, &done.to_string());
     assert_camel_case("a run", &done["run"]);
     assert!(done["run"].get("workflowOrigin").is_none(), "{done}");
     assert_eq!(done["run"]["workflowName"], "slow");
@@ -540,10 +432,10 @@ fn bodies_are_camel_case_logs_filter_by_run_and_stderr_has_no_colour() {
     }
     // A step's output is data: it keeps its own names.
     assert_eq!(done["nodes"][1]["output"], json!({ "done_at": "end" }));
-    let (_, listed) = server.json(auth(server.request("GET", "/api/workflows")));
-    server.assert_no_server_path(&listed.to_string());
+    let (_, listed) = server.answer(auth(server.request("GET", "/api/workflows")));
+    assert_no_server_path(&server, &listed.to_string());
 
-    let stderr = server.stop();
+    let stderr = stop(server);
     assert!(stderr.contains("listening"), "{stderr}");
     assert!(
         !stderr.contains("\x1b["),

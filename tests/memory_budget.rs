@@ -1,121 +1,32 @@
 //! The memory budget end to end: the real `techpack serve` with a small budget, uploads over
 //! raw HTTP/1.1 so the test decides when each body arrives.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::{Options, Server};
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, multipart};
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin-secret-for-tests";
 const SAMPLE: &str = "workflows/samples/sample-product.png";
 const PADDED_BYTES: usize = 22 * 1024 * 1024;
 
-struct Server {
-    child: Child,
-    address: String,
-    client: Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(data: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_techpack"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(data)
-            .args(extra)
-            .env("TECHPACK_ADMIN_TOKEN", ADMIN)
-            .env_remove("TECHPACK_VISION_PROVIDER")
-            .env_remove("TECHPACK_IMAGE_PROVIDER")
-            .env_remove("TECHPACK_MEMORY_BUDGET_MIB")
-            .env_remove("TECHPACK_MEMORY_WAIT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server {
-            child,
-            address,
-            client: Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        }
-    }
-
-    fn send(&self, method: &str, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .request(
-                method.parse().unwrap(),
-                format!("http://{}{path}", self.address),
-            )
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .unwrap();
-        let status = response.status();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn user(&self, name: &str) -> String {
-        let (status, body) = self.send(
-            "POST",
-            "/api/admin/users",
-            ADMIN,
-            json!({ "name": name, "credits": 100 }),
-        );
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["token"].as_str().unwrap().to_string()
-    }
-
-    fn product(&self, token: &str) -> String {
-        let (status, body) = self.send("POST", "/api/products", token, json!({ "name": "tote" }));
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().unwrap().to_string()
-    }
-
-    fn upload(&self, token: &str, product: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
-        let form = multipart::Form::new()
-            .part(
-                "image",
-                multipart::Part::bytes(bytes).file_name("photo.png"),
-            )
-            .text("view", "front");
-        let response = self
-            .client
-            .post(format!(
-                "http://{}/api/products/{product}/images",
-                self.address
-            ))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .unwrap();
-        let status = response.status();
-        (status, response.json().unwrap_or(Value::Null))
-    }
+/// The shared server on `data` with the repo's workflows, and with the budget's own defaults
+/// unless `extra` sets them.
+fn start(data: &Path, extra: &[&str]) -> Server {
+    Server::start_with(
+        data,
+        Path::new("workflows"),
+        Options {
+            args: extra,
+            env_remove: &["TECHPACK_MEMORY_BUDGET_MIB", "TECHPACK_MEMORY_WAIT"],
+            ..Options::default()
+        },
+    )
 }
 
 fn crc32(kind: &[u8], data: &[u8]) -> u32 {
@@ -167,7 +78,7 @@ impl RawUpload {
     /// Sends the headers of an upload declaring `length` body bytes, asking the server to
     /// say when it is ready for the body (`Expect: 100-continue`).
     fn start(server: &Server, token: &str, product: &str, length: usize) -> RawUpload {
-        let mut stream = TcpStream::connect(&server.address).unwrap();
+        let mut stream = TcpStream::connect(server.address()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
@@ -176,7 +87,7 @@ impl RawUpload {
             "POST /api/products/{product}/images HTTP/1.1\r\nHost: {}\r\n\
              Authorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=xyz\r\n\
              Content-Length: {length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
-            server.address
+            server.address()
         )
         .unwrap();
         RawUpload { stream }
@@ -222,11 +133,11 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 #[test]
 fn uploads_queue_for_the_budget_and_one_that_would_wait_too_long_is_told_to_retry() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
+    let server = start(
         &dir.path().join("data"),
         &["--memory-budget-mib", "30", "--memory-wait", "1s"],
     );
-    let (ada, bob) = (server.user("ada"), server.user("bob"));
+    let (ada, bob) = (server.user("ada", 100), server.user("bob", 100));
     let (ada_product, bob_product) = (server.product(&ada), server.product(&bob));
     let body = form_body(&padded_png(PADDED_BYTES));
 
@@ -253,7 +164,7 @@ fn uploads_queue_for_the_budget_and_one_that_would_wait_too_long_is_told_to_retr
     assert_eq!(status, 201, "{head}{revision}");
 
     // The budget was given back: Bob's upload now goes through.
-    let (status, revision) = server.upload(&bob, &bob_product, padded_png(PADDED_BYTES));
+    let (status, revision) = server.upload(&bob, &bob_product, padded_png(PADDED_BYTES), "front");
     assert_eq!(status, StatusCode::CREATED, "{revision}");
 }
 
@@ -261,12 +172,12 @@ fn uploads_queue_for_the_budget_and_one_that_would_wait_too_long_is_told_to_retr
 fn a_png_padded_with_a_text_chunk_is_stored_without_the_padding() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data, &[]);
-    let ada = server.user("ada");
+    let server = start(&data, &[]);
+    let ada = server.user("ada", 100);
     let product = server.product(&ada);
 
     let padded = padded_png(PADDED_BYTES);
-    let (status, revision) = server.upload(&ada, &product, padded.clone());
+    let (status, revision) = server.upload(&ada, &product, padded.clone(), "front");
     assert_eq!(status, StatusCode::CREATED, "{revision}");
     assert_eq!(
         (revision["width"].as_u64(), revision["height"].as_u64()),
@@ -290,8 +201,8 @@ fn a_png_padded_with_a_text_chunk_is_stored_without_the_padding() {
     let (status, analysis) = server.send(
         "POST",
         "/api/tech-pack-v2/base-views/analyze",
-        &ada,
-        json!({ "productId": product }),
+        Some(&ada),
+        Some(json!({ "productId": product })),
     );
     assert_eq!(status, StatusCode::OK, "{analysis}");
 }
@@ -299,8 +210,8 @@ fn a_png_padded_with_a_text_chunk_is_stored_without_the_padding() {
 #[test]
 fn metadata_beyond_what_a_photo_needs_is_refused_with_a_clear_400() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), &[]);
-    let ada = server.user("ada");
+    let server = start(&dir.path().join("data"), &[]);
+    let ada = server.user("ada", 100);
     let product = server.product(&ada);
     let png = std::fs::read(SAMPLE).unwrap();
     // A 2 MiB colour profile chunk: kept chunks may carry at most 1 MiB.
@@ -311,7 +222,7 @@ fn metadata_beyond_what_a_photo_needs_is_refused_with_a_clear_400() {
     big.extend_from_slice(&profile);
     big.extend_from_slice(&crc32(b"iCCP", &profile).to_be_bytes());
     big.extend_from_slice(&png[33..]);
-    let (status, error) = server.upload(&ada, &product, big);
+    let (status, error) = server.upload(&ada, &product, big, "front");
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("metadata"), "{message}");

@@ -1,13 +1,14 @@
 //! The real `techpack serve` on 127.0.0.1:0 for end-to-end tests, with a real HTTP client.
 #![allow(dead_code)] // each test file uses its own part of it
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, multipart};
+use reqwest::blocking::{Client, RequestBuilder, multipart};
 use serde_json::{Value, json};
 
 pub const ADMIN: &str = "admin-secret-for-tests";
@@ -16,25 +17,71 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub client: Client,
+    /// The data folder it was started on, for tests that look at what it stored or check
+    /// that no answer names it.
+    pub data: PathBuf,
+    /// Everything the server wrote to stderr, collected by a thread when started with
+    /// `Options::capture_stderr` (else stderr goes nowhere).
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// What a test changes about how the server starts; `Server::start` takes the defaults.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// More `serve` arguments.
+    pub args: &'a [&'a str],
+    /// More environment variables for the server (`RUST_LOG`, say).
+    pub envs: &'a [(&'a str, &'a str)],
+    /// Variables the server must not inherit from the test's environment, beyond the
+    /// providers' (which it never inherits), so that its defaults hold.
+    pub env_remove: &'a [&'a str],
+    /// Keep what the server writes to stderr, for `terminate_with_stderr`.
+    pub capture_stderr: bool,
 }
 
 impl Server {
     pub fn start(data: &Path, workflows: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_techpack"))
+        Server::start_with(
+            data,
+            workflows,
+            Options {
+                args: extra,
+                ..Options::default()
+            },
+        )
+    }
+
+    pub fn start_with(data: &Path, workflows: &Path, options: Options) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_techpack"));
+        command
             .args(["serve", "--addr", "127.0.0.1:0", "--shutdown-grace", "5s"])
             .arg("--data-dir")
             .arg(data)
             .arg("--workflows-dir")
             .arg(workflows)
-            .args(extra)
+            .args(options.args)
             .env("TECHPACK_ADMIN_TOKEN", ADMIN)
+            .envs(options.envs.iter().copied())
             .env_remove("TECHPACK_VISION_PROVIDER")
             .env_remove("TECHPACK_IMAGE_PROVIDER")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(if options.capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        for name in options.env_remove {
+            command.env_remove(name);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = stderr.read_to_string(&mut text);
+                text
+            })
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -51,7 +98,14 @@ impl Server {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
+            data: data.to_path_buf(),
+            stderr,
         }
+    }
+
+    /// `host:port`, for raw connections.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -66,13 +120,23 @@ impl Server {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method.parse().unwrap(), self.url(path));
+        let mut request = self.request(method, path);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(&body);
         }
+        self.answer(request)
+    }
+
+    /// A request to build further (headers, other bodies) and then `answer`.
+    pub fn request(&self, method: &str, path: &str) -> RequestBuilder {
+        self.client.request(method.parse().unwrap(), self.url(path))
+    }
+
+    /// Sends `request`: the answer's status and body (as JSON, or as a string if it is not).
+    pub fn answer(&self, request: RequestBuilder) -> (StatusCode, Value) {
         let response = request.send().unwrap();
         let status = response.status();
         let text = response.text().unwrap();
@@ -94,9 +158,15 @@ impl Server {
         body["token"].as_str().unwrap().to_string()
     }
 
-    /// A new product of the token's user with the sample photo as its front view: the
-    /// product's id and the photo's revision id.
-    pub fn product_with_photo(&self, token: &str) -> (String, String) {
+    /// The token's credit balance.
+    pub fn balance(&self, token: &str) -> u64 {
+        let (status, body) = self.send("GET", "/api/me/credits", Some(token), None);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["balance"].as_u64().unwrap()
+    }
+
+    /// A new product of the token's user, without photos: its id.
+    pub fn product(&self, token: &str) -> String {
         let (status, product) = self.send(
             "POST",
             "/api/products",
@@ -104,7 +174,19 @@ impl Server {
             Some(json!({ "name": "tote" })),
         );
         assert_eq!(status, StatusCode::CREATED, "{product}");
-        let id = product["id"].as_str().unwrap().to_string();
+        product["id"].as_str().unwrap().to_string()
+    }
+
+    /// A new product of the token's user with the sample photo as its front view: the
+    /// product's id and the photo's revision id.
+    pub fn product_with_photo(&self, token: &str) -> (String, String) {
+        let (id, revision) = self.product_with_upload(token);
+        (id, revision["revisionId"].as_str().unwrap().to_string())
+    }
+
+    /// Like `product_with_photo`, with the whole answer to the upload (the revision).
+    pub fn product_with_upload(&self, token: &str) -> (String, Value) {
+        let id = self.product(token);
         let (status, revision) = self.upload(
             token,
             &id,
@@ -112,7 +194,7 @@ impl Server {
             "front",
         );
         assert_eq!(status, StatusCode::CREATED, "{revision}");
-        (id, revision["revisionId"].as_str().unwrap().to_string())
+        (id, revision)
     }
 
     pub fn upload(
@@ -139,7 +221,7 @@ impl Server {
         (status, response.json().unwrap_or(Value::Null))
     }
 
-    /// Polls a run until `done` holds for its record (30 s at most).
+    /// Polls a run until `done` holds for its record (60 s at most).
     pub fn wait_for(&self, token: &str, run: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -161,6 +243,38 @@ impl Server {
                 Some("succeeded" | "failed" | "cancelled")
             )
         })
+    }
+
+    /// Stops the server with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Stops the server with SIGTERM (a graceful shutdown) and waits for it: how it exited.
+    pub fn terminate(mut self) -> ExitStatus {
+        self.sigterm()
+    }
+
+    /// Like `terminate`, with all the server wrote to stderr (it must have been started with
+    /// `Options::capture_stderr`).
+    pub fn terminate_with_stderr(mut self) -> (ExitStatus, String) {
+        let status = self.sigterm();
+        let stderr = self
+            .stderr
+            .take()
+            .expect("started without Options::capture_stderr")
+            .join()
+            .unwrap();
+        (status, stderr)
+    }
+
+    fn sigterm(&mut self) -> ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
     }
 }
 
