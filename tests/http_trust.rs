@@ -23,12 +23,6 @@ fn message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or_default()
 }
 
-fn balance(server: &Server, token: &str) -> u64 {
-    let (status, body) = server.send("GET", "/api/me/credits", Some(token), None);
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["balance"].as_u64().unwrap()
-}
-
 /// The stored file of a revision (content-addressed by its sha256).
 fn blob_path(data: &Path, revision: &Value) -> String {
     let hash = revision["imageHash"].as_str().unwrap();
@@ -101,7 +95,7 @@ fn an_http_run_cannot_read_or_write_server_files_through_its_inputs() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(message(&body).contains("`out` is a server path"), "{body}");
     assert_eq!(snapshot(&target), before);
-    assert_eq!(balance(&server, &alice), 20, "a refused run costs nothing");
+    assert_eq!(server.balance(&alice), 20, "a refused run costs nothing");
 
     // The caller's own upload works end to end, and its tech pack is downloaded from the API.
     let (status, body) = trigger(
@@ -114,7 +108,7 @@ fn an_http_run_cannot_read_or_write_server_files_through_its_inputs() {
     let run = body["runId"].as_str().unwrap().to_string();
     let report = server.wait_finished(&alice, &run);
     assert_eq!(report["run"]["status"], "succeeded", "{report}");
-    assert_eq!(balance(&server, &alice), 11);
+    assert_eq!(server.balance(&alice), 11);
     assert_eq!(snapshot(&target), before);
 
     let response = server
