@@ -33,7 +33,7 @@ pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{
-    Durability, HookError, NodeRecord, NodeStatus, RunRecord, RunStatus, SledStore, StateStore,
-    TxnView,
+    AttemptOutcome, AttemptRecord, Durability, HookError, NodeRecord, NodeStatus, RunRecord,
+    RunStatus, SledStore, StateStore, TxnView,
 };
 pub use workflow::{Diagnostic, Diagnostics, GraphFormat, Workflow};
