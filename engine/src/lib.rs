@@ -16,7 +16,8 @@
 //!   (`sled_store`), on the data directory's [`store::Database`] (`database`): sled behind a
 //!   write-ahead log of our own (`wal`), which every part's writes go through.
 //! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
-//!   delays (`backoff`), group commit (`flush`) and transition events (`events`).
+//!   delays (`backoff`), group commit (`flush`), transition events (`events`), and retry and
+//!   replay of finished runs (`rerun`).
 //! - `error`: [`EngineError`], the crate's one error type.
 
 pub mod credits;

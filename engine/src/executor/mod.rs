@@ -225,6 +225,11 @@ impl Engine {
         &self.inner.resources
     }
 
+    /// The workflow a stored run is pinned to, parsed from the text it started with.
+    pub fn workflow_of(&self, run: &RunRecord) -> Result<Arc<Workflow>, EngineError> {
+        self.inner.workflow_of(run)
+    }
+
     /// Waits until everything written to the store so far is on disk (in `sync` durability;
     /// at once in `relaxed`). Concurrent callers share one flush.
     pub async fn durable(&self) -> Result<(), EngineError> {
