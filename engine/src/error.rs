@@ -27,6 +27,19 @@ pub enum EngineError {
     RunFinished { id: String, status: &'static str },
     #[error("run `{0}` is already being executed")]
     RunActive(String),
+    /// Retry and replay take a finished run; this one is pending or interrupted.
+    #[error("run `{id}` has not finished ({status}); resume or cancel it first")]
+    RunUnfinished { id: String, status: &'static str },
+    /// Retry was asked of a run that succeeded.
+    #[error("run `{0}` succeeded: nothing to retry (replay it from a step to run steps again)")]
+    NothingToRetry(String),
+    /// Replay was asked to start from a step the run's workflow does not have.
+    #[error("run `{run}`'s workflow has no step `{step}`; its steps: {}", .steps.join(", "))]
+    UnknownStep {
+        run: String,
+        step: String,
+        steps: Vec<String>,
+    },
     /// A lifecycle hook refused a transition (e.g. insufficient credits).
     #[error("{0}")]
     Refused(String),

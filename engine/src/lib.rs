@@ -16,7 +16,8 @@
 //!   (`sled_store`), on the data directory's [`store::Database`] (`database`): sled behind a
 //!   write-ahead log of our own (`wal`), which every part's writes go through.
 //! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
-//!   delays (`backoff`), group commit (`flush`) and transition events (`events`).
+//!   delays (`backoff`), group commit (`flush`), transition events (`events`), and retry and
+//!   replay of finished runs (`rerun`).
 //! - `error`: [`EngineError`], the crate's one error type.
 
 pub mod credits;
@@ -33,7 +34,7 @@ pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{
-    Durability, HookError, NodeRecord, NodeStatus, RunRecord, RunStatus, SledStore, StateStore,
-    TxnView,
+    AttemptOutcome, AttemptRecord, Durability, HookError, NodeRecord, NodeStatus, RunRecord,
+    RunStatus, SledStore, StateStore, TxnView,
 };
 pub use workflow::{Diagnostic, Diagnostics, GraphFormat, Workflow};

@@ -1,8 +1,10 @@
-//! `techpack runs list|show|resume|cancel`. While a server holds the data directory, they
-//! ask it over the control socket (`control`).
+//! `techpack runs list|show|resume|cancel|retry|replay`. While a server holds the data
+//! directory, the first four ask it over the control socket (`control`); retry and replay
+//! execute here, with progress, so they need the directory to themselves.
 
 use clap::Subcommand;
-use techpack_engine::{Durability, RunReport, RunStatus};
+use serde_json::Map;
+use techpack_engine::{Durability, Engine, NodeStatus, RunReport, RunStatus};
 
 use super::{DataDir, run, summary};
 use crate::control::{Reply, Request};
@@ -26,6 +28,20 @@ pub enum RunsCommand {
     Resume { run: Option<String> },
     /// Cancel a run that is not executing (an interrupted one), or one the server executes
     Cancel { run: String },
+    /// Make a failed or cancelled run go on: its failed and cancelled steps and every step
+    /// after them run again, the others keep their outputs
+    Retry { run: String },
+    /// Start a new run from a finished one's step: the steps before it take the old run's
+    /// outputs, STEP and every step after it run
+    Replay {
+        run: String,
+        /// The step to run again from
+        #[arg(long, value_name = "STEP")]
+        from: String,
+        /// An input to change, `name=value` (JSON for non-string inputs); repeatable
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+    },
 }
 
 pub async fn runs(
@@ -39,6 +55,14 @@ pub async fn runs(
         ..Default::default()
     };
     let request = match &command {
+        RunsCommand::Retry { run } => {
+            let engine = crate::wiring::open_engine(&data_dir.path(), options)?;
+            return retry_here(&engine, run).await;
+        }
+        RunsCommand::Replay { run, from, inputs } => {
+            let engine = crate::wiring::open_engine(&data_dir.path(), options)?;
+            return replay_here(&engine, run, from, inputs).await;
+        }
         RunsCommand::List { .. } => Request::RunsList,
         RunsCommand::Show { run, .. } => Request::RunsShow { run: run.clone() },
         RunsCommand::Cancel { run } => Request::RunsCancel { run: run.clone() },
@@ -80,11 +104,17 @@ pub async fn runs(
                 let value = serde_json::json!({ "run": run, "nodes": nodes });
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
-                print!("{}", summary::render(&RunReport { run, nodes }, false));
+                print!(
+                    "{}",
+                    summary::render(&RunReport { run: *run, nodes }, false)
+                );
             }
         }
         (RunsCommand::Cancel { .. }, Reply::Report { run, nodes }) => {
-            print!("{}", summary::render(&RunReport { run, nodes }, false));
+            print!(
+                "{}",
+                summary::render(&RunReport { run: *run, nodes }, false)
+            );
         }
         (RunsCommand::Resume { .. }, Reply::Resumed(ids)) => {
             if ids.is_empty() {
@@ -93,6 +123,9 @@ pub async fn runs(
             for id in ids {
                 println!("{id}: resumed by the server that holds the data directory");
             }
+        }
+        (RunsCommand::Retry { .. } | RunsCommand::Replay { .. }, _) => {
+            unreachable!("retry and replay are answered here")
         }
         (_, other) => anyhow::bail!("unexpected answer from the server: {other:?}"),
     }
@@ -133,5 +166,51 @@ async fn resume_one(engine: &techpack_engine::Engine, id: &str) -> anyhow::Resul
         );
     }
     let report = run::execute_with_progress(engine, id, before.nodes.len(), false).await?;
+    run::finish(&report, None)
+}
+
+async fn retry_here(engine: &Engine, id: &str) -> anyhow::Result<Exit> {
+    engine.retry(id).await?;
+    let nodes = engine.report(id)?.nodes;
+    let again = nodes
+        .iter()
+        .filter(|n| n.status == NodeStatus::Pending)
+        .count();
+    eprintln!(
+        "retrying run {id}: {again}/{} steps run again, the others keep their outputs",
+        nodes.len()
+    );
+    let report = run::execute_with_progress(engine, id, nodes.len(), false).await?;
+    run::finish(&report, None)
+}
+
+async fn replay_here(
+    engine: &Engine,
+    id: &str,
+    from: &str,
+    pairs: &[String],
+) -> anyhow::Result<Exit> {
+    let parent = engine.report(id)?.run;
+    let workflow = engine.workflow_of(&parent)?;
+    let mut inputs = Map::new();
+    for pair in pairs {
+        let Some((name, text)) = pair.split_once('=') else {
+            anyhow::bail!("`--input {pair}` must be written NAME=VALUE");
+        };
+        inputs.insert(name.to_string(), workflow.parse_input_value(name, text));
+    }
+    let run = engine.replay(id, from, inputs).await?;
+    let taken = engine
+        .report(&run.id)?
+        .nodes
+        .iter()
+        .filter(|n| n.reused_from.is_some())
+        .count();
+    eprintln!(
+        "run {} replays run {id} from step `{from}` ({} steps, {taken} taken from run {id})",
+        run.id,
+        workflow.steps.len()
+    );
+    let report = run::execute_with_progress(engine, &run.id, workflow.steps.len(), false).await?;
     run::finish(&report, None)
 }

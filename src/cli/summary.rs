@@ -39,6 +39,12 @@ pub fn render(report: &RunReport, live: bool) -> String {
         "run {} ({} v{}) {status}{elapsed}",
         run.id, run.workflow_name, run.workflow_version
     );
+    if let (Some(parent), Some(from)) = (&run.parent_run_id, &run.replay_from) {
+        let _ = writeln!(out, "  replays run {parent} from step `{from}`");
+    }
+    if run.retries > 0 {
+        let _ = writeln!(out, "  retried {} time(s)", run.retries);
+    }
     if let Some(error) = &run.error {
         let _ = writeln!(out, "  {error}");
     }
@@ -66,9 +72,14 @@ pub fn render(report: &RunReport, live: bool) -> String {
             (NodeStatus::Running, false) => "interrupted",
             (status, _) => status.as_str(),
         };
+        let taken = node
+            .reused_from
+            .as_ref()
+            .map(|r| format!("output taken from run {r}"));
         let note = node
             .error
             .as_deref()
+            .or(taken.as_deref())
             .unwrap_or(if node.free { "free" } else { "" });
         let _ = writeln!(
             out,

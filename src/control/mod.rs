@@ -56,7 +56,7 @@ pub enum Request {
 pub enum Reply {
     Runs(Vec<RunRecord>),
     Report {
-        run: RunRecord,
+        run: Box<RunRecord>,
         nodes: Vec<NodeRecord>,
     },
     /// The runs the server started resuming.
@@ -76,7 +76,7 @@ pub enum Reply {
 impl Reply {
     fn report(report: RunReport) -> Reply {
         Reply::Report {
-            run: report.run,
+            run: Box::new(report.run),
             nodes: report.nodes,
         }
     }

@@ -44,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs/{id}/events", get(runs::events))
         .route("/api/runs/{id}/cancel", post(runs::cancel))
         .route("/api/runs/{id}/resume", post(runs::resume))
+        .route("/api/runs/{id}/retry", post(runs::retry))
+        .route("/api/runs/{id}/replay", post(runs::replay))
         .route("/api/me/credits", get(me::credits))
         .route("/api/logs", get(me::logs))
         .route("/api/admin/users", post(admin::create_user))

@@ -86,6 +86,15 @@ error_codes! {
     RunActive => "run_active", CONFLICT,
         "the run is running in this server",
         "wait for it or cancel it";
+    RunUnfinished => "run_unfinished", CONFLICT,
+        "the run has not finished, so there is nothing to retry or replay yet",
+        "wait for it to finish, or resume or cancel it";
+    NothingToRetry => "nothing_to_retry", CONFLICT,
+        "the run succeeded: no step failed or was cancelled",
+        "replay it from a step (`POST /api/runs/{id}/replay`) to run steps again";
+    UnknownStep => "unknown_step", BAD_REQUEST,
+        "the workflow has no step with this id",
+        "use one of the steps the message lists";
     IdempotencyKeyReused => "idempotency_key_reused", CONFLICT,
         "this `Idempotency-Key` was used with a different body",
         "use a new key for a new request";

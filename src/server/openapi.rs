@@ -99,6 +99,8 @@ pub fn document() -> Value {
             "/api/runs/{id}/events": { "get": { "summary": "Server-Sent Events of node transitions", "security": [{ "bearer": [] }], "responses": { "200": { "description": "text/event-stream: snapshot, node, run events" } } } },
             "/api/runs/{id}/cancel": { "post": op("cancel a run", None, ("202", "cancelling"), &["401", "404", "409"]) },
             "/api/runs/{id}/resume": { "post": op("resume an interrupted run", None, ("202", "resumed"), &["401", "404", "409"]) },
+            "/api/runs/{id}/retry": { "post": op("the same failed or cancelled run goes on: its failed and cancelled steps and those after them run again", None, ("202", "retried"), &["401", "404", "409"]) },
+            "/api/runs/{id}/replay": { "post": op("a new run on this run's workflow text from step `from`; the steps before it take this run's outputs", Some(body(json!({ "from": string, "inputs": { "type": "object" } }), &["from"])), ("202", "the new run"), &["400", "401", "404", "409"]) },
             "/api/me/credits": { "get": op("balance and ledger history", None, ("200", "{balance, reserved, spent, history}"), &["401"]) },
             "/api/logs": { "get": logs },
             "/api/admin/users": { "post": op("create a user (admin token)", Some(body(json!({ "name": string, "credits": { "type": "integer" } }), &["name"])), ("201", "{name, token}"), &["400", "401", "409"]) },

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use techpack_engine::credits::LedgerEntry;
-use techpack_engine::{NodeRecord, RunEvent, RunRecord, RunReport};
+use techpack_engine::{AttemptOutcome, NodeRecord, RunEvent, RunRecord, RunReport};
 use techpack_steps::storage::{AiOperation, ImageRevision};
 
 use super::workflow_folder::WorkflowStatus;
@@ -30,6 +30,11 @@ pub struct RunView<'a> {
     finished_at: Option<u64>,
     error: Option<&'a str>,
     resumes: u32,
+    /// How many times the run was retried (`POST /api/runs/{id}/retry`).
+    retries: u32,
+    /// The run this one replays, and the step it replays from.
+    parent_run_id: Option<&'a str>,
+    replay_from: Option<&'a str>,
 }
 
 impl<'a> From<&'a RunRecord> for RunView<'a> {
@@ -47,6 +52,9 @@ impl<'a> From<&'a RunRecord> for RunView<'a> {
             finished_at: run.finished_at,
             error: run.error.as_deref(),
             resumes: run.resumes,
+            retries: run.retries,
+            parent_run_id: run.parent_run_id.as_deref(),
+            replay_from: run.replay_from.as_deref(),
         }
     }
 }
@@ -67,6 +75,25 @@ pub struct NodeView<'a> {
     finished_at: Option<u64>,
     /// The output came from the cache; its credits were refunded.
     free: bool,
+    /// The run's retry this step last ran in (0: its first execution).
+    round: u32,
+    /// Every ended attempt, oldest first, across retries and restarts.
+    attempts: Vec<AttemptView<'a>>,
+    /// The run whose output this step took without running (a replay's upstream steps).
+    reused_from: Option<&'a str>,
+}
+
+/// How one attempt of a step ended.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView<'a> {
+    attempt: u32,
+    round: u32,
+    outcome: AttemptOutcome,
+    error: Option<&'a str>,
+    error_code: Option<&'a str>,
+    started_at: Option<u64>,
+    finished_at: Option<u64>,
 }
 
 impl<'a> From<&'a NodeRecord> for NodeView<'a> {
@@ -83,6 +110,21 @@ impl<'a> From<&'a NodeRecord> for NodeView<'a> {
             started_at: node.started_at,
             finished_at: node.finished_at,
             free: node.free,
+            round: node.round,
+            attempts: node
+                .attempts
+                .iter()
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    round: a.round,
+                    outcome: a.outcome,
+                    error: a.error.as_deref(),
+                    error_code: a.error_code.as_deref(),
+                    started_at: a.started_at,
+                    finished_at: a.finished_at,
+                })
+                .collect(),
+            reused_from: node.reused_from.as_deref(),
         }
     }
 }

@@ -12,13 +12,15 @@
 //!   at once, so a success is always paid for; a user who can no longer pay gets a failed
 //!   step rather than free work.
 //! - Failure, timeout, cancellation, skip: void the pending reservation, if any.
+//! - Retry (`runs retry`): a step run again is in a new round, with reservations of its own
+//!   (`run_id/step_id/retry-<round>`); what earlier rounds posted stays posted, once.
 //!
 //! Operator runs (no owner) and free steps (`credits: 0`) leave no ledger trace.
 
 use std::time::Duration;
 
 use super::bookkeeping::{Books, Hold};
-use super::reservation::generation_id;
+use super::reservation::{generation_id, round_key};
 use super::{EntryKind, Ledger, ReservationState};
 use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHook, NodeHookContext};
@@ -83,7 +85,7 @@ impl CreditHook {
         let now = now_ms();
         let expires_at = now.saturating_add(millis(self.hold_for(ctx.step)));
         let mut books = Books::new(txn);
-        let (generation, latest) = books.latest_reservation(&ctx.node.idempotency_key)?;
+        let (generation, latest) = books.latest_reservation(&reservation_key(ctx))?;
         match latest {
             Some(held) if held.state == ReservationState::Pending => {
                 if held.expires_at < expires_at {
@@ -125,7 +127,7 @@ impl NodeHook for CreditHook {
         };
         let now = now_ms();
         let mut books = Books::new(txn);
-        let (generation, latest) = books.latest_reservation(&ctx.node.idempotency_key)?;
+        let (generation, latest) = books.latest_reservation(&reservation_key(ctx))?;
         match latest {
             Some(held) if held.state == ReservationState::Pending => {
                 let kind = if ctx.node.free {
@@ -157,7 +159,7 @@ impl NodeHook for CreditHook {
             return Ok(());
         }
         let mut books = Books::new(txn);
-        if let (_, Some(held)) = books.latest_reservation(&ctx.node.idempotency_key)?
+        if let (_, Some(held)) = books.latest_reservation(&reservation_key(ctx))?
             && held.state == ReservationState::Pending
         {
             books.resolve(&held.id, EntryKind::Void, now_ms())?;
@@ -174,6 +176,11 @@ fn payer<'a>(run: &'a RunRecord, step: &StepDef) -> Option<&'a str> {
     }
 }
 
+/// What the node's reservation ids in its current round are generations of.
+fn reservation_key(ctx: &NodeHookContext) -> String {
+    round_key(&ctx.node.idempotency_key, ctx.node.round)
+}
+
 fn hold<'a>(
     ctx: &NodeHookContext<'a>,
     user: &'a str,
@@ -181,7 +188,7 @@ fn hold<'a>(
     expires_at: u64,
 ) -> Hold<'a> {
     Hold {
-        id: generation_id(&ctx.node.idempotency_key, generation),
+        id: generation_id(&reservation_key(ctx), generation),
         run_id: &ctx.run.id,
         step_id: &ctx.step.id,
         user,

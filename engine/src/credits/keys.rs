@@ -7,7 +7,7 @@
 //! | `ledger/entry/<seq>`                       | a [`LedgerEntry`](super::LedgerEntry)   |
 //! | `ledger/user-entry/<user>/<seq>`           | empty: index of one user's entries      |
 //! | `ledger/account/<user>`                    | a [`Balance`](super::Balance)           |
-//! | `ledger/reservation/<run_id>/<step_id>[#n]`| a [`Reservation`](super::Reservation)   |
+//! | `ledger/reservation/<run_id>/<step_id>[/retry-<round>][#n]` | a [`Reservation`](super::Reservation) |
 //! | `ledger/pending/<expires_at>/<reservation>`| empty: pending reservations by expiry   |
 //! | `ledger/op/<op_id>`                        | the operation applied under that id     |
 

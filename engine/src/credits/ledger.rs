@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde::de::DeserializeOwned;
 
 use super::bookkeeping::{Booked, Books, Failure};
-use super::reservation::generation_id;
+use super::reservation::parse_id;
 use super::{Balance, LedgerEntry, Reservation, keys};
 use crate::EngineError;
 use crate::store::{HookError, StateStore, TxnView, now_ms};
@@ -78,7 +78,7 @@ impl<'s> Ledger<'s> {
     }
 
     /// Every reservation one step of one run made, oldest first: one, unless an earlier one
-    /// expired while the run was interrupted.
+    /// expired while the run was interrupted, or `runs retry` ran the step again.
     pub fn reservations_for(
         &self,
         run_id: &str,
@@ -86,13 +86,14 @@ impl<'s> Ledger<'s> {
     ) -> Result<Vec<Reservation>, EngineError> {
         let key = format!("{run_id}/{step_id}");
         let mut reservations = Vec::new();
-        for generation in 1.. {
-            match self.reservation(&generation_id(&key, generation))? {
-                Some(reservation) => reservations.push(reservation),
-                None => break,
+        for (stored_key, bytes) in self.store.hook_scan(keys::reservation(&key).as_bytes())? {
+            let reservation: Reservation = decode(&stored_key, &bytes)?;
+            if let Some(order) = parse_id(&key, &reservation.id) {
+                reservations.push((order, reservation));
             }
         }
-        Ok(reservations)
+        reservations.sort_by_key(|(order, _)| *order);
+        Ok(reservations.into_iter().map(|(_, r)| r).collect())
     }
 
     /// Every account's balance as the entry log adds it up, by account name (the issuer's is

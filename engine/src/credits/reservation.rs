@@ -4,6 +4,11 @@
 //! resolved reservation is final (I3), so if a step needs credits again after its
 //! reservation expired (its run was interrupted longer than the hold), the new one is the
 //! next generation of the same id: `run_id/step_id#2`, `#3`, …
+//!
+//! A step that `runs retry` runs again does so in a new round of its run (the node's
+//! `round`), whose reservations are the generations of `run_id/step_id/retry-<round>`: new
+//! ids, so a retried step reserves afresh whatever an earlier round posted or voided, and
+//! what was posted stays posted once.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +54,32 @@ pub struct Reservation {
     #[serde(default)]
     pub renewals: u32,
     pub resolved_at: Option<u64>,
+}
+
+/// What a node's reservation ids are generations of: its idempotency key, with the round
+/// for a node that `runs retry` ran again.
+pub(crate) fn round_key(idempotency_key: &str, round: u32) -> String {
+    match round {
+        0 => idempotency_key.to_string(),
+        round => format!("{idempotency_key}/retry-{round}"),
+    }
+}
+
+/// The round and generation of a reservation id of node `key` (`None`: another node's).
+pub(crate) fn parse_id(key: &str, id: &str) -> Option<(u32, u32)> {
+    let rest = id.strip_prefix(key)?;
+    let (round, rest) = match rest.strip_prefix("/retry-") {
+        Some(rest) => {
+            let end = rest.find('#').unwrap_or(rest.len());
+            (rest[..end].parse().ok()?, &rest[end..])
+        }
+        None => (0, rest),
+    };
+    let generation = match rest {
+        "" => 1,
+        rest => rest.strip_prefix('#')?.parse().ok()?,
+    };
+    Some((round, generation))
 }
 
 /// The id of generation `generation` (from 1) of the reservation for `key`.

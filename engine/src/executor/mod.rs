@@ -4,6 +4,7 @@ mod backoff;
 mod events;
 mod flush;
 mod node;
+mod rerun;
 mod run;
 
 use std::collections::HashMap;
@@ -52,6 +53,28 @@ impl Default for EngineConfig {
 pub struct RunReport {
     pub run: RunRecord,
     pub nodes: Vec<NodeRecord>,
+}
+
+/// A new pending run of `workflow` with resolved `inputs`.
+fn new_run(workflow: &Workflow, inputs: Map<String, Value>, owner: Option<String>) -> RunRecord {
+    RunRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        workflow_name: workflow.name.clone(),
+        workflow_version: workflow.version.clone(),
+        workflow_sha256: workflow.sha256.clone(),
+        workflow_origin: workflow.origin.clone(),
+        inputs,
+        status: RunStatus::Pending,
+        owner,
+        created_at: now_ms(),
+        started_at: None,
+        finished_at: None,
+        error: None,
+        resumes: 0,
+        retries: 0,
+        parent_run_id: None,
+        replay_from: None,
+    }
 }
 
 /// Executes workflows against a store. Cheap to clone.
@@ -123,7 +146,12 @@ impl Inner {
         run: &RunRecord,
         step_ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<NodeRecord>, EngineError> {
-        let mut stored: HashMap<String, NodeRecord> = if run.status == RunStatus::Pending {
+        // A replay's run is pending with the nodes it took from its parent, a retried run with
+        // the nodes it kept.
+        let fresh = run.status == RunStatus::Pending
+            && run.started_at.is_none()
+            && run.parent_run_id.is_none();
+        let mut stored: HashMap<String, NodeRecord> = if fresh {
             HashMap::new()
         } else {
             self.store
@@ -197,6 +225,11 @@ impl Engine {
         &self.inner.resources
     }
 
+    /// The workflow a stored run is pinned to, parsed from the text it started with.
+    pub fn workflow_of(&self, run: &RunRecord) -> Result<Arc<Workflow>, EngineError> {
+        self.inner.workflow_of(run)
+    }
+
     /// Waits until everything written to the store so far is on disk (in `sync` durability;
     /// at once in `relaxed`). Concurrent callers share one flush.
     pub async fn durable(&self) -> Result<(), EngineError> {
@@ -252,21 +285,7 @@ impl Engine {
             None => crate::workflow::InputOrigin::Operator,
         };
         let inputs = workflow.resolve_inputs(inputs, origin)?;
-        let run = RunRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            workflow_name: workflow.name.clone(),
-            workflow_version: workflow.version.clone(),
-            workflow_sha256: workflow.sha256.clone(),
-            workflow_origin: workflow.origin.clone(),
-            inputs,
-            status: RunStatus::Pending,
-            owner,
-            created_at: now_ms(),
-            started_at: None,
-            finished_at: None,
-            error: None,
-            resumes: 0,
-        };
+        let run = new_run(workflow, inputs, owner);
         self.inner.store.create_run(&run, &workflow.source)?;
         if self.inner.cached_workflow(&workflow.sha256).is_none() {
             self.inner.cache_workflow(Arc::new(workflow.clone()));

@@ -11,7 +11,7 @@ use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHookContext};
 use crate::step::{Step, StepContext, StepError};
 use crate::store::now_ms;
-use crate::store::{HookError, NodeRecord, NodeStatus, RunRecord, TxnView};
+use crate::store::{AttemptOutcome, HookError, NodeRecord, NodeStatus, RunRecord, TxnView};
 use crate::workflow::StepDef;
 
 pub(crate) struct NodeTask {
@@ -59,10 +59,12 @@ pub(crate) async fn run(
         } => Some(permits),
     };
     if permits.is_none() {
-        return finish_cancelled(&shared, step, record, index).await;
+        return finish_cancelled(&shared, step, record, index, None).await;
     }
 
     let mut start_hook = if interrupted {
+        // The attempt the process died in ends here, in the history.
+        record.end_attempt(AttemptOutcome::Interrupted, None, None);
         StartHook::OnResume
     } else {
         StartHook::BeforeStart
@@ -70,7 +72,8 @@ pub(crate) async fn run(
     loop {
         record.attempt += 1;
         record.status = NodeStatus::Running;
-        record.started_at.get_or_insert_with(now_ms);
+        let attempt_started = now_ms();
+        record.started_at.get_or_insert(attempt_started);
         let hook = start_hook;
         let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
             let ctx = NodeHookContext {
@@ -162,13 +165,17 @@ pub(crate) async fn run(
         };
 
         match outcome {
-            Outcome::Cancelled => return finish_cancelled(&shared, step, record, index).await,
+            Outcome::Cancelled => {
+                return finish_cancelled(&shared, step, record, index, Some(attempt_started)).await;
+            }
             Outcome::Done(Ok(output)) => {
                 record.status = NodeStatus::Succeeded;
                 record.output = Some(output.value);
                 record.free = output.free;
                 record.error = None;
+                record.error_code = None;
                 record.finished_at = Some(now_ms());
+                record.end_attempt(AttemptOutcome::Succeeded, Some(attempt_started), None);
                 let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
                     let ctx = NodeHookContext {
                         run: &shared.run,
@@ -190,6 +197,10 @@ pub(crate) async fn run(
                         record.status = NodeStatus::Failed;
                         record.output = None;
                         record.error = Some(format!("could not record success: {reason}"));
+                        if let Some(last) = record.attempts.last_mut() {
+                            last.outcome = AttemptOutcome::Failed;
+                            last.error = record.error.clone();
+                        }
                         commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
                     }
                     Err(e) => return Err(e),
@@ -209,11 +220,12 @@ pub(crate) async fn run(
                 return Ok((index, record));
             }
             Outcome::Done(Err(error))
-                if error.retryable && record.attempt < step.retry.attempts =>
+                if error.retryable && record.round_attempt() < step.retry.attempts =>
             {
                 record.error = Some(error.message.clone());
+                record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
                 inner.store.commit(Some(&record), None, None)?;
-                let wait = backoff::delay(&step.retry, record.attempt + 1);
+                let wait = backoff::delay(&step.retry, record.round_attempt() + 1);
                 shared.emit(
                     Some(&step.id),
                     "retrying",
@@ -226,7 +238,7 @@ pub(crate) async fn run(
                 );
                 tokio::select! {
                     biased;
-                    _ = shared.cancel.cancelled() => return finish_cancelled(&shared, step, record, index).await,
+                    _ = shared.cancel.cancelled() => return finish_cancelled(&shared, step, record, index, None).await,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
@@ -235,6 +247,7 @@ pub(crate) async fn run(
                 record.error_code = error.code.map(str::to_string);
                 record.error = Some(error.message);
                 record.finished_at = Some(now_ms());
+                record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
                 commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
                 drop(permits);
                 inner.durable().await?;
@@ -254,15 +267,21 @@ fn round_ms(d: std::time::Duration) -> std::time::Duration {
     std::time::Duration::from_millis(d.as_millis() as u64)
 }
 
+/// Ends a node because its run was cancelled; `attempt_started` is set when an attempt was
+/// under way (rather than waiting for a slot or for its next attempt).
 async fn finish_cancelled(
     shared: &RunShared,
     step: &StepDef,
     mut record: NodeRecord,
     index: usize,
+    attempt_started: Option<u64>,
 ) -> Result<(usize, NodeRecord), EngineError> {
     record.status = NodeStatus::Cancelled;
     record.error = Some("run cancelled".into());
     record.finished_at = Some(now_ms());
+    if attempt_started.is_some() {
+        record.end_attempt(AttemptOutcome::Cancelled, attempt_started, None);
+    }
     commit_failure(
         &shared.inner,
         &shared.run,

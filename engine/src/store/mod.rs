@@ -11,7 +11,9 @@ mod sled_store;
 mod wal;
 
 pub use database::{Batch, Database, Tree};
-pub use records::{NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms};
+pub use records::{
+    AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms,
+};
 pub use sled_store::SledStore;
 
 use crate::EngineError;

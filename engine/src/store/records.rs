@@ -14,7 +14,7 @@ pub fn now_ms() -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Created, not yet started.
+    /// Created (or retried with `runs retry`), not yet started.
     Pending,
     /// Being executed, or interrupted if no process is executing it (resumable).
     Running,
@@ -104,6 +104,17 @@ pub struct RunRecord {
     /// How many times the run was resumed after an interruption or cancellation.
     #[serde(default)]
     pub resumes: u32,
+    /// How many times `runs retry` made the finished run go on; the nodes it ran again carry
+    /// this number as their [`NodeRecord::round`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// The run this one replays (`runs replay`): its steps not downstream of
+    /// [`RunRecord::replay_from`] took that run's outputs without running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<String>,
+    /// The step the replay started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_from: Option<String>,
 }
 
 /// One step of one run. A step that has not started has no stored record: the store holds
@@ -131,6 +142,57 @@ pub struct NodeRecord {
     /// Set when the step's output was free (a cache hit): its credits are refunded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub free: bool,
+    /// The run's retry ([`RunRecord::retries`]) this node last ran in; 0 for its first
+    /// execution. Each round has its own retry budget and its own credit reservations, so a
+    /// retried paid step never meets the reservation an earlier round posted or voided.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u32,
+    /// Attempts started before this round: the step's `retry.attempts` counts from here,
+    /// while `attempt` keeps counting across rounds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round_base: u32,
+    /// Every ended attempt, oldest first, across retries of the step, rounds and restarts:
+    /// `error` holds only the last one's message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
+    /// The run this node's output was taken from without running (a replay's steps that are
+    /// not downstream of the step it replays from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
+}
+
+/// How one attempt of a node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The process died while it ran; the next attempt resumed it.
+    Interrupted,
+}
+
+/// One ended attempt of a node, kept in [`NodeRecord::attempts`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// The attempt's number, as [`NodeRecord::attempt`] counted it.
+    pub attempt: u32,
+    /// The [`NodeRecord::round`] it ran in.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u32,
+    pub outcome: AttemptOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl NodeRecord {
@@ -147,7 +209,58 @@ impl NodeRecord {
             started_at: None,
             finished_at: None,
             free: false,
+            round: 0,
+            round_base: 0,
+            attempts: Vec::new(),
+            reused_from: None,
         }
+    }
+
+    /// Makes the node pending again in round `round` of its run (`runs retry`): its result
+    /// goes, its attempt count and history stay.
+    pub(crate) fn start_round(&mut self, round: u32) {
+        self.status = NodeStatus::Pending;
+        self.output = None;
+        self.error = None;
+        self.error_code = None;
+        self.started_at = None;
+        self.finished_at = None;
+        self.free = false;
+        self.round = round;
+        self.round_base = self.attempt;
+        self.reused_from = None;
+    }
+
+    /// Attempts started in this round, the one counted against the step's `retry.attempts`.
+    pub fn round_attempt(&self) -> u32 {
+        self.attempt.saturating_sub(self.round_base)
+    }
+
+    /// Records the end of the current attempt in [`NodeRecord::attempts`] (once), with the
+    /// node's `error` as its message when it did not succeed.
+    pub(crate) fn end_attempt(
+        &mut self,
+        outcome: AttemptOutcome,
+        started_at: Option<u64>,
+        error_code: Option<&str>,
+    ) {
+        if self.attempt == 0 || self.attempts.last().map(|a| a.attempt) >= Some(self.attempt) {
+            return;
+        }
+        let error = match outcome {
+            AttemptOutcome::Failed | AttemptOutcome::Cancelled => self.error.clone(),
+            AttemptOutcome::Succeeded | AttemptOutcome::Interrupted => None,
+        };
+        let error_code = error.as_ref().and(error_code).map(str::to_string);
+        self.attempts.push(AttemptRecord {
+            attempt: self.attempt,
+            round: self.round,
+            outcome,
+            error,
+            error_code,
+            started_at,
+            finished_at: Some(now_ms()),
+        });
     }
 
     /// Wall time of the step so far, in milliseconds.

@@ -333,3 +333,68 @@ where
         receiver.recv().await.map(|event| (Ok(event), receiver))
     })
 }
+
+/// Retry and replay refusals, each with its own code (the rest as any engine error).
+fn rerun_error(error: techpack_engine::EngineError) -> ApiError {
+    use techpack_engine::EngineError as E;
+    let message = error.to_string();
+    match error {
+        E::NothingToRetry(_) => ApiError::of(ErrorCode::NothingToRetry, message),
+        E::RunUnfinished { .. } => ApiError::of(ErrorCode::RunUnfinished, message),
+        E::RunActive(_) => ApiError::of(ErrorCode::RunActive, message),
+        E::UnknownStep { .. } => ApiError::of(ErrorCode::UnknownStep, message),
+        other => other.into(),
+    }
+}
+
+fn rerun_accepted(run: &techpack_engine::RunRecord) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::ACCEPTED,
+        Json(
+            json!({ "runId": run.id, "parentRunId": run.parent_run_id, "links": {
+            "run": format!("/api/runs/{}", run.id), "events": format!("/api/runs/{}/events", run.id) } }),
+        ),
+    )
+}
+
+/// The caller's failed or cancelled run goes on: its failed and cancelled steps and every
+/// step after them run again.
+pub async fn retry(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    owned_report(&state, &user.name, &id)?;
+    let run = state.engine.retry(&id).await.map_err(rerun_error)?;
+    state.spawn_run(run.id.clone());
+    Ok(rerun_accepted(&run))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    from: String,
+    #[serde(default)]
+    inputs: Map<String, Value>,
+}
+
+/// A new run of the caller's finished run from step `from`, with `inputs` changed.
+pub async fn replay(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let replay: Replay = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))?;
+    let parent = owned_report(&state, &user.name, &id)?;
+    let workflow = state.engine.workflow_of(&parent.run)?;
+    check_photos(&state, &user.name, &workflow, &replay.inputs)?;
+    let run = state
+        .engine
+        .replay(&id, &replay.from, replay.inputs)
+        .await
+        .map_err(rerun_error)?;
+    state.spawn_run(run.id.clone());
+    Ok(rerun_accepted(&run))
+}
