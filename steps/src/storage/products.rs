@@ -189,26 +189,16 @@ impl Catalog {
         Ok(())
     }
 
-    /// A product's analyses, oldest first.
+    /// A product's analyses, oldest first (those indexed by [`Catalog::put_analysis`]: an
+    /// analysis stored before the index is found by its id alone).
     pub fn analyses_of(&self, product_id: &str) -> Result<Vec<AnalysisRecord>, StorageError> {
-        let indexed = self
+        let mut analyses = self
             .product_analyses
-            .scan_prefix(format!("{product_id}/").as_bytes())?;
-        let mut analyses: Vec<AnalysisRecord> = if indexed.is_empty() {
-            // Analyses stored before the index.
-            self.analyses
-                .iter()?
-                .into_iter()
-                .map(|(_, bytes)| decode::<AnalysisRecord>(&bytes))
-                .filter(|a| a.as_ref().map_or(true, |a| a.product_id == product_id))
-                .collect::<Result<_, _>>()?
-        } else {
-            indexed
-                .iter()
-                .filter_map(|(key, _)| key.splitn(2, |b| *b == b'/').nth(1).map(<[u8]>::to_vec))
-                .map(|id| self.analysis(&String::from_utf8_lossy(&id)))
-                .collect::<Result<_, _>>()?
-        };
+            .scan_prefix(format!("{product_id}/").as_bytes())?
+            .iter()
+            .filter_map(|(key, _)| key.splitn(2, |b| *b == b'/').nth(1).map(<[u8]>::to_vec))
+            .map(|id| self.analysis(&String::from_utf8_lossy(&id)))
+            .collect::<Result<Vec<_>, _>>()?;
         analyses.sort_by_key(|a| a.created_at);
         Ok(analyses)
     }
