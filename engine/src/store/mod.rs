@@ -6,6 +6,7 @@
 //! log of our own, `wal`, so a durable commit is one write and one `fdatasync`).
 
 mod database;
+pub mod postgres;
 mod records;
 mod sled_store;
 mod wal;
