@@ -526,16 +526,17 @@ fn a_tampered_balance_keeps_the_server_from_starting() {
     {
         use techpack_engine::{SledStore, StateStore};
         let store = SledStore::open(&data).unwrap();
-        let key = b"ledger/account/henry";
-        let mut account: Value =
-            serde_json::from_slice(&store.hook_get(key).unwrap().unwrap()).unwrap();
-        account["available"] = json!(500);
-        let bytes = serde_json::to_vec(&account).unwrap();
+        let mut account = techpack_engine::Ledger::new(&store)
+            .balance("henry")
+            .unwrap();
+        account.available = 500;
         store
             .commit(
                 None,
                 None,
-                Some(&|txn: &mut dyn techpack_engine::TxnView| Ok(txn.insert(key, &bytes)?)),
+                Some(&|txn: &mut dyn techpack_engine::LedgerTables| {
+                    Ok(txn.put_account("henry", &account)?)
+                }),
             )
             .unwrap();
         store.flush().unwrap();

@@ -40,12 +40,15 @@ pub enum EngineError {
         step: String,
         steps: Vec<String>,
     },
-    /// A lifecycle hook refused a transition (e.g. insufficient credits).
+    /// A lifecycle hook refused a transition for this reason (e.g. insufficient credits).
     #[error("{0}")]
-    Refused(String),
-    /// A paid step cannot start: its run's owner has too few credits available. The text
-    /// starts with [`crate::credits::INSUFFICIENT_CREDITS`], also when it reaches a caller as
-    /// [`EngineError::Refused`] or a node's error.
+    Refused(Box<EngineError>),
+    /// A paid step would run again although its charge is already posted.
+    #[error(
+        "step `{step}` was already charged (reservation `{reservation}` is posted); it will not run to be charged twice"
+    )]
+    AlreadyCharged { step: String, reservation: String },
+    /// A paid step cannot start: its run's owner has too few credits available.
     #[error("insufficient credits: step `{step}` needs {needed}, {user} has {available} available")]
     InsufficientCredits {
         step: String,

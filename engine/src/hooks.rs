@@ -2,13 +2,13 @@
 //! node's state (the credit ledger reserves, posts and voids here).
 //!
 //! Every hook runs inside the store transaction of the transition it belongs to, through a
-//! [`TxnView`]; returning [`HookError::Refused`] aborts that transition as a whole.
+//! [`LedgerTables`]; returning [`HookError::Refused`] aborts that transition as a whole.
 //! The order for one node is: `before_start` (first attempt) or `on_resume` (first attempt
 //! after an interruption), then exactly one of `after_success` or `after_failure`.
 //! A node that never starts (its `when:` was false, a step it needs failed, or the run was
 //! cancelled first) gets only `after_failure`.
 
-use crate::store::{HookError, NodeRecord, RunRecord, TxnView};
+use crate::store::{HookError, LedgerTables, NodeRecord, RunRecord};
 use crate::workflow::StepDef;
 
 /// What a hook is told about the node it is called for.
@@ -42,7 +42,7 @@ pub trait NodeHook: Send + Sync + 'static {
     fn before_start(
         &self,
         _ctx: &NodeHookContext,
-        _txn: &mut dyn TxnView,
+        _txn: &mut dyn LedgerTables,
     ) -> Result<(), HookError> {
         Ok(())
     }
@@ -51,7 +51,7 @@ pub trait NodeHook: Send + Sync + 'static {
     fn after_success(
         &self,
         _ctx: &NodeHookContext,
-        _txn: &mut dyn TxnView,
+        _txn: &mut dyn LedgerTables,
     ) -> Result<(), HookError> {
         Ok(())
     }
@@ -61,14 +61,18 @@ pub trait NodeHook: Send + Sync + 'static {
         &self,
         _ctx: &NodeHookContext,
         _kind: FailureKind,
-        _txn: &mut dyn TxnView,
+        _txn: &mut dyn LedgerTables,
     ) -> Result<(), HookError> {
         Ok(())
     }
 
     /// The node was interrupted (the process died while it ran) and is about to run again
     /// with the same idempotency key.
-    fn on_resume(&self, _ctx: &NodeHookContext, _txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn on_resume(
+        &self,
+        _ctx: &NodeHookContext,
+        _txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 }

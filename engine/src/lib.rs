@@ -28,13 +28,13 @@ pub mod step;
 pub mod store;
 pub mod workflow;
 
-pub use credits::{Balance, CreditHook, Ledger};
+pub use credits::{Balance, CreditHook, Ledger, LedgerTables, TxnError};
 pub use error::EngineError;
 pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{
     AttemptOutcome, AttemptRecord, Durability, HookError, NodeRecord, NodeStatus, RunRecord,
-    RunStatus, SledStore, StateStore, TxnView,
+    RunStatus, SledStore, StateStore,
 };
 pub use workflow::{Diagnostic, Diagnostics, GraphFormat, Workflow};

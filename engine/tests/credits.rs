@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use techpack_engine::credits::{
-    self, EntryKind, INSUFFICIENT_CREDITS, ISSUER_ACCOUNT, LedgerEntry, ReservationState,
-    credits_required, is_insufficient_credits, sweep_periodically, user_account,
+    self, EntryKind, ISSUER_ACCOUNT, LedgerEntry, ReservationState, credits_required,
+    sweep_periodically, user_account,
 };
 use techpack_engine::store::now_ms;
 use techpack_engine::{
     Balance, CreditHook, Engine, EngineConfig, EngineError, HookError, Ledger, NodeHook,
     NodeRecord, NodeStatus, Resources, RunReport, RunStatus, SledStore, StateStore, Step,
-    StepContext, StepError, StepKind, StepOutput, StepRegistry, TxnView, Workflow,
+    StepContext, StepError, StepKind, StepOutput, StepRegistry, Workflow,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -242,7 +242,7 @@ steps:
         .filter(|n| {
             n.error
                 .as_deref()
-                .is_some_and(|e| e.starts_with(INSUFFICIENT_CREDITS))
+                .is_some_and(|e| e.starts_with("insufficient credits:"))
         })
         .collect();
     assert_eq!((succeeded, refused.len()), (2, 2), "{:?}", report.nodes);
@@ -436,12 +436,12 @@ async fn i6_a_ledger_that_does_not_match_its_log_keeps_the_server_from_starting(
         let store = reopen_store(dir.path()).await;
         CreditHook::open(store.as_ref()).unwrap();
         // Someone edits alice's account behind the ledger's back.
-        let forged = serde_json::to_vec(
-            &json!({"available": 100, "pending": 0, "posted": 3, "granted": 10, "entries": 3}),
+        let forged: Balance = serde_json::from_value(
+            json!({"available": 100, "pending": 0, "posted": 3, "granted": 10, "entries": 3}),
         )
         .unwrap();
-        let tamper = |txn: &mut dyn TxnView| -> Result<(), HookError> {
-            txn.insert(b"ledger/account/alice", &forged)?;
+        let tamper = |txn: &mut dyn techpack_engine::LedgerTables| -> Result<(), HookError> {
+            txn.put_account("alice", &forged)?;
             Ok(())
         };
         store.commit(None, None, Some(&tamper)).unwrap();
@@ -571,9 +571,7 @@ steps:
         refused.error.as_deref(),
         Some("insufficient credits: step `base_views` needs 3, alice has 1 available")
     );
-    assert!(is_insufficient_credits(&EngineError::Refused(
-        refused.error.clone().unwrap()
-    )));
+    assert_eq!(refused.error_code.as_deref(), Some("insufficient_credits"));
     assert!(!log.exists(), "a refused step must not run");
     assert_eq!(node(&report, "grading").status, NodeStatus::Cancelled);
     assert_eq!(report.run.status, RunStatus::Failed);
@@ -841,7 +839,7 @@ async fn fifty_concurrent_runs_spend_exactly_the_credits_there_are() {
             RunStatus::Succeeded => succeeded += 1,
             _ => {
                 let error = node(&report, "render").error.clone().unwrap();
-                assert!(error.starts_with(INSUFFICIENT_CREDITS), "{error}");
+                assert!(error.starts_with("insufficient credits:"), "{error}");
                 refused += 1;
             }
         }
@@ -873,7 +871,10 @@ steps:
         Some("failed on purpose (core/fail) (attempt 1)")
     );
     assert!(
-        engine.store().hook_scan(b"ledger/").unwrap().is_empty(),
+        Ledger::new(engine.store().as_ref())
+            .all_entries()
+            .unwrap()
+            .is_empty(),
         "an operator run left a ledger trace"
     );
 }

@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
+use techpack_engine::credits::AppliedOperation;
 use techpack_engine::{
-    Engine, EngineConfig, EngineError, FailureKind, HookError, NodeHook, NodeHookContext,
-    NodeRecord, NodeStatus, Resources, RunStatus, SledStore, StateStore, StepRegistry, TxnView,
-    Workflow,
+    Engine, EngineConfig, EngineError, FailureKind, HookError, LedgerTables, NodeHook,
+    NodeHookContext, NodeRecord, NodeStatus, Resources, RunStatus, SledStore, StateStore,
+    StepRegistry, Workflow,
 };
 
 fn engine_with(dir: &Path, hooks: Vec<Arc<dyn NodeHook>>) -> Engine {
@@ -241,10 +242,17 @@ struct RecordingHook {
 }
 
 impl RecordingHook {
-    fn record(&self, txn: &mut dyn TxnView, call: String) -> Result<(), HookError> {
+    /// Counts the call in the transaction, as an operation record of the ledger's tables.
+    fn record(&self, txn: &mut dyn LedgerTables, call: String) -> Result<(), HookError> {
         let key = format!("calls/{call}");
-        let count = txn.get(key.as_bytes())?.map(|v| v[0]).unwrap_or(0);
-        txn.insert(key.as_bytes(), &[count + 1])?;
+        let count = txn.operation(&key)?.map(|op| op.seq).unwrap_or(0);
+        txn.put_operation(
+            &key,
+            &AppliedOperation {
+                params: call.clone(),
+                seq: count + 1,
+            },
+        )?;
         self.calls.lock().unwrap().push(call);
         Ok(())
     }
@@ -258,38 +266,64 @@ impl NodeHook for RecordingHook {
     ) -> bool {
         !self.paid_steps_only || step.credits > 0
     }
-    fn before_start(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn before_start(
+        &self,
+        ctx: &NodeHookContext,
+        txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         if self
             .refuse_credits_above
             .is_some_and(|max| ctx.step.credits > max)
         {
-            return Err(HookError::Refused(format!(
-                "insufficient credits: `{}` needs {}",
-                ctx.step.id, ctx.step.credits
-            )));
+            return Err(HookError::refused(EngineError::InsufficientCredits {
+                step: ctx.step.id.clone(),
+                user: "tester".into(),
+                needed: ctx.step.credits,
+                available: 5,
+            }));
         }
         self.record(
             txn,
             format!("{}:before_start:{}", ctx.step.id, ctx.node.attempt),
         )
     }
-    fn after_success(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn after_success(
+        &self,
+        ctx: &NodeHookContext,
+        txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         self.record(txn, format!("{}:after_success", ctx.step.id))
     }
     fn after_failure(
         &self,
         ctx: &NodeHookContext,
         kind: FailureKind,
-        txn: &mut dyn TxnView,
+        txn: &mut dyn LedgerTables,
     ) -> Result<(), HookError> {
         self.record(txn, format!("{}:after_failure:{kind:?}", ctx.step.id))
     }
-    fn on_resume(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn on_resume(
+        &self,
+        ctx: &NodeHookContext,
+        txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         self.record(
             txn,
             format!("{}:on_resume:{}", ctx.step.id, ctx.node.attempt),
         )
     }
+}
+
+/// How many times the hook's transactions recorded `call`.
+fn recorded(store: &dyn StateStore, call: &str) -> Option<u64> {
+    let mut count = None;
+    store
+        .read_ledger(&mut |t| {
+            count = t.operation(&format!("calls/{call}"))?.map(|op| op.seq);
+            Ok(())
+        })
+        .unwrap();
+    count
 }
 
 fn calls_of(hook: &RecordingHook, step: &str) -> Vec<String> {
@@ -377,11 +411,8 @@ steps:
     );
     // The hook's writes were committed with the transitions.
     let store = engine.store();
-    assert_eq!(
-        store.hook_get(b"calls/ok:after_success").unwrap(),
-        Some(vec![1])
-    );
-    assert_eq!(store.hook_scan(b"calls/").unwrap().len(), 8);
+    assert_eq!(recorded(store.as_ref(), "ok:after_success"), Some(1));
+    assert_eq!(hook.calls.lock().unwrap().len(), 8);
 }
 
 #[tokio::test]
@@ -408,17 +439,14 @@ steps:
     assert_eq!(expensive.status, NodeStatus::Failed);
     assert_eq!(
         expensive.error.as_deref(),
-        Some("insufficient credits: `expensive` needs 9")
+        Some("insufficient credits: step `expensive` needs 9, tester has 5 available")
     );
     assert!(!log.exists(), "a refused step must not run");
     assert_eq!(node(&report, "cheap").status, NodeStatus::Succeeded);
     assert_eq!(node(&report, "downstream").status, NodeStatus::Cancelled);
     // Nothing of the refused transition was written.
     assert_eq!(
-        engine
-            .store()
-            .hook_get(b"calls/expensive:before_start:1")
-            .unwrap(),
+        recorded(engine.store().as_ref(), "expensive:before_start:1"),
         None
     );
     assert_eq!(calls_of(&hook, "expensive"), Vec::<String>::new());

@@ -1,5 +1,5 @@
-//! The only code that writes ledger keys. Every operation runs inside one store transaction,
-//! through the [`TxnView`] of a node transition (the credit hook) or of a transaction of its
+//! The only code that writes ledger records. Every operation runs inside one store
+//! transaction, through the [`LedgerTables`] of a node transition (the credit hook) or of a transaction of its
 //! own ([`super::Ledger`]), and derives its writes only from what it reads there, so a
 //! retried transaction writes the same thing.
 //!
@@ -7,25 +7,25 @@
 //! id with its parameters: the same id again with the same parameters has no second effect,
 //! with other parameters it is refused (I5).
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-
 use super::reservation::generation_id;
-use super::{Balance, EntryKind, LedgerEntry, Reservation, ReservationState, keys};
+use super::{
+    AppliedOperation, Balance, EntryKind, LedgerEntry, LedgerTables, Reservation, ReservationState,
+    TxnError,
+};
 use crate::EngineError;
-use crate::store::{HookError, TxnConflict, TxnView};
+use crate::store::HookError;
 
 /// Why a ledger operation did not complete.
 pub(crate) enum Failure {
-    /// The transaction must be retried.
-    Conflict(TxnConflict),
+    /// The store could not read or write the records (or the transaction must be retried).
+    Txn(TxnError),
     /// The operation is refused; nothing of the transaction is written.
     Rejected(EngineError),
 }
 
-impl From<TxnConflict> for Failure {
-    fn from(conflict: TxnConflict) -> Self {
-        Failure::Conflict(conflict)
+impl From<TxnError> for Failure {
+    fn from(error: TxnError) -> Self {
+        Failure::Txn(error)
     }
 }
 
@@ -38,23 +38,13 @@ impl From<EngineError> for Failure {
 impl From<Failure> for HookError {
     fn from(failure: Failure) -> Self {
         match failure {
-            Failure::Conflict(conflict) => HookError::Conflict(conflict),
-            Failure::Rejected(error) => HookError::Refused(error.to_string()),
+            Failure::Txn(error) => HookError::Txn(error),
+            Failure::Rejected(error) => HookError::refused(error),
         }
     }
 }
 
 pub(crate) type Booked<T> = Result<T, Failure>;
-
-/// What an operation id was first used for.
-#[derive(Serialize, Deserialize)]
-struct AppliedOperation {
-    /// The operation's parameters in words, e.g. `grant 10 to alice`. Stored as text rather
-    /// than a hash so a refused reuse can say what the id was used for.
-    params: String,
-    /// The entry it wrote.
-    seq: u64,
-}
 
 /// A new reservation for one step of one run.
 pub(crate) struct Hold<'a> {
@@ -80,42 +70,25 @@ struct Draft<'a> {
 
 /// The ledger as seen from inside one transaction.
 pub(crate) struct Books<'t> {
-    txn: &'t mut dyn TxnView,
+    tables: &'t mut dyn LedgerTables,
 }
 
 impl<'t> Books<'t> {
-    pub fn new(txn: &'t mut dyn TxnView) -> Self {
-        Books { txn }
+    pub fn new(tables: &'t mut dyn LedgerTables) -> Self {
+        Books { tables }
     }
 
-    fn read<T: DeserializeOwned>(&self, key: &str) -> Booked<Option<T>> {
-        match self.txn.get(key.as_bytes())? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Failure::Rejected(EngineError::Corrupt {
-                    what: key.to_string(),
-                    error: e.to_string(),
-                })
-            }),
-            None => Ok(None),
-        }
+    pub fn balance(&mut self, user: &str) -> Booked<Balance> {
+        Ok(self.tables.account(user)?.unwrap_or_default())
     }
 
-    fn write<T: Serialize>(&mut self, key: &str, value: &T) -> Booked<()> {
-        let bytes = serde_json::to_vec(value).expect("ledger records serialize");
-        Ok(self.txn.insert(key.as_bytes(), &bytes)?)
-    }
-
-    pub fn balance(&self, user: &str) -> Booked<Balance> {
-        Ok(self.read(&keys::account(user))?.unwrap_or_default())
-    }
-
-    pub fn reservation(&self, id: &str) -> Booked<Option<Reservation>> {
-        self.read(&keys::reservation(id))
+    pub fn reservation(&mut self, id: &str) -> Booked<Option<Reservation>> {
+        Ok(self.tables.reservation(id)?)
     }
 
     /// The newest reservation for the node with idempotency key `key`, with its generation
     /// (`0, None` if the node never reserved anything).
-    pub fn latest_reservation(&self, key: &str) -> Booked<(u32, Option<Reservation>)> {
+    pub fn latest_reservation(&mut self, key: &str) -> Booked<(u32, Option<Reservation>)> {
         let mut latest = (0, None);
         for generation in 1.. {
             match self.reservation(&generation_id(key, generation))? {
@@ -127,8 +100,8 @@ impl<'t> Books<'t> {
     }
 
     /// True if `op_id` was already applied with these `params` (nothing to do again).
-    fn already_applied(&self, op_id: &str, params: &str) -> Booked<bool> {
-        match self.read::<AppliedOperation>(&keys::operation(op_id))? {
+    fn already_applied(&mut self, op_id: &str, params: &str) -> Booked<bool> {
+        match self.tables.operation(op_id)? {
             None => Ok(false),
             Some(applied) if applied.params == params => Ok(true),
             Some(applied) => Err(Failure::Rejected(EngineError::CreditOperationReused {
@@ -160,7 +133,7 @@ impl<'t> Books<'t> {
                 ),
             })
         })?;
-        let seq = self.read::<u64>(keys::SEQ)?.unwrap_or(0) + 1;
+        let seq = self.tables.next_seq()?;
         let (from, to) = kind.accounts(user);
         let entry = LedgerEntry {
             seq,
@@ -176,12 +149,10 @@ impl<'t> Books<'t> {
             at,
             expires_at,
         };
-        self.write(&keys::entry(seq), &entry)?;
-        self.txn
-            .insert(keys::user_entry(user, seq).as_bytes(), b"")?;
-        self.write(&keys::account(user), &balance)?;
-        self.write(keys::SEQ, &seq)?;
-        self.write(&keys::operation(&op_id), &AppliedOperation { params, seq })?;
+        self.tables.append_entry(&entry)?;
+        self.tables.put_account(user, &balance)?;
+        self.tables
+            .put_operation(&op_id, &AppliedOperation { params, seq })?;
         Ok(balance)
     }
 
@@ -253,11 +224,7 @@ impl<'t> Books<'t> {
             at: now,
             expires_at: Some(reservation.expires_at),
         })?;
-        self.write(&keys::reservation(&reservation.id), &reservation)?;
-        self.txn.insert(
-            keys::pending(reservation.expires_at, &reservation.id).as_bytes(),
-            b"",
-        )?;
+        self.tables.put_reservation(&reservation)?;
         Ok(reservation)
     }
 
@@ -272,7 +239,7 @@ impl<'t> Books<'t> {
         };
         let mut reservation = self.reservation(id)?.ok_or_else(|| {
             Failure::Rejected(EngineError::Corrupt {
-                what: keys::reservation(id),
+                what: format!("credit reservation `{id}`"),
                 error: "the reservation to resolve does not exist".into(),
             })
         })?;
@@ -289,7 +256,7 @@ impl<'t> Books<'t> {
             let repeated = match self.already_applied(&op_id, &params) {
                 Ok(repeated) => repeated,
                 Err(Failure::Rejected(_)) => false,
-                Err(conflict) => return Err(conflict),
+                Err(failure) => return Err(failure),
             };
             return match repeated {
                 true => Ok(reservation),
@@ -310,11 +277,9 @@ impl<'t> Books<'t> {
             at: now,
             expires_at: None,
         })?;
-        self.txn
-            .remove(keys::pending(reservation.expires_at, id).as_bytes())?;
         reservation.state = state;
         reservation.resolved_at = Some(now);
-        self.write(&keys::reservation(id), &reservation)?;
+        self.tables.put_reservation(&reservation)?;
         Ok(reservation)
     }
 
@@ -331,13 +296,11 @@ impl<'t> Books<'t> {
             }
             None => {
                 return Err(Failure::Rejected(EngineError::Corrupt {
-                    what: keys::reservation(id),
+                    what: format!("credit reservation `{id}`"),
                     error: "the reservation to renew does not exist".into(),
                 }));
             }
         };
-        self.txn
-            .remove(keys::pending(reservation.expires_at, id).as_bytes())?;
         reservation.renewals += 1;
         reservation.expires_at = expires_at;
         self.append(Draft {
@@ -350,9 +313,7 @@ impl<'t> Books<'t> {
             at: now,
             expires_at: Some(expires_at),
         })?;
-        self.write(&keys::reservation(id), &reservation)?;
-        self.txn
-            .insert(keys::pending(expires_at, id).as_bytes(), b"")?;
+        self.tables.put_reservation(&reservation)?;
         Ok(reservation)
     }
 

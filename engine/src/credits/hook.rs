@@ -24,7 +24,7 @@ use super::reservation::{generation_id, round_key};
 use super::{EntryKind, Ledger, ReservationState};
 use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHook, NodeHookContext};
-use crate::store::{HookError, RunRecord, StateStore, TxnView, now_ms};
+use crate::store::{HookError, LedgerTables, RunRecord, StateStore, now_ms};
 use crate::workflow::StepDef;
 
 /// The credit ledger's node lifecycle hook. Install it in the [`crate::Engine`]'s hooks.
@@ -78,7 +78,11 @@ impl CreditHook {
     }
 
     /// Makes sure the node holds a pending reservation (start and resume).
-    fn hold_credits(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn hold_credits(
+        &self,
+        ctx: &NodeHookContext,
+        txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         let Some(user) = payer(ctx.run, ctx.step) else {
             return Ok(());
         };
@@ -93,10 +97,10 @@ impl CreditHook {
                 }
             }
             Some(charged) if charged.state == ReservationState::Posted => {
-                return Err(HookError::Refused(format!(
-                    "step `{}` was already charged (reservation `{}` is posted); it will not run to be charged twice",
-                    ctx.step.id, charged.id
-                )));
+                return Err(HookError::refused(EngineError::AlreadyCharged {
+                    step: ctx.step.id.clone(),
+                    reservation: charged.id,
+                }));
             }
             // Nothing held yet, or the last hold was returned: reserve (again).
             _ => {
@@ -113,15 +117,27 @@ impl NodeHook for CreditHook {
         payer(run, step).is_some()
     }
 
-    fn before_start(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn before_start(
+        &self,
+        ctx: &NodeHookContext,
+        txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         self.hold_credits(ctx, txn)
     }
 
-    fn on_resume(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn on_resume(
+        &self,
+        ctx: &NodeHookContext,
+        txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         self.hold_credits(ctx, txn)
     }
 
-    fn after_success(&self, ctx: &NodeHookContext, txn: &mut dyn TxnView) -> Result<(), HookError> {
+    fn after_success(
+        &self,
+        ctx: &NodeHookContext,
+        txn: &mut dyn LedgerTables,
+    ) -> Result<(), HookError> {
         let Some(user) = payer(ctx.run, ctx.step) else {
             return Ok(());
         };
@@ -153,7 +169,7 @@ impl NodeHook for CreditHook {
         &self,
         ctx: &NodeHookContext,
         _kind: FailureKind,
-        txn: &mut dyn TxnView,
+        txn: &mut dyn LedgerTables,
     ) -> Result<(), HookError> {
         if payer(ctx.run, ctx.step).is_none() {
             return Ok(());

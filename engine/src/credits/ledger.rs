@@ -4,13 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use serde::de::DeserializeOwned;
-
 use super::bookkeeping::{Booked, Books, Failure};
 use super::reservation::parse_id;
-use super::{Balance, LedgerEntry, Reservation, keys};
+use super::{Balance, LedgerEntry, LedgerTables, Reservation, TxnError};
 use crate::EngineError;
-use crate::store::{HookError, StateStore, TxnView, now_ms};
+use crate::store::{HookError, StateStore, now_ms};
 
 /// The credit ledger in `store`. Cheap: it only borrows the store.
 #[derive(Clone, Copy)]
@@ -33,7 +31,7 @@ impl<'s> Ledger<'s> {
 
     /// `user`'s balance (all zero for a user the ledger has never seen).
     pub fn balance(&self, user: &str) -> Result<Balance, EngineError> {
-        Ok(self.read(&keys::account(user))?.unwrap_or_default())
+        Ok(self.read(|t| t.account(user))?.unwrap_or_default())
     }
 
     /// Whether `user` has `amount` credits available now. A cheap pre-check (e.g. to answer
@@ -44,37 +42,16 @@ impl<'s> Ledger<'s> {
 
     /// `user`'s entries, oldest first.
     pub fn entries(&self, user: &str) -> Result<Vec<LedgerEntry>, EngineError> {
-        let mut entries = Vec::new();
-        for (key, _) in self.store.hook_scan(keys::user_entries(user).as_bytes())? {
-            let seq = seq_of_index_key(&key).ok_or_else(|| EngineError::Corrupt {
-                what: String::from_utf8_lossy(&key).into_owned(),
-                error: "not a user entry index key".into(),
-            })?;
-            let entry: LedgerEntry =
-                self.read(&keys::entry(seq))?
-                    .ok_or_else(|| EngineError::Corrupt {
-                        what: keys::entry(seq),
-                        error: format!("indexed for `{user}` but missing"),
-                    })?;
-            // The index prefix of `a` also covers users named `a/...`.
-            if entry.user == user {
-                entries.push(entry);
-            }
-        }
-        Ok(entries)
+        self.read(|t| t.entries(Some(user)))
     }
 
     /// Every entry of the log, oldest first.
     pub fn all_entries(&self) -> Result<Vec<LedgerEntry>, EngineError> {
-        self.store
-            .hook_scan(keys::ENTRIES.as_bytes())?
-            .into_iter()
-            .map(|(key, bytes)| decode(&key, &bytes))
-            .collect()
+        self.read(|t| t.entries(None))
     }
 
     pub fn reservation(&self, id: &str) -> Result<Option<Reservation>, EngineError> {
-        self.read(&keys::reservation(id))
+        self.read(|t| t.reservation(id))
     }
 
     /// Every reservation one step of one run made, oldest first: one, unless an earlier one
@@ -85,13 +62,11 @@ impl<'s> Ledger<'s> {
         step_id: &str,
     ) -> Result<Vec<Reservation>, EngineError> {
         let key = format!("{run_id}/{step_id}");
-        let mut reservations = Vec::new();
-        for (stored_key, bytes) in self.store.hook_scan(keys::reservation(&key).as_bytes())? {
-            let reservation: Reservation = decode(&stored_key, &bytes)?;
-            if let Some(order) = parse_id(&key, &reservation.id) {
-                reservations.push((order, reservation));
-            }
-        }
+        let mut reservations: Vec<_> = self
+            .read(|t| t.reservations(Some((run_id, step_id))))?
+            .into_iter()
+            .filter_map(|r| parse_id(&key, &r.id).map(|order| (order, r)))
+            .collect();
         reservations.sort_by_key(|(order, _)| *order);
         Ok(reservations.into_iter().map(|(_, r)| r).collect())
     }
@@ -107,15 +82,20 @@ impl<'s> Ledger<'s> {
         Ok(accounts)
     }
 
-    pub(crate) fn store(&self) -> &'s dyn StateStore {
-        self.store
-    }
-
-    fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, EngineError> {
-        match self.store.hook_get(key.as_bytes())? {
-            Some(bytes) => decode(key.as_bytes(), &bytes).map(Some),
-            None => Ok(None),
-        }
+    /// Runs `read` on the ledger's records as they are now.
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(&mut dyn LedgerTables) -> Result<T, TxnError>,
+    ) -> Result<T, EngineError> {
+        let mut read = Some(read);
+        let mut value = None;
+        self.store.read_ledger(&mut |tables| {
+            if let Some(read) = read.take() {
+                value = Some(read(tables)?);
+            }
+            Ok(())
+        })?;
+        Ok(value.expect("the store ran the read"))
     }
 
     /// Runs one ledger operation in a store transaction of its own, keeping its typed error
@@ -125,17 +105,17 @@ impl<'s> Ledger<'s> {
         operation: impl Fn(&mut Books) -> Booked<T> + Sync,
     ) -> Result<T, EngineError> {
         let outcome: Mutex<Option<Result<T, EngineError>>> = Mutex::new(None);
-        let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+        let work = |txn: &mut dyn LedgerTables| -> Result<(), HookError> {
             let mut books = Books::new(txn);
             let result = match operation(&mut books) {
                 Ok(value) => Ok(value),
-                Err(Failure::Conflict(conflict)) => return Err(HookError::Conflict(conflict)),
+                Err(Failure::Txn(error)) => return Err(HookError::Txn(error)),
                 Err(Failure::Rejected(error)) => Err(error),
             };
             let refusal = result
                 .as_ref()
                 .err()
-                .map(|e| HookError::Refused(e.to_string()));
+                .map(|e| HookError::refused(EngineError::Store(format!("refused: {e}"))));
             *outcome.lock().expect("ledger outcome lock") = Some(result);
             refusal.map_or(Ok(()), Err)
         };
@@ -153,17 +133,4 @@ impl<'s> Ledger<'s> {
             (Ok(()), None) => unreachable!("a committed transaction ran its work"),
         }
     }
-}
-
-fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, EngineError> {
-    serde_json::from_slice(bytes).map_err(|e| EngineError::Corrupt {
-        what: String::from_utf8_lossy(key).into_owned(),
-        error: e.to_string(),
-    })
-}
-
-/// The sequence number at the end of a `ledger/user-entry/<user>/<seq>` key.
-fn seq_of_index_key(key: &[u8]) -> Option<u64> {
-    let key = std::str::from_utf8(key).ok()?;
-    key.rsplit_once('/')?.1.parse().ok()
 }

@@ -1,5 +1,5 @@
 //! The credit ledger: per-user balances kept as an append-only, double-entry log in the
-//! store's hook keyspace, and the [`CreditHook`] that reserves, posts and voids credits in the
+//! store, and the [`CreditHook`] that reserves, posts and voids credits in the
 //! same transaction as the node transition each entry belongs to.
 //!
 //! A paid step (`credits: N`) of a run with an owner reserves N before it starts (or does not
@@ -7,7 +7,8 @@
 //! or its output was free (a cache hit). Operator runs (`owner: None`) leave no ledger trace.
 //!
 //! # Layout
-//! - `keys`: where everything lives under `ledger/` in the hook keyspace.
+//! - `tables`: [`LedgerTables`], the records as a store transaction sees them; each backend
+//!   keeps them its own way.
 //! - `balance`: [`Balance`], one user's account as stored.
 //! - `entry`: [`LedgerEntry`], its [`EntryKind`] and the double-entry accounts it moves
 //!   credits between.
@@ -33,11 +34,11 @@ mod balance;
 mod bookkeeping;
 mod entry;
 mod hook;
-mod keys;
 mod ledger;
 mod precheck;
 mod reservation;
 mod sweep;
+mod tables;
 mod verify;
 
 pub use balance::Balance;
@@ -47,20 +48,17 @@ pub use ledger::Ledger;
 pub use precheck::credits_required;
 pub use reservation::{Reservation, ReservationState};
 pub use sweep::sweep_periodically;
+pub use tables::{AppliedOperation, LedgerTables, TxnError};
 pub use verify::LedgerProblem;
 pub(crate) use verify::list_problems;
 
 use crate::EngineError;
 
-/// How every "insufficient credits" message starts, wherever it surfaces (a refused start's
-/// [`EngineError`], a failed node's `error`), so callers can recognise it.
-pub const INSUFFICIENT_CREDITS: &str = "insufficient credits:";
-
 /// True when `error` says a step could not start for lack of credits (HTTP: 402).
 pub fn is_insufficient_credits(error: &EngineError) -> bool {
     match error {
         EngineError::InsufficientCredits { .. } => true,
-        EngineError::Refused(message) => message.starts_with(INSUFFICIENT_CREDITS),
+        EngineError::Refused(reason) => is_insufficient_credits(reason),
         _ => false,
     }
 }

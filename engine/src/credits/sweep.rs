@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Ledger, keys};
+use super::Ledger;
 use crate::EngineError;
 use crate::store::{StateStore, now_ms};
 
@@ -17,10 +17,8 @@ impl Ledger<'_> {
     pub fn sweep_expired(&self, now_ms: u64) -> Result<usize, EngineError> {
         // The index is ordered by expiry, so the due ones come first.
         let due: Vec<String> = self
-            .store()
-            .hook_scan(keys::PENDING.as_bytes())?
-            .iter()
-            .filter_map(|(key, _)| keys::parse_pending(key))
+            .read(|t| t.pending())?
+            .into_iter()
             .take_while(|(expires_at, _)| *expires_at <= now_ms)
             .map(|(_, id)| id)
             .collect();

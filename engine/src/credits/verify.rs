@@ -10,10 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde::de::DeserializeOwned;
-
 use super::{
-    Balance, EntryKind, ISSUER_ACCOUNT, Ledger, LedgerEntry, Reservation, ReservationState, keys,
+    Balance, EntryKind, ISSUER_ACCOUNT, Ledger, LedgerEntry, Reservation, ReservationState,
 };
 use crate::EngineError;
 
@@ -125,18 +123,26 @@ impl Ledger<'_> {
         let mut reservations: BTreeMap<String, RebuiltReservation> = BTreeMap::new();
         let mut went_negative: BTreeSet<String> = BTreeSet::new();
 
+        let (entries, stored_seq, gapless, stored_accounts, stored_reservations, indexed) = self
+            .read(|t| {
+                Ok((
+                    t.entries(None)?,
+                    t.last_seq()?,
+                    t.gapless_seq(),
+                    t.accounts()?,
+                    t.reservations(None)?,
+                    t.pending()?,
+                ))
+            })?;
         let mut last_seq = 0;
-        for (key, bytes) in self.store().hook_scan(keys::ENTRIES.as_bytes())? {
-            let Some(entry) = decode::<LedgerEntry>(&key, &bytes, &mut problems) else {
-                continue;
+        for entry in entries {
+            let out_of_order = match gapless {
+                true => entry.seq != last_seq + 1,
+                false => entry.seq <= last_seq,
             };
-            if entry.seq != last_seq + 1 || key != keys::entry(entry.seq).as_bytes() {
+            if out_of_order {
                 problems.push(LedgerProblem::Sequence {
-                    reason: format!(
-                        "entry {} is stored at `{}` after entry {last_seq}",
-                        entry.seq,
-                        String::from_utf8_lossy(&key)
-                    ),
+                    reason: format!("entry {} follows entry {last_seq}", entry.seq),
                 });
             }
             last_seq = entry.seq;
@@ -162,24 +168,18 @@ impl Ledger<'_> {
             }
             *entry_counts.entry(entry.user.clone()).or_insert(0) += 1;
         }
-        let stored_seq: u64 = match self.store().hook_get(keys::SEQ.as_bytes())? {
-            Some(bytes) => decode(keys::SEQ.as_bytes(), &bytes, &mut problems).unwrap_or(last_seq),
-            None => 0,
+        let counter_behind = match gapless {
+            true => stored_seq != last_seq,
+            false => stored_seq < last_seq,
         };
-        if stored_seq != last_seq {
+        if counter_behind {
             problems.push(LedgerProblem::Sequence {
                 reason: format!("the counter says {stored_seq} entries, the log has {last_seq}"),
             });
         }
 
         // Accounts: every user that has entries or a stored account.
-        let mut stored_accounts: BTreeMap<String, Balance> = BTreeMap::new();
-        for (key, bytes) in self.store().hook_scan(keys::ACCOUNTS.as_bytes())? {
-            if let Some(balance) = decode(&key, &bytes, &mut problems) {
-                let user = String::from_utf8_lossy(&key[keys::ACCOUNTS.len()..]).into_owned();
-                stored_accounts.insert(user, balance);
-            }
-        }
+        let stored_accounts: BTreeMap<String, Balance> = stored_accounts.into_iter().collect();
         let users: BTreeSet<String> = stored_accounts
             .keys()
             .chain(entry_counts.keys())
@@ -221,13 +221,10 @@ impl Ledger<'_> {
         }
 
         // Reservations and the pending index.
-        let mut stored_reservations: BTreeMap<String, Reservation> = BTreeMap::new();
-        for (key, bytes) in self.store().hook_scan(keys::RESERVATIONS.as_bytes())? {
-            if let Some(reservation) = decode::<Reservation>(&key, &bytes, &mut problems) {
-                let id = String::from_utf8_lossy(&key[keys::RESERVATIONS.len()..]).into_owned();
-                stored_reservations.insert(id, reservation);
-            }
-        }
+        let stored_reservations: BTreeMap<String, Reservation> = stored_reservations
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
         let ids: BTreeSet<&String> = stored_reservations
             .keys()
             .chain(reservations.keys())
@@ -247,12 +244,7 @@ impl Ledger<'_> {
                 });
             }
         }
-        let indexed: BTreeSet<(u64, String)> = self
-            .store()
-            .hook_scan(keys::PENDING.as_bytes())?
-            .iter()
-            .filter_map(|(key, _)| keys::parse_pending(key))
-            .collect();
+        let indexed: BTreeSet<(u64, String)> = indexed.into_iter().collect();
         let pending: BTreeSet<(u64, String)> = reservations
             .iter()
             .filter(|(_, r)| r.state == ReservationState::Pending)
@@ -353,23 +345,6 @@ fn check_entry(
                 }
                 EntryKind::Grant | EntryKind::Reserve => {}
             }
-        }
-    }
-}
-
-fn decode<T: DeserializeOwned>(
-    key: &[u8],
-    bytes: &[u8],
-    problems: &mut Vec<LedgerProblem>,
-) -> Option<T> {
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Some(value),
-        Err(e) => {
-            problems.push(LedgerProblem::Unreadable {
-                key: String::from_utf8_lossy(key).into_owned(),
-                error: e.to_string(),
-            });
-            None
         }
     }
 }

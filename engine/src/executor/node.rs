@@ -11,7 +11,7 @@ use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHookContext};
 use crate::step::{Step, StepContext, StepError};
 use crate::store::now_ms;
-use crate::store::{AttemptOutcome, HookError, NodeRecord, NodeStatus, RunRecord, TxnView};
+use crate::store::{AttemptOutcome, HookError, LedgerTables, NodeRecord, NodeStatus, RunRecord};
 use crate::workflow::StepDef;
 
 pub(crate) struct NodeTask {
@@ -75,7 +75,7 @@ pub(crate) async fn run(
         let attempt_started = now_ms();
         record.started_at.get_or_insert(attempt_started);
         let hook = start_hook;
-        let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+        let work = |txn: &mut dyn LedgerTables| -> Result<(), HookError> {
             let ctx = NodeHookContext {
                 run: &shared.run,
                 step,
@@ -102,17 +102,15 @@ pub(crate) async fn run(
                 Err(EngineError::Refused(reason)) => {
                     // Nothing of the refused start was written; the node fails without
                     // starting.
+                    let code = match *reason {
+                        EngineError::InsufficientCredits { .. } => "insufficient_credits",
+                        _ => "refused",
+                    };
+                    let reason = reason.to_string();
                     record.attempt -= 1;
                     record.status = NodeStatus::Failed;
                     record.error = Some(reason.clone());
-                    record.error_code = Some(
-                        if reason.starts_with(crate::credits::INSUFFICIENT_CREDITS) {
-                            "insufficient_credits"
-                        } else {
-                            "refused"
-                        }
-                        .to_string(),
-                    );
+                    record.error_code = Some(code.to_string());
                     record.finished_at = Some(now_ms());
                     inner.store.commit(Some(&record), None, None)?;
                     inner.durable().await?;
@@ -176,7 +174,7 @@ pub(crate) async fn run(
                 record.error_code = None;
                 record.finished_at = Some(now_ms());
                 record.end_attempt(AttemptOutcome::Succeeded, Some(attempt_started), None);
-                let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+                let work = |txn: &mut dyn LedgerTables| -> Result<(), HookError> {
                     let ctx = NodeHookContext {
                         run: &shared.run,
                         step,
@@ -307,7 +305,7 @@ pub(crate) fn commit_failure(
     record: &NodeRecord,
     kind: FailureKind,
 ) -> Result<(), EngineError> {
-    let work = |txn: &mut dyn TxnView| -> Result<(), HookError> {
+    let work = |txn: &mut dyn LedgerTables| -> Result<(), HookError> {
         let ctx = NodeHookContext {
             run,
             step,

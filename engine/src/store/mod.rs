@@ -5,19 +5,17 @@
 //! at all, as one [`Batch`] of the data directory's [`Database`] (sled behind a write-ahead
 //! log of our own, `wal`, so a durable commit is one write and one `fdatasync`).
 
-mod database;
 pub mod postgres;
 mod records;
-mod sled_store;
-mod wal;
+mod sled;
 
-pub use database::{Batch, Database, Tree};
 pub use records::{
     AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms,
 };
-pub use sled_store::SledStore;
+pub use sled::{Batch, Database, SledStore, Tree};
 
 use crate::EngineError;
+pub use crate::credits::{LedgerTables, TxnError};
 
 /// How hard the store works to keep a transition across a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,40 +34,29 @@ pub enum Durability {
     Relaxed,
 }
 
-/// A view of the hook-owned keyspace inside a store transaction. Hooks read and write through
-/// it so their records commit atomically with the node transition; transitions with hook work
-/// run one at a time. Hooks must derive what they write only from what they read here.
-pub trait TxnView {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnConflict>;
-    fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), TxnConflict>;
-    fn remove(&mut self, key: &[u8]) -> Result<(), TxnConflict>;
-}
-
-/// The transaction must be retried (returned by [`TxnView`]; propagate it with `?`).
-#[derive(Debug)]
-pub struct TxnConflict(pub(crate) String);
-
-/// Why a hook refused a transition.
+/// Why a hook refused a transition, or could not do its part of it.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    /// The transition is refused with this message (e.g. insufficient credits).
+    /// The transition is refused for this reason (e.g. insufficient credits); nothing of it
+    /// is written, and the store returns [`EngineError::Refused`] with the reason.
     #[error("{0}")]
-    Refused(String),
-    #[error("transaction conflict")]
-    Conflict(TxnConflict),
+    Refused(Box<EngineError>),
+    /// Reading or writing the hook's records failed.
+    #[error(transparent)]
+    Txn(#[from] TxnError),
 }
 
-impl From<TxnConflict> for HookError {
-    fn from(conflict: TxnConflict) -> Self {
-        HookError::Conflict(conflict)
+impl HookError {
+    pub fn refused(reason: EngineError) -> HookError {
+        HookError::Refused(Box::new(reason))
     }
 }
 
-/// A key and its value in the hook keyspace.
-pub type KeyValue = (Vec<u8>, Vec<u8>);
+/// Hook code run inside a transition's transaction, on the ledger's records.
+pub type TxnWork<'a> = &'a (dyn Fn(&mut dyn LedgerTables) -> Result<(), HookError> + Sync);
 
-/// Hook code run inside a transition's transaction.
-pub type TxnWork<'a> = &'a (dyn Fn(&mut dyn TxnView) -> Result<(), HookError> + Sync);
+/// Code that reads the ledger's records outside a transition ([`StateStore::read_ledger`]).
+pub type LedgerRead<'a> = &'a mut dyn FnMut(&mut dyn LedgerTables) -> Result<(), TxnError>;
 
 /// Persistent state of runs and nodes.
 pub trait StateStore: Send + Sync + 'static {
@@ -101,9 +88,6 @@ pub trait StateStore: Send + Sync + 'static {
     /// Every run, newest first.
     fn runs(&self) -> Result<Vec<RunRecord>, EngineError>;
 
-    /// Reads one key of the hook-owned keyspace outside a transaction.
-    fn hook_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError>;
-
-    /// Every hook-owned key under `prefix`, in key order.
-    fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<KeyValue>, EngineError>;
+    /// Runs `read` on the ledger's records as the last committed transition left them.
+    fn read_ledger(&self, read: LedgerRead<'_>) -> Result<(), EngineError>;
 }

@@ -1,13 +1,13 @@
 //! The sled implementation of [`StateStore`]: four trees of JSON records in the data
 //! directory's [`Database`], one atomic write (a [`Batch`]) per transition.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
 use super::database::{Batch, Database, Tree, store_error};
-use super::{HookError, NodeRecord, RunRecord, StateStore, TxnConflict, TxnView, TxnWork};
+use super::ledger::LedgerView;
 use crate::EngineError;
+use crate::store::{HookError, LedgerRead, NodeRecord, RunRecord, StateStore, TxnError, TxnWork};
 
 /// The engine's records in a data directory.
 pub struct SledStore {
@@ -96,34 +96,6 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
     })
 }
 
-/// The hook keyspace as a transition sees it: the tree, under the transition's own writes.
-struct HookView<'a> {
-    tree: &'a Tree,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-impl TxnView for HookView<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnConflict> {
-        if let Some(written) = self.writes.get(key) {
-            return Ok(written.clone());
-        }
-        self.tree
-            .get(key)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| TxnConflict(e.to_string()))
-    }
-
-    fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), TxnConflict> {
-        self.writes.insert(key.to_vec(), Some(value.to_vec()));
-        Ok(())
-    }
-
-    fn remove(&mut self, key: &[u8]) -> Result<(), TxnConflict> {
-        self.writes.insert(key.to_vec(), None);
-        Ok(())
-    }
-}
-
 impl StateStore for SledStore {
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
         let sha = run.workflow_sha256.as_bytes();
@@ -158,15 +130,13 @@ impl StateStore for SledStore {
     ) -> Result<(), EngineError> {
         // Hooks read and write the hook keyspace: one transition with hook work at a time.
         let _transition = work.is_some().then(|| self.transition_lock());
-        let mut view = HookView {
-            tree: &self.hooks,
-            writes: BTreeMap::new(),
-        };
+        let mut view = LedgerView::new(&self.hooks);
         if let Some(work) = work {
             match work(&mut view) {
                 Ok(()) => {}
-                Err(HookError::Refused(message)) => return Err(EngineError::Refused(message)),
-                Err(HookError::Conflict(TxnConflict(message))) => {
+                Err(HookError::Refused(reason)) => return Err(EngineError::Refused(reason)),
+                Err(HookError::Txn(TxnError::Failed(error))) => return Err(error),
+                Err(HookError::Txn(TxnError::Conflict(message))) => {
                     return Err(EngineError::Store(message));
                 }
             }
@@ -222,24 +192,12 @@ impl StateStore for SledStore {
             .collect()
     }
 
-    fn hook_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+    fn read_ledger(&self, read: LedgerRead<'_>) -> Result<(), EngineError> {
         let _settled = self.transition_lock();
-        Ok(self
-            .hooks
-            .get(key)
-            .map_err(store_error)?
-            .map(|v| v.to_vec()))
-    }
-
-    fn hook_scan(&self, prefix: &[u8]) -> Result<Vec<super::KeyValue>, EngineError> {
-        let _settled = self.transition_lock();
-        Ok(self
-            .hooks
-            .scan_prefix(prefix)
-            .map_err(store_error)?
-            .into_iter()
-            .map(|(k, v)| (k.to_vec(), v.to_vec()))
-            .collect())
+        read(&mut LedgerView::new(&self.hooks)).map_err(|e| match e {
+            TxnError::Failed(error) => error,
+            TxnError::Conflict(message) => EngineError::Store(message),
+        })
     }
 }
 
@@ -264,7 +222,7 @@ mod tests {
         let node_bytes = encode(&node);
         let node_key = node_key("run-1", "paid");
         let mut record = Vec::new();
-        crate::store::wal::encode_record(
+        super::super::wal::encode_record(
             &mut record,
             [
                 (
@@ -279,17 +237,17 @@ mod tests {
         );
         // Appended after what the log holds, as the commit that the crash cut off left it.
         let (mut log, _) =
-            crate::store::wal::WriteAheadLog::open(&dir.path().join("state.wal")).unwrap();
+            super::super::wal::WriteAheadLog::open(&dir.path().join("state.wal")).unwrap();
         log.commit(&mut record).unwrap();
         drop(log);
 
         let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(
-            store.hook_get(b"ledger/account/alice").unwrap().as_deref(),
+            store.hooks.get(b"ledger/account/alice").unwrap().as_deref(),
             Some(b"{\"available\":7}".as_slice())
         );
         assert_eq!(
-            store.hook_get(b"ledger/pending/run-1/paid#1").unwrap(),
+            store.hooks.get(b"ledger/pending/run-1/paid#1").unwrap(),
             None
         );
         assert_eq!(store.nodes("run-1").unwrap(), vec![node]);
@@ -300,13 +258,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         let node = NodeRecord::pending("run-1", "paid");
-        let refuse = |txn: &mut dyn TxnView| -> Result<(), HookError> {
-            txn.insert(b"ledger/x", b"1")?;
-            Err(HookError::Refused("insufficient credits".into()))
+        let refuse = |txn: &mut dyn crate::store::LedgerTables| -> Result<(), HookError> {
+            txn.put_account("alice", &crate::credits::Balance::default())?;
+            Err(HookError::refused(EngineError::InsufficientCredits {
+                step: "paid".into(),
+                user: "alice".into(),
+                needed: 3,
+                available: 0,
+            }))
         };
         let result = store.commit(Some(&node), None, Some(&refuse));
         assert!(matches!(result, Err(EngineError::Refused(_))));
         assert!(store.nodes("run-1").unwrap().is_empty());
-        assert_eq!(store.hook_get(b"ledger/x").unwrap(), None);
+        assert!(store.hooks.scan_prefix(b"ledger/").unwrap().is_empty());
     }
 }

@@ -1,13 +1,13 @@
-//! Where the ledger lives in the hook keyspace. Everything is under `ledger/`; values are
+//! Where the ledger lives in the embedded store's hook tree. Everything is under `ledger/`; values are
 //! JSON. Numbers in keys are zero-padded to 20 digits so key order is numeric order.
 //!
 //! | key                                        | value                                   |
 //! |--------------------------------------------|-----------------------------------------|
 //! | `ledger/seq`                               | the last entry's sequence number        |
-//! | `ledger/entry/<seq>`                       | a [`LedgerEntry`](super::LedgerEntry)   |
+//! | `ledger/entry/<seq>`                       | a [`LedgerEntry`](crate::credits::LedgerEntry)   |
 //! | `ledger/user-entry/<user>/<seq>`           | empty: index of one user's entries      |
-//! | `ledger/account/<user>`                    | a [`Balance`](super::Balance)           |
-//! | `ledger/reservation/<run_id>/<step_id>[/retry-<round>][#n]` | a [`Reservation`](super::Reservation) |
+//! | `ledger/account/<user>`                    | a [`Balance`](crate::credits::Balance)           |
+//! | `ledger/reservation/<run_id>/<step_id>[/retry-<round>][#n]` | a [`Reservation`](crate::credits::Reservation) |
 //! | `ledger/pending/<expires_at>/<reservation>`| empty: pending reservations by expiry   |
 //! | `ledger/op/<op_id>`                        | the operation applied under that id     |
 
