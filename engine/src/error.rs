@@ -40,6 +40,9 @@ pub enum EngineError {
         step: String,
         steps: Vec<String>,
     },
+    /// Another worker took the run over (this one lost its lease): its writes are refused.
+    #[error("run `{0}` is now executed by another worker; this worker's writes for it are refused")]
+    Fenced(String),
     /// A lifecycle hook refused a transition for this reason (e.g. insufficient credits).
     #[error("{0}")]
     Refused(Box<EngineError>),

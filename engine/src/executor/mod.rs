@@ -305,10 +305,12 @@ impl Engine {
             }
             active.insert(run_id.to_string(), token.clone());
         }
-        /// Forgets the run as active however `execute` ends, also when its future is dropped.
+        /// Forgets the run as active however `execute` ends, also when its future is dropped,
+        /// and lets other processes sharing the store take it if it did not finish.
         struct Active<'a>(&'a Inner, &'a str);
         impl Drop for Active<'_> {
             fn drop(&mut self) {
+                self.0.store.release(self.1);
                 self.0
                     .active
                     .lock()
@@ -317,6 +319,10 @@ impl Engine {
             }
         }
         let _active = Active(&self.inner, run_id);
+        // Another process sharing the store may be executing it.
+        if !self.inner.store.claim(run_id)? {
+            return Err(EngineError::RunActive(run_id.to_string()));
+        }
         run::execute(self.inner.clone(), run_id, token).await
     }
 
@@ -361,6 +367,17 @@ impl Engine {
         if self.cancel(run_id) {
             return Err(EngineError::RunActive(run_id.to_string()));
         }
+        // Another process sharing the store may be executing it: hold it while cancelling.
+        if !self.inner.store.claim(run_id)? {
+            return Err(EngineError::RunActive(run_id.to_string()));
+        }
+        struct Claimed<'a>(&'a Inner, &'a str);
+        impl Drop for Claimed<'_> {
+            fn drop(&mut self) {
+                self.0.store.release(self.1);
+            }
+        }
+        let _claimed = Claimed(&self.inner, run_id);
         let report = self.report(run_id)?;
         if report.run.status.is_finished() {
             return Err(EngineError::RunFinished {
@@ -393,6 +410,21 @@ impl Engine {
         self.inner.store.commit(None, Some(&run), None)?;
         self.inner.durable().await?;
         self.report(run_id)
+    }
+
+    /// Cancels a run wherever it is: executing here (signalled), executing in another
+    /// process sharing the store (asked to, through the store), or executing nowhere
+    /// ([`Engine::cancel_stored`]).
+    pub async fn cancel_anywhere(&self, run_id: &str) -> Result<(), EngineError> {
+        if self.cancel(run_id) || self.inner.store.request_cancel(run_id)? {
+            return Ok(());
+        }
+        match self.cancel_stored(run_id).await {
+            Ok(_) => Ok(()),
+            // It started executing somewhere meanwhile.
+            Err(EngineError::RunActive(_)) if self.inner.store.request_cancel(run_id)? => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs that have not finished: pending, or interrupted while running.

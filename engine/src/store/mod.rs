@@ -9,6 +9,7 @@ pub mod postgres;
 mod records;
 mod sled;
 
+pub use postgres::{PgStore, PgStoreOptions};
 pub use records::{
     AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms,
 };
@@ -90,4 +91,36 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Runs `read` on the ledger's records as the last committed transition left them.
     fn read_ledger(&self, read: LedgerRead<'_>) -> Result<(), EngineError>;
+
+    // Several processes on one store (PostgreSQL): which of them executes a run. A store that
+    // one process holds alone (the embedded one) keeps these defaults.
+
+    /// Takes the run for this process to execute: `false` if another process holds it.
+    fn claim(&self, _run_id: &str) -> Result<bool, EngineError> {
+        Ok(true)
+    }
+
+    /// This process stops executing the run (finished or not).
+    fn release(&self, _run_id: &str) {}
+
+    /// Claims up to `limit` runs whose executing process stopped renewing its lease (it died
+    /// or was cut off); the caller resumes them.
+    fn claim_expired(&self, _limit: usize) -> Result<Vec<String>, EngineError> {
+        Ok(Vec::new())
+    }
+
+    /// Asks whichever process executes the run to cancel it; `false` if none does.
+    fn request_cancel(&self, _run_id: &str) -> Result<bool, EngineError> {
+        Ok(false)
+    }
+
+    /// Runs of this process that others asked to cancel since the last call.
+    fn take_cancel_requests(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// True when other processes share the store.
+    fn shared(&self) -> bool {
+        false
+    }
 }

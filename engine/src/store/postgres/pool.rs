@@ -55,12 +55,14 @@ impl PgError {
         PgError::Query { message, code }
     }
 
-    /// True when PostgreSQL aborted the transaction for a serialization failure or a deadlock:
-    /// running it again from the start is correct.
+    /// True when running the transaction again from the start is correct: PostgreSQL aborted
+    /// it for a serialization failure or a deadlock, or a concurrent transaction committed the
+    /// unique key this one read as absent (check-then-insert: the retry reads it).
     pub fn is_retryable(&self) -> bool {
         matches!(self, PgError::Query { code: Some(code), .. }
             if code == SqlState::T_R_SERIALIZATION_FAILURE.code()
-                || code == SqlState::T_R_DEADLOCK_DETECTED.code())
+                || code == SqlState::T_R_DEADLOCK_DETECTED.code()
+                || code == SqlState::UNIQUE_VIOLATION.code())
     }
 
     /// True for a unique or exclusion constraint violation (SQLSTATE 23505).

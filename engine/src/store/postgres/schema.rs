@@ -1,0 +1,116 @@
+//! The engine's tables in PostgreSQL (component `engine` of `schema_migrations`).
+//!
+//! Each record is kept whole as `record jsonb` (what the engine reads back) beside real
+//! columns for everything an operator or a query selects on. Money rules are constraints,
+//! not only code: balances never go below zero, an entry never moves a negative amount, a
+//! reservation is reserved once and resolved (posted, voided or expired) once.
+
+use super::Migration;
+
+pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"
+CREATE TABLE workflows (
+    sha256 text PRIMARY KEY,
+    source text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE runs (
+    id text PRIMARY KEY,
+    workflow_name text NOT NULL,
+    workflow_sha256 text NOT NULL REFERENCES workflows (sha256),
+    status text NOT NULL,
+    owner text,
+    created_at bigint NOT NULL,
+    finished_at bigint,
+    parent_run_id text,
+    record jsonb NOT NULL
+);
+CREATE INDEX runs_by_owner ON runs (owner, id DESC);
+CREATE INDEX runs_unfinished ON runs (id) WHERE status IN ('pending', 'running');
+
+-- Which worker executes a run. Every write of the owner checks its fence in the same
+-- transaction (SELECT ... FOR SHARE); a takeover bumps the fence, so a worker that was paused
+-- past its lease writes nothing for that run again.
+CREATE TABLE run_leases (
+    run_id text PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    owner text NOT NULL,
+    fence bigint NOT NULL,
+    expires_at timestamptz NOT NULL,
+    cancel_requested boolean NOT NULL DEFAULT false
+);
+CREATE INDEX run_leases_by_owner ON run_leases (owner);
+CREATE INDEX run_leases_by_expiry ON run_leases (expires_at);
+
+CREATE TABLE nodes (
+    run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_id text NOT NULL,
+    status text NOT NULL,
+    attempt integer NOT NULL,
+    round integer NOT NULL,
+    idempotency_key text NOT NULL,
+    error text,
+    record jsonb NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+);
+
+CREATE TABLE accounts (
+    user_name text PRIMARY KEY,
+    available bigint NOT NULL DEFAULT 0 CHECK (available >= 0),
+    pending bigint NOT NULL DEFAULT 0 CHECK (pending >= 0),
+    posted bigint NOT NULL DEFAULT 0 CHECK (posted >= 0),
+    granted bigint NOT NULL DEFAULT 0 CHECK (granted >= 0),
+    entries bigint NOT NULL DEFAULT 0 CHECK (entries >= 0),
+    CHECK (granted = available + pending + posted)
+);
+
+CREATE SEQUENCE ledger_seq AS bigint;
+
+CREATE TABLE ledger_entries (
+    seq bigint PRIMARY KEY,
+    op_id text NOT NULL UNIQUE,
+    kind text NOT NULL CHECK (kind IN ('grant', 'reserve', 'post', 'void', 'expire', 'renew')),
+    user_name text NOT NULL,
+    amount bigint NOT NULL CHECK (amount >= 0),
+    from_account text NOT NULL,
+    to_account text NOT NULL,
+    reservation_id text,
+    run_id text,
+    step_id text,
+    at bigint NOT NULL,
+    expires_at bigint,
+    record jsonb NOT NULL,
+    CHECK (kind = 'grant' OR reservation_id IS NOT NULL)
+);
+CREATE INDEX ledger_entries_by_user ON ledger_entries (user_name, seq);
+-- I3: a reservation is reserved once and resolved once.
+CREATE UNIQUE INDEX ledger_entries_one_reserve ON ledger_entries (reservation_id)
+    WHERE kind = 'reserve';
+CREATE UNIQUE INDEX ledger_entries_one_resolution ON ledger_entries (reservation_id)
+    WHERE kind IN ('post', 'void', 'expire');
+
+-- Reservations ("holds" in ledger terms).
+CREATE TABLE holds (
+    id text PRIMARY KEY,
+    user_name text NOT NULL,
+    amount bigint NOT NULL CHECK (amount >= 0),
+    state text NOT NULL CHECK (state IN ('pending', 'posted', 'voided', 'expired')),
+    run_id text NOT NULL,
+    step_id text NOT NULL,
+    reserved_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    resolved_at bigint,
+    record jsonb NOT NULL,
+    CHECK ((state = 'pending') = (resolved_at IS NULL))
+);
+CREATE INDEX holds_pending_by_expiry ON holds (expires_at, id) WHERE state = 'pending';
+CREATE INDEX holds_by_step ON holds (run_id, step_id);
+
+CREATE TABLE ledger_operations (
+    op_id text PRIMARY KEY,
+    params text NOT NULL,
+    seq bigint NOT NULL
+);
+"#,
+}];

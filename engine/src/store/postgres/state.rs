@@ -1,0 +1,475 @@
+//! [`PgStore`]: the engine's records in PostgreSQL, shared by any number of workers.
+//!
+//! A run is executed by one worker at a time, which holds its lease (`run_leases`): taken when
+//! the run is created or claimed, renewed by one statement per worker per heartbeat, and
+//! fenced — every write of a run's node or record checks, in the same transaction, that this
+//! worker still holds the lease with the fence it was given. A takeover bumps the fence (it
+//! waits for the writes in flight, which hold the lease row `FOR SHARE`), so a worker that
+//! was paused or cut off past its lease and comes back writes nothing for that run again.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::ledger::{PgLedger, from_json, to_json};
+use super::pool::{PgError, PgPool, PgTxn, PoolOptions};
+use super::{migrate, schema};
+use crate::EngineError;
+use crate::store::{HookError, LedgerRead, NodeRecord, RunRecord, StateStore, TxnError, TxnWork};
+
+/// How a [`PgStore`] is opened.
+#[derive(Debug, Clone)]
+pub struct PgStoreOptions {
+    /// How long a run stays this worker's without a heartbeat; a dead worker's runs are taken
+    /// over after at most this long (plus one claim interval).
+    pub lease: Duration,
+    /// Connections for transitions and requests.
+    pub pool_size: usize,
+    /// Shown in `pg_stat_activity` and stored as the leases' owner (with a unique suffix).
+    pub worker_name: String,
+}
+
+impl Default for PgStoreOptions {
+    fn default() -> Self {
+        PgStoreOptions {
+            lease: Duration::from_secs(5),
+            pool_size: 16,
+            worker_name: "techpack".into(),
+        }
+    }
+}
+
+/// The runs this worker holds, and what its heartbeat learnt.
+struct Leases {
+    /// A pool of its own, so heartbeats never wait behind requests.
+    pool: PgPool,
+    worker: String,
+    lease: Duration,
+    /// run id -> the fence this worker holds it with.
+    held: Mutex<HashMap<String, i64>>,
+    /// Runs whose cancellation another worker asked for.
+    cancels: Mutex<Vec<String>>,
+    stop: AtomicBool,
+}
+
+impl Leases {
+    fn lease_interval(&self) -> String {
+        format!("{} milliseconds", self.lease.as_millis())
+    }
+
+    /// Renews every lease this worker holds, in one statement; notes cancel requests.
+    fn heartbeat(&self) -> Result<(), PgError> {
+        let rows = self.pool.query(
+            "UPDATE run_leases SET expires_at = now() + $2::text::interval
+             WHERE owner = $1 RETURNING run_id, cancel_requested",
+            &[&self.worker, &self.lease_interval()],
+        )?;
+        let mut cancels = self.cancels.lock().expect("cancel requests lock");
+        for row in rows {
+            if row.get::<_, bool>(1) {
+                let run: String = row.get(0);
+                if !cancels.contains(&run) {
+                    cancels.push(run);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fence(&self, run_id: &str) -> Option<i64> {
+        self.held.lock().expect("leases lock").get(run_id).copied()
+    }
+}
+
+/// The engine's records in a PostgreSQL database.
+pub struct PgStore {
+    pool: PgPool,
+    leases: Arc<Leases>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.leases.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn store_error(e: PgError) -> EngineError {
+    EngineError::Store(e.to_string())
+}
+
+impl PgStore {
+    /// Connects to `url`, creates or upgrades the schema, and starts the heartbeat.
+    pub fn connect(url: &str) -> Result<PgStore, EngineError> {
+        PgStore::connect_with(url, PgStoreOptions::default())
+    }
+
+    pub fn connect_with(url: &str, options: PgStoreOptions) -> Result<PgStore, EngineError> {
+        let pool = PgPool::connect(
+            url,
+            PoolOptions {
+                size: options.pool_size,
+                application_name: options.worker_name.clone(),
+                ..PoolOptions::default()
+            },
+        )
+        .map_err(store_error)?;
+        migrate(&pool, "engine", schema::MIGRATIONS).map_err(store_error)?;
+        let lease_pool = PgPool::connect(
+            url,
+            PoolOptions {
+                size: 2,
+                application_name: format!("{} leases", options.worker_name),
+                ..PoolOptions::default()
+            },
+        )
+        .map_err(store_error)?;
+        let leases = Arc::new(Leases {
+            pool: lease_pool,
+            worker: format!("{}-{}", options.worker_name, uuid::Uuid::now_v7().simple()),
+            lease: options.lease,
+            held: Mutex::new(HashMap::new()),
+            cancels: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        let beating = Arc::downgrade(&leases);
+        let every = (options.lease / 4).max(Duration::from_millis(100));
+        std::thread::Builder::new()
+            .name("techpack-lease-heartbeat".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(every);
+                    let Some(leases) = beating.upgrade() else {
+                        return;
+                    };
+                    if leases.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if let Err(e) = leases.heartbeat() {
+                        tracing::warn!("run lease heartbeat failed: {e}");
+                    }
+                }
+            })
+            .map_err(|e| EngineError::Store(format!("cannot start the lease heartbeat: {e}")))?;
+        Ok(PgStore { pool, leases })
+    }
+
+    /// The pool the store uses, for other parts that keep their tables in the same database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// This worker's name in `run_leases.owner`.
+    pub fn worker_id(&self) -> &str {
+        &self.leases.worker
+    }
+
+    /// Checks in `txn` that this worker still holds `run_id`'s lease, if it holds it at all.
+    fn check_fence(&self, txn: &mut PgTxn<'_>, run_id: &str) -> Result<(), CommitError> {
+        let Some(fence) = self.leases.fence(run_id) else {
+            return Ok(());
+        };
+        let held = txn.query_opt(
+            "SELECT 1 FROM run_leases WHERE run_id = $1 AND owner = $2 AND fence = $3 FOR SHARE",
+            &[&run_id, &self.leases.worker, &fence],
+        )?;
+        match held {
+            Some(_) => Ok(()),
+            None => Err(CommitError::Engine(EngineError::Fenced(run_id.to_string()))),
+        }
+    }
+}
+
+/// Why a commit's transaction did not commit.
+enum CommitError {
+    Pg(PgError),
+    Engine(EngineError),
+}
+
+impl From<PgError> for CommitError {
+    fn from(e: PgError) -> Self {
+        CommitError::Pg(e)
+    }
+}
+
+impl From<CommitError> for EngineError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Pg(e) => store_error(e),
+            CommitError::Engine(e) => e,
+        }
+    }
+}
+
+fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn upsert_node(txn: &mut PgTxn<'_>, node: &NodeRecord) -> Result<(), PgError> {
+    txn.execute(
+        "INSERT INTO nodes (run_id, step_id, status, attempt, round, idempotency_key, error, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (run_id, step_id) DO UPDATE SET status = $3, attempt = $4, round = $5,
+             idempotency_key = $6, error = $7, record = $8",
+        &[
+            &node.run_id,
+            &node.step_id,
+            &node.status.as_str(),
+            &i32::try_from(node.attempt).unwrap_or(i32::MAX),
+            &i32::try_from(node.round).unwrap_or(i32::MAX),
+            &node.idempotency_key,
+            &node.error,
+            &to_json(node),
+        ],
+    )?;
+    Ok(())
+}
+
+fn upsert_run(txn: &mut PgTxn<'_>, run: &RunRecord) -> Result<(), PgError> {
+    txn.execute(
+        "INSERT INTO runs (id, workflow_name, workflow_sha256, status, owner, created_at,
+             finished_at, parent_run_id, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO UPDATE SET status = $4, finished_at = $7, record = $9",
+        &[
+            &run.id,
+            &run.workflow_name,
+            &run.workflow_sha256,
+            &run.status.as_str(),
+            &run.owner,
+            &int(run.created_at),
+            &run.finished_at.map(int),
+            &run.parent_run_id,
+            &to_json(run),
+        ],
+    )?;
+    Ok(())
+}
+
+impl StateStore for PgStore {
+    fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
+        let lease = self.leases.lease_interval();
+        self.pool
+            .transaction(|txn| {
+                txn.execute(
+                    "INSERT INTO workflows (sha256, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&run.workflow_sha256, &workflow_source],
+                )?;
+                upsert_run(txn, run)?;
+                txn.execute(
+                    "INSERT INTO run_leases (run_id, owner, fence, expires_at)
+                     VALUES ($1, $2, 1, now() + $3::text::interval)",
+                    &[&run.id, &self.leases.worker, &lease],
+                )?;
+                Ok::<_, PgError>(())
+            })
+            .map_err(store_error)?;
+        self.leases
+            .held
+            .lock()
+            .expect("leases lock")
+            .insert(run.id.clone(), 1);
+        Ok(())
+    }
+
+    fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .pool
+            .query_opt("SELECT source FROM workflows WHERE sha256 = $1", &[&sha256])
+            .map_err(store_error)?
+            .map(|row| row.get(0)))
+    }
+
+    fn commit(
+        &self,
+        node: Option<&NodeRecord>,
+        run: Option<&RunRecord>,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError> {
+        let run_id = node
+            .map(|n| n.run_id.as_str())
+            .or(run.map(|r| r.id.as_str()));
+        let finished = run.is_some_and(|r| r.status.is_finished());
+        self.pool.transaction(|txn| {
+            if let Some(run_id) = run_id {
+                self.check_fence(txn, run_id)?;
+            }
+            if let Some(work) = work {
+                let outcome = work(&mut PgLedger {
+                    txn: &mut *txn,
+                    locking: true,
+                });
+                match outcome {
+                    Ok(()) => {}
+                    Err(HookError::Refused(reason)) => {
+                        return Err(CommitError::Engine(EngineError::Refused(reason)));
+                    }
+                    Err(HookError::Txn(TxnError::Failed(error))) => {
+                        return Err(CommitError::Engine(error));
+                    }
+                    Err(HookError::Txn(TxnError::Conflict(message))) => {
+                        return Err(CommitError::Engine(EngineError::Store(message)));
+                    }
+                }
+            }
+            if let Some(node) = node {
+                upsert_node(txn, node)?;
+            }
+            if let Some(run) = run {
+                upsert_run(txn, run)?;
+                if finished {
+                    txn.execute("DELETE FROM run_leases WHERE run_id = $1", &[&run.id])?;
+                }
+            }
+            Ok::<_, CommitError>(())
+        })?;
+        if finished && let Some(run) = run {
+            self.leases
+                .held
+                .lock()
+                .expect("leases lock")
+                .remove(&run.id);
+        }
+        Ok(())
+    }
+
+    /// Every commit is durable when it returns (PostgreSQL's own WAL).
+    fn flush(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, EngineError> {
+        self.pool
+            .query_opt("SELECT record FROM runs WHERE id = $1", &[&run_id])
+            .map_err(store_error)?
+            .map(|row| from_json(&format!("run {run_id}"), row.get(0)))
+            .transpose()
+    }
+
+    fn nodes(&self, run_id: &str) -> Result<Vec<NodeRecord>, EngineError> {
+        self.pool
+            .query("SELECT record FROM nodes WHERE run_id = $1", &[&run_id])
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| from_json(&format!("a node of run {run_id}"), row.get(0)))
+            .collect()
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>, EngineError> {
+        self.pool
+            .query("SELECT record FROM runs ORDER BY id DESC", &[])
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| from_json("a run", row.get(0)))
+            .collect()
+    }
+
+    fn read_ledger(&self, read: LedgerRead<'_>) -> Result<(), EngineError> {
+        self.pool.transaction(|txn| {
+            // One snapshot for the whole read (verification reads several tables).
+            txn.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            match read(&mut PgLedger {
+                txn: &mut *txn,
+                locking: false,
+            }) {
+                Ok(()) => Ok(()),
+                Err(TxnError::Failed(error)) => Err(CommitError::Engine(error)),
+                Err(TxnError::Conflict(message)) => {
+                    Err(CommitError::Engine(EngineError::Store(message)))
+                }
+            }
+        })?;
+        Ok(())
+    }
+
+    fn claim(&self, run_id: &str) -> Result<bool, EngineError> {
+        if self.leases.fence(run_id).is_some() {
+            return Ok(true);
+        }
+        let row = self
+            .pool
+            .query_opt(
+                "INSERT INTO run_leases (run_id, owner, fence, expires_at)
+                 VALUES ($1, $2, 1, now() + $3::text::interval)
+                 ON CONFLICT (run_id) DO UPDATE
+                     SET owner = $2, fence = run_leases.fence + 1,
+                         expires_at = now() + $3::text::interval, cancel_requested = false
+                     WHERE run_leases.expires_at < now()
+                 RETURNING fence",
+                &[&run_id, &self.leases.worker, &self.leases.lease_interval()],
+            )
+            .map_err(store_error)?;
+        match row {
+            Some(row) => {
+                let fence: i64 = row.get(0);
+                self.leases
+                    .held
+                    .lock()
+                    .expect("leases lock")
+                    .insert(run_id.to_string(), fence);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn release(&self, run_id: &str) {
+        let Some(fence) = self.leases.held.lock().expect("leases lock").remove(run_id) else {
+            return;
+        };
+        // Unfinished (this worker stops): let another worker take it over at once.
+        if let Err(e) = self.pool.execute(
+            "UPDATE run_leases SET expires_at = now() - interval '1 millisecond'
+             WHERE run_id = $1 AND owner = $2 AND fence = $3",
+            &[&run_id, &self.leases.worker, &fence],
+        ) {
+            tracing::warn!(run = run_id, "could not release the run's lease: {e}");
+        }
+    }
+
+    fn claim_expired(&self, limit: usize) -> Result<Vec<String>, EngineError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .leases
+            .pool
+            .query(
+                "UPDATE run_leases SET owner = $1, fence = fence + 1,
+                     expires_at = now() + $2::text::interval
+                 WHERE run_id IN (
+                     SELECT run_id FROM run_leases WHERE expires_at < now()
+                     ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING run_id, fence",
+                &[&self.leases.worker, &self.leases.lease_interval(), &limit],
+            )
+            .map_err(store_error)?;
+        let mut held = self.leases.held.lock().expect("leases lock");
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let run: String = row.get(0);
+                held.insert(run.clone(), row.get(1));
+                run
+            })
+            .collect())
+    }
+
+    fn request_cancel(&self, run_id: &str) -> Result<bool, EngineError> {
+        let changed = self
+            .pool
+            .execute(
+                "UPDATE run_leases SET cancel_requested = true
+                 WHERE run_id = $1 AND expires_at >= now()",
+                &[&run_id],
+            )
+            .map_err(store_error)?;
+        Ok(changed > 0)
+    }
+
+    fn take_cancel_requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.leases.cancels.lock().expect("cancel requests lock"))
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+}
