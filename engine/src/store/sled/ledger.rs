@@ -13,6 +13,9 @@ use crate::EngineError;
 use crate::credits::{AppliedOperation, Balance, LedgerEntry, Reservation, ReservationState};
 use crate::store::{LedgerTables, TxnError};
 
+/// A key and its value.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// The hook tree as one transition sees it: the tree, under the transition's own writes.
 pub(super) struct LedgerView<'a> {
     tree: &'a Tree,
@@ -35,7 +38,7 @@ impl<'a> LedgerView<'a> {
     }
 
     /// Every key under `prefix` with its value, in key order, the writes merged in.
-    fn scan(&self, prefix: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, TxnError> {
+    fn scan(&self, prefix: &str) -> Result<Vec<KeyValue>, TxnError> {
         let mut found: BTreeMap<Vec<u8>, Vec<u8>> = self
             .tree
             .scan_prefix(prefix.as_bytes())
