@@ -1,9 +1,13 @@
 //! Users and their bearer tokens. A token is `tp_<user id>_<secret>`; only the sha256 of the
 //! secret is stored, and it is compared in constant time.
+//!
+//! The records live behind [`UserRecords`]: two sled trees in the embedded store
+//! ([`SledUsers`]), or the `users` table in PostgreSQL ([`PgUsers`]).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use techpack_engine::store::{Database, Tree, now_ms};
+use techpack_engine::store::postgres::{Migration, PgPool, migrate};
+use techpack_engine::store::{Batch, Database, Tree, now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -14,7 +18,7 @@ pub enum UserError {
     #[error("a user name is 1 to 64 letters, digits, `-`, `_` or `.`; got `{0}`")]
     BadName(String),
     #[error("user store error: {0}")]
-    Store(#[from] sled::Error),
+    Store(String),
     #[error("cannot make a token: {0}")]
     Random(String),
 }
@@ -28,9 +32,136 @@ pub struct User {
     pub created_at: u64,
 }
 
+/// Where users are kept.
+pub trait UserRecords: Send + Sync {
+    /// Stores a new user; `false` (and nothing written) if the name is taken.
+    fn insert_new(&self, user: &User) -> Result<bool, UserError>;
+    fn by_name(&self, name: &str) -> Result<Option<User>, UserError>;
+    /// The name of the user with this id.
+    fn name_of(&self, id: &str) -> Result<Option<String>, UserError>;
+}
+
 pub struct Users {
+    records: Box<dyn UserRecords>,
+}
+
+/// Users in two trees of the embedded store: by name, and id -> name.
+pub struct SledUsers {
+    db: Database,
     by_name: Tree,
     name_by_id: Tree,
+}
+
+fn sled_error(e: sled::Error) -> UserError {
+    UserError::Store(e.to_string())
+}
+
+impl UserRecords for SledUsers {
+    fn insert_new(&self, user: &User) -> Result<bool, UserError> {
+        if self
+            .by_name
+            .contains_key(user.name.as_bytes())
+            .map_err(sled_error)?
+        {
+            return Ok(false);
+        }
+        let bytes = serde_json::to_vec(user).expect("users serialize");
+        // One batch: a user is never half created. Creation is an operator's command, run by
+        // one process at a time (the data directory's holder).
+        let mut batch = Batch::default();
+        batch.insert(&self.by_name, user.name.as_bytes(), bytes);
+        batch.insert(&self.name_by_id, user.id.as_bytes(), user.name.as_bytes());
+        self.db.apply(batch).map_err(sled_error)?;
+        self.db.flush().map_err(sled_error)?;
+        Ok(true)
+    }
+
+    fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
+        match self.by_name.get(name.as_bytes()).map_err(sled_error)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| UserError::Store(format!("user `{name}` is unreadable: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    fn name_of(&self, id: &str) -> Result<Option<String>, UserError> {
+        Ok(self
+            .name_by_id
+            .get(id.as_bytes())
+            .map_err(sled_error)?
+            .map(|name| String::from_utf8_lossy(&name).into_owned()))
+    }
+}
+
+/// Users in PostgreSQL's `users` table.
+pub struct PgUsers {
+    pool: PgPool,
+}
+
+const USER_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "CREATE TABLE users (
+              id text PRIMARY KEY,
+              name text NOT NULL UNIQUE,
+              token_sha256 text NOT NULL,
+              created_at bigint NOT NULL
+          )",
+}];
+
+impl PgUsers {
+    pub fn open(pool: &PgPool) -> Result<PgUsers, UserError> {
+        migrate(pool, "users", USER_MIGRATIONS).map_err(|e| UserError::Store(e.to_string()))?;
+        Ok(PgUsers { pool: pool.clone() })
+    }
+
+    fn user_of(row: &tokio_postgres::Row) -> User {
+        User {
+            id: row.get(0),
+            name: row.get(1),
+            token_hash: row.get(2),
+            created_at: u64::try_from(row.get::<_, i64>(3)).unwrap_or(0),
+        }
+    }
+}
+
+fn pg_error(e: techpack_engine::store::postgres::PgError) -> UserError {
+    UserError::Store(e.to_string())
+}
+
+impl UserRecords for PgUsers {
+    fn insert_new(&self, user: &User) -> Result<bool, UserError> {
+        let created_at = i64::try_from(user.created_at).unwrap_or(i64::MAX);
+        let inserted = self
+            .pool
+            .execute(
+                "INSERT INTO users (id, name, token_sha256, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&user.id, &user.name, &user.token_hash, &created_at],
+            )
+            .map_err(pg_error)?;
+        Ok(inserted == 1)
+    }
+
+    fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
+        Ok(self
+            .pool
+            .query_opt(
+                "SELECT id, name, token_sha256, created_at FROM users WHERE name = $1",
+                &[&name],
+            )
+            .map_err(pg_error)?
+            .as_ref()
+            .map(PgUsers::user_of))
+    }
+
+    fn name_of(&self, id: &str) -> Result<Option<String>, UserError> {
+        Ok(self
+            .pool
+            .query_opt("SELECT name FROM users WHERE id = $1", &[&id])
+            .map_err(pg_error)?
+            .map(|row| row.get(0)))
+    }
 }
 
 fn hash(secret: &str) -> [u8; 32] {
@@ -50,10 +181,21 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl Users {
+    /// The users of the embedded store.
     pub fn open(db: &Database) -> Result<Users, UserError> {
         Ok(Users {
-            by_name: db.open_tree("users/by_name")?,
-            name_by_id: db.open_tree("users/name_by_id")?,
+            records: Box::new(SledUsers {
+                by_name: db.open_tree("users/by_name").map_err(sled_error)?,
+                name_by_id: db.open_tree("users/name_by_id").map_err(sled_error)?,
+                db: db.clone(),
+            }),
+        })
+    }
+
+    /// The users of a PostgreSQL database (creating the table if needed).
+    pub fn open_postgres(pool: &PgPool) -> Result<Users, UserError> {
+        Ok(Users {
+            records: Box::new(PgUsers::open(pool)?),
         })
     }
 
@@ -71,33 +213,24 @@ impl Users {
             token_hash: hex::encode(hash(&secret)),
             created_at: now_ms(),
         };
-        let bytes = serde_json::to_vec(&user).expect("users serialize");
-        let created =
-            self.by_name
-                .compare_and_swap(name.as_bytes(), None as Option<&[u8]>, Some(bytes))?;
-        if created.is_err() {
+        if !self.records.insert_new(&user)? {
             return Err(UserError::Exists(name.to_string()));
         }
-        self.name_by_id
-            .insert(user.id.as_bytes(), name.as_bytes())?;
         Ok((user.clone(), format!("tp_{}_{secret}", user.id)))
     }
 
     pub fn get(&self, name: &str) -> Result<User, UserError> {
-        match self.by_name.get(name.as_bytes())? {
-            Some(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| UserError::Random(e.to_string()))
-            }
-            None => Err(UserError::NotFound(name.to_string())),
-        }
+        self.records
+            .by_name(name)?
+            .ok_or_else(|| UserError::NotFound(name.to_string()))
     }
 
     /// The user a bearer token belongs to, if it is valid.
     pub fn authenticate(&self, token: &str) -> Option<User> {
         let rest = token.strip_prefix("tp_")?;
         let (id, secret) = rest.split_once('_')?;
-        let name = self.name_by_id.get(id.as_bytes()).ok()??;
-        let user = self.get(std::str::from_utf8(&name).ok()?).ok()?;
+        let name = self.records.name_of(id).ok()??;
+        let user = self.get(&name).ok()?;
         let stored = hex::decode(&user.token_hash).ok()?;
         constant_time_eq(&stored, &hash(secret)).then_some(user)
     }

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
+use techpack_engine::store::{PgStore, PgStoreOptions};
 use techpack_engine::{
-    CreditHook, Durability, Engine, EngineConfig, Resources, SledStore, StepRegistry,
+    CreditHook, Durability, Engine, EngineConfig, Resources, SledStore, StateStore, StepRegistry,
 };
 
+use crate::cli::DataDir;
+use crate::server::idempotency::{IdempotencyKeys, PgIdempotency, SledIdempotency};
 use crate::users::Users;
 use techpack_steps::local::DecodeLimits;
 use techpack_steps::providers::LocalProvider;
@@ -65,35 +68,78 @@ pub struct EngineOptions {
     pub file_roots: Arc<techpack_engine::step::FileRoots>,
 }
 
-pub fn open_engine(data_dir: &Path, options: EngineOptions) -> anyhow::Result<Engine> {
-    open_engine_with_budget(data_dir, options, Arc::default())
+pub fn open_engine(location: &DataDir, options: EngineOptions) -> anyhow::Result<Engine> {
+    open_engine_with_budget(location, options, Arc::default())
 }
+
+/// The API's idempotency keys, kept where the rest of the store is.
+pub struct Idempotency(pub Box<dyn IdempotencyKeys>);
 
 /// As [`open_engine`], with image work bounded by `budget` (`techpack serve
 /// --memory-budget-mib`) rather than the default one.
 pub fn open_engine_with_budget(
-    data_dir: &Path,
+    location: &DataDir,
     options: EngineOptions,
     budget: Arc<MemoryBudget>,
 ) -> anyhow::Result<Engine> {
-    let store = Arc::new(
-        SledStore::open(data_dir)
-            .with_context(|| format!("cannot open the state store in {}", data_dir.display()))?,
-    );
+    let data_dir = &location.path();
+    let (store, users, catalog, idempotency): (Arc<dyn StateStore>, _, _, Idempotency) =
+        match location.database_url() {
+            None => {
+                let store = SledStore::open(data_dir).with_context(|| {
+                    format!("cannot open the state store in {}", data_dir.display())
+                })?;
+                let users = Users::open(store.db()).context("cannot open the user store")?;
+                let catalog = Catalog::open(store.db(), data_dir).with_context(|| {
+                    format!(
+                        "cannot open the tech-pack catalog in {}",
+                        data_dir.display()
+                    )
+                })?;
+                let idempotency = store
+                    .db()
+                    .open_tree("api/idempotency")
+                    .context("cannot open the idempotency keys")?;
+                (
+                    Arc::new(store),
+                    users,
+                    catalog,
+                    Idempotency(Box::new(SledIdempotency(idempotency))),
+                )
+            }
+            Some(url) => {
+                // The data directory keeps only this worker's caches (compiled plugins).
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("cannot create {}", data_dir.display()))?;
+                let store = PgStore::connect_with(
+                    url,
+                    PgStoreOptions {
+                        lease: lease_from_env(),
+                        ..PgStoreOptions::default()
+                    },
+                )
+                .context("cannot open the PostgreSQL database")?;
+                let pool = store.pool().clone();
+                let users =
+                    Users::open_postgres(&pool).context("cannot open the users in PostgreSQL")?;
+                let catalog = Catalog::open_postgres(&pool)
+                    .context("cannot open the tech-pack catalog in PostgreSQL")?;
+                let idempotency = PgIdempotency::open(&pool)
+                    .map_err(anyhow::Error::msg)
+                    .context("cannot open the idempotency keys in PostgreSQL")?;
+                (
+                    Arc::new(store),
+                    users,
+                    catalog,
+                    Idempotency(Box::new(idempotency)),
+                )
+            }
+        };
     // Refuses to open when the ledger's balances do not match its log (I6).
     let credits = CreditHook::open(&*store)?;
-    let users = Users::open(store.db()).context("cannot open the user store")?;
-    let catalog = Catalog::open(store.db(), data_dir).with_context(|| {
-        format!(
-            "cannot open the tech-pack catalog in {}",
-            data_dir.display()
-        )
-    })?;
     let mut resources = Resources::new();
     resources.insert(Arc::new(users));
-    // The database itself, for the parts of the binary that keep their own trees (the API's
-    // idempotency keys).
-    resources.insert(Arc::new(store.db().clone()));
+    resources.insert(Arc::new(idempotency));
     resources.insert(Arc::new(TechpackServices {
         catalog,
         defaults: options.providers,
@@ -132,6 +178,15 @@ pub fn users(engine: &Engine) -> Arc<Users> {
         .resources()
         .get::<Users>()
         .expect("open_engine puts the users in")
+}
+
+/// How long a worker's runs stay its own without a heartbeat (`TECHPACK_LEASE`, e.g. `5s`):
+/// a dead worker's runs are taken over by another after about this long.
+fn lease_from_env() -> std::time::Duration {
+    std::env::var("TECHPACK_LEASE")
+        .ok()
+        .and_then(|text| humantime::parse_duration(&text).ok())
+        .unwrap_or(PgStoreOptions::default().lease)
 }
 
 /// The default data directory: `.techpack` in the current directory.

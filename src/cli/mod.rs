@@ -35,12 +35,27 @@ pub struct Cli {
 /// Where state lives; every command that touches runs takes it.
 #[derive(clap::Args, Clone)]
 pub struct DataDir {
-    /// Folder of the state store [default: ./.techpack]
+    /// Folder of the state store [default: ./.techpack]; with --database-url, only this
+    /// worker's local caches (compiled plugins)
     #[arg(long, env = "TECHPACK_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// Keep everything in this PostgreSQL database (postgres://user@host:port/db) instead of
+    /// the data directory, shared by every worker given the same URL
+    #[arg(
+        long,
+        env = "TECHPACK_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
 }
 
 impl DataDir {
+    /// The PostgreSQL database given, if any.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref().filter(|url| !url.is_empty())
+    }
+
     pub fn path(&self) -> PathBuf {
         self.data_dir
             .clone()
@@ -64,7 +79,7 @@ pub fn open_store(
     request: &crate::control::Request,
 ) -> anyhow::Result<Store> {
     let path = data_dir.path();
-    match crate::wiring::open_engine(&path, options) {
+    match crate::wiring::open_engine(data_dir, options) {
         Ok(engine) => Ok(Store::Own(engine)),
         Err(error) => {
             let locked = matches!(

@@ -66,7 +66,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         providers: args.providers.defaults(),
         ..Default::default()
     };
-    let engine = crate::wiring::open_engine(&args.data_dir.path(), options)?;
+    let engine = crate::wiring::open_engine(&args.data_dir, options)?;
     let workflow = Workflow::from_file(&args.workflow, engine.registry())?;
     let inputs = collect_inputs(&workflow, &args)?;
     if let Some(user) = &args.user {

@@ -56,11 +56,11 @@ pub async fn runs(
     };
     let request = match &command {
         RunsCommand::Retry { run } => {
-            let engine = crate::wiring::open_engine(&data_dir.path(), options)?;
+            let engine = crate::wiring::open_engine(data_dir, options)?;
             return retry_here(&engine, run).await;
         }
         RunsCommand::Replay { run, from, inputs } => {
-            let engine = crate::wiring::open_engine(&data_dir.path(), options)?;
+            let engine = crate::wiring::open_engine(data_dir, options)?;
             return replay_here(&engine, run, from, inputs).await;
         }
         RunsCommand::List { .. } => Request::RunsList,

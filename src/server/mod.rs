@@ -14,6 +14,7 @@
 mod app;
 mod auth;
 mod error;
+pub mod idempotency;
 mod metrics;
 mod openapi;
 mod routes;
@@ -94,8 +95,8 @@ pub struct AppState {
     pub users: Arc<Users>,
     pub workflows: Arc<WorkflowFolder>,
     pub admin_token: Option<String>,
-    /// `user \0 Idempotency-Key` -> the run it created.
-    pub idempotency: techpack_engine::store::Tree,
+    /// `user \0 workflow \0 Idempotency-Key` -> the run it created.
+    pub idempotency: Arc<crate::wiring::Idempotency>,
     /// Runs executing in this process, awaited at shutdown.
     pub tasks: TaskTracker,
     pub max_body: usize,
@@ -126,20 +127,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         args.memory_budget_mib * 1024 * 1024,
         args.memory_wait,
     );
-    let engine =
-        crate::wiring::open_engine_with_budget(&args.data_dir.path(), options, Arc::new(budget))?;
-    let db = engine
+    let engine = crate::wiring::open_engine_with_budget(&args.data_dir, options, Arc::new(budget))?;
+    let idempotency = engine
         .resources()
-        .get::<techpack_engine::store::Database>()
-        .expect("open_engine puts the database in");
+        .get::<crate::wiring::Idempotency>()
+        .expect("open_engine puts the idempotency keys in");
     let state = AppState {
         services: crate::wiring::services(&engine),
         users: crate::wiring::users(&engine),
         workflows: WorkflowFolder::open(&args.workflows_dir, engine.registry().clone()),
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
-        idempotency: db
-            .open_tree("api/idempotency")
-            .context("cannot open the idempotency keys")?,
+        idempotency,
         tasks: TaskTracker::new(),
         max_body: args.max_body_mib * 1024 * 1024,
         request_timeout: args.request_timeout,
@@ -172,10 +170,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         tracing::warn!(error = %format!("{error:#}"), "no control socket: the CLI cannot reach this server");
     }
 
-    let unfinished = state.engine.unfinished_runs()?;
+    // Alone on its store, a server resumes every unfinished run now. Sharing it with other
+    // workers, it takes the runs whose worker stopped renewing their lease, now and every
+    // second, and cancels its runs that another worker was asked to cancel.
+    let unfinished = match state.engine.store().shared() {
+        false => state.engine.unfinished_runs()?,
+        true => Vec::new(),
+    };
     for run in &unfinished {
         tracing::info!(run = %run.id, workflow = %run.workflow_name, "resuming an unfinished run");
         state.spawn_run(run.id.clone());
+    }
+    let stop_taking_over = tokio_util::sync::CancellationToken::new();
+    if state.engine.store().shared() {
+        tokio::spawn(take_over_runs(state.clone(), stop_taking_over.clone()));
     }
 
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -208,7 +216,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     }
     stop_sweeping.cancel();
     stop_control.cancel();
+    stop_taking_over.cancel();
     Ok(Exit::Success)
+}
+
+/// Workers sharing a store: resume the runs whose worker died (its lease ran out), and cancel
+/// this worker's runs that a request to another worker asked to cancel.
+async fn take_over_runs(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        let store = state.engine.store().clone();
+        match tokio::task::spawn_blocking(move || store.claim_expired(32)).await {
+            Ok(Ok(runs)) => {
+                for run in runs {
+                    tracing::info!(run = %run, "taking over a run whose worker stopped");
+                    state.spawn_run(run);
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "could not claim expired runs"),
+            Err(error) => tracing::warn!(%error, "claiming expired runs panicked"),
+        }
+        for run in state.engine.store().take_cancel_requests() {
+            state.engine.cancel(&run);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use techpack_engine::credits::{Ledger, credits_required};
@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::{ApiError, ErrorCode};
+use crate::server::idempotency::IdempotentRun;
 use crate::server::views::{EventView, ReportView, RunEndView, WorkflowView};
 
 pub async fn list_workflows(State(state): State<AppState>, Caller(_): Caller) -> Json<Value> {
@@ -32,12 +33,6 @@ pub async fn list_workflows(State(state): State<AppState>, Caller(_): Caller) ->
 pub struct Trigger {
     #[serde(default)]
     inputs: Map<String, Value>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct IdempotentRun {
-    body_sha256: String,
-    run_id: String,
 }
 
 fn accepted(run_id: &str, replayed: bool) -> (StatusCode, Json<Value>) {
@@ -82,11 +77,10 @@ pub async fn trigger(
             let body_sha256 = hex::encode(Sha256::digest(&body));
             if let Some(seen) = state
                 .idempotency
-                .get(storage_key.as_bytes())
+                .0
+                .get(&storage_key)
                 .map_err(ApiError::internal)?
             {
-                let seen: IdempotentRun =
-                    serde_json::from_slice(&seen).map_err(ApiError::internal)?;
                 if seen.body_sha256 == body_sha256 {
                     return Ok(accepted(&seen.run_id, true));
                 }
@@ -122,20 +116,18 @@ pub async fn trigger(
         .engine
         .record_run(&workflow, trigger.inputs, Some(user.name.clone()))?;
     if let Some((storage_key, body_sha256)) = idempotency {
-        let record = serde_json::to_vec(&IdempotentRun {
+        let mine = IdempotentRun {
             body_sha256: body_sha256.clone(),
             run_id: run.id.clone(),
-        })
-        .map_err(ApiError::internal)?;
-        let swapped = state
+        };
+        let seen = state
             .idempotency
-            .compare_and_swap(storage_key.as_bytes(), None as Option<&[u8]>, Some(record))
+            .0
+            .insert_new(&storage_key, &mine)
             .map_err(ApiError::internal)?;
-        if let Err(existing) = swapped {
+        if seen != mine {
             // Another request with the same key won the race: answer with its run; this run
-            // never starts and stays pending (it holds no credits).
-            let seen: IdempotentRun = serde_json::from_slice(&existing.current.unwrap_or_default())
-                .map_err(ApiError::internal)?;
+            // never starts and is cancelled (it holds no credits).
             state.engine.cancel_stored(&run.id).await.ok();
             if seen.body_sha256 == body_sha256 {
                 return Ok(accepted(&seen.run_id, true));
@@ -226,9 +218,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     owned_unfinished(&state, &user.name, &id)?;
-    if !state.engine.cancel(&id) {
-        state.engine.cancel_stored(&id).await?;
-    }
+    state.engine.cancel_anywhere(&id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "runId": id, "cancelling": true })),

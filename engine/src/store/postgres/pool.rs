@@ -258,6 +258,16 @@ impl PgPool {
     /// times, with jittered back-off), so `work` must derive its writes from what it reads.
     pub fn transaction<T, E>(
         &self,
+        work: impl FnMut(&mut PgTxn<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<PgError>,
+    {
+        blocking(|| self.transaction_here(work))
+    }
+
+    fn transaction_here<T, E>(
+        &self,
         mut work: impl FnMut(&mut PgTxn<'_>) -> Result<T, E>,
     ) -> Result<T, E>
     where
@@ -301,17 +311,17 @@ impl PgPool {
 
     /// Runs one statement outside a transaction; returns the rows it changed.
     pub fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, PgError> {
-        self.get()?.execute(sql, params)
+        blocking(|| self.get()?.execute(sql, params))
     }
 
     /// Runs one query outside a transaction.
     pub fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, PgError> {
-        self.get()?.query(sql, params)
+        blocking(|| self.get()?.query(sql, params))
     }
 
     /// Runs one query that returns at most one row.
     pub fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, PgError> {
-        self.get()?.query_opt(sql, params)
+        blocking(|| self.get()?.query_opt(sql, params))
     }
 
     /// Runs `future` on the pool's I/O runtime (for `LISTEN` streams and the like).
@@ -321,6 +331,18 @@ impl PgPool {
         F::Output: Send + 'static,
     {
         self.inner.handle.spawn(future)
+    }
+}
+
+/// Runs `f`, which waits for PostgreSQL. On a worker of a multi-threaded tokio runtime the
+/// runtime is told first (`block_in_place`), so its other tasks move to another thread and
+/// many transactions can wait for their commit at once; elsewhere `f` just runs.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

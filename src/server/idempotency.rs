@@ -1,0 +1,97 @@
+//! `Idempotency-Key`s of run triggers: `user \0 workflow \0 key` -> the run it created and
+//! the sha256 of the body it came with. Kept in a sled tree of the embedded store
+//! ([`SledIdempotency`]) or PostgreSQL's `idempotency_keys` table ([`PgIdempotency`]), where
+//! the key's uniqueness is a primary key, so two workers racing on one key store one run.
+
+use serde::{Deserialize, Serialize};
+use techpack_engine::store::Tree;
+use techpack_engine::store::postgres::{Migration, PgPool, migrate};
+
+/// The run a key created, and the body it was created with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IdempotentRun {
+    pub body_sha256: String,
+    pub run_id: String,
+}
+
+pub trait IdempotencyKeys: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<IdempotentRun>, String>;
+    /// Stores `run` under `key` unless the key is taken; returns the run stored first
+    /// (`run` itself when this call stored it).
+    fn insert_new(&self, key: &str, run: &IdempotentRun) -> Result<IdempotentRun, String>;
+}
+
+pub struct SledIdempotency(pub Tree);
+
+impl IdempotencyKeys for SledIdempotency {
+    fn get(&self, key: &str) -> Result<Option<IdempotentRun>, String> {
+        match self.0.get(key.as_bytes()).map_err(|e| e.to_string())? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            None => Ok(None),
+        }
+    }
+
+    fn insert_new(&self, key: &str, run: &IdempotentRun) -> Result<IdempotentRun, String> {
+        let record = serde_json::to_vec(run).expect("records serialize");
+        match self
+            .0
+            .compare_and_swap(key.as_bytes(), None as Option<&[u8]>, Some(record))
+            .map_err(|e| e.to_string())?
+        {
+            Ok(()) => Ok(run.clone()),
+            Err(existing) => serde_json::from_slice(&existing.current.unwrap_or_default())
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+pub struct PgIdempotency {
+    pool: PgPool,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "CREATE TABLE idempotency_keys (
+              key text PRIMARY KEY,
+              body_sha256 text NOT NULL,
+              run_id text NOT NULL,
+              created_at timestamptz NOT NULL DEFAULT now()
+          )",
+}];
+
+impl PgIdempotency {
+    pub fn open(pool: &PgPool) -> Result<PgIdempotency, String> {
+        migrate(pool, "idempotency", MIGRATIONS).map_err(|e| e.to_string())?;
+        Ok(PgIdempotency { pool: pool.clone() })
+    }
+}
+
+impl IdempotencyKeys for PgIdempotency {
+    fn get(&self, key: &str) -> Result<Option<IdempotentRun>, String> {
+        Ok(self
+            .pool
+            .query_opt(
+                "SELECT body_sha256, run_id FROM idempotency_keys WHERE key = $1",
+                &[&key],
+            )
+            .map_err(|e| e.to_string())?
+            .map(|row| IdempotentRun {
+                body_sha256: row.get(0),
+                run_id: row.get(1),
+            }))
+    }
+
+    fn insert_new(&self, key: &str, run: &IdempotentRun) -> Result<IdempotentRun, String> {
+        self.pool
+            .execute(
+                "INSERT INTO idempotency_keys (key, body_sha256, run_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO NOTHING",
+                &[&key, &run.body_sha256, &run.run_id],
+            )
+            .map_err(|e| e.to_string())?;
+        self.get(key)?
+            .ok_or_else(|| "an idempotency key vanished after it was stored".into())
+    }
+}
