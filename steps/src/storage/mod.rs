@@ -6,7 +6,9 @@
 //! either backend:
 //!
 //! - embedded ([`Catalog::open`], module `sled`): records in sled trees beside the engine's,
-//!   image bytes content-addressed in files under the data dir.
+//!   image bytes content-addressed in files under the data dir;
+//! - PostgreSQL ([`Catalog::open_postgres`], module `postgres`): everything, image bytes
+//!   included, in tables an operator can query with SQL.
 //!
 //! The traits ([`CatalogStore`], [`AnalysisCacheStore`], [`AiOperationStore`],
 //! [`ImageBlobStore`]) say what each backend keeps and how; the handles add what is common
@@ -16,6 +18,7 @@ mod ai_log;
 mod blobs;
 pub mod cache;
 mod catalog;
+mod postgres;
 mod records;
 mod sled;
 mod store;
@@ -24,6 +27,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use techpack_engine::store::Database;
+use techpack_engine::store::postgres::PgPool;
 
 pub use ai_log::{AiOperation, AiOperationLog, AiOperationStore};
 pub use blobs::{BlobStore, ImageBlobStore, sha256_hex};
@@ -75,6 +79,12 @@ impl Catalog {
     /// `data_dir/blobs`.
     pub fn open(db: &Database, data_dir: &Path) -> Result<Catalog, StorageError> {
         sled::open(db, data_dir)
+    }
+
+    /// The PostgreSQL catalog: creates or upgrades its tables (embedded migrations, component
+    /// `catalog`), then keeps everything there, image bytes included.
+    pub fn open_postgres(pool: &PgPool) -> Result<Catalog, StorageError> {
+        postgres::open(pool)
     }
 
     /// A catalog over stores of the caller's choosing (e.g. PostgreSQL records with image
