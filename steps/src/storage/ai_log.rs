@@ -1,9 +1,11 @@
 //! The AI operation log: every provider call with tokens, timing and errors. Inputs are
 //! summarised (never raw image bytes or keys).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use super::{StorageError, decode, encode, new_id};
+use super::{StorageError, new_id};
 use crate::providers::Usage;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,21 +30,37 @@ pub struct AiOperation {
     pub at: u64,
 }
 
+/// Where a backend keeps the log.
+pub trait AiOperationStore: Send + Sync {
+    /// Stores `operation` (its id is set), replacing one with the same id.
+    fn append(&self, operation: &AiOperation) -> Result<(), StorageError>;
+
+    /// By id (ids are time-ordered: oldest first), only those of `run_id` and/or `user`
+    /// when given.
+    fn list(
+        &self,
+        run_id: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Vec<AiOperation>, StorageError>;
+}
+
+/// The log, over its backend's [`AiOperationStore`].
+#[derive(Clone)]
 pub struct AiOperationLog {
-    tree: techpack_engine::store::Tree,
+    store: Arc<dyn AiOperationStore>,
 }
 
 impl AiOperationLog {
-    pub fn new(tree: techpack_engine::store::Tree) -> Self {
-        AiOperationLog { tree }
+    pub fn new(store: Arc<dyn AiOperationStore>) -> Self {
+        AiOperationLog { store }
     }
 
+    /// Stores `operation`, with a new id when it has none.
     pub fn append(&self, mut operation: AiOperation) -> Result<AiOperation, StorageError> {
         if operation.id.is_empty() {
             operation.id = new_id("op");
         }
-        self.tree
-            .insert(operation.id.as_bytes(), encode(&operation))?;
+        self.store.append(&operation)?;
         Ok(operation)
     }
 
@@ -52,17 +70,6 @@ impl AiOperationLog {
         run_id: Option<&str>,
         user: Option<&str>,
     ) -> Result<Vec<AiOperation>, StorageError> {
-        let mut out = Vec::new();
-        for (_, bytes) in self.tree.iter()? {
-            let operation: AiOperation = decode(&bytes)?;
-            if run_id.is_some_and(|r| operation.run_id.as_deref() != Some(r)) {
-                continue;
-            }
-            if user.is_some_and(|u| operation.user.as_deref() != Some(u)) {
-                continue;
-            }
-            out.push(operation);
-        }
-        Ok(out)
+        self.store.list(run_id, user)
     }
 }

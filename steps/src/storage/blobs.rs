@@ -1,82 +1,62 @@
-//! Image bytes on disk, named by their sha256, written atomically (temp file + rename).
+//! Image bytes, content-addressed by their sha256: in files on the embedded backend, in a
+//! table on PostgreSQL.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use super::StorageError;
 
-pub struct BlobStore {
-    root: PathBuf,
-}
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Where a backend keeps image bytes. `sha256` is always the lowercase hex sha256 of the
+/// bytes (checked by [`BlobStore`]).
+pub trait ImageBlobStore: Send + Sync {
+    /// Stores `bytes` under `sha256`; durable when it returns. Storing bytes that are there
+    /// already is a no-op.
+    fn put(&self, sha256: &str, bytes: &[u8]) -> Result<(), StorageError>;
+
+    fn get(&self, sha256: &str) -> Result<Option<Vec<u8>>, StorageError>;
+}
+
+/// The image bytes, over the backend's [`ImageBlobStore`].
+#[derive(Clone)]
+pub struct BlobStore {
+    store: Arc<dyn ImageBlobStore>,
+}
+
 impl BlobStore {
-    pub fn open(root: &Path) -> Result<BlobStore, StorageError> {
-        std::fs::create_dir_all(root).map_err(|e| StorageError::Io {
-            action: "create",
-            path: root.display().to_string(),
-            source: e,
-        })?;
-        Ok(BlobStore {
-            root: root.to_path_buf(),
-        })
+    pub fn new(store: Arc<dyn ImageBlobStore>) -> BlobStore {
+        BlobStore { store }
     }
 
-    fn path_of(&self, sha256: &str) -> PathBuf {
-        let prefix = sha256.get(..2).unwrap_or("xx");
-        self.root.join(prefix).join(sha256)
+    /// Files under `root`, named by their sha256, written atomically (temp file + rename).
+    pub fn open(root: &Path) -> Result<BlobStore, StorageError> {
+        Ok(BlobStore::new(Arc::new(super::sled::FileBlobs::open(
+            root,
+        )?)))
     }
 
     /// Stores `bytes` and returns their sha256; storing the same bytes twice is a no-op.
     pub fn put(&self, bytes: &[u8]) -> Result<String, StorageError> {
         let sha = sha256_hex(bytes);
-        let path = self.path_of(&sha);
-        if path.exists() {
-            return Ok(sha);
-        }
-        let dir = path.parent().expect("blob paths have a parent");
-        let io = |action, source| StorageError::Io {
-            action,
-            path: path.display().to_string(),
-            source,
-        };
-        let new_dir = !dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| io("create", e))?;
-        if new_dir {
-            // The new folder's own entry, in the blob root.
-            std::fs::File::open(&self.root)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io("sync", e))?;
-        }
-        let temp = dir.join(format!(".{sha}.{}.tmp", std::process::id()));
-        std::fs::write(&temp, bytes).map_err(|e| io("write", e))?;
-        std::fs::File::open(&temp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io("sync", e))?;
-        std::fs::rename(&temp, &path).map_err(|e| io("rename", e))?;
-        // The rename is durable only once its folder is: a record that names the blob may be
-        // committed (and fsynced) right after this returns.
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("sync", e))?;
+        self.store.put(&sha, bytes)?;
         Ok(sha)
     }
 
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if sha256.len() != 64
+            || !sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(StorageError::BlobMissing(sha256.to_string()));
         }
-        std::fs::read(self.path_of(sha256)).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StorageError::BlobMissing(sha256.to_string()),
-            _ => StorageError::Io {
-                action: "read",
-                path: self.path_of(sha256).display().to_string(),
-                source: e,
-            },
-        })
+        self.store
+            .get(sha256)?
+            .ok_or_else(|| StorageError::BlobMissing(sha256.to_string()))
     }
 }

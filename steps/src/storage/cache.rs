@@ -1,15 +1,14 @@
 //! The analysis cache: the same image (by sha256), step kind, schema/prompt version and model
 //! give the stored answer without calling a provider.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{StorageError, decode, encode};
-
-pub struct AnalysisCache {
-    tree: techpack_engine::store::Tree,
-}
+use super::StorageError;
 
 /// What identifies a cached answer.
 #[derive(Debug, Clone, Serialize)]
@@ -24,26 +23,45 @@ pub struct CacheKey<'a> {
 }
 
 impl CacheKey<'_> {
-    fn digest(&self) -> Vec<u8> {
+    /// The sha256 of the key's JSON form: what a backend keys the answer by.
+    pub fn digest(&self) -> Vec<u8> {
         let text = serde_json::to_string(self).expect("keys serialize");
         Sha256::digest(text.as_bytes()).to_vec()
     }
 }
 
+/// Where a backend keeps cached answers (as JSON).
+pub trait AnalysisCacheStore: Send + Sync {
+    /// The answer stored under `key`; `None` when there is none or it is unreadable.
+    fn get(&self, key: &CacheKey<'_>) -> Result<Option<Value>, StorageError>;
+
+    /// Stores `value` under `key`, replacing what was there.
+    fn put(&self, key: &CacheKey<'_>, value: &Value) -> Result<(), StorageError>;
+}
+
+/// The cache, over its backend's [`AnalysisCacheStore`].
+#[derive(Clone)]
+pub struct AnalysisCache {
+    store: Arc<dyn AnalysisCacheStore>,
+}
+
 impl AnalysisCache {
-    pub fn new(tree: techpack_engine::store::Tree) -> Self {
-        AnalysisCache { tree }
+    pub fn new(store: Arc<dyn AnalysisCacheStore>) -> Self {
+        AnalysisCache { store }
     }
 
+    /// The cached answer, or `None` (also when what is stored no longer reads as a `T`: a
+    /// miss, answered again).
     pub fn get<T: DeserializeOwned>(&self, key: &CacheKey) -> Result<Option<T>, StorageError> {
-        match self.tree.get(key.digest())? {
-            Some(bytes) => Ok(decode(&bytes).ok()),
-            None => Ok(None),
-        }
+        Ok(self
+            .store
+            .get(key)?
+            .and_then(|value| serde_json::from_value(value).ok()))
     }
 
     pub fn put<T: Serialize>(&self, key: &CacheKey, value: &T) -> Result<(), StorageError> {
-        self.tree.insert(key.digest(), encode(value))?;
-        Ok(())
+        let value =
+            serde_json::to_value(value).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        self.store.put(key, &value)
     }
 }

@@ -1,29 +1,48 @@
 //! What the tech-pack steps keep: products, image revisions, analyses, close-ups, sketches,
-//! the analysis cache and the AI operation log — metadata in sled trees beside the engine's,
-//! image bytes content-addressed on disk.
+//! the analysis cache, the AI operation log and the image bytes.
+//!
+//! Callers use [`Catalog`] (and its fields [`BlobStore`], [`AnalysisCache`],
+//! [`AiOperationLog`]); each is a thin handle over a trait object, so the same code runs on
+//! either backend:
+//!
+//! - embedded ([`Catalog::open`], module `sled`): records in sled trees beside the engine's,
+//!   image bytes content-addressed in files under the data dir;
+//! - PostgreSQL ([`Catalog::open_postgres`], module `postgres`): everything, image bytes
+//!   included, in tables an operator can query with SQL.
+//!
+//! The traits ([`CatalogStore`], [`AnalysisCacheStore`], [`AiOperationStore`],
+//! [`ImageBlobStore`]) say what each backend keeps and how; the handles add what is common
+//! (ids, timestamps, the not-found errors, JSON encoding of cached values).
 
 mod ai_log;
 mod blobs;
 pub mod cache;
-mod products;
+mod catalog;
+mod postgres;
 mod records;
+mod sled;
+mod store;
 
 use std::path::Path;
+use std::sync::Arc;
 
-use techpack_engine::store::{Database, Tree};
+use techpack_engine::store::Database;
+use techpack_engine::store::postgres::PgPool;
 
-pub use ai_log::{AiOperation, AiOperationLog};
-pub use blobs::BlobStore;
-pub use cache::AnalysisCache;
+pub use ai_log::{AiOperation, AiOperationLog, AiOperationStore};
+pub use blobs::{BlobStore, ImageBlobStore, sha256_hex};
+pub use cache::{AnalysisCache, AnalysisCacheStore};
 pub use records::{
     AnalysisRecord, CloseUpRecord, EditRecord, ImageRevision, Product, RevisionOrigin, SketchRecord,
 };
+pub use store::{CatalogStore, NewRevision, RevisionPlan};
 
 /// Errors of the tech-pack storage.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// The backend (sled, PostgreSQL) failed; the message says how, without credentials.
     #[error("storage error: {0}")]
-    Sled(#[from] sled::Error),
+    Backend(String),
     #[error("{0}")]
     Engine(#[from] techpack_engine::EngineError),
     #[error("cannot {action} {path}: {source}")]
@@ -47,38 +66,41 @@ pub enum StorageError {
     Corrupt(String),
 }
 
-/// Every tech-pack record and image, opened from the engine's database and the data dir.
+/// Every tech-pack record and image.
 pub struct Catalog {
     pub blobs: BlobStore,
     pub cache: AnalysisCache,
     pub ai_log: AiOperationLog,
-    db: Database,
-    products: Tree,
-    revisions: Tree,
-    /// Revision id -> its product's id, to find an uploaded photo by its id alone.
-    revision_products: Tree,
-    analyses: Tree,
-    /// `product_id/analysis_id` -> nothing: a product's analyses without a scan of all.
-    product_analyses: Tree,
-    close_ups: Tree,
-    sketches: Tree,
+    records: Arc<dyn CatalogStore>,
 }
 
 impl Catalog {
+    /// The embedded catalog: records in the engine's database, image bytes in
+    /// `data_dir/blobs`.
     pub fn open(db: &Database, data_dir: &Path) -> Result<Catalog, StorageError> {
-        Ok(Catalog {
-            blobs: BlobStore::open(&data_dir.join("blobs"))?,
-            cache: AnalysisCache::new(db.open_tree("techpack/cache")?),
-            ai_log: AiOperationLog::new(db.open_tree("techpack/ai_log")?),
-            products: db.open_tree("techpack/products")?,
-            revisions: db.open_tree("techpack/revisions")?,
-            revision_products: db.open_tree("techpack/revision_products")?,
-            analyses: db.open_tree("techpack/analyses")?,
-            product_analyses: db.open_tree("techpack/product_analyses")?,
-            close_ups: db.open_tree("techpack/close_ups")?,
-            sketches: db.open_tree("techpack/sketches")?,
-            db: db.clone(),
-        })
+        sled::open(db, data_dir)
+    }
+
+    /// The PostgreSQL catalog: creates or upgrades its tables (embedded migrations, component
+    /// `catalog`), then keeps everything there, image bytes included.
+    pub fn open_postgres(pool: &PgPool) -> Result<Catalog, StorageError> {
+        postgres::open(pool)
+    }
+
+    /// A catalog over stores of the caller's choosing (e.g. PostgreSQL records with image
+    /// bytes in an object store).
+    pub fn from_stores(
+        records: Arc<dyn CatalogStore>,
+        blobs: Arc<dyn ImageBlobStore>,
+        cache: Arc<dyn AnalysisCacheStore>,
+        ai_log: Arc<dyn AiOperationStore>,
+    ) -> Catalog {
+        Catalog {
+            blobs: BlobStore::new(blobs),
+            cache: AnalysisCache::new(cache),
+            ai_log: AiOperationLog::new(ai_log),
+            records,
+        }
     }
 }
 
