@@ -8,9 +8,16 @@
 //! # Adding a backend
 //! One line in [`backends`]: push a [`Backend`] with its name, its store and whatever must
 //! live as long as the store (a temporary directory, a database). The PostgreSQL backend is
-//! ready behind the lines marked `PG:` below (a line in [`backends`] and the function
-//! `postgres_store`); uncomment all of them once `PgStore` is in the crate:
-//! `sed -i 's|^\( *\)// PG: |\1|' engine/tests/common/mod.rs`.
+//! that line, commented out with a `// PG:` marker: `all.extend(postgres(postgres_store));`
+//! ([`postgres`] takes a fresh database of the harness's server, or skips loudly when
+//! PostgreSQL is not installed; [`postgres_store`] opens `PgStore` on it).
+//!
+//! Enabled today, PostgreSQL passes every test but two, which it differs from sled in:
+//! - `LedgerTables::account` of a user without entries is `Some(all zero)`, not `None`, in a
+//!   transaction (`PgLedger` inserts the row it then locks), and a transaction that only
+//!   read it commits that empty account (`accounts()` lists it);
+//! - `Ledger::sweep_expired(u64::MAX)` fails (`time 18446744073709551615 does not fit
+//!   PostgreSQL's bigint`) when a hold is due, where sled expires it.
 
 #![allow(dead_code)]
 
@@ -66,6 +73,8 @@ impl std::fmt::Debug for Backend {
 pub fn backends() -> Vec<Backend> {
     #[allow(unused_mut)]
     let mut all = vec![sled()];
+    // The PostgreSQL backend: uncomment the marked line (the module docs list the two
+    // differences from sled it shows today).
     // PG: all.extend(postgres(postgres_store));
     all
 }
@@ -86,10 +95,13 @@ pub fn postgres(open: fn(&str) -> Arc<dyn StateStore>) -> Option<Backend> {
     Some(Backend::new("postgres", open(&url), url))
 }
 
-// PG: /// The PostgreSQL backend on database `url`.
-// PG: fn postgres_store(url: &str) -> Arc<dyn StateStore> {
-// PG:     Arc::new(techpack_engine::store::PgStore::connect(url).unwrap_or_else(|e| panic!("[postgres] PgStore::connect({url}): {e}")))
-// PG: }
+/// PG: the PostgreSQL backend on database `url` (for [`postgres`]).
+pub fn postgres_store(url: &str) -> Arc<dyn StateStore> {
+    Arc::new(
+        techpack_engine::store::PgStore::connect(url)
+            .unwrap_or_else(|e| panic!("[postgres] PgStore::connect({url}): {e}")),
+    )
+}
 
 /// Prints which backend a test was on if it panics while this is alive: a backstop for
 /// failures whose message does not name it (a panic inside the engine, an `unwrap`).
