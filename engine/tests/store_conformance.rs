@@ -1,16 +1,17 @@
-//! Store conformance: the semantics every [`StateStore`] backend must have, run against each
-//! of them ([`common::backends`]: sled today, PostgreSQL once enabled there).
+//! Store conformance: the semantics every `StateStore` backend must have, run against each
+//! of them (`common::backends`: sled today, PostgreSQL once enabled there).
 //!
 //! Only the public API: the store's own methods, the ledger's records through
-//! [`LedgerTables`] in `commit`/`read_ledger`, the [`Ledger`], and a real [`Engine`] with the
-//! [`CreditHook`] running small workflows of `core/*` steps. Every assertion names the
-//! backend it failed on (and [`OnBackend`] says it for any other panic).
+//! `LedgerTables` in `commit`/`read_ledger`, the `Ledger`, and a real `Engine` with the
+//! `CreditHook` running small workflows of `core/*` steps. Every assertion names the
+//! backend it failed on (and `OnBackend` says it for any other panic).
 //!
 //! - Runs, workflow texts and nodes: stored and read back as written, runs newest first.
 //! - Atomicity: a commit's node, run and hook writes land together, or (refused, failed)
 //!   not at all.
 //! - Visibility: `read_ledger` sees committed writes; a transaction sees its own.
-//! - The pending index follows reservations (reserve, renew, post, expire).
+//! - The pending index follows reservations (reserve, renew, post, expire); a sweep takes
+//!   any `u64` as now.
 //! - The ledger invariants I1–I8 of `techpack_engine::credits`.
 //! - Concurrency: runs racing for the same credits, one operation id applied from many
 //!   threads at once.
@@ -693,6 +694,8 @@ fn reads_see_committed_writes_and_a_transaction_sees_its_own() {
         let work = |t: &mut dyn LedgerTables| -> Result<(), HookError> {
             seen.reset();
             seen.check("account before any write", t.account(alice)?, None);
+            // Read, never written: still no account once the transaction commits.
+            seen.check("an account only read", t.account("nobody")?, None);
             seen.check("entries before any write", t.entries(None)?, vec![]);
 
             let grant = raw_grant(t, alice, 10, "payment-1")?;
@@ -786,12 +789,16 @@ fn reads_see_committed_writes_and_a_transaction_sees_its_own() {
         b.store
             .commit(Some(&node), None, Some(&work))
             .unwrap_or_else(|e| panic!("[{b:?}] commit: {e}"));
-        seen.assert_clean(&b, "inside the transaction");
 
         let (grant, team_grant, reserve, held) = expected.lock().unwrap().take().unwrap();
         let d = dump(&b);
+        let (only_read, accounts): (Vec<_>, Vec<_>) = d
+            .accounts
+            .iter()
+            .cloned()
+            .partition(|(user, _)| user == "nobody");
         assert_eq!(
-            d.accounts,
+            accounts,
             vec![
                 (alice.to_string(), balance(7, 3, 0, 10, 2)),
                 (team.to_string(), balance(4, 0, 0, 4, 1)),
@@ -872,6 +879,55 @@ fn reads_see_committed_writes_and_a_transaction_sees_its_own() {
             "[{b:?}] the node committed with them"
         );
         verify(&b, "after the commit");
+        // Last, so that everything else is checked too.
+        assert_eq!(
+            only_read,
+            vec![],
+            "[{b:?}] a transaction that only read an unknown account left one"
+        );
+        seen.assert_clean(&b, "inside the transaction");
+    }
+}
+
+/// `Ledger::sweep_expired` takes any `u64` as now: at the end of time every pending hold is
+/// due (the existing credit tests sweep with `u64::MAX`).
+#[test]
+fn a_sweep_at_the_end_of_time_expires_every_pending_hold() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let run = stored_run(&b);
+        let far = techpack_engine::store::now_ms() + 3_600_000;
+        commit_work(&b, "reserve", &|t| {
+            raw_grant(t, "alice", 5, "payment-1")?;
+            raw_reserve(t, "alice", &run.id, "a", 2, far)?;
+            Ok(())
+        });
+        let ledger = b.ledger();
+        assert_eq!(
+            ledger.sweep_expired(far - 1).unwrap(),
+            0,
+            "[{b:?}] sweep before the hold ran out"
+        );
+        let swept = ledger.sweep_expired(u64::MAX);
+        assert!(
+            matches!(swept, Ok(1)),
+            "[{b:?}] sweep_expired(u64::MAX) gave {swept:?}, not Ok(1)"
+        );
+        assert_eq!(
+            ledger
+                .reservation(&format!("{}/a", run.id))
+                .unwrap()
+                .map(|r| r.state),
+            Some(ReservationState::Expired),
+            "[{b:?}] the reservation"
+        );
+        assert_eq!(dump(&b).pending, vec![], "[{b:?}] pending after the sweep");
+        assert_eq!(
+            ledger.balance("alice").unwrap(),
+            balance(5, 0, 0, 5, 3),
+            "[{b:?}] balance"
+        );
+        verify(&b, "after the sweep");
     }
 }
 
@@ -966,13 +1022,13 @@ fn the_pending_index_follows_its_reservations() {
             "[{b:?}] pending after the first sweep"
         );
         assert_eq!(
-            ledger.sweep_expired(u64::MAX).unwrap(),
+            ledger.sweep_expired(2_000).unwrap(),
             1,
-            "[{b:?}] sweep at the end of time"
+            "[{b:?}] sweep at s3's expiry"
         );
         assert_eq!(pending(&b), vec![], "[{b:?}] pending after the last sweep");
         assert_eq!(
-            ledger.sweep_expired(u64::MAX).unwrap(),
+            ledger.sweep_expired(1_000_000).unwrap(),
             0,
             "[{b:?}] a second sweep"
         );
