@@ -27,7 +27,13 @@ fn worker(data: &Path, workflows: &Path, url: &str) -> Server {
 }
 
 /// Two workers' data folders and one workflows folder holding `files` (name, text).
-fn folders(files: &[(&str, &str)]) -> (tempfile::TempDir, [std::path::PathBuf; 2], std::path::PathBuf) {
+fn folders(
+    files: &[(&str, &str)],
+) -> (
+    tempfile::TempDir,
+    [std::path::PathBuf; 2],
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().unwrap();
     let workflows = dir.path().join("workflows");
     std::fs::create_dir_all(&workflows).unwrap();
@@ -66,7 +72,9 @@ fn a_killed_workers_runs_finish_on_another_charged_once() {
     let second = worker(&b, &workflows, &url);
     let token = first.user("ada", 20);
 
-    let runs: Vec<String> = (0..4).map(|_| trigger(&first, &token, "slow-paid")).collect();
+    let runs: Vec<String> = (0..4)
+        .map(|_| trigger(&first, &token, "slow-paid"))
+        .collect();
     for run in &runs {
         // Visible on the other worker at once, while the first executes it.
         second.wait_for(&token, run, |body| {
@@ -100,7 +108,10 @@ fn a_killed_workers_runs_finish_on_another_charged_once() {
         .count();
     assert_eq!(posts, 8, "{credits}");
     // The constraints agree: no hold pending, one resolution per hold.
-    assert_eq!(pg.psql(&url, "SELECT count(*) FROM holds WHERE state = 'pending'"), "0");
+    assert_eq!(
+        pg.psql(&url, "SELECT count(*) FROM holds WHERE state = 'pending'"),
+        "0"
+    );
     assert_eq!(
         pg.psql(&url, "SELECT count(*) FROM holds WHERE state = 'posted'"),
         "8"
@@ -147,19 +158,21 @@ fn a_worker_paused_past_its_lease_writes_nothing_when_it_wakes() {
     let second = worker(&b, &workflows, &url);
     let token = first.user("grace", 5);
     let run = trigger(&first, &token, "nap");
-    first.wait_for(&token, &run, |body| {
-        body["nodes"][0]["status"] == "running"
-    });
+    first.wait_for(&token, &run, |body| body["nodes"][0]["status"] == "running");
 
     signal(&first, "-STOP");
     let body = second.wait_finished(&token, &run);
     assert_eq!(status(&body), "succeeded", "{body}");
-    let before = written(&pg, &url);
+    let before = written(pg, &url);
 
     // The paused worker's step ends when it wakes; every write it tries is fenced.
     signal(&first, "-CONT");
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(written(&pg, &url), before, "the woken worker wrote after losing its lease");
+    assert_eq!(
+        written(pg, &url),
+        before,
+        "the woken worker wrote after losing its lease"
+    );
     assert_eq!(second.balance(&token), 4);
     let (status_code, after) = first.send("GET", &format!("/api/runs/{run}"), Some(&token), None);
     assert_eq!(status_code, StatusCode::OK);
@@ -180,7 +193,12 @@ fn cancel_and_the_cli_work_from_any_worker() {
     first.wait_for(&token, &run, |body| body["nodes"][0]["status"] == "running");
 
     // Cancelled through the worker that does not execute it.
-    let (code, body) = second.send("POST", &format!("/api/runs/{run}/cancel"), Some(&token), None);
+    let (code, body) = second.send(
+        "POST",
+        &format!("/api/runs/{run}/cancel"),
+        Some(&token),
+        None,
+    );
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
     let body = first.wait_finished(&token, &run);
     assert_eq!(status(&body), "cancelled", "{body}");
@@ -210,5 +228,9 @@ fn cancel_and_the_cli_work_from_any_worker() {
         .unwrap()
         .to_string();
     let (code, me) = second.send("GET", "/api/me/credits", Some(&token), None);
-    assert_eq!(code, StatusCode::OK, "a user the CLI created is known to every worker: {me}");
+    assert_eq!(
+        code,
+        StatusCode::OK,
+        "a user the CLI created is known to every worker: {me}"
+    );
 }

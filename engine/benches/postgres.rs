@@ -47,7 +47,8 @@ fn insert_commit(pool: &PgPool, n: usize) -> Duration {
     let samples = (0..n)
         .map(|_| {
             let start = Instant::now();
-            pool.execute("INSERT INTO probe (v) VALUES ('x')", &[]).unwrap();
+            pool.execute("INSERT INTO probe (v) VALUES ('x')", &[])
+                .unwrap();
             start.elapsed().as_secs_f64()
         })
         .collect();
@@ -55,14 +56,19 @@ fn insert_commit(pool: &PgPool, n: usize) -> Duration {
 }
 
 fn chain_workflow(registry: &StepRegistry) -> Workflow {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../workflows/bench/chain-40.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../workflows/bench/chain-40.yaml"
+    );
     let source = std::fs::read_to_string(path).unwrap();
     Workflow::parse(&source, "chain-40.yaml", registry).unwrap()
 }
 
 fn main() {
     if !techpack_pg_harness::available() {
-        eprintln!("=== SKIPPED: the PostgreSQL benchmarks need PostgreSQL (apt-get install postgresql) ===");
+        eprintln!(
+            "=== SKIPPED: the PostgreSQL benchmarks need PostgreSQL (apt-get install postgresql) ==="
+        );
         return;
     }
     let pg = techpack_pg_harness::start_durable();

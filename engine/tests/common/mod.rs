@@ -7,17 +7,10 @@
 //!
 //! # Adding a backend
 //! One line in [`backends`]: push a [`Backend`] with its name, its store and whatever must
-//! live as long as the store (a temporary directory, a database). The PostgreSQL backend is
-//! that line, commented out with a `// PG:` marker: `all.extend(postgres(postgres_store));`
-//! ([`postgres`] takes a fresh database of the harness's server, or skips loudly when
-//! PostgreSQL is not installed; [`postgres_store`] opens `PgStore` on it).
-//!
-//! Enabled today, PostgreSQL passes every test but two, which it differs from sled in:
-//! - `LedgerTables::account` of a user without entries is `Some(all zero)`, not `None`, in a
-//!   transaction (`PgLedger` inserts the row it then locks), and a transaction that only
-//!   read it commits that empty account (`accounts()` lists it);
-//! - `Ledger::sweep_expired(u64::MAX)` fails (`time 18446744073709551615 does not fit
-//!   PostgreSQL's bigint`) when a hold is due, where sled expires it.
+//! live as long as the store (a temporary directory, a database). PostgreSQL is the second:
+//! [`postgres`] takes a fresh database of the harness's server, or skips loudly when
+//! PostgreSQL is not installed (`TECHPACK_REQUIRE_POSTGRES=1` makes that a failure);
+//! [`postgres_store`] opens `PgStore` on it.
 
 #![allow(dead_code)]
 
@@ -71,11 +64,8 @@ impl std::fmt::Debug for Backend {
 
 /// Every store backend, each fresh and empty: what a conformance test runs on.
 pub fn backends() -> Vec<Backend> {
-    #[allow(unused_mut)]
     let mut all = vec![sled()];
-    // The PostgreSQL backend: uncomment the marked line (the module docs list the two
-    // differences from sled it shows today).
-    // PG: all.extend(postgres(postgres_store));
+    all.extend(postgres(postgres_store));
     all
 }
 
@@ -95,7 +85,7 @@ pub fn postgres(open: fn(&str) -> Arc<dyn StateStore>) -> Option<Backend> {
     Some(Backend::new("postgres", open(&url), url))
 }
 
-/// PG: the PostgreSQL backend on database `url` (for [`postgres`]).
+/// The PostgreSQL backend on database `url` (for [`postgres`]).
 pub fn postgres_store(url: &str) -> Arc<dyn StateStore> {
     Arc::new(
         techpack_engine::store::PgStore::connect(url)

@@ -49,6 +49,12 @@ fn int(value: u64, what: &str) -> Result<i64, TxnError> {
     })
 }
 
+/// A time in ms for a bigint column: times past PostgreSQL's range (a sweep "at the end of
+/// time", `u64::MAX`) are kept as the largest bigint; the record's JSON keeps the exact value.
+fn time(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 fn balance_of(row: &tokio_postgres::Row) -> Balance {
     let get = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
     Balance {
@@ -80,7 +86,8 @@ impl LedgerTables for PgLedger<'_, '_> {
             }
         };
         let row = self.txn.query_opt(sql, &[&user]).map_err(txn_error)?;
-        Ok(row.as_ref().map(balance_of))
+        // The row inserted above to lock on is not an account until an entry is booked on it.
+        Ok(row.as_ref().map(balance_of).filter(|b| b.entries > 0))
     }
 
     fn put_account(&mut self, user: &str, balance: &Balance) -> Result<(), TxnError> {
@@ -107,7 +114,7 @@ impl LedgerTables for PgLedger<'_, '_> {
         let rows = self
             .txn
             .query(
-                "SELECT available, pending, posted, granted, entries, user_name FROM accounts ORDER BY user_name",
+                "SELECT available, pending, posted, granted, entries, user_name FROM accounts WHERE entries > 0 ORDER BY user_name",
                 &[],
             )
             .map_err(txn_error)?;
@@ -143,8 +150,8 @@ impl LedgerTables for PgLedger<'_, '_> {
     fn append_entry(&mut self, entry: &LedgerEntry) -> Result<(), TxnError> {
         let seq = int(entry.seq, "entry number")?;
         let amount = int(entry.amount, "amount")?;
-        let at = int(entry.at, "time")?;
-        let expires_at = entry.expires_at.map(|e| int(e, "expiry")).transpose()?;
+        let at = time(entry.at);
+        let expires_at = entry.expires_at.map(time);
         self.txn
             .execute(
                 "INSERT INTO ledger_entries (seq, op_id, kind, user_name, amount, from_account,
@@ -197,9 +204,9 @@ impl LedgerTables for PgLedger<'_, '_> {
 
     fn put_reservation(&mut self, r: &Reservation) -> Result<(), TxnError> {
         let amount = int(r.amount, "amount")?;
-        let reserved_at = int(r.reserved_at, "time")?;
-        let expires_at = int(r.expires_at, "expiry")?;
-        let resolved_at = r.resolved_at.map(|t| int(t, "time")).transpose()?;
+        let reserved_at = time(r.reserved_at);
+        let expires_at = time(r.expires_at);
+        let resolved_at = r.resolved_at.map(time);
         self.txn
             .execute(
                 "INSERT INTO holds (id, user_name, amount, state, run_id, step_id, reserved_at,
