@@ -234,3 +234,143 @@ fn cancel_and_the_cli_work_from_any_worker() {
         "a user the CLI created is known to every worker: {me}"
     );
 }
+
+/// One Server-Sent Event: its `id:`, `event:` and `data:` (as JSON).
+#[derive(Debug, Clone)]
+struct Sse {
+    id: Option<u64>,
+    kind: String,
+    data: Value,
+}
+
+/// The run's event stream on `server` to its end (`Last-Event-ID` when given).
+fn stream(server: &Server, token: &str, run: &str, last_event_id: Option<u64>) -> Vec<Sse> {
+    let mut request = server
+        .request("GET", &format!("/api/runs/{run}/events"))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(60));
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().unwrap();
+    text.split("\n\n")
+        .filter_map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            };
+            Some(Sse {
+                id: field("id:").and_then(|v| v.parse().ok()),
+                kind: field("event:")?,
+                data: serde_json::from_str(&field("data:")?).unwrap(),
+            })
+        })
+        .collect()
+}
+
+const CHAIN: &str = "name: chain\nsteps:\n  one: { uses: core/sleep, with: { ms: 700 } }\n  two: { uses: core/sleep, needs: one, with: { ms: 700 } }\n  three: { uses: core/sleep, needs: two, with: { ms: 700 } }\n";
+
+#[test]
+fn any_worker_streams_a_run_another_executes_through_a_takeover() {
+    let Some(pg) = techpack_pg_harness::server() else {
+        return;
+    };
+    let url = pg.database();
+    let (_dir, [a, b], workflows) = folders(&[("chain.yaml", CHAIN)]);
+    let first = worker(&a, &workflows, &url);
+    let second = worker(&b, &workflows, &url);
+    let token = first.user("grace", 0);
+    let run = trigger(&first, &token, "chain");
+    first.wait_for(&token, &run, |body| body["nodes"][0]["status"] == "running");
+
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| stream(&second, &token, &run, None));
+        // The executing worker dies during `one` or `two`; the stream on the other goes on.
+        std::thread::sleep(Duration::from_millis(900));
+        first.kill();
+        let events = watcher.join().unwrap();
+        let kinds: Vec<String> = events
+            .iter()
+            .map(|e| match e.data["stepId"].as_str() {
+                Some(step) => format!("{} {step} {}", e.kind, e.data["status"].as_str().unwrap()),
+                None => format!("{} {}", e.kind, e.data["status"].as_str().unwrap_or("")),
+            })
+            .collect();
+        assert_eq!(events[0].kind, "snapshot", "{kinds:#?}");
+        assert_eq!(
+            kinds.last().map(String::as_str),
+            Some("run succeeded"),
+            "the stream ends with the run: {kinds:#?}"
+        );
+        for step in ["two", "three"] {
+            let running = kinds.iter().position(|k| *k == format!("node {step} running"));
+            let done = kinds.iter().position(|k| *k == format!("node {step} succeeded"));
+            assert!(
+                running.is_some() && running < done,
+                "`{step}` ran and finished in the stream: {kinds:#?}"
+            );
+        }
+        let ids: Vec<u64> = events[1..].iter().map(|e| e.id.expect("an event id")).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
+
+        // Reconnecting with the id of `two`'s success replays exactly what came after it.
+        let cut = kinds.iter().position(|k| k == "node two succeeded").unwrap();
+        let replay = stream(&second, &token, &run, events[cut].id);
+        let tail: Vec<Option<u64>> = events[cut + 1..].iter().map(|e| e.id).collect();
+        assert_eq!(
+            replay.iter().map(|e| e.id).collect::<Vec<_>>(),
+            tail,
+            "no snapshot, the events after Last-Event-ID: {replay:#?}"
+        );
+    });
+}
+
+const PAID_ONE: &str = "name: paid-one\nsteps:\n  work: { uses: core/echo, credits: 1 }\n";
+
+#[test]
+fn fifty_paid_runs_over_two_workers_spend_exactly_the_credits_there_are() {
+    let Some(pg) = techpack_pg_harness::server() else {
+        return;
+    };
+    let url = pg.database();
+    let (_dir, [a, b], workflows) = folders(&[("paid-one.yaml", PAID_ONE)]);
+    let workers = [worker(&a, &workflows, &url), worker(&b, &workflows, &url)];
+    let token = workers[0].user("joan", 10);
+
+    let runs: Vec<(usize, String)> = std::thread::scope(|scope| {
+        let triggers: Vec<_> = (0..50)
+            .map(|i| {
+                let (workers, token) = (&workers, &token);
+                scope.spawn(move || (i % 2, trigger(&workers[i % 2], token, "paid-one")))
+            })
+            .collect();
+        triggers.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut succeeded = 0;
+    for (on, run) in &runs {
+        let body = workers[*on].wait_finished(&token, run);
+        match status(&body) {
+            "succeeded" => succeeded += 1,
+            "failed" => assert_eq!(
+                body["nodes"][0]["errorCode"], "insufficient_credits",
+                "{body}"
+            ),
+            other => panic!("run ended {other}: {body}"),
+        }
+    }
+    assert_eq!(succeeded, 10, "exactly the runs the credits cover");
+    for worker in &workers {
+        assert_eq!(worker.balance(&token), 0);
+    }
+    assert_eq!(
+        pg.psql(&url, "SELECT count(*) FROM holds WHERE state = 'posted'"),
+        "10"
+    );
+    assert_eq!(
+        pg.psql(&url, "SELECT count(*) FROM holds WHERE state = 'pending'"),
+        "0"
+    );
+}

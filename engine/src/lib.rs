@@ -30,7 +30,7 @@ pub mod workflow;
 
 pub use credits::{Balance, CreditHook, Ledger, LedgerTables, TxnError};
 pub use error::EngineError;
-pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport};
+pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport, StoredEvent};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
-pub use events::RunEvent;
+pub use events::{RunEvent, StoredEvent};
 pub use flush::FlushStats;
 
 use crate::EngineError;
@@ -239,6 +239,17 @@ impl Engine {
     /// How often this engine waited for the store to reach disk, and for how long.
     pub fn flush_stats(&self) -> FlushStats {
         self.inner.flusher.stats()
+    }
+
+    /// The run's recorded events after `after`, when the store keeps them (one shared by
+    /// several processes): see [`StateStore::events_after`].
+    pub fn stored_events(
+        &self,
+        run_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Option<Vec<StoredEvent>>, EngineError> {
+        self.inner.store.events_after(run_id, after, limit)
     }
 
     /// Every transition of every run from now on.

@@ -119,6 +119,20 @@ pub trait StateStore: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The run's events after `after` (a [`StoredEvent::seq`]), oldest first, at most
+    /// `limit`; `None` when this store keeps no events (the embedded one: its only process
+    /// broadcasts them, [`crate::Engine::subscribe`]). A store shared by several processes
+    /// records each node and run transition's event in the transition's own transaction, so
+    /// a stream on any process sees what the executing one committed, in order.
+    fn events_after(
+        &self,
+        _run_id: &str,
+        _after: u64,
+        _limit: usize,
+    ) -> Result<Option<Vec<crate::StoredEvent>>, EngineError> {
+        Ok(None)
+    }
+
     /// True when other processes share the store.
     fn shared(&self) -> bool {
         false

@@ -245,70 +245,167 @@ pub async fn resume(
 }
 
 /// Server-Sent Events: the run's current state, then every transition, until it finishes.
+///
+/// On a store shared by several workers the transitions come from the store's events table,
+/// so any worker streams a run whichever worker executes it, each event with its `id:`; a
+/// client that reconnects with `Last-Event-ID` gets the events after that one (and no
+/// snapshot). On the embedded store they come from this process's broadcast.
 pub async fn events(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let mut receiver = state.engine.subscribe();
+    let receiver = state.engine.subscribe();
     let report = owned_report(&state, &user.name, &id)?;
     let engine = state.engine.clone();
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // Where the stored stream starts: after the client's last event, or after every event
+    // recorded before the snapshot (those the snapshot already shows).
+    let stored_from = match last_event_id {
+        Some(seq) => Some(seq),
+        None => engine
+            .stored_events(&id, 0, usize::MAX)?
+            .map(|events| events.last().map_or(0, |e| e.seq)),
+    };
     let stream = async_stream(move |sender| async move {
-        let snapshot = Event::default()
-            .event("snapshot")
-            .json_data(ReportView::from(&report))
-            .unwrap_or_default();
-        if sender.send(snapshot).await.is_err() || report.run.status.is_finished() {
-            return;
-        }
-        loop {
-            let event = match tokio::time::timeout(Duration::from_secs(1), receiver.recv()).await {
-                Ok(Ok(event)) => Some(event),
-                Ok(Err(RecvError::Lagged(_))) | Err(_) => None,
-                Ok(Err(RecvError::Closed)) => return,
-            };
-            match event {
-                Some(event) if event.run_id == id => {
-                    let run_done = event.step_id.is_none() && event.status != "running";
-                    let data = Event::default()
-                        .event(if event.step_id.is_some() {
-                            "node"
-                        } else {
-                            "run"
-                        })
-                        .json_data(EventView::from(&event))
-                        .unwrap_or_default();
-                    if sender.send(data).await.is_err() || run_done {
-                        return;
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    // Quiet or lagged: check the store so a finished run always ends the stream.
-                    if let Ok(report) = engine.report(&id)
-                        && (report.run.status.is_finished()
-                            || report.run.status == RunStatus::Pending
-                                && !engine.active_runs().contains(&id))
-                    {
-                        let status = RunEndView {
-                            run_id: &id,
-                            status: report.run.status.as_str(),
-                        };
-                        let _ = sender
-                            .send(
-                                Event::default()
-                                    .event("run")
-                                    .json_data(status)
-                                    .unwrap_or_default(),
-                            )
-                            .await;
-                        return;
-                    }
-                }
+        match stored_from {
+            Some(after) => {
+                let snapshot = last_event_id.is_none().then_some(report);
+                stream_stored(engine, id, after, snapshot, receiver, sender).await
             }
+            None => stream_broadcast(engine, id, report, receiver, sender).await,
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn snapshot_event(report: &RunReport) -> Event {
+    Event::default()
+        .event("snapshot")
+        .json_data(ReportView::from(report))
+        .unwrap_or_default()
+}
+
+fn transition_event(event: &techpack_engine::RunEvent) -> Event {
+    Event::default()
+        .event(if event.step_id.is_some() {
+            "node"
+        } else {
+            "run"
+        })
+        .json_data(EventView::from(event))
+        .unwrap_or_default()
+}
+
+/// How often a stored stream looks for events another worker committed; this worker's own
+/// transitions wake it at once.
+const STORED_EVENTS_POLL: Duration = Duration::from_millis(200);
+
+/// The run's transitions as the store recorded them, after event `after`.
+async fn stream_stored(
+    engine: techpack_engine::Engine,
+    id: String,
+    mut after: u64,
+    snapshot: Option<RunReport>,
+    mut receiver: tokio::sync::broadcast::Receiver<techpack_engine::RunEvent>,
+    sender: tokio::sync::mpsc::Sender<Event>,
+) {
+    if let Some(report) = snapshot {
+        let finished = report.run.status.is_finished();
+        if sender.send(snapshot_event(&report)).await.is_err() || finished {
+            return;
+        }
+    }
+    loop {
+        let events = match engine.stored_events(&id, after, 256) {
+            Ok(Some(events)) => events,
+            Ok(None) | Err(_) => return,
+        };
+        for stored in &events {
+            after = stored.seq;
+            let event = transition_event(&stored.event).id(stored.seq.to_string());
+            if sender.send(event).await.is_err() || stored.event.ends_run() {
+                return;
+            }
+        }
+        if events.len() == 256 {
+            continue;
+        }
+        // A run that stopped without a final event (its worker died before it was taken
+        // over, and nobody resumes it) still ends the stream once its record says so.
+        if let Ok(report) = engine.report(&id)
+            && report.run.status.is_finished()
+            && matches!(engine.stored_events(&id, after, 1), Ok(Some(rest)) if rest.is_empty())
+        {
+            let _ = sender.send(end_event(&id, &report)).await;
+            return;
+        }
+        let wake = async {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) if event.run_id == id => return,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(STORED_EVENTS_POLL, wake).await;
+    }
+}
+
+/// The run's transitions as this process broadcasts them.
+async fn stream_broadcast(
+    engine: techpack_engine::Engine,
+    id: String,
+    report: RunReport,
+    mut receiver: tokio::sync::broadcast::Receiver<techpack_engine::RunEvent>,
+    sender: tokio::sync::mpsc::Sender<Event>,
+) {
+    if sender.send(snapshot_event(&report)).await.is_err() || report.run.status.is_finished() {
+        return;
+    }
+    loop {
+        let event = match tokio::time::timeout(Duration::from_secs(1), receiver.recv()).await {
+            Ok(Ok(event)) => Some(event),
+            Ok(Err(RecvError::Lagged(_))) | Err(_) => None,
+            Ok(Err(RecvError::Closed)) => return,
+        };
+        match event {
+            Some(event) if event.run_id == id => {
+                if sender.send(transition_event(&event)).await.is_err() || event.ends_run() {
+                    return;
+                }
+            }
+            Some(_) => {}
+            None => {
+                // Quiet or lagged: check the store so a finished run always ends the stream.
+                if let Ok(report) = engine.report(&id)
+                    && (report.run.status.is_finished()
+                        || report.run.status == RunStatus::Pending
+                            && !engine.active_runs().contains(&id))
+                {
+                    let _ = sender.send(end_event(&id, &report)).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The final `run` event when the stream learns of the end from the store, not from an event.
+fn end_event(id: &str, report: &RunReport) -> Event {
+    let status = RunEndView {
+        run_id: id,
+        status: report.run.status.as_str(),
+    };
+    Event::default()
+        .event("run")
+        .json_data(status)
+        .unwrap_or_default()
 }
 
 /// A stream fed by a task through a bounded channel.

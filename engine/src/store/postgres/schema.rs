@@ -7,9 +7,10 @@
 
 use super::Migration;
 
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE workflows (
     sha256 text PRIMARY KEY,
     source text NOT NULL,
@@ -113,4 +114,22 @@ CREATE TABLE ledger_operations (
     seq bigint NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        sql: r#"
+-- What `GET /api/runs/{id}/events` streams on any worker: one row per node or run
+-- transition, written in that transition's transaction; `seq` is the stream's event id.
+CREATE TABLE run_events (
+    seq bigserial PRIMARY KEY,
+    run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_id text,
+    status text NOT NULL,
+    attempt integer NOT NULL,
+    message text,
+    at bigint NOT NULL
+);
+CREATE INDEX run_events_by_run ON run_events (run_id, seq);
+"#,
+    },
+];

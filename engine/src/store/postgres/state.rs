@@ -16,6 +16,7 @@ use super::ledger::{PgLedger, from_json, to_json};
 use super::pool::{PgError, PgPool, PgTxn, PoolOptions};
 use super::{migrate, schema};
 use crate::EngineError;
+use crate::executor::{RunEvent, StoredEvent};
 use crate::store::{HookError, LedgerRead, NodeRecord, RunRecord, StateStore, TxnError, TxnWork};
 
 /// How a [`PgStore`] is opened.
@@ -246,6 +247,22 @@ fn upsert_run(txn: &mut PgTxn<'_>, run: &RunRecord) -> Result<(), PgError> {
     Ok(())
 }
 
+fn insert_event(txn: &mut PgTxn<'_>, event: &RunEvent) -> Result<(), PgError> {
+    txn.execute(
+        "INSERT INTO run_events (run_id, step_id, status, attempt, message, at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &event.run_id,
+            &event.step_id,
+            &event.status,
+            &i32::try_from(event.attempt).unwrap_or(i32::MAX),
+            &event.message,
+            &int(event.at),
+        ],
+    )?;
+    Ok(())
+}
+
 impl StateStore for PgStore {
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
         let lease = self.leases.lease_interval();
@@ -314,9 +331,11 @@ impl StateStore for PgStore {
             }
             if let Some(node) = node {
                 upsert_node(txn, node)?;
+                insert_event(txn, &RunEvent::of_node(node))?;
             }
             if let Some(run) = run {
                 upsert_run(txn, run)?;
+                insert_event(txn, &RunEvent::of_run(run))?;
                 if finished {
                     txn.execute("DELETE FROM run_leases WHERE run_id = $1", &[&run.id])?;
                 }
@@ -467,6 +486,42 @@ impl StateStore for PgStore {
 
     fn take_cancel_requests(&self) -> Vec<String> {
         std::mem::take(&mut *self.leases.cancels.lock().expect("cancel requests lock"))
+    }
+
+    fn events_after(
+        &self,
+        run_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Option<Vec<StoredEvent>>, EngineError> {
+        let rows = self
+            .pool
+            .query(
+                "SELECT seq, step_id, status, attempt, message, at FROM run_events
+                 WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                &[
+                    &run_id,
+                    &int(after),
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                ],
+            )
+            .map_err(store_error)?;
+        let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(Some(
+            rows.iter()
+                .map(|row| StoredEvent {
+                    seq: unsigned(row.get(0)),
+                    event: RunEvent {
+                        run_id: run_id.to_string(),
+                        step_id: row.get(1),
+                        status: row.get(2),
+                        attempt: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
+                        message: row.get(4),
+                        at: unsigned(row.get(5)),
+                    },
+                })
+                .collect(),
+        ))
     }
 
     fn shared(&self) -> bool {
