@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use techpack_engine::store::postgres::{Migration, PgPool, migrate};
-use techpack_engine::store::{Batch, Database, Tree, now_ms};
+use techpack_engine::store::{Batch, Database, DbError, Tree, now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -52,7 +52,7 @@ pub struct SledUsers {
     name_by_id: Tree,
 }
 
-fn sled_error(e: sled::Error) -> UserError {
+fn sled_error(e: DbError) -> UserError {
     UserError::Store(e.to_string())
 }
 

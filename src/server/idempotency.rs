@@ -41,7 +41,7 @@ impl IdempotencyKeys for SledIdempotency {
             .map_err(|e| e.to_string())?
         {
             Ok(()) => Ok(run.clone()),
-            Err(existing) => serde_json::from_slice(&existing.current.unwrap_or_default())
+            Err(existing) => serde_json::from_slice(existing.as_deref().unwrap_or_default())
                 .map_err(|e| e.to_string()),
         }
     }

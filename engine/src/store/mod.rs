@@ -13,7 +13,7 @@ pub use postgres::{PgStore, PgStoreOptions};
 pub use records::{
     AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms,
 };
-pub use sled::{Batch, Database, SledStore, Tree};
+pub use sled::{Batch, Database, DbError, SledStore, StoredBytes, StoredPair, Tree};
 
 use crate::EngineError;
 pub use crate::credits::{LedgerTables, TxnError};

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sled::{CompareAndSwapError, IVec};
+use sled::IVec;
 
 use super::wal::{self, WriteAheadLog};
 use crate::EngineError;
@@ -33,6 +33,56 @@ const BACKGROUND_COMMIT: Duration = Duration::from_millis(500);
 /// background thread (a sled insert copies the node it lands in: large values cost tens of
 /// microseconds each).
 const APPLY_INLINE_BYTES: usize = 4096;
+
+/// A stored value, as a read returns it (shared, not copied).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredBytes(IVec);
+
+impl std::ops::Deref for StoredBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for StoredBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for StoredBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// A key and its value, as scans return them.
+pub type StoredPair = (StoredBytes, StoredBytes);
+
+/// Why the embedded database could not read or write: sled's I/O or corruption errors, or
+/// ours (a failed commit, a misused batch).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DbError(sled::Error);
+
+impl From<sled::Error> for DbError {
+    fn from(e: sled::Error) -> Self {
+        DbError(e)
+    }
+}
+
+impl From<std::io::Error> for DbError {
+    fn from(e: std::io::Error) -> Self {
+        DbError(sled::Error::Io(e))
+    }
+}
+
+impl From<DbError> for EngineError {
+    fn from(e: DbError) -> Self {
+        EngineError::Store(e.to_string())
+    }
+}
 
 /// The data directory's database. Cloning it is cheap: clones share everything.
 #[derive(Clone)]
@@ -123,8 +173,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn io_error(message: impl Into<String>) -> sled::Error {
-    sled::Error::Io(std::io::Error::other(message.into()))
+fn io_error(message: impl Into<String>) -> DbError {
+    DbError(sled::Error::Io(std::io::Error::other(message.into())))
 }
 
 impl Database {
@@ -190,7 +240,7 @@ impl Database {
     }
 
     /// The tree called `name`, created empty if there is none.
-    pub fn open_tree(&self, name: &str) -> Result<Tree, sled::Error> {
+    pub fn open_tree(&self, name: &str) -> Result<Tree, DbError> {
         if name.len() > wal::MAX_TREE_NAME {
             return Err(io_error(format!(
                 "a tree name is at most {} bytes; `{name}` is longer",
@@ -219,7 +269,7 @@ impl Database {
 
     /// Applies `batch`'s writes together: readers see all of them or none, and a crash keeps
     /// all of them or none.
-    pub fn apply(&self, batch: Batch) -> Result<(), sled::Error> {
+    pub fn apply(&self, batch: Batch) -> Result<(), DbError> {
         if batch
             .databases
             .iter()
@@ -233,13 +283,13 @@ impl Database {
 
     /// Makes every write made before the call durable: commits the pending records to the log
     /// (one write, one `fdatasync`). Calls that meet share one commit.
-    pub fn flush(&self) -> Result<(), sled::Error> {
+    pub fn flush(&self) -> Result<(), DbError> {
         self.inner.commit()
     }
 }
 
 impl Pending {
-    fn write(&mut self, writes: Vec<PendingWrite>) -> Result<(), sled::Error> {
+    fn write(&mut self, writes: Vec<PendingWrite>) -> Result<(), DbError> {
         if let Some(failed) = &self.failed {
             return Err(io_error(failed.clone()));
         }
@@ -270,7 +320,7 @@ impl Pending {
 }
 
 impl Inner {
-    fn commit(&self) -> Result<(), sled::Error> {
+    fn commit(&self) -> Result<(), DbError> {
         let mut log = lock(&self.log);
         let (mut records, writes) = {
             let mut pending = lock(&self.pending);
@@ -319,7 +369,7 @@ impl Inner {
     }
 
     /// Applies the committed writes to sled, in order, and drops their shadows.
-    fn apply_committed(&self) -> Result<(), sled::Error> {
+    fn apply_committed(&self) -> Result<(), DbError> {
         let _applying = lock(&self.applying);
         let writes = std::mem::take(&mut *lock(&self.unapplied));
         if writes.is_empty() {
@@ -332,7 +382,7 @@ impl Inner {
             };
             if let Err(e) = applied {
                 self.fail(&e);
-                return Err(e);
+                return Err(e.into());
             }
         }
         let mut pending = lock(&self.pending);
@@ -400,43 +450,43 @@ impl Drop for Open {
 
 impl Tree {
     /// The latest value of `key`, committed or not.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, sled::Error> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<StoredBytes>, DbError> {
         let key = key.as_ref();
         if let Some(shadow) = lock(&self.inner.pending).shadows[self.index].get(key) {
-            return Ok(shadow.value.clone());
+            return Ok(shadow.value.clone().map(StoredBytes));
         }
-        self.sled.get(key)
+        Ok(self.sled.get(key)?.map(StoredBytes))
     }
 
-    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, sled::Error> {
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, DbError> {
         Ok(self.get(key)?.is_some())
     }
 
     /// Sets `key` to `value`: seen by every read at once, durable after the next
     /// [`Database::flush`] (or the background commit, within ~500 ms).
-    pub fn insert(&self, key: impl AsRef<[u8]>, value: impl Into<IVec>) -> Result<(), sled::Error> {
+    pub fn insert(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), DbError> {
         let mut batch = Batch::default();
         batch.insert(self, key, value);
         lock(&self.inner.pending).write(batch.writes)
     }
 
     /// Removes `key`, as [`Tree::insert`] sets it.
-    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), sled::Error> {
+    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<(), DbError> {
         let mut batch = Batch::default();
         batch.remove(self, key);
         lock(&self.inner.pending).write(batch.writes)
     }
 
     /// Sets `key` to `new` if its value is `old` (`None`: absent), atomically with every other
-    /// write; otherwise leaves it and returns what it holds.
+    /// write; otherwise leaves it and returns what it holds (`Err(None)`: absent).
     pub fn compare_and_swap(
         &self,
         key: impl AsRef<[u8]>,
         old: Option<&[u8]>,
-        new: Option<impl Into<IVec>>,
-    ) -> Result<Result<(), CompareAndSwapError>, sled::Error> {
+        new: Option<impl AsRef<[u8]>>,
+    ) -> Result<Result<(), Option<StoredBytes>>, DbError> {
         let key = key.as_ref();
-        let new = new.map(Into::into);
+        let new = new.map(|value| IVec::from(value.as_ref()));
         let mut pending = lock(&self.inner.pending);
         let current = match pending.shadows[self.index].get(key) {
             Some(shadow) => shadow.value.clone(),
@@ -444,17 +494,14 @@ impl Tree {
             None => self.sled.get(key)?,
         };
         if current.as_deref() != old {
-            return Ok(Err(CompareAndSwapError {
-                current,
-                proposed: new,
-            }));
+            return Ok(Err(current.map(StoredBytes)));
         }
         pending.write(vec![self.write(key, new)])?;
         Ok(Ok(()))
     }
 
     /// Every key under `prefix` and its latest value, in key order.
-    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<(IVec, IVec)>, sled::Error> {
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Vec<StoredPair>, DbError> {
         let prefix = prefix.as_ref();
         // Shadows first: a write applied to sled while it is scanned stays shadowed until
         // after, so it is seen either way.
@@ -464,8 +511,9 @@ impl Tree {
             .map(|(key, shadow)| (key.clone(), shadow.value.clone()))
             .collect();
         let stored = self.sled.scan_prefix(prefix);
+        let pair = |(key, value)| (StoredBytes(key), StoredBytes(value));
         if shadows.is_empty() {
-            return stored.collect();
+            return Ok(stored.map(|kv| kv.map(pair)).collect::<Result<_, _>>()?);
         }
         let mut merged = stored.collect::<Result<BTreeMap<IVec, IVec>, _>>()?;
         for (key, value) in shadows {
@@ -474,11 +522,11 @@ impl Tree {
                 None => merged.remove(&key),
             };
         }
-        Ok(merged.into_iter().collect())
+        Ok(merged.into_iter().map(pair).collect())
     }
 
     /// Every key and its latest value, in key order.
-    pub fn iter(&self) -> Result<Vec<(IVec, IVec)>, sled::Error> {
+    pub fn iter(&self) -> Result<Vec<StoredPair>, DbError> {
         self.scan_prefix([])
     }
 
@@ -494,8 +542,8 @@ impl Tree {
 }
 
 impl Batch {
-    pub fn insert(&mut self, tree: &Tree, key: impl AsRef<[u8]>, value: impl Into<IVec>) {
-        self.push(tree, tree.write(key.as_ref(), Some(value.into())));
+    pub fn insert(&mut self, tree: &Tree, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.push(tree, tree.write(key.as_ref(), Some(value.as_ref().into())));
     }
 
     pub fn remove(&mut self, tree: &Tree, key: impl AsRef<[u8]>) {
@@ -510,15 +558,15 @@ impl Batch {
     }
 }
 
-pub(super) fn store_error(e: sled::Error) -> EngineError {
-    EngineError::Store(e.to_string())
+pub(super) fn store_error(e: impl Into<DbError>) -> EngineError {
+    e.into().into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn values(entries: Vec<(IVec, IVec)>) -> Vec<(String, String)> {
+    fn values(entries: Vec<StoredPair>) -> Vec<(String, String)> {
         entries
             .into_iter()
             .map(|(k, v)| {
@@ -598,10 +646,10 @@ mod tests {
             .compare_and_swap("k", None, Some(b"second".as_slice()))
             .unwrap()
             .unwrap_err();
-        assert_eq!(lost.current.as_deref(), Some(&b"first"[..]));
+        assert_eq!(lost.as_deref(), Some(&b"first"[..]));
         db.flush().unwrap();
         assert!(
-            tree.compare_and_swap("k", Some(b"first"), None::<IVec>)
+            tree.compare_and_swap("k", Some(b"first"), None::<&[u8]>)
                 .unwrap()
                 .is_ok()
         );

@@ -9,5 +9,5 @@ mod ledger_keys;
 mod store;
 mod wal;
 
-pub use database::{Batch, Database, Tree};
+pub use database::{Batch, Database, DbError, StoredBytes, StoredPair, Tree};
 pub use store::SledStore;

@@ -70,7 +70,7 @@ impl SledStore {
             batch.insert(&self.runs, &key, encode(&record));
             self.db.apply(batch).map_err(store_error)?;
         }
-        self.workflows.insert(MOVED, &[]).map_err(store_error)?;
+        self.workflows.insert(MOVED, []).map_err(store_error)?;
         self.flush()
     }
 

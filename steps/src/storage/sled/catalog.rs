@@ -70,7 +70,7 @@ impl CatalogStore for SledCatalog {
             .or_backend()?;
         match swapped {
             Ok(()) => Ok(product.clone()),
-            Err(held) => match held.current {
+            Err(held) => match held {
                 Some(bytes) => decode(&bytes),
                 None => Err(StorageError::Backend(format!(
                     "product `{}` could not be stored",

@@ -10,7 +10,7 @@ mod files;
 use std::path::Path;
 use std::sync::Arc;
 
-use techpack_engine::store::{Database, Tree};
+use techpack_engine::store::{Database, DbError, Tree};
 
 pub(super) use files::FileBlobs;
 
@@ -27,12 +27,12 @@ pub(super) fn open(db: &Database, data_dir: &Path) -> Result<Catalog, StorageErr
     ))
 }
 
-/// sled's errors as the storage's.
+/// The embedded database's errors as the storage's.
 trait OrBackend<T> {
     fn or_backend(self) -> Result<T, StorageError>;
 }
 
-impl<T> OrBackend<T> for Result<T, sled::Error> {
+impl<T> OrBackend<T> for Result<T, DbError> {
     fn or_backend(self) -> Result<T, StorageError> {
         self.map_err(|e| StorageError::Backend(e.to_string()))
     }
