@@ -202,3 +202,56 @@ async fn read_form(form: &mut Multipart, declared: usize) -> Result<(Vec<u8>, St
     })?;
     Ok((image, view))
 }
+
+/// `GET /api/products`: the caller's products, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let mut products = state.services.catalog.products_of(&user.name)?;
+    products.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+    Ok(Json(json!({ "products": products })))
+}
+
+/// `GET /api/products/{id}/images/{sha256}`: one of the product's images (an uploaded photo
+/// or a revision of it, a close-up, a flat), for pages to show. Any other hash is a 404, so
+/// an id never opens another product's images.
+pub async fn image(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((id, hash)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    owned(&state, &user.name, &id)?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        let catalog = &state.services.catalog;
+        let known = catalog.revisions(&id)?.iter().any(|r| r.image_hash == hash)
+            || catalog.close_ups(&id)?.iter().any(|c| c.image_hash == hash)
+            || catalog.sketches(&id)?.iter().any(|s| s.image_hash == hash);
+        if !known {
+            return Err(ApiError::not_found("image", &hash));
+        }
+        catalog.blobs.get(&hash).map_err(ApiError::from)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let content_type = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else if bytes.starts_with(&[0xff, 0xd8]) {
+        "image/jpeg"
+    } else {
+        "application/octet-stream"
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            // Named by its content: it never changes.
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,414 @@
+//! The web console in a real browser (headless Chromium over WebDriver) against the real
+//! binary: what a person sees when signing in, starting and watching runs, reading a failed
+//! step, running out of credits, editing YAML, and opening things that are not theirs.
+//! Screenshots of each page go to `target/screenshots/`.
+
+mod browser;
+mod common;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use browser::Browser;
+use common::{ADMIN, Server, dirs};
+use serde_json::{Value, json};
+
+/// One browser at a time: they share two cores with the server under test, and the
+/// 1000-step render is timed.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
+
+const THREE_STEPS: &str = "name: three-steps
+version: 1
+description: Three steps in a row.
+inputs:
+  who: { type: string, default: world, description: who to greet }
+steps:
+  first: { uses: core/sleep, with: { ms: 600 } }
+  second: { uses: core/sleep, needs: first, with: { ms: 600 } }
+  third: { uses: core/echo, needs: second, credits: 1, with: { value: \"hello, ${{ inputs.who }}\" } }
+";
+
+const FAILING: &str = "name: failing
+version: 1
+steps:
+  prepare: { uses: core/echo, with: { value: ready } }
+  cut: { uses: core/fail, needs: prepare, retry: { attempts: 2, initial_delay: 10ms }, with: { message: the cutter jammed } }
+  pack: { uses: core/echo, needs: cut }
+";
+
+const PAID: &str = "name: paid
+version: 1
+steps:
+  expensive: { uses: core/echo, credits: 5, with: { value: 1 } }
+";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    server: Server,
+    browser: Browser,
+    _one: std::sync::MutexGuard<'static, ()>,
+}
+
+fn setup(test: &str, repo_workflows: &[&str]) -> Option<Setup> {
+    let (chromium, driver) = browser::available(test)?;
+    let one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let (dir, data, workflows) = dirs(repo_workflows);
+    std::fs::write(workflows.join("three-steps.yaml"), THREE_STEPS).unwrap();
+    std::fs::write(workflows.join("failing.yaml"), FAILING).unwrap();
+    std::fs::write(workflows.join("paid.yaml"), PAID).unwrap();
+    let server = Server::start(&data, &workflows, &[]);
+    let browser = Browser::start(&chromium, &driver);
+    Some(Setup {
+        _dir: dir,
+        server,
+        browser,
+        _one: one,
+    })
+}
+
+const SECONDS: Duration = Duration::from_secs(15);
+
+/// Signs in through the form, as a person would.
+fn sign_in(setup: &Setup, token: &str) {
+    let b = &setup.browser;
+    b.open(&setup.server.url("/signin"));
+    let field = b.find("#token");
+    b.clear(&field);
+    b.type_into(&field, token);
+    b.click(&b.find("button[type=submit]"));
+    b.wait(
+        "signed in",
+        SECONDS,
+        "return location.pathname !== '/signin' && document.querySelector('#who button')",
+    );
+}
+
+fn path(b: &Browser) -> String {
+    b.run("return location.pathname", json!([]))
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_person_signs_in_starts_a_run_from_its_form_and_watches_it_finish_live() {
+    let Some(setup) = setup("console_browser::starts_a_run", &[]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    let token = server.user("ada", 10);
+
+    // A deep link before signing in goes to the sign-in form; a wrong token is an error.
+    b.open(&server.url("/runs"));
+    let field = b.find("#token");
+    assert_eq!(path(b), "/signin");
+    b.type_into(&field, "tp_not_a_real_token");
+    b.click(&b.find("button[type=submit]"));
+    let error = b.wait(
+        "the error",
+        SECONDS,
+        "return document.querySelector('.notice.error')?.innerText",
+    );
+    assert!(error.as_str().unwrap().contains("not valid"), "{error}");
+    assert_eq!(path(b), "/signin");
+    b.screenshot("signin-bad-token");
+
+    b.clear(&field);
+    b.type_into(&field, &token);
+    b.click(&b.find("button[type=submit]"));
+    b.wait("the runs page", SECONDS, "return location.pathname === '/runs' && document.querySelector('h1')?.innerText === 'Runs'");
+    // The session is a cookie no script can read, and the token is nowhere in the page's reach.
+    let exposed = b.run("return [document.cookie, location.href, JSON.stringify(localStorage), JSON.stringify(sessionStorage), document.body.innerText].join(' ')", json!([]));
+    assert!(
+        !exposed.as_str().unwrap().contains(&token[10..]),
+        "the token is exposed: {exposed}"
+    );
+    assert!(!exposed.as_str().unwrap().contains("techpack_session"));
+
+    // The workflow's page (a deep link, loaded fresh): its form, its price, its DAG.
+    b.open(&server.url("/workflows/three-steps"));
+    let who = b.find("#in-who");
+    assert!(b.text("main").contains("who to greet"));
+    assert!(
+        b.text(".price").contains("at most 1 credit"),
+        "{}",
+        b.text(".price")
+    );
+    assert!(b.text(".price").contains("balance: 10 credits"));
+    assert_eq!(
+        b.run(
+            "return document.querySelectorAll('.dag .node').length",
+            json!([])
+        ),
+        3
+    );
+    b.clear(&who);
+    b.type_into(&who, "factory");
+    b.screenshot("workflow-form");
+    b.click(&b.find("button[type=submit]"));
+    b.wait("the run page", SECONDS, "return /^\\/runs\\/[0-9a-f-]{36}$/.test(location.pathname) && document.querySelectorAll('.dag .node').length === 3");
+    b.run("window.stillTheSamePage = true", json!([]));
+
+    // The nodes change state from the run's events, without reloading the page.
+    let seen_unfinished = b.wait("a step not finished yet", SECONDS,
+        "return [...document.querySelectorAll('.dag .node')].some(n => n.matches('.s-running, .s-pending'))");
+    assert_eq!(seen_unfinished, true);
+    b.wait("all three steps succeeded", SECONDS,
+        "return document.querySelectorAll('.dag .node.s-succeeded').length === 3 && document.querySelector('#run-status')?.innerText.includes('succeeded')");
+    assert_eq!(
+        b.run("return window.stillTheSamePage === true", json!([])),
+        true,
+        "the page was reloaded"
+    );
+    // The states are in words too, not only in colour.
+    assert!(b.text(".dag").contains("succeeded"));
+    b.click(&b.find(".dag .node[data-step=third]"));
+    b.wait(
+        "the output",
+        SECONDS,
+        "return document.querySelector('#step-panel')?.innerText.includes('hello, factory')",
+    );
+    b.screenshot("run-succeeded");
+
+    // The runs list shows it with what it cost.
+    b.click(&b.find("a[href='/runs']"));
+    b.wait(
+        "the run in the list",
+        SECONDS,
+        "return document.querySelector('table.runs tbody tr')?.innerText.includes('1 charged')",
+    );
+    b.screenshot("runs-list");
+}
+
+#[test]
+fn a_failed_steps_error_is_open_and_a_402_says_the_balance() {
+    let Some(setup) = setup("console_browser::failed_and_402", &[]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    let token = server.user("bo", 3);
+    let (_, answer) = server.send(
+        "POST",
+        "/api/workflows/failing/runs",
+        Some(&token),
+        Some(json!({})),
+    );
+    let run = answer["runId"].as_str().unwrap().to_string();
+    server.wait_finished(&token, &run);
+
+    sign_in(&setup, &token);
+    b.open(&server.url(&format!("/runs/{run}")));
+    let error = b.wait(
+        "the open error",
+        SECONDS,
+        "return document.querySelector('#step-panel details.step-error[open]')?.innerText",
+    );
+    assert!(
+        error.as_str().unwrap().contains("the cutter jammed"),
+        "{error}"
+    );
+    let panel = b.text("#step-panel");
+    assert!(
+        panel.contains("Step cut"),
+        "the failed step is the one shown: {panel}"
+    );
+    assert!(panel.contains("Attempts"), "{panel}");
+    assert_eq!(
+        b.run(
+            "return document.querySelectorAll('.attempts tbody tr').length",
+            json!([])
+        ),
+        2
+    );
+    assert!(b.text(".dag .node[data-step=pack]").contains("cancelled"));
+    assert!(b.text(".actions").contains("Retry"));
+    b.screenshot("run-failed");
+
+    b.open(&server.url("/workflows/paid"));
+    b.click(&b.find("button[type=submit]"));
+    let message = b.wait(
+        "the 402 message",
+        SECONDS,
+        "return document.querySelector('.notice.error')?.innerText",
+    );
+    let message = message.as_str().unwrap();
+    assert!(message.contains("Not enough credits"), "{message}");
+    assert!(
+        message.contains("up to 5 credits") && message.contains("balance is 3 credits"),
+        "{message}"
+    );
+    assert!(!message.contains('{'), "JSON shown: {message}");
+    assert_eq!(path(b), "/workflows/paid");
+    b.screenshot("workflow-402");
+}
+
+const BROKEN: &str =
+    "name: three-steps\nversion: 2\nsteps:\n  first: { uses: core/echo, bogus: 1 }\n";
+const FIXED: &str = "name: three-steps\nversion: 2\nsteps:\n  first: { uses: core/echo }\n";
+
+#[test]
+fn the_yaml_editor_marks_the_bad_line_and_saves_only_valid_text() {
+    let Some(setup) = setup("console_browser::yaml_editor", &[]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    sign_in(&setup, ADMIN);
+    b.open(&server.url("/workflows"));
+    b.wait(
+        "the workflows",
+        SECONDS,
+        "return document.querySelector('main table')?.innerText.includes('three-steps.yaml')",
+    );
+    b.screenshot("workflows");
+    b.open(&server.url("/workflows/three-steps/edit"));
+    b.wait(
+        "valid",
+        SECONDS,
+        "return document.querySelector('.validity')?.innerText.includes('Valid')",
+    );
+    let editor = b.find("#yaml");
+    b.clear(&editor);
+    b.type_into(&editor, BROKEN);
+    let marked = b.wait(
+        "the marked line",
+        SECONDS,
+        "return document.querySelector('.gutter .bad')?.innerText",
+    );
+    assert_eq!(marked, "4");
+    assert!(
+        b.text("#problems").contains("TP002"),
+        "{}",
+        b.text("#problems")
+    );
+    assert!(b.text("#problems").contains("line 4:"));
+    assert_eq!(
+        b.run(
+            "return document.querySelector('.actions button').disabled",
+            json!([])
+        ),
+        true,
+        "invalid text can be saved"
+    );
+    b.screenshot("editor-invalid");
+
+    b.clear(&editor);
+    b.type_into(&editor, FIXED);
+    b.wait("valid again", SECONDS, "return document.querySelector('.validity')?.innerText.includes('Valid') && !document.querySelector('.actions button').disabled");
+    assert_eq!(
+        b.run(
+            "return document.querySelectorAll('.gutter .bad').length",
+            json!([])
+        ),
+        0
+    );
+    b.click(&b.find(".actions button"));
+    b.wait(
+        "saved",
+        SECONDS,
+        "return document.querySelector('.notice.info')?.innerText.includes('Saved')",
+    );
+    let on_disk =
+        std::fs::read_to_string(setup._dir.path().join("workflows/three-steps.yaml")).unwrap();
+    assert_eq!(on_disk, FIXED);
+    b.screenshot("editor-saved");
+}
+
+#[test]
+fn what_users_typed_is_shown_as_text_and_others_runs_are_not_found() {
+    let Some(setup) = setup("console_browser::text_and_not_found", &[]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    let ada = server.user("ada", 10);
+    let bo = server.user("bo", 10);
+    let name = "<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script>";
+    let (_, product) = server.send(
+        "POST",
+        "/api/products",
+        Some(&ada),
+        Some(json!({ "name": name })),
+    );
+    let product = product["id"].as_str().unwrap().to_string();
+    let (_, answer) = server.send(
+        "POST",
+        "/api/workflows/three-steps/runs",
+        Some(&bo),
+        Some(json!({})),
+    );
+    let theirs = answer["runId"].as_str().unwrap().to_string();
+
+    sign_in(&setup, &ada);
+    b.open(&server.url(&format!("/products/{product}")));
+    let heading = b.wait(
+        "the product",
+        SECONDS,
+        "return document.querySelector('#product-name')?.innerText",
+    );
+    assert_eq!(heading, name);
+    b.open(&server.url("/products"));
+    b.wait(
+        "the products list",
+        SECONDS,
+        "return document.querySelector('main table')?.innerText.includes('onerror')",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.run("return [window.pwned ?? null, document.querySelectorAll('main img[src=x], main script').length]", json!([])), json!([null, 0]));
+    b.screenshot("products-text");
+
+    b.open(&server.url(&format!("/runs/{theirs}")));
+    let heading = b.wait(
+        "the page",
+        SECONDS,
+        "return document.querySelector('main h1')?.innerText",
+    );
+    assert_eq!(heading, "Not found");
+    assert!(b.text("main").contains(&theirs));
+    b.screenshot("run-not-found");
+}
+
+#[test]
+fn a_thousand_step_run_renders_within_a_second() {
+    let Some(setup) = setup("console_browser::fanout", &["bench/fanout-1000.yaml"]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    let token = server.user("ada", 0);
+    let (_, answer) = server.send(
+        "POST",
+        "/api/workflows/bench-fanout-1000/runs",
+        Some(&token),
+        Some(json!({})),
+    );
+    let run = answer["runId"].as_str().unwrap().to_string();
+    let report = server.wait_finished(&token, &run);
+    assert_eq!(report["run"]["status"], "succeeded");
+    sign_in(&setup, &token);
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        b.open(&server.url(&format!("/runs/{run}")));
+        let rendered: Value = b.wait(
+            "the graph",
+            Duration::from_secs(30),
+            "return document.body.dataset.rendered",
+        );
+        let ms: f64 = rendered.as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            b.run(
+                "return document.querySelectorAll('.dag .node.s-succeeded').length",
+                json!([])
+            ),
+            1002
+        );
+        b.run("delete document.body.dataset.rendered", json!([]));
+        times.push(ms);
+    }
+    b.screenshot("run-fanout-1000");
+    println!(
+        "1000-step run page, navigation start to the graph drawn with every state: {times:?} ms"
+    );
+    let best = times.iter().copied().fold(f64::MAX, f64::min);
+    assert!(
+        times[0] <= 1000.0 && best <= 1000.0,
+        "the 1000-step run took {times:?} ms to render"
+    );
+}
