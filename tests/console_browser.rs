@@ -83,6 +83,25 @@ fn sign_in(setup: &Setup, token: &str) {
     );
 }
 
+/// Waits until the server's watcher has loaded `name` with `steps` steps.
+trait WaitWorkflow {
+    fn wait_for_workflow_steps(&self, name: &str, steps: u64);
+}
+
+impl WaitWorkflow for Server {
+    fn wait_for_workflow_steps(&self, name: &str, steps: u64) {
+        let admin = Some(ADMIN);
+        for _ in 0..100 {
+            let (_, body) = self.send("GET", &format!("/api/workflows/{name}"), admin, None);
+            if body["steps"].as_array().map(|s| s.len() as u64) == Some(steps) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server did not load the edited `{name}`");
+    }
+}
+
 fn path(b: &Browser) -> String {
     b.run("return location.pathname", json!([]))
         .as_str()
@@ -411,4 +430,83 @@ fn a_thousand_step_run_renders_within_a_second() {
         times[0] <= 1000.0 && best <= 1000.0,
         "the 1000-step run took {times:?} ms to render"
     );
+}
+
+#[test]
+fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
+    let Some(setup) = setup("console_browser::tech_pack", &["tech-pack-v2.yaml"]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    let token = server.user("ada", 100);
+    let (product, revision) = server.product_with_photo(&token);
+    sign_in(&setup, &token);
+    let (status, answer) = server.send("POST", "/api/workflows/tech-pack-v2/runs", Some(&token),
+        Some(json!({ "inputs": { "images": [{ "view": "front", "revisionId": revision }], "close_ups": 6 } })));
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{answer}");
+    b.open(&server.url(&format!("/products/{product}")));
+    // The page follows the product's run while it goes, and shows its end without a reload.
+    b.wait(
+        "the live run",
+        SECONDS,
+        "return document.querySelector('main p[role=status]')?.innerText.includes('Live: run')",
+    );
+    b.run("window.stillTheSamePage = true", json!([]));
+    let mut counts = Vec::new();
+    let ended = std::time::Instant::now();
+    while !b.text("main p[role=status]").contains("The run ended") {
+        counts.push(
+            b.run(
+                "return document.querySelectorAll('[data-section]').length",
+                json!([]),
+            )
+            .as_u64()
+            .unwrap(),
+        );
+        assert!(
+            ended.elapsed() < Duration::from_secs(120),
+            "the run did not end: {}",
+            b.text("main")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        b.text("main p[role=status]").contains("succeeded"),
+        "{}",
+        b.text("main")
+    );
+    b.wait(
+        "the sections",
+        SECONDS,
+        "return document.querySelectorAll('[data-section]').length === 8",
+    );
+    assert_eq!(
+        b.run("return window.stillTheSamePage === true", json!([])),
+        true
+    );
+    println!("sections seen while the run went: {counts:?}");
+    assert_eq!(
+        counts.first(),
+        Some(&0),
+        "sections before the first step finished"
+    );
+    assert!(
+        counts.contains(&8),
+        "the sections appeared while the run was still going: {counts:?}"
+    );
+    assert_eq!(b.text("#product-name"), "tote");
+    b.screenshot("product-tech-pack");
+    let callout = b.find("tr[data-kind=callout][data-pom=A]");
+    b.click(&callout);
+    let marked = b.run("return [...document.querySelectorAll('tr.marked')].map(r => r.dataset.kind + ':' + (r.dataset.ref || r.dataset.pom))", json!([]));
+    assert_eq!(
+        marked,
+        json!(["pom:A", "callout:A"]),
+        "clicking a callout marks its POM row"
+    );
+    // And back: the POM row marks its callouts.
+    b.click(&b.find("tr[data-kind=pom][data-ref=B]"));
+    let marked = b.run("return [...document.querySelectorAll('tr.marked')].map(r => r.dataset.kind + ':' + (r.dataset.ref || r.dataset.pom))", json!([]));
+    assert_eq!(marked, json!(["pom:B", "callout:B"]));
+    b.screenshot("product-callout");
 }

@@ -47,13 +47,16 @@ export async function render(main, [id]) {
         h('a', { href: `${base}/tech-pack`, download: 'techpack.json', text: 'JSON' }), ' · ',
         h('a', { href: `${base}/tech-pack.html`, download: 'index.html', text: 'HTML' })),
       section('meta', 'Overview', table(null, ['Field', 'Value'], Object.entries(pack.meta || {}).map(([k, v]) => [k.replaceAll('_', ' '), value(v)]))),
-      SECTIONS.filter(([key]) => Array.isArray(pack[key]) && pack[key].length).map(([key, title, kind]) => section(key, title, rows(pack[key], kind))));
+      SECTIONS.map(([key, title, kind]) => section(key, title, Array.isArray(pack[key]) && pack[key].length
+        ? rows(pack[key], kind)
+        : h('p', { class: 'muted', text: 'Nothing recorded: the photos did not show it (see each field\'s source in the JSON).' }))));
     wireCallouts(body);
   }
 
   // Follow a run of this product that is still going.
   let stream = null;
-  const running = (await get('/api/runs?status=running').catch(() => ({ runs: [] }))).runs.find((r) => r.photo?.productId === id);
+  const recent = await get('/api/runs?limit=50').catch(() => ({ runs: [] }));
+  const running = recent.runs.find((r) => r.photo?.productId === id && !['succeeded', 'failed', 'cancelled'].includes(r.status));
   if (running) {
     mount(liveLine, 'Live: run ', h('a', { href: `/runs/${seg(running.id)}`, class: 'mono', text: running.id }), ' ', status('running'));
     stream = new EventSource(`/api/runs/${seg(running.id)}/events`);
