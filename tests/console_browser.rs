@@ -438,6 +438,18 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
         return;
     };
     let (server, b) = (&setup.server, &setup.browser);
+    // The pipeline held back two seconds before its first step, so the page is open before
+    // any section can exist.
+    let file = setup._dir.path().join("workflows/tech-pack-v2.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let held = original.replace(
+        "steps:\n  detect:\n    uses: techpack/detect-category\n",
+        "steps:\n  hold:\n    uses: core/sleep\n    with: { ms: 2000 }\n  detect:\n    uses: techpack/detect-category\n    needs: hold\n",
+    );
+    assert_ne!(held, original, "the tech-pack workflow's first step moved");
+    std::fs::write(&file, held).unwrap();
+    let steps = original.matches("\n    uses: ").count() as u64 + 1;
+    server.wait_for_workflow_steps("tech-pack-v2", steps);
     let token = server.user("ada", 100);
     let (product, revision) = server.product_with_photo(&token);
     sign_in(&setup, &token);
@@ -478,7 +490,13 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
     b.wait(
         "the sections",
         SECONDS,
-        "return document.querySelectorAll('[data-section]').length === 8",
+        "return document.querySelectorAll('[data-section]').length === 10",
+    );
+    // The flats and close-ups the run made are shown (loaded, not broken images).
+    b.wait(
+        "the flats and close-ups",
+        SECONDS,
+        "return [...document.querySelectorAll('[data-section=flats] img, [data-section=close_ups] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 7",
     );
     assert_eq!(
         b.run("return window.stillTheSamePage === true", json!([])),
@@ -491,11 +509,16 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
         "sections before the first step finished"
     );
     assert!(
-        counts.contains(&8),
+        counts.contains(&10),
         "the sections appeared while the run was still going: {counts:?}"
     );
     assert_eq!(b.text("#product-name"), "tote");
     b.screenshot("product-tech-pack");
+    b.run(
+        "document.querySelector('[data-section=flats]').scrollIntoView()",
+        json!([]),
+    );
+    b.screenshot("product-flats");
     let callout = b.find("tr[data-kind=callout][data-pom=A]");
     b.click(&callout);
     let marked = b.run("return [...document.querySelectorAll('tr.marked')].map(r => r.dataset.kind + ':' + (r.dataset.ref || r.dataset.pom))", json!([]));

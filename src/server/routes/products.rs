@@ -60,6 +60,24 @@ pub async fn show(
     let revisions = state.services.catalog.revisions(&id)?;
     let mut body = serde_json::to_value(product).map_err(ApiError::internal)?;
     body["revisions"] = revisions.iter().map(views::revision).collect();
+    // The flats and close-ups made for it, oldest first, each image by its hash
+    // (`/api/products/{id}/images/{sha256}`).
+    body["sketches"] = state
+        .services
+        .catalog
+        .sketches(&id)?
+        .iter()
+        .map(|s| json!({ "id": s.id, "analysisId": s.analysis_id, "view": s.view, "imageHash": s.image_hash,
+            "width": s.width, "height": s.height, "createdAt": s.created_at }))
+        .collect();
+    body["closeUps"] = state
+        .services
+        .catalog
+        .close_ups(&id)?
+        .iter()
+        .map(|c| json!({ "id": c.id, "analysisId": c.analysis_id, "detail": c.detail, "imageHash": c.image_hash,
+            "createdAt": c.created_at }))
+        .collect();
     Ok(Json(body))
 }
 

@@ -16,7 +16,7 @@ const SECTIONS = [
 ];
 
 export async function render(main, [id]) {
-  const product = await get(`/api/products/${seg(id)}`);
+  let product = await get(`/api/products/${seg(id)}`);
   const liveLine = h('p', { class: 'muted small', role: 'status' });
   const body = h('div', { id: 'tech-pack' });
   const base = `/api/products/${seg(id)}`;
@@ -27,11 +27,30 @@ export async function render(main, [id]) {
     liveLine,
     h('section', { 'aria-labelledby': 'photos-h' }, h('h2', { id: 'photos-h', text: 'Photos' }),
       h('div', { class: 'gallery' }, product.revisions.filter((r) => r.isCurrent).map((r) => h('figure', {},
-        h('img', { src: `${base}/images/${seg(r.imageHash)}`, alt: `${r.view} photo`, loading: 'lazy' }),
+        h('img', { src: `${base}/images/${seg(r.imageHash)}`, alt: `${r.view} photo` }),
         h('figcaption', { text: `${r.view} · v${r.version} · ${r.width}×${r.height}` }))))),
     body);
 
+  /** The newest analysis's flats (large) and close-ups. */
+  function drawImages() {
+    const newest = (list) => {
+      const last = list[list.length - 1];
+      return last ? list.filter((x) => x.analysisId === last.analysisId) : [];
+    };
+    const flats = newest(product.sketches || []);
+    const closeUps = newest(product.closeUps || []);
+    return [
+      section('flats', 'Flats', flats.length ? h('div', { class: 'flats' }, flats.map((s) => h('figure', {},
+        h('img', { src: `${base}/images/${seg(s.imageHash)}`, alt: `technical flat, ${s.view} view` }),
+        h('figcaption', { text: `${s.view} · ${s.width}×${s.height}` })))) : h('p', { class: 'muted', text: 'No flats yet.' })),
+      section('close_ups', 'Close-ups', closeUps.length ? h('div', { class: 'gallery' }, closeUps.map((c) => h('figure', {},
+        h('img', { src: `${base}/images/${seg(c.imageHash)}`, alt: `close-up: ${c.detail}` }),
+        h('figcaption', { text: c.detail })))) : h('p', { class: 'muted', text: 'No close-ups yet.' })),
+    ];
+  }
+
   async function drawTechPack() {
+    product = await get(`/api/products/${seg(id)}`);
     let pack;
     try {
       pack = await get(`${base}/tech-pack`);
@@ -47,6 +66,7 @@ export async function render(main, [id]) {
         h('a', { href: `${base}/tech-pack`, download: 'techpack.json', text: 'JSON' }), ' · ',
         h('a', { href: `${base}/tech-pack.html`, download: 'index.html', text: 'HTML' })),
       section('meta', 'Overview', table(null, ['Field', 'Value'], Object.entries(pack.meta || {}).map(([k, v]) => [k.replaceAll('_', ' '), value(v)]))),
+      drawImages(),
       SECTIONS.map(([key, title, kind]) => section(key, title, Array.isArray(pack[key]) && pack[key].length
         ? rows(pack[key], kind)
         : h('p', { class: 'muted', text: 'Nothing recorded: the photos did not show it (see each field\'s source in the JSON).' }))));
