@@ -438,24 +438,46 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
         return;
     };
     let (server, b) = (&setup.server, &setup.browser);
-    // The pipeline held back two seconds before its first step, so the page is open before
+    // The pipeline held back four seconds before its first step, so the page is open before
     // any section can exist.
     let file = setup._dir.path().join("workflows/tech-pack-v2.yaml");
     let original = std::fs::read_to_string(&file).unwrap();
     let held = original.replace(
         "steps:\n  detect:\n    uses: techpack/detect-category\n",
-        "steps:\n  hold:\n    uses: core/sleep\n    with: { ms: 2000 }\n  detect:\n    uses: techpack/detect-category\n    needs: hold\n",
+        "steps:\n  hold:\n    uses: core/sleep\n    with: { ms: 4000 }\n  detect:\n    uses: techpack/detect-category\n    needs: hold\n",
     );
     assert_ne!(held, original, "the tech-pack workflow's first step moved");
     std::fs::write(&file, held).unwrap();
     let steps = original.matches("\n    uses: ").count() as u64 + 1;
     server.wait_for_workflow_steps("tech-pack-v2", steps);
     let token = server.user("ada", 100);
-    let (product, revision) = server.product_with_photo(&token);
     sign_in(&setup, &token);
-    let (status, answer) = server.send("POST", "/api/workflows/tech-pack-v2/runs", Some(&token),
-        Some(json!({ "inputs": { "images": [{ "view": "front", "revisionId": revision }], "close_ups": 6 } })));
-    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{answer}");
+
+    // Started from the workflow's form: a product name and a photo per view, uploaded when
+    // the run starts.
+    b.open(&server.url("/workflows/tech-pack-v2"));
+    let name = b.find("#in-images");
+    b.type_into(&name, "tote");
+    let photo = std::fs::canonicalize("workflows/samples/sample-product.png").unwrap();
+    b.type_into(&b.find("#in-images-front"), photo.to_str().unwrap());
+    let path_input = b.run(
+        "return document.querySelector('#in-out').disabled",
+        json!([]),
+    );
+    assert_eq!(path_input, true, "a server path is offered to a user");
+    let close_ups = b.find("#in-close_ups");
+    b.clear(&close_ups);
+    b.type_into(&close_ups, "6");
+    b.screenshot("workflow-tech-pack-form");
+    b.click(&b.find("button[type=submit]"));
+    b.wait(
+        "the run page",
+        SECONDS,
+        "return /^\\/runs\\/[0-9a-f-]{36}$/.test(location.pathname)",
+    );
+    let (_, products) = server.send("GET", "/api/products", Some(&token), None);
+    let product = products["products"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(products["products"][0]["name"], "tote");
     b.open(&server.url(&format!("/products/{product}")));
     // The page follows the product's run while it goes, and shows its end without a reload.
     b.wait(
