@@ -197,6 +197,18 @@ fn a_person_signs_in_starts_a_run_from_its_form_and_watches_it_finish_live() {
         "return document.querySelector('table.runs tbody tr')?.innerText.includes('1 charged')",
     );
     b.screenshot("runs-list");
+    // Nothing the pages did broke the Content-Security-Policy or threw; the only errors are
+    // the 401s of asking who is signed in before signing in, and of the wrong token.
+    let logged = b.console_errors();
+    let errors: Vec<String> = logged
+        .into_iter()
+        .filter(|e| {
+            !e.contains(
+                "/api/session - Failed to load resource: the server responded with a status of 401",
+            )
+        })
+        .collect();
+    assert!(errors.is_empty(), "the console logged errors: {errors:#?}");
 }
 
 #[test]

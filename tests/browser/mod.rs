@@ -112,6 +112,7 @@ impl Browser {
             .json(&json!({ "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": { "binary": browser, "args": args },
+                "goog:loggingPrefs": { "browser": "ALL" },
             } } }))
             .send()
             .unwrap()
@@ -239,6 +240,19 @@ impl Browser {
             &format!("/element/{}/clear", element.0),
             Some(json!({})),
         );
+    }
+
+    /// What the page logged as errors since the last call (CSP violations, failed loads,
+    /// uncaught exceptions), from Chromium's console.
+    pub fn console_errors(&self) -> Vec<String> {
+        let entries = self.call("POST", "/se/log", Some(json!({ "type": "browser" })));
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Saves a PNG of the window as `target/screenshots/{name}.png`.
