@@ -102,6 +102,17 @@ impl WaitWorkflow for Server {
     }
 }
 
+/// Asserts that the pages logged no error (a CSP violation, a failed load, an exception)
+/// but the `expected` ones.
+fn no_console_errors(b: &Browser, expected: &[&str]) {
+    let errors: Vec<String> = b
+        .console_errors()
+        .into_iter()
+        .filter(|e| !expected.iter().any(|x| e.contains(x)))
+        .collect();
+    assert!(errors.is_empty(), "the console logged errors: {errors:#?}");
+}
+
 fn path(b: &Browser) -> String {
     b.run("return location.pathname", json!([]))
         .as_str()
@@ -199,16 +210,10 @@ fn a_person_signs_in_starts_a_run_from_its_form_and_watches_it_finish_live() {
     b.screenshot("runs-list");
     // Nothing the pages did broke the Content-Security-Policy or threw; the only errors are
     // the 401s of asking who is signed in before signing in, and of the wrong token.
-    let logged = b.console_errors();
-    let errors: Vec<String> = logged
-        .into_iter()
-        .filter(|e| {
-            !e.contains(
-                "/api/session - Failed to load resource: the server responded with a status of 401",
-            )
-        })
-        .collect();
-    assert!(errors.is_empty(), "the console logged errors: {errors:#?}");
+    no_console_errors(
+        b,
+        &["/api/session - Failed to load resource: the server responded with a status of 401"],
+    );
 }
 
 #[test]
@@ -271,6 +276,13 @@ fn a_failed_steps_error_is_open_and_a_402_says_the_balance() {
     assert!(!message.contains('{'), "JSON shown: {message}");
     assert_eq!(path(b), "/workflows/paid");
     b.screenshot("workflow-402");
+    no_console_errors(
+        b,
+        &[
+            "/api/session - Failed to load resource",
+            "/runs - Failed to load resource: the server responded with a status of 402",
+        ],
+    );
 }
 
 const BROKEN: &str =
@@ -342,6 +354,7 @@ fn the_yaml_editor_marks_the_bad_line_and_saves_only_valid_text() {
         std::fs::read_to_string(setup._dir.path().join("workflows/three-steps.yaml")).unwrap();
     assert_eq!(on_disk, FIXED);
     b.screenshot("editor-saved");
+    no_console_errors(b, &["/api/session - Failed to load resource"]);
 }
 
 #[test]
@@ -566,4 +579,12 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
     let marked = b.run("return [...document.querySelectorAll('tr.marked')].map(r => r.dataset.kind + ':' + (r.dataset.ref || r.dataset.pom))", json!([]));
     assert_eq!(marked, json!(["pom:B", "callout:B"]));
     b.screenshot("product-callout");
+    // Before the first step finished, the product had no tech pack yet (404).
+    no_console_errors(
+        b,
+        &[
+            "/api/session - Failed to load resource",
+            "/tech-pack - Failed to load resource: the server responded with a status of 404",
+        ],
+    );
 }
