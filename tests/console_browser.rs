@@ -36,6 +36,12 @@ steps:
   pack: { uses: core/echo, needs: cut }
 ";
 
+const SLOW: &str = "name: slow
+version: 1
+steps:
+  nap: { uses: core/sleep, with: { ms: 20000 } }
+";
+
 const PAID: &str = "name: paid
 version: 1
 steps:
@@ -56,6 +62,7 @@ fn setup(test: &str, repo_workflows: &[&str]) -> Option<Setup> {
     std::fs::write(workflows.join("three-steps.yaml"), THREE_STEPS).unwrap();
     std::fs::write(workflows.join("failing.yaml"), FAILING).unwrap();
     std::fs::write(workflows.join("paid.yaml"), PAID).unwrap();
+    std::fs::write(workflows.join("slow.yaml"), SLOW).unwrap();
     let server = Server::start(&data, &workflows, &[]);
     let browser = Browser::start(&chromium, &driver);
     Some(Setup {
@@ -259,6 +266,38 @@ fn a_failed_steps_error_is_open_and_a_402_says_the_balance() {
     assert!(b.text(".dag .node[data-step=pack]").contains("cancelled"));
     assert!(b.text(".actions").contains("Retry"));
     b.screenshot("run-failed");
+
+    // The run's buttons: cancel a running run, then retry it; the page follows both live.
+    let (_, answer) = server.send(
+        "POST",
+        "/api/workflows/slow/runs",
+        Some(&token),
+        Some(json!({})),
+    );
+    let slow = answer["runId"].as_str().unwrap().to_string();
+    b.open(&server.url(&format!("/runs/{slow}")));
+    b.wait(
+        "running",
+        SECONDS,
+        "return document.querySelector('.dag .node.s-running')",
+    );
+    let cancel = b.find(".actions button");
+    assert_eq!(b.text(".actions button"), "Cancel");
+    b.click(&cancel);
+    b.wait("cancelled", SECONDS, "return document.querySelector('#run-status')?.innerText.includes('cancelled') && document.querySelector('.dag .node.s-cancelled')");
+    b.screenshot("run-cancelled");
+    let retry = b.find(".actions button");
+    assert_eq!(b.text(".actions button"), "Retry");
+    b.click(&retry);
+    b.wait("running again", SECONDS, "return document.querySelector('#run-status')?.innerText.includes('running') && document.querySelector('.dag .node.s-running')");
+    let (_, shown) = server.send("GET", &format!("/api/runs/{slow}"), Some(&token), None);
+    assert_eq!(shown["run"]["retries"], 1, "{shown}");
+    server.send(
+        "POST",
+        &format!("/api/runs/{slow}/cancel"),
+        Some(&token),
+        None,
+    );
 
     b.open(&server.url("/workflows/paid"));
     b.click(&b.find("button[type=submit]"));

@@ -47,13 +47,17 @@ export async function render(main, [id], { go }) {
     drawActions();
   }
 
+  // Redrawn only when the run's status changes, so a button keeps its focus meanwhile.
+  let actionsFor = null;
   function drawActions() {
+    if (actionsFor === run.status) return;
+    actionsFor = run.status;
     const finished = isFinished(run.status);
     const act = (label, path, body, after) => h('button', { type: 'button', text: label, onclick: async (e) => {
       e.target.disabled = true;
       try {
         const answer = await post(`/api/runs/${seg(id)}/${path}`, body);
-        mount(message, notice('info', `${label}: done.`));
+        mount(message, notice("info", `${label}: requested.`));
         if (after) after(answer);
         else { refresh(); follow(); }
       } catch (err) {
