@@ -292,6 +292,44 @@ fn a_failed_steps_error_is_open_and_a_402_says_the_balance() {
     b.wait("running again", SECONDS, "return document.querySelector('#run-status')?.innerText.includes('running') && document.querySelector('.dag .node.s-running')");
     let (_, shown) = server.send("GET", &format!("/api/runs/{slow}"), Some(&token), None);
     assert_eq!(shown["run"]["retries"], 1, "{shown}");
+    assert!(
+        b.text("#run-status").contains("live"),
+        "the page does not follow the retried run: {}",
+        b.text("#run-status")
+    );
+
+    server.send(
+        "POST",
+        &format!("/api/runs/{slow}/cancel"),
+        Some(&token),
+        None,
+    );
+
+    // Bulk cancel from the runs list, of two more runs.
+    let mut two = Vec::new();
+    for _ in 0..2 {
+        let (_, answer) = server.send(
+            "POST",
+            "/api/workflows/slow/runs",
+            Some(&token),
+            Some(json!({})),
+        );
+        let id = answer["runId"].as_str().unwrap().to_string();
+        server.wait_for(&token, &id, |r| r["run"]["status"] == "running");
+        two.push(id);
+    }
+    b.open(&server.url("/runs"));
+    for id in &two {
+        b.click(&b.find(&format!("tr[data-run='{id}'] input[type=checkbox]")));
+    }
+    b.click(&b.find(".filters button"));
+    b.wait("the answer", SECONDS, "return document.querySelector('.notice.info')?.innerText.includes('Asked 2 run(s) to cancel')");
+    for id in &two {
+        server.wait_for(&token, id, |r| r["run"]["status"] == "cancelled");
+    }
+    b.open(&server.url("/runs?status=cancelled"));
+    b.wait("both cancelled", SECONDS, &format!(
+        "return document.querySelector(\"tr[data-run='{}']\") && document.querySelector(\"tr[data-run='{}']\")", two[0], two[1]));
     server.send(
         "POST",
         &format!("/api/runs/{slow}/cancel"),

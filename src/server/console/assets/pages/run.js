@@ -59,7 +59,7 @@ export async function render(main, [id], { go }) {
         const answer = await post(`/api/runs/${seg(id)}/${path}`, body);
         mount(message, notice("info", `${label}: requested.`));
         if (after) after(answer);
-        else { refresh(); follow(); }
+        else await refresh().then(follow);
       } catch (err) {
         mount(message, notice('error', `${label} refused: ${err.message}`));
       } finally { e.target.disabled = false; }
@@ -68,7 +68,7 @@ export async function render(main, [id], { go }) {
     mount(actions,
       !finished ? act('Cancel', 'cancel') : null,
       run.status === 'interrupted' || run.status === 'pending' ? act('Resume', 'resume') : null,
-      run.status === 'failed' || run.status === 'cancelled' ? act('Retry', 'retry', undefined, () => { refresh(); follow(); }) : null,
+      run.status === 'failed' || run.status === 'cancelled' ? act('Retry', 'retry') : null,
       finished ? h('span', { class: 'inline' }, h('label', { for: 'replay-from', text: 'Replay from' }), replayFrom,
         h('button', { type: 'button', text: 'Replay', onclick: async (e) => {
           e.target.disabled = true;
