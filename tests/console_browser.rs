@@ -215,6 +215,33 @@ fn a_person_signs_in_starts_a_run_from_its_form_and_watches_it_finish_live() {
         "return document.querySelector('table.runs tbody tr')?.innerText.includes('1 charged')",
     );
     b.screenshot("runs-list");
+
+    // Credits: the balance after the paid step, and its ledger entries linked to the run.
+    b.click(&b.find("nav a[href='/credits']"));
+    let balance = b.wait(
+        "the balance",
+        SECONDS,
+        "return document.querySelector('#balance')?.innerText",
+    );
+    assert_eq!(balance, "9 credits");
+    let ledger = b.text("main table");
+    for entry in ["grant", "reserve", "post"] {
+        assert!(ledger.contains(entry), "{entry} missing: {ledger}");
+    }
+    assert!(
+        b.run(
+            "return document.querySelectorAll('main table a[href^=\"/runs/\"]').length >= 2",
+            json!([])
+        ) == true
+    );
+    b.screenshot("credits");
+    b.click(&b.find("nav a[href='/logs']"));
+    b.wait(
+        "the logs",
+        SECONDS,
+        "return document.querySelector('main h1')?.innerText === 'AI operation log'",
+    );
+    assert!(b.text("main").contains("No model calls yet."));
     // Nothing the pages did broke the Content-Security-Policy or threw; the only errors are
     // the 401s of asking who is signed in before signing in, and of the wrong token.
     no_console_errors(
