@@ -43,13 +43,16 @@ export function drawDag(container, steps, { onSelect, preview = false } = {}) {
   const lines = svg('svg', { class: 'edges', 'aria-hidden': 'true' });
   graph.append(lines);
   rows.forEach((ids, depth) => {
-    const row = h('ol', { class: 'layer', 'aria-label': `Layer ${depth + 1}` });
+    // A wide layer (a fan-out) draws compact nodes: the id and the state's icon; the state's
+    // word stays in the node's accessible name and its tooltip.
+    const row = h('ol', { class: ids.length > 60 ? 'layer wide' : 'layer', 'aria-label': `Layer ${depth + 1}: ${ids.length} steps` });
     for (const id of ids) {
       const step = byId.get(id);
       const label = h('span', { class: 'state' });
       const node = h('button', {
         type: 'button', class: 'node s-pending', dataset: { step: id },
-        title: `${step.uses}${step.credits ? ` · ${step.credits} credits` : ''}`,
+        'aria-label': `${step.name || id}: pending`,
+        title: `${id}: pending · ${step.uses}${step.credits ? ` · ${step.credits} credits` : ''}`,
         onclick: () => onSelect && onSelect(id),
       }, h('span', { class: 'id', text: step.name || id }), label);
       label.append(statusBadge('pending'));
@@ -73,6 +76,9 @@ export function drawDag(container, steps, { onSelect, preview = false } = {}) {
       entry.node.classList.replace(`s-${entry.status}`, `s-${status}`);
       entry.status = status;
       entry.label.replaceChildren(statusBadge(status), attempt > 1 ? ` · attempt ${attempt}` : '');
+      const step = byId.get(id);
+      entry.node.setAttribute('aria-label', `${step.name || id}: ${status}${attempt > 1 ? `, attempt ${attempt}` : ''}`);
+      entry.node.title = `${id}: ${status} · ${step.uses}${step.credits ? ` · ${step.credits} credits` : ''}`;
     },
     select(id) {
       if (selected) nodes.get(selected)?.node.removeAttribute('aria-pressed');

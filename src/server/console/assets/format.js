@@ -26,7 +26,7 @@ const ICONS = {
 /** A status as an icon and its word, coloured by a class. */
 export function status(value) {
   const s = value || 'pending';
-  return h('span', { class: `status s-${s}` }, h('span', { 'aria-hidden': 'true', text: ICONS[s] || '•' }), ` ${s}`);
+  return h('span', { class: `status s-${s}` }, h('span', { 'aria-hidden': 'true', text: ICONS[s] || '•' }), h('span', { class: 'word', text: ` ${s}` }));
 }
 
 export const isFinished = (s) => ['succeeded', 'failed', 'cancelled'].includes(s);
