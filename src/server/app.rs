@@ -1,5 +1,6 @@
-//! The router: every endpoint, with the request body limit and timeout, and outermost the
-//! middleware that answers every error in the API's JSON shape.
+//! The router: every endpoint and the console's pages, with the request body limit and
+//! timeout, then the middleware that answers every error in the API's JSON shape, and
+//! outermost the security headers.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -9,12 +10,14 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::AppState;
+use super::console;
 use super::error::json_errors;
-use super::routes::{admin, exports, me, products, runs, system, tech_pack};
+use super::routes::{admin, exports, me, products, run_list, runs, system, tech_pack, workflows};
 
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
-        .route("/api/products", post(products::create))
+        .route("/api/products", post(products::create).get(products::list))
+        .route("/api/products/{id}/images/{sha256}", get(products::image))
         .route("/api/products/{id}", get(products::show))
         .route("/api/products/{id}/images", post(products::upload_image))
         .route("/api/products/{id}/revisions", get(products::revisions))
@@ -39,6 +42,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/tech-pack-v2/edit", post(tech_pack::edit))
         .route("/api/tech-pack-v2/regenerate", post(tech_pack::regenerate))
         .route("/api/workflows", get(runs::list_workflows))
+        .route("/api/workflows/validate", post(workflows::validate))
+        .route(
+            "/api/workflows/{name}",
+            get(workflows::show).put(workflows::save),
+        )
+        .route("/api/runs", get(run_list::list))
+        .route("/api/runs/{id}/workflow", get(workflows::of_run))
+        .route(
+            "/api/session",
+            post(console::session::sign_in)
+                .get(console::session::show)
+                .delete(console::session::sign_out),
+        )
         .route("/api/workflows/{name}/runs", post(runs::trigger))
         .route("/api/runs/{id}", get(runs::show))
         .route("/api/runs/{id}/events", get(runs::events))
@@ -52,7 +68,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/admin/users/{name}/credits", post(admin::grant))
         .route("/api/openapi.json", get(system::openapi))
         .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics));
+        .route("/metrics", get(system::metrics))
+        .merge(console::routes());
     api.layer(DefaultBodyLimit::max(state.max_body))
         // A declared Content-Length over the limit is refused before any of the body is read.
         .layer(RequestBodyLimitLayer::new(state.max_body))
@@ -64,4 +81,5 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         // Outermost, so that it sees what every layer and axum itself answer.
         .layer(map_response(json_errors))
+        .layer(map_response(console::headers::security_headers))
 }

@@ -1,10 +1,13 @@
-//! Who is calling: a user by bearer token, or the admin by the admin token.
+//! Who is calling: a user by bearer token, or the admin by the admin token; in a browser,
+//! either of them by the session cookie the console's sign-in gave (see `console::session`).
+//! A bearer header, when present, decides alone.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::AppState;
-use super::error::ApiError;
+use super::console::session::{Principal, principal_of};
+use super::error::{ApiError, ErrorCode};
 use crate::users::User;
 
 /// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive and any
@@ -28,12 +31,26 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        state
-            .users
-            .authenticate(token)
-            .map(Caller)
-            .ok_or_else(ApiError::unauthorized)
+        if let Some(token) = bearer(parts) {
+            return state
+                .users
+                .authenticate(token)
+                .map(Caller)
+                .ok_or_else(ApiError::unauthorized);
+        }
+        match principal_of(parts, state)? {
+            // A user removed since signing in is signed out.
+            Some(Principal::User(name)) => state
+                .users
+                .get(&name)
+                .map(Caller)
+                .map_err(|_| ApiError::unauthorized()),
+            Some(Principal::Admin) => Err(ApiError::of(
+                ErrorCode::Unauthorized,
+                "signed in as the admin: this needs a user's token",
+            )),
+            None => Err(ApiError::unauthorized()),
+        }
     }
 }
 
@@ -44,7 +61,12 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let Some(token) = bearer(parts) else {
+            return match principal_of(parts, state)? {
+                Some(Principal::Admin) => Ok(Admin),
+                _ => Err(ApiError::unauthorized()),
+            };
+        };
         match &state.admin_token {
             Some(expected)
                 if crate::users::constant_time_eq(expected.as_bytes(), token.as_bytes()) =>

@@ -65,6 +65,9 @@ error_codes! {
     Unauthorized => "unauthorized", UNAUTHORIZED,
         "the bearer token is missing or not valid",
         "send `Authorization: Bearer <token>` with a token from `techpack users create` or `POST /api/admin/users`";
+    CrossOrigin => "cross_origin", FORBIDDEN,
+        "a request signed in by the console's session cookie changes something but did not come from this server's pages (`Origin`)",
+        "use the console's own pages, or send `Authorization: Bearer <token>` from a program";
     InsufficientCredits => "insufficient_credits", PAYMENT_REQUIRED,
         "the balance does not cover what this costs; nothing was charged",
         "ask the operator for credits (`techpack users grant`), then retry";
@@ -92,6 +95,9 @@ error_codes! {
     NothingToRetry => "nothing_to_retry", CONFLICT,
         "the run succeeded: no step failed or was cancelled",
         "replay it from a step (`POST /api/runs/{id}/replay`) to run steps again";
+    InvalidWorkflow => "invalid_workflow", BAD_REQUEST,
+        "the workflow does not validate, so it was not saved",
+        "fix the problems the message lists (each with its TP code and line:column); `POST /api/workflows/validate` checks without saving";
     UnknownStep => "unknown_step", BAD_REQUEST,
         "the workflow has no step with this id",
         "use one of the steps the message lists";
@@ -238,7 +244,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Validation messages without the workflow file's path (a server path): `line:column:` only.
-fn public_diagnostics(diagnostics: &Diagnostics) -> String {
+pub fn public_diagnostics(diagnostics: &Diagnostics) -> String {
     let lines: Vec<String> = diagnostics
         .0
         .iter()

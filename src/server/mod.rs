@@ -2,17 +2,19 @@
 //!
 //! # Layout
 //! - `app`: the router (`fn app(state) -> Router`), limits and timeouts.
-//! - `auth`: bearer-token callers and the admin.
+//! - `auth`: bearer-token callers and the admin (or either by the console's session cookie).
+//! - `console/`: the web console: embedded assets, the page shell, sessions, security headers.
 //! - `error`: [`error::ApiError`] and [`error::ErrorCode`], JSON errors with stable codes, and
 //!   the middleware that gives every error (layers' too) that shape.
 //! - `views`: what the API answers, in camelCase, for the engine's and the steps' records.
-//! - `workflow_folder`: the watched workflows folder.
+//! - `workflow_folder`: the watched workflows folder (and saving an edited file into it).
 //! - `single_step`: running one tech-pack step as its own run (the seed's endpoints).
 //! - `routes/`: one file per group of endpoints.
 //! - `metrics`, `openapi`: `/metrics` and `/api/openapi.json`.
 
 mod app;
 mod auth;
+mod console;
 mod error;
 pub mod idempotency;
 mod metrics;
@@ -101,6 +103,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     pub max_body: usize,
     pub request_timeout: Duration,
+    /// The console's signed-in browsers.
+    pub sessions: Arc<console::session::Sessions>,
 }
 
 impl AppState {
@@ -141,6 +145,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         tasks: TaskTracker::new(),
         max_body: args.max_body_mib * 1024 * 1024,
         request_timeout: args.request_timeout,
+        sessions: Default::default(),
         engine,
     };
     state.workflows.clone().watch();

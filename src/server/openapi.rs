@@ -11,6 +11,7 @@ fn error_responses(codes: &[&str]) -> Value {
             "400" => "invalid input",
             "401" => "missing or invalid bearer token",
             "402" => "insufficient credits (nothing was charged)",
+            "403" => "signed in by the session cookie from another origin (`cross_origin`)",
             "404" => "unknown (or another user's) product, revision, analysis or run",
             "409" => "conflict",
             "413" => "the body is larger than the server allows",
@@ -30,8 +31,7 @@ fn body(properties: Value, required: &[&str]) -> Value {
 fn op(summary: &str, request: Option<Value>, ok: (&str, &str), errors: &[&str]) -> Value {
     let mut responses = error_responses(errors);
     responses[ok.0] = json!({ "description": ok.1, "content": { "application/json": { "schema": { "type": "object" } } } });
-    let mut operation =
-        json!({ "summary": summary, "security": [{ "bearer": [] }], "responses": responses });
+    let mut operation = json!({ "summary": summary, "security": [{ "bearer": [] }, { "session": [] }], "responses": responses });
     if let Some(request) = request {
         operation["requestBody"] = request;
     }
@@ -39,6 +39,90 @@ fn op(summary: &str, request: Option<Value>, ok: (&str, &str), errors: &[&str]) 
 }
 
 pub fn document() -> Value {
+    let mut document = api_document();
+    console_paths(&mut document);
+    document
+}
+
+/// The endpoints the web console added: sessions, the runs list, workflow details, the
+/// editor's validate and save, product listings and images.
+fn console_paths(document: &mut Value) {
+    let string = json!({ "type": "string" });
+    let source = body(json!({ "source": string }), &["source"]);
+    let mut runs = op(
+        "the caller's runs, newest first, each with the credits it moved",
+        None,
+        ("200", "{runs, matching, total, workflows}"),
+        &["400", "401"],
+    );
+    runs["parameters"] = json!([
+        { "name": "status", "in": "query", "required": false, "schema": string },
+        { "name": "workflow", "in": "query", "required": false, "schema": string },
+        { "name": "q", "in": "query", "required": false, "schema": string, "description": "part of a run id" },
+        { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }]);
+    let mut image = op(
+        "one of the product's images (photo, close-up, flat) by sha256",
+        None,
+        ("200", "the image"),
+        &["401", "404"],
+    );
+    image["responses"]["200"]["content"] = json!({ "image/png": {}, "image/jpeg": {} });
+    let mut sign_in = op(
+        "sign in with a user's token or the admin token: sets an HttpOnly, SameSite=Strict session cookie",
+        Some(body(json!({ "token": string }), &["token"])),
+        ("200", "{user, admin}"),
+        &["400", "401", "403"],
+    );
+    sign_in["security"] = json!([]);
+    let mut sign_out = op(
+        "sign out: ends the session and clears its cookie",
+        None,
+        ("204", "signed out"),
+        &["403"],
+    );
+    sign_out["responses"]["204"] = json!({ "description": "signed out" });
+    let paths = document["paths"]
+        .as_object_mut()
+        .expect("paths is an object");
+    let mut add = |path: &str, value: Value| {
+        paths.insert(path.to_string(), value);
+    };
+    add(
+        "/api/session",
+        json!({
+        "post": sign_in,
+        "get": op("who the session cookie signed in", None, ("200", "{user, admin}"), &["401"]),
+        "delete": sign_out }),
+    );
+    add("/api/runs", json!({ "get": runs }));
+    add(
+        "/api/runs/{id}/workflow",
+        json!({ "get": op("the workflow the run is pinned to: inputs, steps and their needs, price", None, ("200", "{name, version, sha256, price, inputs, steps}"), &["401", "404"]) }),
+    );
+    add(
+        "/api/workflows/{name}",
+        json!({
+        "get": op("a live workflow: typed inputs, steps and needs, price (sum of `credits:`), YAML source, file state", None, ("200", "{name, version, price, inputs, steps, source, status}"), &["401", "404"]),
+        "put": op("save a workflow's YAML into the workflows folder (admin; only when it validates)", Some(source.clone()), ("200", "{name, version, sha256, file}"), &["400", "401", "403"]) }),
+    );
+    add(
+        "/api/workflows/validate",
+        json!({ "post": op("validate YAML without saving: every problem with its TP code, line and column; the DAG when valid", Some(source), ("200", "{valid, diagnostics: [{code, line, column, step, message}], workflow}"), &["400", "401"]) }),
+    );
+    add(
+        "/api/products/{id}/images/{sha256}",
+        json!({ "get": image }),
+    );
+    let products = &mut document["paths"]["/api/products"];
+    products["get"] = op(
+        "the caller's products, newest first",
+        None,
+        ("200", "{products}"),
+        &["401"],
+    );
+}
+
+fn api_document() -> Value {
     let string = json!({ "type": "string" });
     let mut page = op(
         "the product's tech pack as a printable page, images inlined (`?analysis=ID`)",
@@ -64,7 +148,10 @@ pub fn document() -> Value {
         "info": { "title": "techpack", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Product photos in, factory-ready tech packs out. Every paid call is charged only if it succeeds. Bodies are camelCase, but for the tech-pack document (`techPack`), which keeps the names of its published JSON schema. Every error, whatever the status, is `{\"error\": {\"code\", \"message\"}}`." },
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "session": { "type": "apiKey", "in": "cookie", "name": "techpack_session",
+                    "description": "from `POST /api/session`; a request that changes state with it must carry this server's `Origin` (else 403 `cross_origin`)" } },
             "schemas": { "Error": { "type": "object", "required": ["error"], "properties": { "error": {
                 "type": "object", "required": ["code", "message"],
                 "properties": { "code": { "type": "string", "enum": codes }, "message": { "type": "string" } } } } } }

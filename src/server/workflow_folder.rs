@@ -154,3 +154,65 @@ impl WorkflowFolder {
             .collect()
     }
 }
+
+/// Why an edited workflow could not be written into the folder.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error(
+        "`{0}` cannot be a file name: a workflow saved from the console is named with letters, digits, `-` and `_`"
+    )]
+    BadName(String),
+    #[error("cannot write the workflow file: {0}")]
+    Write(std::io::Error),
+}
+
+impl WorkflowFolder {
+    /// Writes `source` (already validated as the workflow `name`) over the file that holds
+    /// `name`, or into a new `{name}.yaml`, then reloads the folder. The file is replaced
+    /// whole (written beside it, then renamed), so the watcher never reads half of it.
+    /// Returns the file's name in the folder.
+    pub fn save(&self, name: &str, source: &str) -> Result<String, SaveError> {
+        let path = self.file_of(name).map_or_else(
+            || {
+                let plain = !name.is_empty()
+                    && name.len() <= 64
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if plain {
+                    Ok(self.dir.join(format!("{name}.yaml")))
+                } else {
+                    Err(SaveError::BadName(name.to_string()))
+                }
+            },
+            Ok,
+        )?;
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temporary = self.dir.join(format!(".{file}.saving"));
+        std::fs::write(&temporary, source).map_err(SaveError::Write)?;
+        std::fs::rename(&temporary, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            SaveError::Write(e)
+        })?;
+        tracing::info!(workflow = %name, path = %path.display(), "workflow saved from the console");
+        // A save within the same second as the last read must not look unchanged.
+        self.files.write().expect("workflows lock").remove(&path);
+        self.refresh();
+        Ok(file)
+    }
+
+    /// The file holding the workflow called `name` (live or not).
+    fn file_of(&self, name: &str) -> Option<PathBuf> {
+        self.files
+            .read()
+            .expect("workflows lock")
+            .iter()
+            .find(|(_, entry)| {
+                entry.status.name == name || entry.live.as_ref().is_some_and(|w| w.name == name)
+            })
+            .map(|(path, _)| path.clone())
+    }
+}

@@ -4,9 +4,11 @@ pub mod admin;
 pub mod exports;
 pub mod me;
 pub mod products;
+pub mod run_list;
 pub mod runs;
 pub mod system;
 pub mod tech_pack;
+pub mod workflows;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;

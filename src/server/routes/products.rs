@@ -60,6 +60,24 @@ pub async fn show(
     let revisions = state.services.catalog.revisions(&id)?;
     let mut body = serde_json::to_value(product).map_err(ApiError::internal)?;
     body["revisions"] = revisions.iter().map(views::revision).collect();
+    // The flats and close-ups made for it, oldest first, each image by its hash
+    // (`/api/products/{id}/images/{sha256}`).
+    body["sketches"] = state
+        .services
+        .catalog
+        .sketches(&id)?
+        .iter()
+        .map(|s| json!({ "id": s.id, "analysisId": s.analysis_id, "view": s.view, "imageHash": s.image_hash,
+            "width": s.width, "height": s.height, "createdAt": s.created_at }))
+        .collect();
+    body["closeUps"] = state
+        .services
+        .catalog
+        .close_ups(&id)?
+        .iter()
+        .map(|c| json!({ "id": c.id, "analysisId": c.analysis_id, "detail": c.detail, "imageHash": c.image_hash,
+            "createdAt": c.created_at }))
+        .collect();
     Ok(Json(body))
 }
 
@@ -201,4 +219,57 @@ async fn read_form(form: &mut Multipart, declared: usize) -> Result<(Vec<u8>, St
         ApiError::bad_request("the form needs a text field `view` (front, back, side, top, detail)")
     })?;
     Ok((image, view))
+}
+
+/// `GET /api/products`: the caller's products, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let mut products = state.services.catalog.products_of(&user.name)?;
+    products.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+    Ok(Json(json!({ "products": products })))
+}
+
+/// `GET /api/products/{id}/images/{sha256}`: one of the product's images (an uploaded photo
+/// or a revision of it, a close-up, a flat), for pages to show. Any other hash is a 404, so
+/// an id never opens another product's images.
+pub async fn image(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((id, hash)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    owned(&state, &user.name, &id)?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        let catalog = &state.services.catalog;
+        let known = catalog.revisions(&id)?.iter().any(|r| r.image_hash == hash)
+            || catalog.close_ups(&id)?.iter().any(|c| c.image_hash == hash)
+            || catalog.sketches(&id)?.iter().any(|s| s.image_hash == hash);
+        if !known {
+            return Err(ApiError::not_found("image", &hash));
+        }
+        catalog.blobs.get(&hash).map_err(ApiError::from)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let content_type = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else if bytes.starts_with(&[0xff, 0xd8]) {
+        "image/jpeg"
+    } else {
+        "application/octet-stream"
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            // Named by its content: it never changes.
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

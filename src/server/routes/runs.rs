@@ -22,7 +22,11 @@ use crate::server::error::{ApiError, ErrorCode};
 use crate::server::idempotency::IdempotentRun;
 use crate::server::views::{EventView, ReportView, RunEndView, WorkflowView};
 
-pub async fn list_workflows(State(state): State<AppState>, Caller(_): Caller) -> Json<Value> {
+/// Any signed-in caller: a user, or the admin (who edits them in the console).
+pub async fn list_workflows(
+    State(state): State<AppState>,
+    _: crate::server::routes::workflows::Signed,
+) -> Json<Value> {
     let statuses = state.workflows.statuses();
     let workflows: Vec<WorkflowView> = statuses.iter().map(WorkflowView::from).collect();
     Json(json!({ "workflows": workflows }))

@@ -1,0 +1,287 @@
+//! The browser's sign-in: `POST /api/session {token}` checks a user's (or the admin's) token
+//! and answers with a session cookie; the token itself is kept nowhere, not even hashed.
+//!
+//! The cookie is `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's page
+//! sends it) and `Secure` when the page was served over TLS. On top of that, a request that
+//! changes state and is signed in by the cookie must come from this origin (`Origin`), so a
+//! cookie never acts for another site. Sessions live in this process: signing out ends one at
+//! once, and a restart signs everyone out.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::server::AppState;
+use crate::server::error::{ApiError, ErrorCode};
+use crate::server::routes::Body;
+
+/// The cookie's name.
+pub const COOKIE: &str = "techpack_session";
+
+/// How long a session lasts after sign-in.
+const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Past this many sessions, expired ones are swept at the next sign-in.
+const SWEEP_ABOVE: usize = 10_000;
+
+/// Who a session signed in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(String),
+    Admin,
+}
+
+struct Session {
+    principal: Principal,
+    expires: Instant,
+}
+
+/// Open sessions by the sha256 of their id (a memory dump holds no usable cookie).
+#[derive(Default)]
+pub struct Sessions {
+    open: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+fn key(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+impl Sessions {
+    /// A new session for `principal`; its id, for the cookie.
+    fn open(&self, principal: Principal) -> Result<String, ApiError> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| ApiError::internal(e.to_string()))?;
+        let id = hex::encode(secret);
+        let mut open = self.open.lock().expect("sessions lock");
+        if open.len() > SWEEP_ABOVE {
+            let now = Instant::now();
+            open.retain(|_, session| session.expires > now);
+        }
+        open.insert(
+            key(&id),
+            Session {
+                principal,
+                expires: Instant::now() + LIFETIME,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Who the session `id` signed in, if it is open.
+    pub fn principal(&self, id: &str) -> Option<Principal> {
+        let mut open = self.open.lock().expect("sessions lock");
+        let key = key(id);
+        match open.get(&key) {
+            Some(session) if session.expires > Instant::now() => Some(session.principal.clone()),
+            Some(_) => {
+                open.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn close(&self, id: &str) {
+        self.open.lock().expect("sessions lock").remove(&key(id));
+    }
+}
+
+/// The session id of the request's cookie, if it has one.
+pub fn cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE && !value.is_empty()).then_some(value)
+        })
+}
+
+/// Whether the request's `Origin` is this server (as the browser reached it, by `Host`).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => {
+            origin.strip_prefix("http://") == Some(host)
+                || origin.strip_prefix("https://") == Some(host)
+        }
+        _ => false,
+    }
+}
+
+fn cross_origin() -> ApiError {
+    ApiError::of(
+        ErrorCode::CrossOrigin,
+        "a request that changes something and is signed in by the session cookie must come from this server's own pages",
+    )
+}
+
+/// Who the request's session cookie signed in (`None`: no cookie). A cookie whose session
+/// is over is 401; a cookie on a request that changes state from another origin is 403.
+pub fn principal_of(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
+    let Some(id) = cookie(&parts.headers) else {
+        return Ok(None);
+    };
+    let principal = state.sessions.principal(id).ok_or_else(|| {
+        ApiError::of(
+            ErrorCode::Unauthorized,
+            "the session has ended; sign in again",
+        )
+    })?;
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !same_origin(&parts.headers) {
+        return Err(cross_origin());
+    }
+    Ok(Some(principal))
+}
+
+fn set_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .expect("a session cookie is a valid header")
+}
+
+/// Whether the browser reached us over TLS (directly, or through a proxy that says so).
+fn over_tls(headers: &HeaderMap) -> bool {
+    let says = |name: &str, prefix: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(prefix))
+    };
+    says("origin", "https://") || says("x-forwarded-proto", "https")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    token: String,
+}
+
+fn whoami(principal: &Principal) -> serde_json::Value {
+    match principal {
+        Principal::User(name) => json!({ "user": name, "admin": false }),
+        Principal::Admin => json!({ "user": null, "admin": true }),
+    }
+}
+
+/// `POST /api/session {token}`: 200 `{user, admin}` with the cookie, or 401.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<SignIn>,
+) -> Result<Response, ApiError> {
+    // A page of another site must not sign the browser in (login CSRF); programs send no
+    // `Origin` at all.
+    if headers.contains_key(header::ORIGIN) && !same_origin(&headers) {
+        return Err(cross_origin());
+    }
+    let token = body.token.trim();
+    let is_admin = state
+        .admin_token
+        .as_ref()
+        .is_some_and(|admin| crate::users::constant_time_eq(admin.as_bytes(), token.as_bytes()));
+    let principal = if is_admin {
+        Principal::Admin
+    } else {
+        let user = state.users.authenticate(token).ok_or_else(|| {
+            ApiError::of(
+                ErrorCode::Unauthorized,
+                "this token is not valid: use a token from `techpack users create` or the admin token",
+            )
+        })?;
+        Principal::User(user.name)
+    };
+    let id = state.sessions.open(principal.clone())?;
+    let cookie = set_cookie(&id, LIFETIME.as_secs(), over_tls(&headers));
+    Ok((
+        StatusCode::OK,
+        [(header::SET_COOKIE, cookie)],
+        Json(whoami(&principal)),
+    )
+        .into_response())
+}
+
+/// `GET /api/session`: who the cookie signed in, or 401.
+pub async fn show(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    match principal_of(&parts, &state)? {
+        Some(principal) => Ok(Json(whoami(&principal)).into_response()),
+        None => Err(ApiError::of(ErrorCode::Unauthorized, "not signed in")),
+    }
+}
+
+/// `DELETE /api/session`: ends the session and clears the cookie (204 even when there was
+/// none, so signing out twice is fine).
+pub async fn sign_out(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
+    if let Some(id) = cookie(&parts.headers) {
+        if !same_origin(&parts.headers) {
+            return Err(cross_origin());
+        }
+        state.sessions.close(id);
+    }
+    let cookie = set_cookie("", 0, over_tls(&parts.headers));
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let map = headers(&[("cookie", "a=1; techpack_session=abc; b=2")]);
+        assert_eq!(cookie(&map), Some("abc"));
+        assert_eq!(cookie(&headers(&[("cookie", "techpack_session=")])), None);
+        assert_eq!(
+            cookie(&headers(&[("cookie", "xtechpack_session=abc")])),
+            None
+        );
+    }
+
+    #[test]
+    fn only_this_servers_origin_is_the_same_origin() {
+        let host = ("host", "127.0.0.1:8080");
+        assert!(same_origin(&headers(&[
+            host,
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(!same_origin(&headers(&[
+            host,
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[host, ("origin", "null")])));
+        assert!(!same_origin(&headers(&[host])));
+    }
+
+    #[test]
+    fn a_closed_or_unknown_session_signs_nobody_in() {
+        let sessions = Sessions::default();
+        let id = sessions.open(Principal::User("ada".into())).unwrap();
+        assert_eq!(sessions.principal(&id), Some(Principal::User("ada".into())));
+        assert_eq!(sessions.principal("nope"), None);
+        sessions.close(&id);
+        assert_eq!(sessions.principal(&id), None);
+    }
+}

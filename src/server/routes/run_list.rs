@@ -1,0 +1,172 @@
+//! `GET /api/runs`: the caller's runs, newest first, filtered, each with what it cost.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use techpack_engine::RunRecord;
+use techpack_engine::credits::{EntryKind, Ledger};
+
+use super::Params;
+use crate::server::AppState;
+use crate::server::auth::Caller;
+use crate::server::error::ApiError;
+
+/// `?status=&workflow=&q=&limit=`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunsQuery {
+    /// Only runs in this status (`running`, `failed`, …).
+    status: Option<String>,
+    /// Only runs of this workflow (by name).
+    workflow: Option<String>,
+    /// Only runs whose id contains this text.
+    q: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<usize>,
+}
+
+/// Credits a run moved: charged (posted), returned (voided or expired) and still held.
+#[derive(Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCredits {
+    charged: u64,
+    refunded: u64,
+    reserved: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunRow<'a> {
+    id: &'a str,
+    workflow_name: &'a str,
+    workflow_version: &'a str,
+    status: &'static str,
+    created_at: u64,
+    started_at: Option<u64>,
+    finished_at: Option<u64>,
+    error: Option<&'a str>,
+    parent_run_id: Option<&'a str>,
+    credits: RunCredits,
+    /// The product the run is about and the uploaded photo to show for it (the front one
+    /// when there is one), read from its `images` input.
+    photo: Option<Photo>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Photo {
+    product_id: String,
+    revision_id: String,
+    image_hash: String,
+}
+
+/// Credits by run, from the caller's ledger.
+pub fn credits_by_run(
+    state: &AppState,
+    user: &str,
+) -> Result<HashMap<String, RunCredits>, ApiError> {
+    let ledger = Ledger::new(state.engine.store().as_ref());
+    let mut by_run: HashMap<String, RunCredits> = HashMap::new();
+    for entry in ledger.entries(user)? {
+        let Some(run) = entry.run_id else { continue };
+        let credits = by_run.entry(run).or_default();
+        match entry.kind {
+            EntryKind::Reserve => credits.reserved += entry.amount,
+            EntryKind::Post => {
+                credits.charged += entry.amount;
+                credits.reserved = credits.reserved.saturating_sub(entry.amount);
+            }
+            EntryKind::Void | EntryKind::Expire => {
+                credits.refunded += entry.amount;
+                credits.reserved = credits.reserved.saturating_sub(entry.amount);
+            }
+            EntryKind::Grant | EntryKind::Renew => {}
+        }
+    }
+    Ok(by_run)
+}
+
+/// The first uploaded photo of a run's inputs, the front one first.
+fn photo_of(state: &AppState, run: &RunRecord) -> Option<Photo> {
+    let photos: Vec<&Value> = run
+        .inputs
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter(|photo| photo.get("revisionId").is_some())
+        .collect();
+    let chosen = photos
+        .iter()
+        .find(|photo| photo.get("view").and_then(Value::as_str) == Some("front"))
+        .or(photos.first())?;
+    let revision_id = chosen.get("revisionId")?.as_str()?;
+    let revision = state.services.catalog.revision_by_id(revision_id).ok()?;
+    Some(Photo {
+        product_id: revision.product_id,
+        revision_id: revision.id,
+        image_hash: revision.image_hash,
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Params(query): Params<RunsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let body = tokio::task::spawn_blocking(move || {
+        let mut runs: Vec<RunRecord> = state
+            .engine
+            .store()
+            .runs()?
+            .into_iter()
+            .filter(|run| run.owner.as_deref() == Some(user.name.as_str()))
+            .collect();
+        let workflows: std::collections::BTreeSet<String> =
+            runs.iter().map(|run| run.workflow_name.clone()).collect();
+        let total = runs.len();
+        runs.retain(|run| {
+            query
+                .status
+                .as_ref()
+                .is_none_or(|s| run.status.as_str() == s.as_str())
+                && query
+                    .workflow
+                    .as_ref()
+                    .is_none_or(|w| &run.workflow_name == w)
+                && query.q.as_ref().is_none_or(|q| run.id.contains(q.trim()))
+        });
+        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let matching = runs.len();
+        runs.truncate(limit);
+        let mut credits = credits_by_run(&state, &user.name)?;
+        let rows: Vec<RunRow> = runs
+            .iter()
+            .map(|run| RunRow {
+                id: &run.id,
+                workflow_name: &run.workflow_name,
+                workflow_version: &run.workflow_version,
+                status: run.status.as_str(),
+                created_at: run.created_at,
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+                error: run.error.as_deref(),
+                parent_run_id: run.parent_run_id.as_deref(),
+                credits: credits.remove(&run.id).unwrap_or_default(),
+                photo: photo_of(&state, run),
+            })
+            .collect();
+        Ok::<_, ApiError>(json!({
+            "runs": rows,
+            "matching": matching,
+            "total": total,
+            "workflows": workflows,
+        }))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(body))
+}
