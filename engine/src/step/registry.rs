@@ -120,3 +120,37 @@ impl StepRegistry {
         names
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn a_deferred_kind_is_made_once_and_only_when_asked_for() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let mut registry = StepRegistry::with_builtins();
+        let counter = made.clone();
+        registry.register_deferred("wasm/grade", move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(Arc::new(builtin::echo::Echo) as Arc<dyn StepKind>)
+        });
+        registry.register_deferred("wasm/broken", || Err("does not compile".to_string()));
+        assert!(registry.names().contains(&"wasm/grade"));
+        assert!(registry.get("core/echo").is_some());
+        assert_eq!(made.load(Ordering::SeqCst), 0, "made before anyone asked");
+
+        let clone = registry.clone();
+        assert!(registry.get("wasm/grade").is_some());
+        assert!(clone.get("wasm/grade").is_some());
+        assert_eq!(registry.unavailable_reason("wasm/grade"), None);
+        assert_eq!(made.load(Ordering::SeqCst), 1, "made once, clones share it");
+
+        assert!(registry.get("wasm/broken").is_none());
+        assert_eq!(
+            registry.unavailable_reason("wasm/broken"),
+            Some("does not compile")
+        );
+    }
+}
