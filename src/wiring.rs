@@ -34,28 +34,18 @@ pub fn set_plugin_dirs(dirs: Vec<PathBuf>) {
     let _ = PLUGIN_DIRS.set(dirs);
 }
 
-/// The native kinds plus every WASM plugin (`wasm/<name>`), compiled once and cached under the
-/// data directory. A plugin that fails to load is registered as unavailable with the reason,
-/// so workflows naming it fail validation saying why.
+/// The native kinds plus every WASM plugin (`wasm/<name>`), each compiled when a workflow
+/// that uses it is loaded and cached under the data directory. A plugin that fails to load
+/// is unavailable with the reason, so workflows naming it fail validation saying why.
 pub fn registry_with_plugins(data_dir: &Path) -> StepRegistry {
     let mut registry = registry();
     let extra = PLUGIN_DIRS.get().cloned().unwrap_or_default();
-    let load = |registry: &mut StepRegistry| match techpack_wasm::PluginHost::new(
+    techpack_wasm::register_deferred(
+        &mut registry,
         &data_dir.join("wasm-cache"),
-    ) {
-        Ok(host) => {
-            for status in host.register(registry, &techpack_wasm::plugin_dirs(&extra)) {
-                tracing::debug!(?status, "plugin");
-            }
-        }
-        Err(e) => tracing::warn!("WASM plugins are unavailable: {e}"),
-    };
-    // Loading compiles and probes modules: keep it off the async workers' backs.
-    if tokio::runtime::Handle::try_current().is_ok() {
-        tokio::task::block_in_place(|| load(&mut registry));
-    } else {
-        load(&mut registry);
-    }
+        techpack_wasm::PluginHostConfig::default(),
+        &techpack_wasm::plugin_dirs(&extra),
+    );
     registry
 }
 

@@ -135,3 +135,24 @@ fn graph_prints_mermaid_and_dot() {
     );
     assert!(dot.contains("\"greet\" -> \"wait_a\";"), "{dot}");
 }
+
+#[test]
+fn a_plugin_is_compiled_only_when_a_workflow_that_uses_it_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = techpack(&data, &["run", "workflows/bench/chain-40.yaml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !data.join("wasm-cache").exists(),
+        "a workflow without plugins compiled some"
+    );
+    let out = techpack(&data, &["validate", "workflows/tech-pack-v2.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cached = std::fs::read_dir(data.join("wasm-cache"))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    assert_eq!(
+        cached, 1,
+        "grade-sizes, which tech-pack-v2 uses, is compiled"
+    );
+}

@@ -196,9 +196,12 @@ async fn a_safety_block_fails_the_step_with_the_reason() {
     )
     .await;
     let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+    // The close-ups may fail without taking the tech pack with them: the run succeeds and
+    // warns, with the reason.
+    assert_eq!(output.status.code(), Some(0), "{all}");
     assert!(
-        all.contains("blocked by the model's safety filter") && all.contains("PROHIBITED_CONTENT"),
+        all.contains("warning: step `close_ups` failed (tolerated, continue_on_error): gemini: blocked by the model's safety filter")
+            && all.contains("PROHIBITED_CONTENT"),
         "{all}"
     );
 }

@@ -319,3 +319,183 @@ fn a_size_run_is_graded_by_the_wasm_plugin_into_the_tech_pack() {
         "the chart is not in the page"
     );
 }
+
+/// `techpack runs list --json` of a data directory.
+fn runs(data: &Path) -> Vec<Value> {
+    let value: Value = serde_json::from_str(&ok(&techpack(data, &["runs", "list", "--json"])))
+        .unwrap_or_else(|_| Value::Array(Vec::new()));
+    value.as_array().cloned().unwrap_or_default()
+}
+
+/// A 451×300 photo in which the product (the bundled sample, scaled down) is 16 px wide: too
+/// little detail for a close-up set (3 distinct details, where 6 are needed), enough for
+/// the rest of the tech pack.
+fn small_photo(path: &Path) {
+    let product = image::open(SAMPLE)
+        .unwrap()
+        .resize_exact(16, 16, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut photo = image::RgbImage::from_pixel(451, 300, image::Rgb([255, 255, 255]));
+    image::imageops::overlay(&mut photo, &product, 217, 142);
+    photo.save(path).unwrap();
+}
+
+#[test]
+fn a_small_photo_still_gets_its_tech_pack_with_the_close_ups_marked_not_produced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let photo = dir.path().join("small.png");
+    small_photo(&photo);
+    let output = techpack(
+        &data,
+        &[
+            "run",
+            "workflows/tech-pack-v2.yaml",
+            "--image",
+            photo.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    let stdout = ok(&output);
+    assert!(stdout.contains("succeeded with 1 warning"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "warning: step `close_ups` failed (tolerated, continue_on_error): only 3 distinct \
+             details could be planned from the front photo"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("outputs written to"), "{stdout}");
+
+    // The tech pack is there, valid, and says what is missing and why.
+    let pack = json(&out.join("techpack.json"));
+    let schema = json(Path::new("steps/schema/techpack.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&pack)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let missing = pack["not_produced"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0]["part"], "close_ups");
+    let reason = missing[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("distinct details could be planned"),
+        "{reason}"
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains(&format!(
+            "not produced: {}",
+            reason.split('`').next().unwrap()
+        )),
+        "the page does not mark the close-ups"
+    );
+    assert!(!out.join("close-ups").exists());
+    assert!(
+        out.join("sketches/front.png").is_file(),
+        "the sketches are kept"
+    );
+
+    // The stored run succeeded with the warning; `runs show` marks the step tolerated.
+    let run_id = json(&out.join("run.json"))["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = ok(&techpack(&data, &["runs", "show", &run_id]));
+    assert!(shown.contains("tolerated: only"), "{shown}");
+    let stored = &runs(&data)[0];
+    assert_eq!(stored["status"], "succeeded");
+    assert_eq!(stored["warnings"][0]["step"], "close_ups");
+}
+
+#[test]
+fn bad_inputs_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-i", "close_ups=5"],
+            "input `close_ups` must be 6 to 10, got 5",
+        ),
+        (
+            &["-i", "close_ups=11"],
+            "input `close_ups` must be 6 to 10, got 11",
+        ),
+        (
+            &["-i", "width_mm=0"],
+            "input `width_mm` must be more than 0, got 0",
+        ),
+        (
+            &["-i", "width_mm=-380"],
+            "input `width_mm` must be more than 0",
+        ),
+        (
+            &["-i", r#"sizes=["S","L","XL"]"#, "-i", "default_grade=20"],
+            "`sizes` must include the base size `M`",
+        ),
+        (
+            &["-i", r#"sizes=["S","M","L"]"#],
+            "`sizes` needs a grading rule",
+        ),
+        (
+            &["--image", "front=workflows/samples/sample-product.png"],
+            "two photos for the view `front`",
+        ),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec![
+            "run",
+            "workflows/tech-pack-v2.yaml",
+            "--image",
+            "front=workflows/samples/sample-product.png",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let output = techpack(&data, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{extra:?}: {stderr}");
+        assert!(stderr.contains("TP017"), "{extra:?}: {stderr}");
+        assert!(stderr.contains(message), "{extra:?}: {stderr}");
+    }
+    assert!(runs(&data).is_empty(), "a run was recorded");
+}
+
+#[test]
+fn a_blank_photo_fails_at_the_analysis_saying_no_product_was_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let blank = dir.path().join("blank.png");
+    image::RgbImage::from_pixel(640, 480, image::Rgb([250, 250, 250]))
+        .save(&blank)
+        .unwrap();
+    let output = techpack(
+        &data,
+        &[
+            "run",
+            "workflows/tech-pack-v2.yaml",
+            "--image",
+            blank.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("step `base_views` failed: no product can be found in the front photo"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing written to"), "{stdout}");
+    assert!(!stdout.contains("outputs written to"), "{stdout}");
+    assert!(!out.join("techpack.json").exists());
+    // Not retried: the same photo would not change.
+    let stored = &runs(&data)[0];
+    assert_eq!(stored["status"], "failed");
+}

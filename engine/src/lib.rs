@@ -35,6 +35,6 @@ pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{
     AttemptOutcome, AttemptRecord, Durability, HookError, NodeRecord, NodeStatus, RunRecord,
-    RunStatus, SledStore, StateStore,
+    RunStatus, RunWarning, SledStore, StateStore,
 };
 pub use workflow::{Diagnostic, Diagnostics, GraphFormat, Workflow};

@@ -32,7 +32,7 @@ use techpack_engine::credits::{
 };
 use techpack_engine::{
     AttemptOutcome, AttemptRecord, Balance, CreditHook, EngineError, HookError, LedgerTables,
-    NodeRecord, NodeStatus, RunRecord, RunStatus, TxnError, Workflow,
+    NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, TxnError, Workflow,
 };
 
 // ---- Helpers -------------------------------------------------------------------------------
@@ -63,6 +63,7 @@ fn run_record(wf: &Workflow, owner: Option<&str>, created_at: u64) -> RunRecord 
         retries: 0,
         parent_run_id: None,
         replay_from: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -99,6 +100,7 @@ fn full_node(run_id: &str, step_id: &str, status: NodeStatus) -> NodeRecord {
         finished_at: Some(1_700_000_000_100),
     }];
     node.reused_from = Some("run-before".into());
+    node.tolerated = true;
     node
 }
 
@@ -455,6 +457,18 @@ fn runs_and_their_workflow_texts_read_back_as_written_newest_first() {
         changed.retries = 1;
         changed.parent_run_id = Some(created[0].id.clone());
         changed.replay_from = Some("wait".into());
+        changed.warnings = vec![
+            RunWarning {
+                step: "close_ups".into(),
+                message: "only 3 distinct details could be planned: ü".into(),
+                code: Some("invalid_input".into()),
+            },
+            RunWarning {
+                step: "sketches".into(),
+                message: "timed out after 5m".into(),
+                code: None,
+            },
+        ];
         store
             .commit(None, Some(&changed), None)
             .unwrap_or_else(|e| panic!("[{b:?}] commit of a run: {e}"));

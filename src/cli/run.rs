@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
-use techpack_engine::{Engine, EngineError, RunReport, RunStatus, Workflow};
+use techpack_engine::{Engine, EngineError, NodeStatus, RunReport, RunStatus, Workflow};
+use techpack_steps::export::ExportSummary;
 
 use super::{DataDir, DurabilityArg, progress, summary};
 use crate::exit::Exit;
@@ -109,8 +110,34 @@ pub async fn execute_with_progress(
 pub fn finish(report: &RunReport, out: Option<&std::path::Path>) -> anyhow::Result<Exit> {
     print!("{}", summary::render(report, true));
     if let Some(dir) = out {
-        write_outputs(report, dir)?;
-        println!("outputs written to {}", dir.display());
+        // A run that did not succeed wrote outputs only if a step exported some anyway (the
+        // tech pack's `export` runs whenever the analysis exists).
+        let exported: Vec<ExportSummary> = report
+            .nodes
+            .iter()
+            .filter(|n| n.status == NodeStatus::Succeeded)
+            .filter_map(|n| serde_json::from_value(n.output.clone()?).ok())
+            .collect();
+        let succeeded = report.run.status == RunStatus::Succeeded;
+        if succeeded || !exported.is_empty() {
+            write_outputs(report, dir)?;
+            let files: usize = exported.iter().map(|e| e.files.len()).sum::<usize>() + 1;
+            let partial = match (succeeded, report.run.warnings.is_empty()) {
+                (false, _) => format!(" (partial: the run {})", report.run.status.as_str()),
+                (true, false) => "; see the warnings above".to_string(),
+                (true, true) => String::new(),
+            };
+            println!(
+                "outputs written to {} ({files} files){partial}",
+                dir.display()
+            );
+        } else {
+            println!(
+                "nothing written to {}: the run {}",
+                dir.display(),
+                report.run.status.as_str()
+            );
+        }
     }
     Ok(match report.run.status {
         RunStatus::Succeeded => Exit::Success,

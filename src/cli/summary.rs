@@ -34,9 +34,14 @@ pub fn render(report: &RunReport, live: bool) -> String {
         (Some(start), Some(end)) => format!(" in {}", format_ms(end.saturating_sub(start))),
         _ => String::new(),
     };
+    let warned = match run.warnings.len() {
+        0 => String::new(),
+        1 => " with 1 warning".to_string(),
+        n => format!(" with {n} warnings"),
+    };
     let _ = writeln!(
         out,
-        "run {} ({} v{}) {status}{elapsed}",
+        "run {} ({} v{}) {status}{warned}{elapsed}",
         run.id, run.workflow_name, run.workflow_version
     );
     if let (Some(parent), Some(from)) = (&run.parent_run_id, &run.replay_from) {
@@ -47,6 +52,14 @@ pub fn render(report: &RunReport, live: bool) -> String {
     }
     if let Some(error) = &run.error {
         let _ = writeln!(out, "  {error}");
+    }
+    for warning in &run.warnings {
+        let _ = writeln!(
+            out,
+            "  warning: step `{}` failed (tolerated, continue_on_error): {}",
+            warning.step,
+            warning.message.lines().next().unwrap_or("")
+        );
     }
     let width = report
         .nodes
@@ -76,9 +89,12 @@ pub fn render(report: &RunReport, live: bool) -> String {
             .reused_from
             .as_ref()
             .map(|r| format!("output taken from run {r}"));
-        let note = node
-            .error
+        let tolerated = node
+            .tolerated
+            .then(|| format!("tolerated: {}", node.error.as_deref().unwrap_or("failed")));
+        let note = tolerated
             .as_deref()
+            .or(node.error.as_deref())
             .or(taken.as_deref())
             .unwrap_or(if node.free { "free" } else { "" });
         let _ = writeln!(

@@ -35,6 +35,18 @@ pub struct RunView<'a> {
     /// The run this one replays, and the step it replays from.
     parent_run_id: Option<&'a str>,
     replay_from: Option<&'a str>,
+    /// The steps that failed with `continue_on_error`: a `succeeded` run with an empty list
+    /// is a clean success, one with warnings succeeded with tolerated failures.
+    warnings: Vec<WarningView<'a>>,
+}
+
+/// A tolerated failure of a run.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WarningView<'a> {
+    step: &'a str,
+    message: &'a str,
+    code: Option<&'a str>,
 }
 
 impl<'a> From<&'a RunRecord> for RunView<'a> {
@@ -55,6 +67,15 @@ impl<'a> From<&'a RunRecord> for RunView<'a> {
             retries: run.retries,
             parent_run_id: run.parent_run_id.as_deref(),
             replay_from: run.replay_from.as_deref(),
+            warnings: run
+                .warnings
+                .iter()
+                .map(|w| WarningView {
+                    step: &w.step,
+                    message: &w.message,
+                    code: w.code.as_deref(),
+                })
+                .collect(),
         }
     }
 }
@@ -81,6 +102,8 @@ pub struct NodeView<'a> {
     attempts: Vec<AttemptView<'a>>,
     /// The run whose output this step took without running (a replay's upstream steps).
     reused_from: Option<&'a str>,
+    /// The step failed and has `continue_on_error`: the run went on without it.
+    tolerated: bool,
 }
 
 /// How one attempt of a step ended.
@@ -125,6 +148,7 @@ impl<'a> From<&'a NodeRecord> for NodeView<'a> {
                 })
                 .collect(),
             reused_from: node.reused_from.as_deref(),
+            tolerated: node.tolerated,
         }
     }
 }

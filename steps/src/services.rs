@@ -122,6 +122,9 @@ pub fn provider_error(error: ProviderError) -> StepError {
     if let ProviderError::Busy(busy) = error {
         return busy_error(&busy);
     }
+    if let ProviderError::NoProduct { .. } = error {
+        return invalid_input(error.to_string());
+    }
     let transient = error.is_transient();
     let step_error = if transient {
         StepError::retryable(error.to_string())

@@ -2,7 +2,7 @@
 //! module becomes the step kind `wasm/<name>`, run on wasmtime in a sandbox that no
 //! plugin, however broken or hostile, can break out of or use to hurt the engine.
 //!
-//! Every module is compiled once at load time (or read back from the on-disk compile
+//! Every module is compiled once when it is loaded (or read back from the on-disk compile
 //! cache), checked against the ABI, pre-linked, and probed; a plugin that fails any of
 //! that is registered as unavailable with its reason, so workflows naming it fail
 //! validation. Each call gets a fresh store with the manifest's limits: a wall-clock
@@ -24,6 +24,8 @@
 //! - `fair_slots`: the call slots, shared fairly between users: a cap per user, freed
 //!   slots handed to waiting users in turn.
 //! - `loader`: finding plugin folders and turning one into a [`LoadedPlugin`].
+//! - `deferred`: [`register_deferred`]: plugins registered by name, loaded when a workflow
+//!   first names one.
 //! - `check`: [`CheckReport`], what `techpack plugins check DIR` prints.
 //! - `step`: the `wasm/<name>` [`StepKind`](techpack_engine::StepKind) and its step.
 //! - `error`: [`PluginError`], the crate's one error type.
@@ -31,6 +33,7 @@
 mod abi;
 mod cache;
 mod check;
+mod deferred;
 mod error;
 mod fair_slots;
 mod host;
@@ -42,6 +45,7 @@ mod step;
 
 pub use abi::ABI_VERSION;
 pub use check::{CheckReport, ExampleReport};
+pub use deferred::register_deferred;
 pub use error::PluginError;
 pub use host::{CallContext, PluginHost, PluginHostConfig};
 pub use loader::{LoadedPlugin, PluginStatus, plugin_dirs};

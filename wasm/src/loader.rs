@@ -142,7 +142,7 @@ pub fn load_all(host: &HostInner, dirs: &[PathBuf]) -> Vec<PluginStatus> {
     statuses
 }
 
-fn folder_name(dir: &Path) -> String {
+pub(crate) fn folder_name(dir: &Path) -> String {
     let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     absolute
         .file_name()

@@ -74,6 +74,7 @@ fn new_run(workflow: &Workflow, inputs: Map<String, Value>, owner: Option<String
         retries: 0,
         parent_run_id: None,
         replay_from: None,
+        warnings: Vec::new(),
     }
 }
 

@@ -20,6 +20,8 @@ pub(crate) struct NodeTask {
     pub runnable: Arc<dyn Step>,
     /// The node was running when the process died; it runs again with `on_resume`.
     pub interrupted: bool,
+    /// What stops the node: the run's cancellation, or for a finalizer only an abort.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
 enum Outcome {
@@ -44,6 +46,7 @@ pub(crate) async fn run(
         mut record,
         runnable,
         interrupted,
+        cancel,
     } = task;
     let step = &shared.workflow.steps[index];
     let inner = &shared.inner;
@@ -51,7 +54,7 @@ pub(crate) async fn run(
     // Wait for a slot in the run and in the engine; cancellation wins over waiting.
     let permits = tokio::select! {
         biased;
-        _ = shared.cancel.cancelled() => None,
+        _ = cancel.cancelled() => None,
         permits = async {
             let run = shared.limit.clone().acquire_owned().await;
             let global = inner.global.clone().acquire_owned().await;
@@ -109,6 +112,7 @@ pub(crate) async fn run(
                     let reason = reason.to_string();
                     record.attempt -= 1;
                     record.status = NodeStatus::Failed;
+                    record.tolerated = step.continue_on_error;
                     record.error = Some(reason.clone());
                     record.error_code = Some(code.to_string());
                     record.finished_at = Some(now_ms());
@@ -134,7 +138,7 @@ pub(crate) async fn run(
                 inner.config.file_roots.clone(),
             ),
             inputs: shared.inputs.clone(),
-            cancel: shared.cancel.clone(),
+            cancel: cancel.clone(),
             resources: inner.resources.clone(),
         };
         let timed_out = || {
@@ -144,7 +148,7 @@ pub(crate) async fn run(
             ))
         };
         let mut attempt = std::pin::pin!(tokio::time::timeout(step.timeout, runnable.run(ctx)));
-        let outcome = if shared.cancel.is_cancelled() {
+        let outcome = if cancel.is_cancelled() {
             Outcome::Cancelled
         } else {
             match futures::poll!(attempt.as_mut()) {
@@ -155,7 +159,7 @@ pub(crate) async fn run(
                     }
                     tokio::select! {
                         biased;
-                        _ = shared.cancel.cancelled() => Outcome::Cancelled,
+                        _ = cancel.cancelled() => Outcome::Cancelled,
                         result = attempt => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
                     }
                 }
@@ -193,6 +197,7 @@ pub(crate) async fn run(
                     Ok(()) => {}
                     Err(EngineError::Refused(reason)) => {
                         record.status = NodeStatus::Failed;
+                        record.tolerated = step.continue_on_error;
                         record.output = None;
                         record.error = Some(format!("could not record success: {reason}"));
                         if let Some(last) = record.attempts.last_mut() {
@@ -236,12 +241,13 @@ pub(crate) async fn run(
                 );
                 tokio::select! {
                     biased;
-                    _ = shared.cancel.cancelled() => return finish_cancelled(&shared, step, record, index, None).await,
+                    _ = cancel.cancelled() => return finish_cancelled(&shared, step, record, index, None).await,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
             Outcome::Done(Err(error)) => {
                 record.status = NodeStatus::Failed;
+                record.tolerated = step.continue_on_error;
                 record.error_code = error.code.map(str::to_string);
                 record.error = Some(error.message);
                 record.finished_at = Some(now_ms());

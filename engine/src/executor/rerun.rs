@@ -24,7 +24,7 @@ impl Engine {
         let nodes = self
             .inner
             .node_records(&report.run, workflow.steps.iter().map(|s| s.id.as_str()))?;
-        let again = downstream_of(&workflow, |i| !nodes[i].status.satisfies_needs());
+        let again = downstream_of(&workflow, |i| !nodes[i].satisfies_needs());
         if !again.contains(&true) {
             return Err(EngineError::NothingToRetry(run_id.to_string()));
         }
@@ -39,6 +39,7 @@ impl Engine {
         run.status = RunStatus::Pending;
         run.finished_at = None;
         run.error = None;
+        run.warnings.clear();
         self.inner.store.commit(None, Some(&run), None)?;
         self.inner.durable().await?;
         Ok(run)
@@ -68,9 +69,7 @@ impl Engine {
         let nodes = self
             .inner
             .node_records(&parent, workflow.steps.iter().map(|s| s.id.as_str()))?;
-        let again = downstream_of(&workflow, |i| {
-            i == start || !nodes[i].status.satisfies_needs()
-        });
+        let again = downstream_of(&workflow, |i| i == start || !nodes[i].satisfies_needs());
 
         // Inputs the parent left unset are null in its record: unset here too, unless given.
         let mut given: Map<String, Value> = parent
@@ -96,6 +95,9 @@ impl Engine {
             node.status = taken.status;
             node.output = taken.output.clone();
             node.free = taken.free;
+            node.tolerated = taken.tolerated;
+            node.error = taken.error.clone();
+            node.error_code = taken.error_code.clone();
             node.finished_at = Some(now);
             node.reused_from = Some(parent.id.clone());
             self.inner.store.commit(Some(&node), None, None)?;

@@ -13,8 +13,9 @@ use super::node::{self, NodeTask};
 use super::{Inner, RunEvent, RunReport};
 use crate::EngineError;
 use crate::hooks::FailureKind;
-use crate::store::{NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms};
-use crate::workflow::{Workflow, expression};
+use crate::store::{NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms};
+use crate::workflow::Workflow;
+use crate::workflow::expression::{self, Upstream};
 
 /// What every node task of one run shares.
 pub(crate) struct RunShared {
@@ -24,6 +25,9 @@ pub(crate) struct RunShared {
     pub limit: Arc<Semaphore>,
     pub inputs: Arc<Value>,
     pub cancel: CancellationToken,
+    /// Cancelled when the run must stop at once (the store failed, a step panicked): it stops
+    /// the finalizers too, which a cancellation of the run does not.
+    pub abort: CancellationToken,
     /// Per step: whether any step waits for it. A leaf's result needs no flush of its own:
     /// nothing starts after it, and the run's end is flushed before the run is reported.
     pub has_dependents: Vec<bool>,
@@ -46,12 +50,43 @@ impl RunShared {
         let mut steps = Map::new();
         for &need in &self.workflow.steps[index].needs {
             let record = &records[need];
+            let error = match record.status {
+                NodeStatus::Failed | NodeStatus::Cancelled => record.error.clone(),
+                _ => None,
+            };
             steps.insert(
                 record.step_id.clone(),
-                json!({ "output": record.output.clone().unwrap_or(Value::Null), "status": record.status.as_str() }),
+                json!({
+                    "output": record.output.clone().unwrap_or(Value::Null),
+                    "status": record.status.as_str(),
+                    "error": error,
+                }),
             );
         }
         json!({ "inputs": *self.inputs, "run": { "id": self.run.id }, "steps": steps })
+    }
+
+    /// How the steps upstream of step `index` ended, for its `when:`'s status functions.
+    fn upstream(&self, index: usize, records: &[NodeRecord]) -> Upstream {
+        let steps = &self.workflow.steps;
+        let mut seen = vec![false; steps.len()];
+        let mut todo = steps[index].needs.clone();
+        let mut failed = false;
+        while let Some(i) = todo.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            failed |= records[i].status == NodeStatus::Failed && !records[i].tolerated;
+            todo.extend(&steps[i].needs);
+        }
+        Upstream {
+            failed,
+            cancelled: self.cancel.is_cancelled(),
+            satisfied: steps[index]
+                .needs
+                .iter()
+                .all(|&n| records[n].satisfies_needs()),
+        }
     }
 }
 
@@ -110,6 +145,7 @@ pub(crate) async fn execute(
         has_dependents: dependents.iter().map(|d| !d.is_empty()).collect(),
         workflow,
         cancel: cancel.clone(),
+        abort: CancellationToken::new(),
     });
     shared.emit(None, "running", 0, None);
 
@@ -144,10 +180,12 @@ pub(crate) async fn execute(
             }
             Ok(Err(e)) => {
                 // The store failed: stop everything and leave the run resumable.
+                shared.abort.cancel();
                 cancel.cancel();
                 failure.get_or_insert(e);
             }
             Err(panic) => {
+                shared.abort.cancel();
                 cancel.cancel();
                 let reason = panic
                     .downcast_ref::<&str>()
@@ -164,16 +202,17 @@ pub(crate) async fn execute(
 
     let mut run = shared.run.clone();
     run.finished_at = Some(now_ms());
+    run.warnings = records.iter().filter_map(RunWarning::of).collect();
     if cancel.is_cancelled() {
         run.status = RunStatus::Cancelled;
         run.error = Some("cancelled".into());
-    } else if records.iter().all(|r| r.status.satisfies_needs()) {
+    } else if records.iter().all(NodeRecord::satisfies_needs) {
         run.status = RunStatus::Succeeded;
     } else {
         run.status = RunStatus::Failed;
         run.error = records
             .iter()
-            .find(|r| r.status == NodeStatus::Failed)
+            .find(|r| r.status == NodeStatus::Failed && !r.tolerated)
             .map(|r| {
                 format!(
                     "step `{}` failed: {}",
@@ -226,6 +265,7 @@ fn start_or_settle(
                   message: String|
      -> Result<Settled, EngineError> {
         record.status = status;
+        record.tolerated = status == NodeStatus::Failed && step.continue_on_error;
         record.error = Some(message.clone());
         record.finished_at = Some(now_ms());
         node::commit_failure(&shared.inner, &shared.run, step, &record, kind)?;
@@ -237,7 +277,9 @@ fn start_or_settle(
         );
         Ok(Settled::Now(record))
     };
-    if shared.cancel.is_cancelled() {
+    // A finalizer (its `when:` calls a status function) decides by its condition whether it
+    // runs after a failure upstream or the run's cancellation; other steps do not run then.
+    if shared.abort.is_cancelled() || (shared.cancel.is_cancelled() && !step.finalizer) {
         return settle(
             record,
             NodeStatus::Cancelled,
@@ -245,11 +287,10 @@ fn start_or_settle(
             "run cancelled".into(),
         );
     }
-    if let Some(&need) = step
-        .needs
-        .iter()
-        .find(|&&n| !records[n].status.satisfies_needs())
-    {
+    if let (Some(&need), false) = (
+        step.needs.iter().find(|&&n| !records[n].satisfies_needs()),
+        step.finalizer,
+    ) {
         let need = &records[need];
         let message = format!(
             "needs `{}`, which {}",
@@ -268,7 +309,8 @@ fn start_or_settle(
     }
     let interrupted = record.status == NodeStatus::Running;
     if let (Some(when), false) = (&step.when, interrupted) {
-        match expression::evaluate_condition(when, &shared.context(i, records)) {
+        let upstream = shared.upstream(i, records);
+        match expression::evaluate_condition(when, &shared.context(i, records), upstream) {
             Ok(true) => {}
             Ok(false) => {
                 record.status = NodeStatus::Skipped;
@@ -331,5 +373,12 @@ fn start_or_settle(
         record,
         runnable,
         interrupted,
+        // Once started, a finalizer runs to its end (or its timeout) when the run is
+        // cancelled.
+        cancel: if step.finalizer {
+            shared.abort.clone()
+        } else {
+            shared.cancel.clone()
+        },
     }))
 }

@@ -11,7 +11,7 @@ mod sled;
 
 pub use postgres::{PgStore, PgStoreOptions};
 pub use records::{
-    AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, now_ms,
+    AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms,
 };
 pub use sled::{Batch, Database, DbError, SledStore, StoredBytes, StoredPair, Tree};
 

@@ -115,6 +115,33 @@ pub struct RunRecord {
     /// The step the replay started from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_from: Option<String>,
+    /// What went wrong in a run that succeeded anyway: each step that failed with
+    /// `continue_on_error`. Empty for a clean success, so apps tell the two apart by it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<RunWarning>,
+}
+
+/// A tolerated failure in a run ([`RunRecord::warnings`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunWarning {
+    /// The step that failed.
+    pub step: String,
+    /// Its error.
+    pub message: String,
+    /// Its error class (`invalid_input` …), if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+impl RunWarning {
+    /// The warning for a node that failed with its failure tolerated, if it did.
+    pub fn of(node: &NodeRecord) -> Option<RunWarning> {
+        node.tolerated.then(|| RunWarning {
+            step: node.step_id.clone(),
+            message: node.error.clone().unwrap_or_else(|| "failed".into()),
+            code: node.error_code.clone(),
+        })
+    }
 }
 
 /// One step of one run. A step that has not started has no stored record: the store holds
@@ -159,6 +186,10 @@ pub struct NodeRecord {
     /// not downstream of the step it replays from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<String>,
+    /// The node failed and its step has `continue_on_error`: the steps after it run, and the
+    /// run does not fail because of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tolerated: bool,
 }
 
 /// How one attempt of a node ended.
@@ -213,7 +244,14 @@ impl NodeRecord {
             round_base: 0,
             attempts: Vec::new(),
             reused_from: None,
+            tolerated: false,
         }
+    }
+
+    /// Finished in a way that lets dependent steps run: succeeded, skipped, or failed with
+    /// the failure tolerated.
+    pub fn satisfies_needs(&self) -> bool {
+        self.status.satisfies_needs() || (self.status == NodeStatus::Failed && self.tolerated)
     }
 
     /// Makes the node pending again in round `round` of its run (`runs retry`): its result
@@ -229,6 +267,7 @@ impl NodeRecord {
         self.round = round;
         self.round_base = self.attempt;
         self.reused_from = None;
+        self.tolerated = false;
     }
 
     /// Attempts started in this round, the one counted against the step's `retry.attempts`.

@@ -47,6 +47,9 @@ pub enum Code {
     BadInput,
     /// A workflow with nothing to do.
     NoSteps,
+    /// A status function (`always()`, `failure()` …) used outside `when:`, not called, or
+    /// called with arguments.
+    StatusFunction,
 }
 
 impl Code {
@@ -66,6 +69,7 @@ impl Code {
             Code::BadDuration => "TP016",
             Code::BadInput => "TP017",
             Code::NoSteps => "TP018",
+            Code::StatusFunction => "TP019",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `${{ ... }}` expressions in `with` values and `when` conditions, evaluated by minijinja.
 //!
 //! Only the `${{`/`}}` delimiters are found here; what is between them is a minijinja
-//! expression (`inputs.size * 2`, `steps.detect.output.category == "bag"`).
+//! expression (`inputs.size * 2`, `steps.detect.output.category == "bag"`). A `when:`
+//! condition may also call the status functions of GitHub Actions ([`STATUS_FUNCTIONS`]),
+//! answered from how the step's upstream steps ended ([`Upstream`]).
 
 use std::sync::OnceLock;
 
@@ -115,12 +117,100 @@ pub fn evaluate(source: &str, context: &Value) -> Result<Value, String> {
     serde_json::to_value(&value).map_err(|e| format!("`{source}`: {e}"))
 }
 
-/// Evaluates a `when:` condition to a boolean (minijinja truthiness).
-pub fn evaluate_condition(when: &str, context: &Value) -> Result<bool, String> {
+/// The functions a `when:` condition may call, named as in GitHub Actions: `always()`,
+/// `success()` (what a condition without any of them means), `failure()`, `cancelled()`.
+pub const STATUS_FUNCTIONS: &[&str] = &["always", "success", "failure", "cancelled"];
+
+/// How the steps upstream of one step ended, as the status functions answer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upstream {
+    /// A step upstream (a need, or a need of a need …) failed, and its failure was not
+    /// tolerated (`continue_on_error`).
+    pub failed: bool,
+    /// The run was cancelled.
+    pub cancelled: bool,
+    /// Every need finished in a way that lets a step run (succeeded, skipped, or failed
+    /// with its failure tolerated).
+    pub satisfied: bool,
+}
+
+impl Upstream {
+    /// `success()`: nothing upstream failed or was cancelled, and the run goes on.
+    pub fn success(self) -> bool {
+        self.satisfied && !self.failed && !self.cancelled
+    }
+}
+
+/// True when `source` calls one of the [`STATUS_FUNCTIONS`].
+pub fn calls_status_function(source: &str) -> bool {
+    !status_names(source).is_empty()
+}
+
+/// Each misuse of a status function in `source`: a name used without being called
+/// (`when: always`, always true) or called with arguments.
+pub fn status_function_misuse(source: &str) -> Vec<String> {
+    status_names(source)
+        .into_iter()
+        .filter_map(|(name, after)| {
+            let rest = after.trim_start();
+            let Some(inside) = rest.strip_prefix('(') else {
+                return Some(format!(
+                    "`{name}` is a status function: call it as `{name}()`"
+                ));
+            };
+            (!inside.trim_start().starts_with(')'))
+                .then(|| format!("`{name}()` takes no arguments"))
+        })
+        .collect()
+}
+
+/// Every status function name in `source` used as a name of its own (not inside a string, not
+/// an attribute such as `steps.always`), with the text after it.
+fn status_names(source: &str) -> Vec<(&'static str, &str)> {
+    let bytes = source.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' || c == b'\'' {
+            // Skip the string literal, escapes included.
+            i += 1;
+            while i < bytes.len() && bytes[i] != c {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let attribute = source[..start].trim_end().ends_with('.');
+            if let Some(name) = STATUS_FUNCTIONS.iter().find(|n| **n == &source[start..i])
+                && !attribute
+            {
+                found.push((*name, &source[i..]));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// Evaluates a `when:` condition to a boolean (minijinja truthiness), with the status
+/// functions answered from `upstream`.
+pub fn evaluate_condition(when: &str, context: &Value, upstream: Upstream) -> Result<bool, String> {
     let source = condition_source(when);
     let expression = environment()
         .compile_expression(source)
         .map_err(|e| describe(&e))?;
+    let context = minijinja::context! {
+        always => minijinja::Value::from_function(|| true),
+        success => minijinja::Value::from_function(move || upstream.success()),
+        failure => minijinja::Value::from_function(move || upstream.failed),
+        cancelled => minijinja::Value::from_function(move || upstream.cancelled),
+        ..minijinja::Value::from_serialize(context)
+    };
     let value = expression
         .eval(context)
         .map_err(|e| format!("`{source}`: {}", describe(&e)))?;
@@ -216,10 +306,61 @@ mod tests {
         assert!(split("${{ unclosed").is_err());
     }
 
+    const FINE: Upstream = Upstream {
+        failed: false,
+        cancelled: false,
+        satisfied: true,
+    };
+
     #[test]
     fn conditions_accept_bare_and_wrapped_forms() {
         let ctx = json!({"inputs": {"on": true}});
-        assert!(evaluate_condition("inputs.on", &ctx).unwrap());
-        assert!(!evaluate_condition("${{ not inputs.on }}", &ctx).unwrap());
+        assert!(evaluate_condition("inputs.on", &ctx, FINE).unwrap());
+        assert!(!evaluate_condition("${{ not inputs.on }}", &ctx, FINE).unwrap());
+    }
+
+    #[test]
+    fn status_functions_answer_from_upstream_and_combine() {
+        let ctx = json!({"inputs": {"out": "dir", "none": null}});
+        let failed = Upstream {
+            failed: true,
+            cancelled: false,
+            satisfied: false,
+        };
+        let cases = [
+            ("always()", FINE, true),
+            ("always()", failed, true),
+            ("success()", FINE, true),
+            ("success()", failed, false),
+            ("failure()", failed, true),
+            ("failure()", FINE, false),
+            ("cancelled()", FINE, false),
+            ("${{ always() and inputs.out }}", failed, true),
+            ("${{ always() and inputs.none }}", failed, false),
+            ("not cancelled()", failed, true),
+        ];
+        for (when, upstream, want) in cases {
+            assert_eq!(
+                evaluate_condition(when, &ctx, upstream).unwrap(),
+                want,
+                "{when} with {upstream:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_functions_are_found_only_where_called_by_name() {
+        assert!(calls_status_function("always() and inputs.x"));
+        assert!(!calls_status_function("steps.always.output"));
+        assert!(!calls_status_function("inputs.x == 'failure()'"));
+        assert!(!calls_status_function("inputs.always_on"));
+        assert!(status_function_misuse("failure() or cancelled ()").is_empty());
+        assert_eq!(
+            status_function_misuse("always and failure(1)"),
+            [
+                "`always` is a status function: call it as `always()`",
+                "`failure()` takes no arguments"
+            ]
+        );
     }
 }

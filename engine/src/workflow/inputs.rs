@@ -24,34 +24,33 @@ pub fn resolve(
     origin: InputOrigin,
 ) -> Result<Map<String, Value>, Diagnostics> {
     let mut problems = Vec::new();
-    let mut problem = |message: String| {
-        problems.push(Diagnostic {
-            code: Code::BadInput,
-            step: None,
-            location: None,
-            message,
-        })
+    let problem = |message: String| Diagnostic {
+        code: Code::BadInput,
+        step: None,
+        location: None,
+        message,
     };
     let mut resolved = Map::new();
     for input in &workflow.inputs {
         match given.remove(&input.name) {
             Some(value) if input.ty.accepts(&value) => {
-                let refusals = refusals(&input.name, input.ty, &value, origin);
+                let mut refusals = refusals(&input.name, input.ty, &value, origin);
+                refusals.extend(input.out_of_bounds(&value));
                 if refusals.is_empty() {
                     resolved.insert(input.name.clone(), value);
                 }
-                refusals.into_iter().for_each(&mut problem);
+                problems.extend(refusals.into_iter().map(problem));
             }
-            Some(value) => problem(format!(
+            Some(value) => problems.push(problem(format!(
                 "input `{}` must be of type {}, got {value}",
                 input.name,
                 input.ty.name()
-            )),
+            ))),
             None => match &input.default {
                 Some(default) => {
                     resolved.insert(input.name.clone(), default.clone());
                 }
-                None if input.required => problem(format!(
+                None if input.required => problems.push(problem(format!(
                     "missing required input `{}`{}",
                     input.name,
                     input
@@ -59,7 +58,7 @@ pub fn resolve(
                         .as_ref()
                         .map(|d| format!(" ({d})"))
                         .unwrap_or_default()
-                )),
+                ))),
                 None => {
                     resolved.insert(input.name.clone(), Value::Null);
                 }
@@ -70,19 +69,48 @@ pub fn resolve(
     unknown.sort();
     for name in unknown {
         let declared: Vec<&str> = workflow.inputs.iter().map(|i| i.name.as_str()).collect();
-        problem(format!(
+        problems.push(problem(format!(
             "unknown input `{name}` (declared: {})",
             if declared.is_empty() {
                 "none".to_string()
             } else {
                 declared.join(", ")
             }
-        ));
+        )));
+    }
+    // The rules over inputs together, once each input is fine on its own.
+    if problems.is_empty() {
+        let context = serde_json::json!({ "inputs": resolved });
+        for rule in &workflow.checks {
+            match super::expression::evaluate(&rule.check, &context) {
+                Ok(value) if truthy(&value) => {}
+                Ok(_) => problems.push(problem(
+                    super::expression::render(&Value::String(rule.message.clone()), &context)
+                        .ok()
+                        .and_then(|m| m.as_str().map(str::to_string))
+                        .unwrap_or_else(|| rule.message.clone()),
+                )),
+                Err(e) => problems.push(problem(format!("cannot check the inputs: {e}"))),
+            }
+        }
     }
     if problems.is_empty() {
         Ok(resolved)
     } else {
         Err(Diagnostics(problems))
+    }
+}
+
+/// Truthiness as `when:` conditions have it: false, null, 0, "" and empty lists and maps
+/// are false.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
     }
 }
 
@@ -108,12 +136,22 @@ fn image_problems(name: &str, value: &Value, origin: InputOrigin) -> Vec<String>
         return vec![format!("input `{name}` needs at least one photo")];
     }
     let mut problems = Vec::new();
+    let mut views: Vec<(&str, usize)> = Vec::new();
     for (i, image) in images.iter().enumerate() {
         let at = format!("input `{name}`[{i}]");
         let Some(fields) = image.as_object() else {
             problems.push(format!("{at} must be an object"));
             continue;
         };
+        if let Some(view) = fields.get("view").and_then(Value::as_str) {
+            match views.iter().find(|(seen, _)| *seen == view) {
+                Some((_, first)) => problems.push(format!(
+                    "input `{name}` has two photos for the view `{view}` ([{first}] and [{i}]); \
+                     give one photo per view"
+                )),
+                None => views.push((view, i)),
+            }
+        }
         for (key, value) in fields {
             let known = matches!(key.as_str(), "view" | "path" | "revisionId" | "revision_id");
             if !known {

@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::diagnostic::{Code, Diagnostic, Diagnostics, Location};
 use super::expression;
-use super::spec::{self, Condition, DefaultsSpec, InputSpec, RetrySpec, StepSpec};
+use super::spec::{self, CheckSpec, Condition, DefaultsSpec, InputSpec, RetrySpec, StepSpec};
 use super::yaml::{self, Outline, YamlProblem};
-use super::{DEFAULT_TIMEOUT, InputDef, RetryPolicy, StepDef, Workflow};
+use super::{DEFAULT_TIMEOUT, InputCheck, InputDef, RetryPolicy, StepDef, Workflow};
 use crate::StepRegistry;
 
 /// Collects problems with positions looked up in the outline.
@@ -216,6 +216,8 @@ fn check(
     };
 
     let inputs = check_inputs(fields.remove("inputs"), report);
+    let input_names: BTreeSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+    let checks = check_checks(fields.remove("checks"), &input_names, report);
 
     let defaults: DefaultsSpec = match fields.remove("defaults") {
         None => DefaultsSpec::default(),
@@ -311,7 +313,6 @@ fn check(
         .enumerate()
         .map(|(i, (id, _))| (id.as_str(), i))
         .collect();
-    let input_names: BTreeSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
 
     // Second pass: references between steps, expressions, kinds, configs.
     let mut steps = Vec::new();
@@ -361,7 +362,28 @@ fn check(
                 Some(e.clone())
             }
         };
+        let mut finalizer = false;
         for (field, source) in sources {
+            if let Ok(source) = &source
+                && expression::calls_status_function(source)
+            {
+                if field == "when" {
+                    finalizer = true;
+                    for misuse in expression::status_function_misuse(source) {
+                        report.add(Code::StatusFunction, Some(id), &at(field), misuse);
+                    }
+                } else {
+                    report.add(
+                        Code::StatusFunction,
+                        Some(id),
+                        &at(field),
+                        format!(
+                            "`{source}`: status functions (`always()`, `success()`, \
+                             `failure()`, `cancelled()`) can only be used in `when:`"
+                        ),
+                    );
+                }
+            }
             let checked =
                 source.and_then(|s| expression::references(&s).map_err(|e| format!("`{s}`: {e}")));
             let refs = match checked {
@@ -376,7 +398,10 @@ fn check(
                     continue;
                 }
             };
-            for reference in refs {
+            let status_function = |r: &String| {
+                expression::STATUS_FUNCTIONS.contains(&r.split('.').next().unwrap_or_default())
+            };
+            for reference in refs.into_iter().filter(|r| !status_function(r)) {
                 check_reference(
                     &reference,
                     id,
@@ -410,12 +435,13 @@ fn check(
                 );
             }
             None => {
-                let hint = match closest(&spec.uses, registry.kinds().map(|(name, _)| name)) {
+                let names = registry.names();
+                let hint = match closest(&spec.uses, names.iter().copied()) {
                     Some(name) => format!("; did you mean `{name}`?"),
                     None => {
-                        let mut families: Vec<&str> = registry
-                            .kinds()
-                            .filter_map(|(name, _)| name.split('/').next())
+                        let mut families: Vec<&str> = names
+                            .iter()
+                            .filter_map(|name| name.split('/').next())
                             .collect();
                         families.dedup();
                         format!(
@@ -459,6 +485,8 @@ fn check(
             retry,
             timeout,
             credits: spec.credits,
+            continue_on_error: spec.continue_on_error,
+            finalizer,
         });
     }
 
@@ -488,7 +516,84 @@ fn check(
         inputs,
         steps,
         parallelism: defaults.parallelism,
+        checks,
     })
+}
+
+/// The workflow's `checks:`: each a rule over the inputs, which is all it may read.
+fn check_checks(
+    value: Option<serde_yaml::Value>,
+    inputs: &BTreeSet<&str>,
+    report: &mut Report,
+) -> Vec<InputCheck> {
+    let Some(value) = value else {
+        return Vec::new();
+    };
+    let items: Vec<serde_yaml::Value> = match yaml::from_value(value) {
+        Ok(items) => items,
+        Err(e) => {
+            field_error(report, None, &["checks"], format!("`checks` {e}"));
+            return Vec::new();
+        }
+    };
+    let mut checks = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let i = i.to_string();
+        let spec: CheckSpec = match yaml::from_value(item) {
+            Ok(spec) => spec,
+            Err(e) => {
+                field_error(report, None, &["checks", &i], e);
+                continue;
+            }
+        };
+        let at = ["checks", i.as_str(), "check"];
+        let source = expression::condition_source(&spec.check).to_string();
+        if expression::calls_status_function(&source) {
+            report.add(
+                Code::StatusFunction,
+                None,
+                &at,
+                format!("check `{source}`: status functions can only be used in a step's `when:`"),
+            );
+            continue;
+        }
+        let references = match expression::references(&source) {
+            Ok(references) => references,
+            Err(e) => {
+                report.add(
+                    Code::BadExpression,
+                    None,
+                    &at,
+                    format!("bad expression in a check: `{source}`: {e}"),
+                );
+                continue;
+            }
+        };
+        for reference in references {
+            let mut parts = reference.split('.');
+            match (parts.next(), parts.next()) {
+                (Some("inputs"), Some(name)) if inputs.contains(name) => {}
+                (Some("inputs"), Some(name)) => report.add(
+                    Code::BadReference,
+                    None,
+                    &at,
+                    format!("a check reads `inputs.{name}`, which is not a declared input"),
+                ),
+                (Some("inputs"), None) => {}
+                _ => report.add(
+                    Code::BadReference,
+                    None,
+                    &at,
+                    format!("a check reads `{reference}`; checks can read only `inputs`"),
+                ),
+            }
+        }
+        checks.push(InputCheck {
+            check: source,
+            message: spec.message,
+        });
+    }
+    checks
 }
 
 fn check_reference(
@@ -526,14 +631,13 @@ fn check_reference(
             Some(&n) => {
                 needs.insert(n);
                 if let Some(attribute) = rest
-                    && attribute != "output"
-                    && attribute != "status"
+                    && !matches!(attribute, "output" | "status" | "error")
                 {
                     report.add(
                         Code::BadReference,
                         Some(id),
                         &path,
-                        format!("`{field}` reads `steps.{other}.{attribute}`; a step has `output` and `status`"),
+                        format!("`{field}` reads `steps.{other}.{attribute}`; a step has `output`, `status` and `error`"),
                     );
                 }
             }
@@ -583,12 +687,19 @@ fn valid_step_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A duration such as `30s` at `path`; a problem names the field it is in (`timeout`,
+/// `retry.initial_delay`, `defaults.timeout`).
 fn duration(
     text: &str,
     step: Option<&str>,
     path: &[&str],
     report: &mut Report,
 ) -> Option<Duration> {
+    // Inside a step the path starts `steps.<id>`, which the message already names.
+    let field = match path {
+        ["steps", _, rest @ ..] => rest.join("."),
+        _ => path.join("."),
+    };
     match humantime::parse_duration(text.trim()) {
         Ok(d) if !d.is_zero() => Some(d),
         Ok(_) => {
@@ -596,7 +707,7 @@ fn duration(
                 Code::BadDuration,
                 step,
                 path,
-                format!("duration `{text}` must be more than zero"),
+                format!("`{field}`: duration `{text}` must be more than zero"),
             );
             None
         }
@@ -605,7 +716,7 @@ fn duration(
                 Code::BadDuration,
                 step,
                 path,
-                format!("bad duration `{text}`: {e} (write e.g. `500ms`, `30s`, `5m`)"),
+                format!("`{field}`: bad duration `{text}`: {e} (write e.g. `500ms`, `30s`, `5m`)"),
             );
             None
         }
@@ -721,13 +832,48 @@ fn check_inputs(value: Option<serde_yaml::Value>, report: &mut Report) -> Vec<In
                 );
             }
         }
-        inputs.push(InputDef {
-            name,
+        let bounded =
+            spec.minimum.is_some() || spec.maximum.is_some() || spec.exclusive_minimum.is_some();
+        if bounded && !matches!(ty, super::InputType::Number | super::InputType::Integer) {
+            report.add(
+                Code::InvalidValue,
+                None,
+                &path,
+                format!(
+                    "input `{name}`: `minimum`, `maximum` and `exclusive_minimum` bound numbers; \
+                     give it `type: number` or `type: integer`"
+                ),
+            );
+        }
+        if let (Some(min), Some(max)) = (spec.minimum, spec.maximum)
+            && min > max
+        {
+            report.add(
+                Code::InvalidValue,
+                None,
+                &path,
+                format!("input `{name}`: `minimum` is more than `maximum`"),
+            );
+        }
+        let input = InputDef {
+            name: name.clone(),
             ty,
             required: spec.required,
             default,
             description: spec.description,
-        });
+            minimum: spec.minimum,
+            maximum: spec.maximum,
+            exclusive_minimum: spec.exclusive_minimum,
+        };
+        if let Some(problem) = input.default.as_ref().and_then(|d| input.out_of_bounds(d)) {
+            report.add(
+                Code::InvalidValue,
+                None,
+                &path,
+                format!("the default of {problem}"),
+            );
+        }
+        inputs.push(input);
     }
     inputs
 }

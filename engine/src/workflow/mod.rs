@@ -34,6 +34,18 @@ pub struct Workflow {
     pub steps: Vec<StepDef>,
     /// At most this many steps of one run at once (`defaults.parallelism`).
     pub parallelism: Option<usize>,
+    /// Rules over the inputs together (`checks:`), checked with the inputs before a run is
+    /// recorded.
+    pub checks: Vec<InputCheck>,
+}
+
+/// A rule over a run's inputs (`checks:` in the YAML).
+#[derive(Debug, Clone)]
+pub struct InputCheck {
+    /// An expression over `inputs` that must be true.
+    pub check: String,
+    /// What the caller is told when it is not; may hold `${{ }}` expressions.
+    pub message: String,
 }
 
 /// A declared input.
@@ -44,6 +56,30 @@ pub struct InputDef {
     pub required: bool,
     pub default: Option<Value>,
     pub description: Option<String>,
+    /// Bounds of a number: at least `minimum`, at most `maximum`, more than
+    /// `exclusive_minimum`.
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub exclusive_minimum: Option<f64>,
+}
+
+impl InputDef {
+    /// Why `value` is outside this input's bounds, if it is.
+    pub fn out_of_bounds(&self, value: &Value) -> Option<String> {
+        let n = value.as_f64()?;
+        let name = &self.name;
+        let range = match (self.minimum, self.maximum) {
+            (Some(min), Some(max)) if n < min || n > max => Some(format!("{min} to {max}")),
+            (Some(min), None) if n < min => Some(format!("at least {min}")),
+            (None, Some(max)) if n > max => Some(format!("at most {max}")),
+            _ => None,
+        };
+        let range = range.or(match self.exclusive_minimum {
+            Some(min) if n <= min => Some(format!("more than {min}")),
+            _ => None,
+        })?;
+        Some(format!("input `{name}` must be {range}, got {value}"))
+    }
 }
 
 /// One step of a workflow.
@@ -64,6 +100,13 @@ pub struct StepDef {
     pub timeout: Duration,
     /// Credits the credit hook reserves before the step starts.
     pub credits: u64,
+    /// `continue_on_error: true`: the step's failure (after its retries) does not fail the
+    /// run; the steps after it run and read its `status`.
+    pub continue_on_error: bool,
+    /// `when:` calls a status function (`always()` …): the step is decided by its
+    /// condition even when a step upstream failed or the run was cancelled, and once
+    /// started, cancelling the run does not stop it.
+    pub finalizer: bool,
 }
 
 /// How often and how patiently a failed step is tried again.

@@ -9,6 +9,7 @@ pub const TOP_LEVEL_FIELDS: &[&str] = &[
     "description",
     "inputs",
     "defaults",
+    "checks",
     "steps",
 ];
 
@@ -30,6 +31,18 @@ pub struct StepSpec {
     pub timeout: Option<String>,
     #[serde(default)]
     pub credits: u64,
+    #[serde(default)]
+    pub continue_on_error: bool,
+}
+
+/// One of the workflow's `checks:`, a rule over the run's inputs together.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// An expression over `inputs` that must be true.
+    pub check: String,
+    /// What the caller is told when it is not.
+    pub message: String,
 }
 
 /// `needs: a` or `needs: [a, b]`.
@@ -105,6 +118,14 @@ pub struct InputSpec {
     pub default: Option<serde_yaml::Value>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Bounds of a `number` or `integer` input.
+    #[serde(default)]
+    pub minimum: Option<f64>,
+    #[serde(default)]
+    pub maximum: Option<f64>,
+    /// The value must be more than this (`width_mm: { exclusive_minimum: 0 }`).
+    #[serde(default)]
+    pub exclusive_minimum: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use base64::Engine;
 
 use super::Bundle;
-use crate::techpack::{Color, Estimate, Quantity, Source};
+use crate::techpack::{Color, Estimate, Part, Quantity, Source, TechPack};
 
 /// Images by hash, as `data:` URLs.
 #[derive(Default)]
@@ -147,6 +147,19 @@ fn size_chart(out: &mut String, chart: &serde_json::Value) {
     table(out, "Graded size chart", &headers, rows);
 }
 
+/// In place of a part the run could not make: its heading and why.
+fn not_produced(out: &mut String, tp: &TechPack, part: Part) {
+    for missing in tp.not_produced.iter().filter(|m| m.part == part) {
+        let _ = writeln!(
+            out,
+            r#"<section class="not-produced" id="not-produced-{}"><h2>{}</h2><p class="empty">not produced: {}</p></section>"#,
+            part.as_str(),
+            part.title(),
+            esc(&missing.reason)
+        );
+    }
+}
+
 /// The page; `svgs` are the sketches' overlays, in the order of `bundle.sketches`.
 pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
     let tp = bundle.tech_pack;
@@ -216,6 +229,7 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
     }
     out.push_str("</div></section>\n");
 
+    not_produced(&mut out, tp, Part::Sketches);
     if !bundle.sketches.is_empty() {
         out.push_str("<section><h2>Technical sketches</h2><div class=\"grid\">\n");
         for (sketch, svg) in bundle.sketches.iter().zip(svgs) {
@@ -376,10 +390,12 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
             .collect(),
     );
 
+    not_produced(&mut out, tp, Part::SizeChart);
     if let Some(chart) = bundle.size_chart {
         size_chart(&mut out, chart);
     }
 
+    not_produced(&mut out, tp, Part::CloseUps);
     if !bundle.close_ups.is_empty() {
         out.push_str("<section><h2>Close-ups</h2><div class=\"grid\">\n");
         for close_up in bundle.close_ups {

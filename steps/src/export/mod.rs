@@ -14,6 +14,9 @@ use crate::techpack::TechPack;
 pub struct ExportSummary {
     pub dir: PathBuf,
     pub files: Vec<String>,
+    /// The parts marked not produced in `techpack.json` and `index.html`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_produced: Vec<crate::techpack::NotProduced>,
 }
 
 pub struct Bundle<'a> {
@@ -176,5 +179,6 @@ fn write_bundle(
     Ok(ExportSummary {
         dir: dir.to_path_buf(),
         files: names,
+        not_produced: bundle.tech_pack.not_produced.clone(),
     })
 }

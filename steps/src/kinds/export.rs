@@ -13,6 +13,7 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 use super::{output, owned_analysis, owned_product};
 use crate::export::StoredTechPack;
 use crate::services::{TechpackServices, storage_error};
+use crate::techpack::{NotProduced, Part};
 
 pub struct Export;
 
@@ -25,6 +26,37 @@ struct Config {
     /// A graded size chart (the `wasm/grade-sizes` output), if the run made one.
     #[serde(default)]
     size_chart: Option<Value>,
+    /// Why a part was not produced, by part (`null` when it was, or was not asked for): the
+    /// errors of the steps that make them, which may fail without failing the run.
+    #[serde(default)]
+    not_produced: NotProducedConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotProducedConfig {
+    close_ups: Option<String>,
+    sketches: Option<String>,
+    size_chart: Option<String>,
+}
+
+impl NotProducedConfig {
+    fn parts(&self) -> Vec<NotProduced> {
+        Part::ALL
+            .into_iter()
+            .filter_map(|part| {
+                let reason = match part {
+                    Part::CloseUps => &self.close_ups,
+                    Part::Sketches => &self.sketches,
+                    Part::SizeChart => &self.size_chart,
+                };
+                reason.as_ref().map(|reason| NotProduced {
+                    part,
+                    reason: reason.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 impl StepKind for Export {
@@ -54,6 +86,7 @@ impl Step for ExportStep {
         let mut stored = StoredTechPack::load(&services.catalog, &product.id, &analysis)
             .map_err(storage_error)?;
         stored.size_chart = config.size_chart.clone();
+        stored.tech_pack.not_produced = config.not_produced.parts();
         let summary = tokio::task::spawn_blocking(move || stored.write(&services.catalog, &dir))
             .await
             .map_err(|e| StepError::retryable(e.to_string()))?

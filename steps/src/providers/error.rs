@@ -73,6 +73,12 @@ pub enum ProviderError {
     /// The local provider could not process the image.
     #[error("local: {0}")]
     Local(String),
+    /// No product stands out in the photo (a blank photo, or one all of the backdrop): there
+    /// is nothing to analyze. Never retried; the caller gives another photo.
+    #[error(
+        "no product can be found in the {view} photo: it is blank or the product does not stand out from its background"
+    )]
+    NoProduct { view: &'static str },
     /// The memory budget for image work stayed full for longer than work may wait.
     #[error("local: {0}")]
     Busy(crate::work_budget::Busy),

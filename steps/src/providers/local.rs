@@ -158,6 +158,11 @@ fn analyze_view(
     reference: Option<Reference>,
 ) -> Result<ViewAnalysis, ProviderError> {
     let facts = local::image_facts(image);
+    if facts.foreground_bbox.is_none() {
+        return Err(ProviderError::NoProduct {
+            view: view.as_str(),
+        });
+    }
     let colors = local::dominant_colors(image, &ColorOptions::default());
     let mut category_specific = vec![NamedValue {
         name: "silhouette aspect ratio (width / height)".into(),

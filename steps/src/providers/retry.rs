@@ -384,7 +384,7 @@ pub(crate) fn redact_error(error: ProviderError, key: Option<&ApiKey>) -> Provid
             message: key.redact(&message),
         },
         Local(message) => Local(key.redact(&message)),
-        other @ (MissingKey { .. } | Timeout { .. } | Busy(_)) => other,
+        other @ (MissingKey { .. } | Timeout { .. } | Busy(_) | NoProduct { .. }) => other,
     }
 }
 

@@ -93,6 +93,7 @@ pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
         labels_and_packaging: labels.into_values().collect(),
         callouts: Vec::new(),
         category_specific: specific.into_values().collect(),
+        not_produced: Vec::new(),
     }
 }
 

@@ -229,6 +229,48 @@ pub struct TechPack {
     pub labels_and_packaging: Vec<LabelItem>,
     pub callouts: Vec<Callout>,
     pub category_specific: Vec<NamedValue>,
+    /// The parts a run could not make (close-ups, sketches, the size chart), each with why:
+    /// a tech pack that lacks one says so rather than leaving it out silently.
+    #[serde(default)]
+    pub not_produced: Vec<NotProduced>,
+}
+
+/// A part of the tech pack that was not produced, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotProduced {
+    pub part: Part,
+    pub reason: String,
+}
+
+/// The parts of a tech pack made by steps that may fail without taking the tech pack with
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    CloseUps,
+    Sketches,
+    SizeChart,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::CloseUps, Part::Sketches, Part::SizeChart];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::CloseUps => "close_ups",
+            Part::Sketches => "sketches",
+            Part::SizeChart => "size_chart",
+        }
+    }
+
+    /// The part's heading in the tech pack's page.
+    pub fn title(self) -> &'static str {
+        match self {
+            Part::CloseUps => "Close-ups",
+            Part::Sketches => "Technical sketches",
+            Part::SizeChart => "Size chart",
+        }
+    }
 }
 
 /// What category detection answers.

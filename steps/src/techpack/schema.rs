@@ -299,6 +299,20 @@ pub fn tech_pack_schema() -> Value {
             ])),
         ),
         ("category_specific", array(reference("named_value"))),
+        (
+            "not_produced",
+            array(object(&[
+                (
+                    "part",
+                    json!({
+                        "type": "string",
+                        "enum": ["close_ups", "sketches", "size_chart"],
+                        "description": "the part of the tech pack the run could not make"
+                    }),
+                ),
+                ("reason", string("why it was not produced")),
+            ])),
+        ),
     ]);
     let mut used = VIEW_DEFS.to_vec();
     used.push("view_analysis");

@@ -1,6 +1,6 @@
 //! Built-in `core/*` steps, so operators can try the engine without any AI.
 
-mod echo;
+pub(crate) mod echo;
 mod fail;
 mod sleep;
 
