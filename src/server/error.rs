@@ -92,6 +92,12 @@ error_codes! {
     NothingToRetry => "nothing_to_retry", CONFLICT,
         "the run succeeded: no step failed or was cancelled",
         "replay it from a step (`POST /api/runs/{id}/replay`) to run steps again";
+    CallbackRefused => "callback_refused", BAD_REQUEST,
+        "the run's callback URL is not one this server calls: not https, a host the operator did not allow, an internal address, or not a valid URL",
+        "use an https URL on a host the operator allowed (`techpack serve --callback-allow`); the message says which rule refused it";
+    WebhookSecretMissing => "webhook_secret_missing", BAD_REQUEST,
+        "a run with a callback needs a webhook secret to sign it, and you have none",
+        "create one with `POST /api/me/webhook-secret`, keep it, and start the run again";
     UnknownStep => "unknown_step", BAD_REQUEST,
         "the workflow has no step with this id",
         "use one of the steps the message lists";
@@ -265,9 +271,9 @@ impl From<EngineError> for ApiError {
                 ApiError::bad_request(public_diagnostics(&diagnostics))
             }
             EngineError::RunNotFound(id) => ApiError::not_found("run", &id),
-            EngineError::RunFinished { .. } | EngineError::RunActive(_) => {
-                ApiError::of(ErrorCode::Conflict, error.to_string())
-            }
+            EngineError::RunFinished { .. }
+            | EngineError::RunActive(_)
+            | EngineError::RunQueued(_) => ApiError::of(ErrorCode::Conflict, error.to_string()),
             e if techpack_engine::credits::is_insufficient_credits(&e) => {
                 ApiError::of(ErrorCode::InsufficientCredits, e.to_string())
             }

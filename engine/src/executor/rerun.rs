@@ -120,6 +120,10 @@ impl Engine {
                 id: run_id.to_string(),
                 status: "interrupted",
             }),
+            RunStatus::Queued => Err(EngineError::RunUnfinished {
+                id: run_id.to_string(),
+                status: "queued",
+            }),
             _ => Ok(report),
         }
     }

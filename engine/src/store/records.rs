@@ -16,6 +16,9 @@ pub fn now_ms() -> u64 {
 pub enum RunStatus {
     /// Created (or retried with `runs retry`), not yet started.
     Pending,
+    /// Waiting for a slot of its workflow's `concurrency:` limits; becomes pending, in
+    /// turn, when one frees.
+    Queued,
     /// Being executed, or interrupted if no process is executing it (resumable).
     Running,
     Succeeded,
@@ -34,6 +37,7 @@ impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Pending => "pending",
+            RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
@@ -115,6 +119,11 @@ pub struct RunRecord {
     /// The step the replay started from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_from: Option<String>,
+    /// Where the run's end is reported (a URL the caller gave; the binary checks and calls
+    /// it). Each time the run finishes, the store queues a [`super::DeliveryRecord`] in the
+    /// same transaction as the final state, so a crash cannot lose the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
 }
 
 /// One step of one run. A step that has not started has no stored record: the store holds

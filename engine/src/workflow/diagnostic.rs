@@ -47,6 +47,10 @@ pub enum Code {
     BadInput,
     /// A workflow with nothing to do.
     NoSteps,
+    /// `concurrency:` that is not a mapping of limits, each a whole number of runs ≥ 1.
+    BadConcurrency,
+    /// A `per_user` limit above `per_workflow`: no user could ever reach it.
+    UnreachableConcurrency,
 }
 
 impl Code {
@@ -66,6 +70,8 @@ impl Code {
             Code::BadDuration => "TP016",
             Code::BadInput => "TP017",
             Code::NoSteps => "TP018",
+            Code::BadConcurrency => "TP025",
+            Code::UnreachableConcurrency => "TP026",
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct Workflow {
     pub steps: Vec<StepDef>,
     /// At most this many steps of one run at once (`defaults.parallelism`).
     pub parallelism: Option<usize>,
+    /// At most this many runs at once, per user and in all (`concurrency:`); the rest wait
+    /// as `queued`.
+    pub concurrency: Option<crate::store::RunLimits>,
 }
 
 /// A declared input.

@@ -9,8 +9,12 @@ pub const TOP_LEVEL_FIELDS: &[&str] = &[
     "description",
     "inputs",
     "defaults",
+    "concurrency",
     "steps",
 ];
+
+/// The fields of `concurrency:`.
+pub const CONCURRENCY_FIELDS: &[&str] = &["per_user", "per_workflow"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
