@@ -91,10 +91,25 @@ fn a_users_third_run_waits_queued_and_starts_when_one_of_the_first_two_ends() {
         .unwrap_or_else(|| panic!("{listed}"));
     assert!(line.contains("queued"), "{listed}");
 
+    // A fourth, queued behind the third, is cancelled while it waits: it never starts.
+    let (fourth, s4) = trigger(&server, &token);
+    assert_eq!(s4, "queued");
+    let (status, body) = server.send(
+        "POST",
+        &format!("/api/runs/{fourth}/cancel"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(run(&server, &token, &fourth)["status"], "cancelled");
+
     for id in [&first, &second, &third] {
         let done = server.wait_finished(&token, id);
         assert_eq!(done["run"]["status"], "succeeded", "{done}");
     }
+    let cancelled = run(&server, &token, &fourth);
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert!(cancelled["startedAt"].is_null(), "{cancelled}");
     let first_end = finished_at(&server, &token, &first).min(finished_at(&server, &token, &second));
     assert!(
         started_at(&server, &token, &third) >= first_end,
