@@ -106,9 +106,10 @@ impl SledStore {
         for run in self.runs()? {
             self.index_run(&mut batch, &run);
         }
+        // With the entries, atomically; made durable by the next flush (until then a crash
+        // loses both, and the next open indexes again).
         batch.insert(&self.workflows, INDEXED, &b""[..]);
-        self.db.apply(batch).map_err(store_error)?;
-        self.flush()
+        self.db.apply(batch).map_err(store_error)
     }
 
     /// Keeps `run`'s entry in the index of unfinished runs as its status says.
