@@ -118,6 +118,25 @@ fn a_users_third_run_waits_queued_and_starts_when_one_of_the_first_two_ends() {
     let cancelled = run(&server, &token, &fourth);
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
     assert!(cancelled["startedAt"].is_null(), "{cancelled}");
+
+    // A replay takes its turn like a new run: with two runs holding ada's slots, it waits.
+    let (fifth, _) = trigger(&server, &token);
+    let (sixth, _) = trigger(&server, &token);
+    let (status, body) = server.send(
+        "POST",
+        &format!("/api/runs/{first}/replay"),
+        Some(&token),
+        Some(json!({ "from": "work" })),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["status"], "queued", "{body}");
+    let replay = body["runId"].as_str().unwrap().to_string();
+    let done = server.wait_finished(&token, &replay);
+    assert_eq!(done["run"]["status"], "succeeded", "{done}");
+    server.wait_finished(&token, &fifth);
+    server.wait_finished(&token, &sixth);
+    let slot_freed = finished_at(&server, &token, &fifth).min(finished_at(&server, &token, &sixth));
+    assert!(started_at(&server, &token, &replay) >= slot_freed);
     let first_end = finished_at(&server, &token, &first).min(finished_at(&server, &token, &second));
     assert!(
         started_at(&server, &token, &third) >= first_end,

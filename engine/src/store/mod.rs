@@ -72,7 +72,8 @@ pub trait StateStore: Send + Sync + 'static {
     /// The workflow text with this sha256, as a run was started with it.
     fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError>;
 
-    /// Writes a new run of a workflow with `concurrency:` limits: as `create_run`, with the
+    /// Writes a new run of a workflow with `concurrency:` limits (or one retried: the same
+    /// record again, going on): as `create_run`, with the
     /// status decided in the same atomic step as the count of the workflow's runs holding
     /// slots ([`admit`]; on PostgreSQL across workers): `pending` if the limits leave it a
     /// slot now, else `queued`. Returns the status written.

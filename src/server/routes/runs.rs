@@ -521,7 +521,7 @@ fn rerun_accepted(run: &techpack_engine::RunRecord) -> (StatusCode, Json<Value>)
     (
         StatusCode::ACCEPTED,
         Json(
-            json!({ "runId": run.id, "parentRunId": run.parent_run_id, "links": {
+            json!({ "runId": run.id, "parentRunId": run.parent_run_id, "status": run.status.as_str(), "links": {
             "run": format!("/api/runs/{}", run.id), "events": format!("/api/runs/{}/events", run.id) } }),
         ),
     )
@@ -536,7 +536,9 @@ pub async fn retry(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     owned_report(&state, &user.name, &id)?;
     let run = state.engine.retry(&id).await.map_err(rerun_error)?;
-    state.spawn_run(run.id.clone());
+    if run.status != RunStatus::Queued {
+        state.spawn_run(run.id.clone());
+    }
     Ok(rerun_accepted(&run))
 }
 
@@ -565,6 +567,8 @@ pub async fn replay(
         .replay(&id, &replay.from, replay.inputs)
         .await
         .map_err(rerun_error)?;
-    state.spawn_run(run.id.clone());
+    if run.status != RunStatus::Queued {
+        state.spawn_run(run.id.clone());
+    }
     Ok(rerun_accepted(&run))
 }
