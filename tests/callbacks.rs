@@ -55,6 +55,11 @@ impl Receiver {
     }
 
     fn on(listener: TcpListener, status: u16) -> Receiver {
+        Receiver::answering(listener, status, String::new())
+    }
+
+    /// Answers `status` with `headers` (each line ending in CRLF) added.
+    fn answering(listener: TcpListener, status: u16, headers: String) -> Receiver {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();
@@ -66,7 +71,7 @@ impl Receiver {
                 let mut stream = stream;
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                    "HTTP/1.1 {status} X\r\n{headers}content-length: 2\r\nconnection: close\r\n\r\nok"
                 );
             }
         });
@@ -339,6 +344,44 @@ fn callbacks_the_operator_did_not_allow_are_refused_at_the_trigger() {
     assert!(receiver.received.lock().unwrap().is_empty());
     let (_, runs) = server.send("GET", "/api/me/credits", Some(&token), None);
     assert_eq!(runs["balance"], 10, "{runs}");
+}
+
+#[test]
+fn a_redirect_is_not_followed_and_counts_as_a_failed_attempt() {
+    let elsewhere = Receiver::start(200);
+    let redirecting = Receiver::answering(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        307,
+        format!("location: {}\r\n", elsewhere.url("/stolen")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let workflows = workflows(dir.path());
+    let server = serve(
+        &dir.path().join("data"),
+        &workflows,
+        &[redirecting.allow(), elsewhere.allow()],
+    );
+    let token = server.user("ada", 10);
+    let secret = new_secret(&server, &token);
+    let run = trigger(&server, &token, "ping", &redirecting.url("/hook"));
+    let shown = wait_deliveries(&server, &token, &run, |d| {
+        d[0]["attempts"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    let delivery = &shown["deliveries"][0];
+    assert_eq!(delivery["status"], "pending", "{shown}");
+    assert_eq!(delivery["attempts"][0]["httpStatus"], 307, "{shown}");
+    assert!(
+        delivery["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("redirects are not followed"),
+        "{shown}"
+    );
+    assert!(redirecting.wait_for(1)[0].signed_with(&secret));
+    assert!(
+        elsewhere.received.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
 }
 
 #[test]
