@@ -1,6 +1,10 @@
 //! Users and their bearer tokens. A token is `tp_<user id>_<secret>`; only the sha256 of the
 //! secret is stored, and it is compared in constant time.
 //!
+//! A user may also have a webhook secret (`POST /api/me/webhook-secret`), the key its runs'
+//! completion callbacks are signed with (HMAC-SHA256). Signing needs the key itself, so it is
+//! kept as it is; it is answered once, when made, and never shown again.
+//!
 //! The records live behind [`UserRecords`]: two sled trees in the embedded store
 //! ([`SledUsers`]), or the `users` table in PostgreSQL ([`PgUsers`]).
 
@@ -30,6 +34,16 @@ pub struct User {
     /// sha256 of the token's secret part, hex.
     token_hash: String,
     pub created_at: u64,
+    /// The key this user's completion callbacks are signed with; none until asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
+}
+
+impl User {
+    /// The key this user's completion callbacks are signed with, if it made one.
+    pub fn webhook_secret(&self) -> Option<&str> {
+        self.webhook_secret.as_deref()
+    }
 }
 
 /// Where users are kept.
@@ -39,6 +53,8 @@ pub trait UserRecords: Send + Sync {
     fn by_name(&self, name: &str) -> Result<Option<User>, UserError>;
     /// The name of the user with this id.
     fn name_of(&self, id: &str) -> Result<Option<String>, UserError>;
+    /// Replaces the user's webhook secret; `false` if there is no such user.
+    fn set_webhook_secret(&self, name: &str, secret: &str) -> Result<bool, UserError>;
 }
 
 pub struct Users {
@@ -92,6 +108,21 @@ impl UserRecords for SledUsers {
             .map_err(sled_error)?
             .map(|name| String::from_utf8_lossy(&name).into_owned()))
     }
+
+    fn set_webhook_secret(&self, name: &str, secret: &str) -> Result<bool, UserError> {
+        // One process holds the embedded store; the server makes one change at a time per
+        // request, and the last rotation wins as it would in PostgreSQL.
+        let Some(mut user) = self.by_name(name)? else {
+            return Ok(false);
+        };
+        user.webhook_secret = Some(secret.to_string());
+        let bytes = serde_json::to_vec(&user).expect("users serialize");
+        let mut batch = Batch::default();
+        batch.insert(&self.by_name, user.name.as_bytes(), bytes);
+        self.db.apply(batch).map_err(sled_error)?;
+        self.db.flush().map_err(sled_error)?;
+        Ok(true)
+    }
 }
 
 /// Users in PostgreSQL's `users` table.
@@ -99,15 +130,21 @@ pub struct PgUsers {
     pool: PgPool,
 }
 
-const USER_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "CREATE TABLE users (
+const USER_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "CREATE TABLE users (
               id text PRIMARY KEY,
               name text NOT NULL UNIQUE,
               token_sha256 text NOT NULL,
               created_at bigint NOT NULL
           )",
-}];
+    },
+    Migration {
+        version: 2,
+        sql: "ALTER TABLE users ADD COLUMN webhook_secret text",
+    },
+];
 
 impl PgUsers {
     pub fn open(pool: &PgPool) -> Result<PgUsers, UserError> {
@@ -121,6 +158,7 @@ impl PgUsers {
             name: row.get(1),
             token_hash: row.get(2),
             created_at: u64::try_from(row.get::<_, i64>(3)).unwrap_or(0),
+            webhook_secret: row.get(4),
         }
     }
 }
@@ -147,7 +185,8 @@ impl UserRecords for PgUsers {
         Ok(self
             .pool
             .query_opt(
-                "SELECT id, name, token_sha256, created_at FROM users WHERE name = $1",
+                "SELECT id, name, token_sha256, created_at, webhook_secret FROM users
+                 WHERE name = $1",
                 &[&name],
             )
             .map_err(pg_error)?
@@ -161,6 +200,17 @@ impl UserRecords for PgUsers {
             .query_opt("SELECT name FROM users WHERE id = $1", &[&id])
             .map_err(pg_error)?
             .map(|row| row.get(0)))
+    }
+
+    fn set_webhook_secret(&self, name: &str, secret: &str) -> Result<bool, UserError> {
+        let changed = self
+            .pool
+            .execute(
+                "UPDATE users SET webhook_secret = $2 WHERE name = $1",
+                &[&name, &secret],
+            )
+            .map_err(pg_error)?;
+        Ok(changed == 1)
     }
 }
 
@@ -212,6 +262,7 @@ impl Users {
             id: uuid::Uuid::now_v7().simple().to_string(),
             token_hash: hex::encode(hash(&secret)),
             created_at: now_ms(),
+            webhook_secret: None,
         };
         if !self.records.insert_new(&user)? {
             return Err(UserError::Exists(name.to_string()));
@@ -223,6 +274,18 @@ impl Users {
         self.records
             .by_name(name)?
             .ok_or_else(|| UserError::NotFound(name.to_string()))
+    }
+
+    /// Makes a new webhook secret for the user, replacing the one it had: callbacks sent
+    /// from now on are signed with it. Returned once; the caller shows it and forgets it.
+    pub fn rotate_webhook_secret(&self, name: &str) -> Result<String, UserError> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| UserError::Random(e.to_string()))?;
+        let secret = format!("whsec_{}", hex::encode(key));
+        if !self.records.set_webhook_secret(name, &secret)? {
+            return Err(UserError::NotFound(name.to_string()));
+        }
+        Ok(secret)
     }
 
     /// The user a bearer token belongs to, if it is valid.
@@ -270,5 +333,27 @@ mod tests {
         )
         .unwrap();
         assert!(!stored.contains(token.rsplit('_').next().unwrap()));
+    }
+
+    #[test]
+    fn a_webhook_secret_is_made_on_demand_and_replaced_by_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let users = Users::open(&db).unwrap();
+        users.create("alice").unwrap();
+        assert_eq!(users.get("alice").unwrap().webhook_secret(), None);
+        let first = users.rotate_webhook_secret("alice").unwrap();
+        assert!(
+            first.starts_with("whsec_") && first.len() == 6 + 64,
+            "{first}"
+        );
+        assert_eq!(users.get("alice").unwrap().webhook_secret(), Some(&*first));
+        let second = users.rotate_webhook_secret("alice").unwrap();
+        assert_ne!(first, second);
+        assert_eq!(users.get("alice").unwrap().webhook_secret(), Some(&*second));
+        assert!(matches!(
+            users.rotate_webhook_secret("nobody"),
+            Err(UserError::NotFound(_))
+        ));
     }
 }

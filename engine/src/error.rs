@@ -27,6 +27,11 @@ pub enum EngineError {
     RunFinished { id: String, status: &'static str },
     #[error("run `{0}` is already being executed")]
     RunActive(String),
+    /// The run waits for a slot of its workflow's `concurrency:` limits; it starts on its own.
+    #[error(
+        "run `{0}` is queued: it starts when its workflow's concurrency limits leave it a slot"
+    )]
+    RunQueued(String),
     /// Retry and replay take a finished run; this one is pending or interrupted.
     #[error("run `{id}` has not finished ({status}); resume or cancel it first")]
     RunUnfinished { id: String, status: &'static str },

@@ -14,7 +14,9 @@
 //!   keyspace) and the [`CreditHook`] that reserves, posts and voids with node transitions.
 //! - [`store`]: the [`StateStore`] trait, its records and the sled implementation
 //!   (`sled_store`), on the data directory's [`store::Database`] (`database`): sled behind a
-//!   write-ahead log of our own (`wal`), which every part's writes go through.
+//!   write-ahead log of our own (`wal`), which every part's writes go through; the outbox of
+//!   completion callbacks (`deliveries`, queued with a run's end) and concurrency limits'
+//!   admission (`admission`: which queued runs start when slots free).
 //! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
 //!   delays (`backoff`), group commit (`flush`), transition events (`events`), and retry and
 //!   replay of finished runs (`rerun`).

@@ -15,6 +15,9 @@
 //! - The ledger invariants I1–I8 of `techpack_engine::credits`.
 //! - Concurrency: runs racing for the same credits, one operation id applied from many
 //!   threads at once.
+//! - Completion callbacks: a run's end queues one delivery (per end) in its own commit; a
+//!   claim holds a delivery until its holder saves it or the hold runs out; concurrent
+//!   claims take each delivery once.
 
 mod common;
 
@@ -30,6 +33,7 @@ use techpack_engine::credits::{
     AppliedOperation, EntryKind, ISSUER_ACCOUNT, LedgerEntry, Reservation, ReservationState,
     user_account,
 };
+use techpack_engine::store::{DeliveryAttempt, DeliveryStatus};
 use techpack_engine::{
     AttemptOutcome, AttemptRecord, Balance, CreditHook, EngineError, HookError, LedgerTables,
     NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, TxnError, Workflow,
@@ -64,6 +68,7 @@ fn run_record(wf: &Workflow, owner: Option<&str>, created_at: u64) -> RunRecord 
         parent_run_id: None,
         replay_from: None,
         warnings: Vec::new(),
+        callback: None,
     }
 }
 
@@ -1657,5 +1662,362 @@ fn one_operation_id_granted_from_many_threads_at_once_applies_once() {
             "[{b:?}] duplicate sequence numbers"
         );
         verify(&b, "after the races");
+    }
+}
+
+// ---- Completion callbacks: the outbox ------------------------------------------------------
+
+/// A stored run of user `alice` with a callback, ended (committed) with `status`.
+fn ended_run_with_callback(b: &Backend, status: RunStatus) -> RunRecord {
+    let mut run = stored_run(b);
+    run.callback = Some("https://hooks.example.com/done".into());
+    b.store
+        .commit(None, Some(&run), None)
+        .unwrap_or_else(|e| panic!("[{b:?}] commit of a pending run: {e}"));
+    run.status = status;
+    run.finished_at = Some(techpack_engine::store::now_ms());
+    b.store
+        .commit(None, Some(&run), None)
+        .unwrap_or_else(|e| panic!("[{b:?}] commit of the run's end: {e}"));
+    run
+}
+
+#[test]
+fn a_runs_end_queues_one_delivery_per_end_and_only_with_a_callback() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        // Unfinished, or without a callback: nothing queued.
+        let mut pending = stored_run(&b);
+        pending.callback = Some("https://hooks.example.com/done".into());
+        b.store.commit(None, Some(&pending), None).unwrap();
+        assert!(
+            b.store.deliveries(&pending.id).unwrap().is_empty(),
+            "[{b:?}] an unfinished run has a delivery"
+        );
+        let mut silent = stored_run(&b);
+        silent.status = RunStatus::Succeeded;
+        b.store.commit(None, Some(&silent), None).unwrap();
+        assert!(
+            b.store.deliveries(&silent.id).unwrap().is_empty(),
+            "[{b:?}] a run without a callback has a delivery"
+        );
+
+        let mut run = ended_run_with_callback(&b, RunStatus::Failed);
+        // The same end committed again (a repeated final write) queues nothing more.
+        b.store.commit(None, Some(&run), None).unwrap();
+        let deliveries = b.store.deliveries(&run.id).unwrap();
+        assert_eq!(deliveries.len(), 1, "[{b:?}] {deliveries:?}");
+        let first = &deliveries[0];
+        assert_eq!(first.id, format!("{}#0", run.id), "[{b:?}]");
+        assert_eq!(first.url, "https://hooks.example.com/done", "[{b:?}]");
+        assert_eq!(first.owner.as_deref(), Some("alice"), "[{b:?}]");
+        assert_eq!(first.run_status, RunStatus::Failed, "[{b:?}]");
+        assert_eq!(first.status, DeliveryStatus::Pending, "[{b:?}]");
+        assert!(
+            first.attempts.is_empty() && first.claim.is_none(),
+            "[{b:?}]"
+        );
+
+        // A retried run that ends again reports that end too.
+        run.retries = 1;
+        run.status = RunStatus::Running;
+        b.store.commit(None, Some(&run), None).unwrap();
+        run.status = RunStatus::Succeeded;
+        b.store.commit(None, Some(&run), None).unwrap();
+        let rounds: Vec<(u32, RunStatus)> = b
+            .store
+            .deliveries(&run.id)
+            .unwrap()
+            .iter()
+            .map(|d| (d.round, d.run_status))
+            .collect();
+        assert_eq!(
+            rounds,
+            vec![(0, RunStatus::Failed), (1, RunStatus::Succeeded)],
+            "[{b:?}]"
+        );
+
+        // A refused transition writes no delivery either.
+        let mut refused_run = stored_run(&b);
+        refused_run.callback = Some("https://hooks.example.com/done".into());
+        refused_run.status = RunStatus::Succeeded;
+        let refuse = |_: &mut dyn LedgerTables| -> Result<(), HookError> {
+            Err(HookError::refused(EngineError::Store("no".into())))
+        };
+        assert!(
+            b.store
+                .commit(None, Some(&refused_run), Some(&refuse))
+                .is_err(),
+            "[{b:?}]"
+        );
+        assert!(
+            b.store.deliveries(&refused_run.id).unwrap().is_empty(),
+            "[{b:?}] a refused end queued a delivery"
+        );
+    }
+}
+
+#[test]
+fn a_claimed_delivery_is_held_until_saved_or_its_hold_runs_out() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let run = ended_run_with_callback(&b, RunStatus::Succeeded);
+        let queued = b.store.deliveries(&run.id).unwrap().remove(0);
+        let now = queued.next_attempt_at;
+
+        assert!(
+            b.store
+                .claim_deliveries(now - 1, 1000, 10)
+                .unwrap()
+                .is_empty(),
+            "[{b:?}] claimed before it was due"
+        );
+        let claimed = b.store.claim_deliveries(now, 1000, 10).unwrap();
+        assert_eq!(claimed.len(), 1, "[{b:?}]");
+        let token = claimed[0].claim.clone().expect("a claim token");
+        assert_eq!(claimed[0].next_attempt_at, now + 1000, "[{b:?}]");
+        assert!(
+            b.store
+                .claim_deliveries(now + 999, 1000, 10)
+                .unwrap()
+                .is_empty(),
+            "[{b:?}] claimed twice while held"
+        );
+
+        // The hold ran out (the sender died): another claim takes it, and the first
+        // sender's save is refused.
+        let again = b.store.claim_deliveries(now + 1000, 1000, 10).unwrap();
+        assert_eq!(again.len(), 1, "[{b:?}]");
+        let second_token = again[0].claim.clone().unwrap();
+        assert_ne!(token, second_token, "[{b:?}]");
+        let mut stale = claimed[0].clone();
+        stale.status = DeliveryStatus::Delivered;
+        stale.claim = None;
+        assert!(
+            !b.store.save_delivery(&stale, &token).unwrap(),
+            "[{b:?}] a lost claim saved"
+        );
+
+        // The holder saves a failed attempt: pending again, due when it says.
+        let mut failed = again[0].clone();
+        failed.claim = None;
+        failed.payload = Some("{\"runId\":\"x\"}".into());
+        failed.attempts.push(DeliveryAttempt {
+            at: now + 1000,
+            duration_ms: 12,
+            http_status: Some(503),
+            error: Some("the receiver answered 503".into()),
+        });
+        failed.next_attempt_at = now + 5000;
+        assert!(
+            b.store.save_delivery(&failed, &second_token).unwrap(),
+            "[{b:?}]"
+        );
+        assert_eq!(
+            b.store.deliveries(&run.id).unwrap(),
+            vec![failed.clone()],
+            "[{b:?}] read back as saved"
+        );
+        assert!(
+            b.store
+                .claim_deliveries(now + 4999, 1000, 10)
+                .unwrap()
+                .is_empty(),
+            "[{b:?}] claimed before its retry was due"
+        );
+
+        // Delivered: never claimed again.
+        let mut last = b.store.claim_deliveries(now + 5000, 1000, 10).unwrap();
+        assert_eq!(last.len(), 1, "[{b:?}]");
+        let token = last[0].claim.clone().unwrap();
+        let mut delivered = last.remove(0);
+        delivered.claim = None;
+        delivered.status = DeliveryStatus::Delivered;
+        assert!(
+            b.store.save_delivery(&delivered, &token).unwrap(),
+            "[{b:?}]"
+        );
+        assert!(
+            b.store
+                .claim_deliveries(u64::MAX / 2, 1000, 10)
+                .unwrap()
+                .is_empty(),
+            "[{b:?}] a delivered delivery was claimed"
+        );
+        assert_eq!(
+            b.store.deliveries(&run.id).unwrap()[0].status,
+            DeliveryStatus::Delivered,
+            "[{b:?}]"
+        );
+    }
+}
+
+#[test]
+fn concurrent_claims_take_each_due_delivery_once() {
+    const RUNS: usize = 24;
+    const THREADS: usize = 6;
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let ids: Vec<String> = (0..RUNS)
+            .map(|_| ended_run_with_callback(&b, RunStatus::Succeeded).id)
+            .collect();
+        let now = techpack_engine::store::now_ms() + 1;
+        let barrier = Barrier::new(THREADS);
+        let claimed: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    let (barrier, store) = (&barrier, &b.store);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        let mut mine = Vec::new();
+                        loop {
+                            let batch = store.claim_deliveries(now, 60_000, 3).unwrap();
+                            if batch.is_empty() {
+                                return mine;
+                            }
+                            mine.extend(batch.into_iter().map(|d| d.run_id));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let mut sorted = claimed.clone();
+        sorted.sort();
+        let mut expected = ids.clone();
+        expected.sort();
+        assert_eq!(
+            sorted, expected,
+            "[{b:?}] each delivery claimed exactly once"
+        );
+    }
+}
+
+// ---- Concurrency limits: admission ----------------------------------------------------------
+
+const LIMITED: &str = "name: limited\nconcurrency: { per_user: 1, per_workflow: 2 }\nsteps:\n  a: { uses: core/echo }\n";
+
+#[test]
+fn runs_over_their_limits_are_queued_and_admitted_in_turn() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let wf = workflow(LIMITED);
+        let limits = wf.concurrency.expect("the workflow's limits");
+        let start = |owner: &str| {
+            std::thread::sleep(Duration::from_millis(2));
+            let run = run_record(&wf, Some(owner), techpack_engine::store::now_ms());
+            let status = b
+                .store
+                .create_run_limited(&run, &wf.source, &limits)
+                .unwrap_or_else(|e| panic!("[{b:?}] create_run_limited: {e}"));
+            assert_eq!(
+                b.store.run(&run.id).unwrap().map(|r| r.status),
+                Some(status),
+                "[{b:?}] stored as answered"
+            );
+            (run, status)
+        };
+        let (ada1, s) = start("ada");
+        assert_eq!(s, RunStatus::Pending, "[{b:?}]");
+        let (ada2, s) = start("ada");
+        assert_eq!(s, RunStatus::Queued, "[{b:?}] ada's second, over per_user");
+        let (bob1, s) = start("bob");
+        assert_eq!(s, RunStatus::Pending, "[{b:?}]");
+        let (cyd1, s) = start("cyd");
+        assert_eq!(
+            s,
+            RunStatus::Queued,
+            "[{b:?}] cyd's first, over per_workflow"
+        );
+        let queued: Vec<String> = b
+            .store
+            .queued_runs()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            queued,
+            vec![ada2.id.clone(), cyd1.id.clone()],
+            "[{b:?}] oldest first"
+        );
+        assert!(
+            b.store.admit_queued("limited", &limits).unwrap().is_empty(),
+            "[{b:?}] admitted with no slot free"
+        );
+
+        let end = |run: &RunRecord| {
+            let mut run = b.store.run(&run.id).unwrap().unwrap();
+            run.status = RunStatus::Succeeded;
+            b.store.commit(None, Some(&run), None).unwrap();
+        };
+        // ada's first ends: her second and cyd's both hold no slot; the older goes.
+        end(&ada1);
+        assert_eq!(
+            b.store.admit_queued("limited", &limits).unwrap(),
+            vec![ada2.id.clone()],
+            "[{b:?}]"
+        );
+        assert_eq!(
+            b.store.run(&ada2.id).unwrap().unwrap().status,
+            RunStatus::Pending,
+            "[{b:?}]"
+        );
+        assert!(
+            b.store.admit_queued("limited", &limits).unwrap().is_empty(),
+            "[{b:?}] admitted twice"
+        );
+        end(&bob1);
+        assert_eq!(
+            b.store.admit_queued("limited", &limits).unwrap(),
+            vec![cyd1.id.clone()],
+            "[{b:?}]"
+        );
+        assert!(b.store.queued_runs().unwrap().is_empty(), "[{b:?}]");
+        // Another workflow's runs are not counted.
+        let other = workflow("name: other\nsteps:\n  a: { uses: core/echo }\n");
+        let free = run_record(&other, Some("ada"), techpack_engine::store::now_ms());
+        assert_eq!(
+            b.store
+                .create_run_limited(&free, &other.source, &limits)
+                .unwrap(),
+            RunStatus::Pending,
+            "[{b:?}]"
+        );
+    }
+}
+
+#[test]
+fn runs_started_at_once_never_hold_more_slots_than_the_limit() {
+    const THREADS: usize = 8;
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let wf = workflow(LIMITED);
+        let limits = wf.concurrency.unwrap();
+        let barrier = Barrier::new(THREADS);
+        let statuses: Vec<RunStatus> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|i| {
+                    let (barrier, wf, b) = (&barrier, &wf, &b);
+                    scope.spawn(move || {
+                        let run = run_record(wf, Some(&format!("user{i}")), 0);
+                        barrier.wait();
+                        b.store
+                            .create_run_limited(&run, &wf.source, &limits)
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let pending = statuses
+            .iter()
+            .filter(|s| **s == RunStatus::Pending)
+            .count();
+        assert_eq!(pending, 2, "[{b:?}] {statuses:?}");
+        assert_eq!(b.store.queued_runs().unwrap().len(), THREADS - 2, "[{b:?}]");
     }
 }

@@ -169,8 +169,22 @@ async fn resume_one(engine: &techpack_engine::Engine, id: &str) -> anyhow::Resul
     run::finish(&report, None)
 }
 
+/// A retried or replayed run that its workflow's concurrency limits queued: said, not run.
+fn queued(run: &techpack_engine::RunRecord) -> Option<Exit> {
+    (run.status == RunStatus::Queued).then(|| {
+        eprintln!(
+            "run {} is queued: its workflow's concurrency limits leave it no slot now; `techpack serve` starts it when one frees",
+            run.id
+        );
+        Exit::Success
+    })
+}
+
 async fn retry_here(engine: &Engine, id: &str) -> anyhow::Result<Exit> {
-    engine.retry(id).await?;
+    let run = engine.retry(id).await?;
+    if let Some(exit) = queued(&run) {
+        return Ok(exit);
+    }
     let nodes = engine.report(id)?.nodes;
     let again = nodes
         .iter()
@@ -200,6 +214,9 @@ async fn replay_here(
         inputs.insert(name.to_string(), workflow.parse_input_value(name, text));
     }
     let run = engine.replay(id, from, inputs).await?;
+    if let Some(exit) = queued(&run) {
+        return Ok(exit);
+    }
     let taken = engine
         .report(&run.id)?
         .nodes

@@ -63,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/runs/{id}/retry", post(runs::retry))
         .route("/api/runs/{id}/replay", post(runs::replay))
         .route("/api/me/credits", get(me::credits))
+        .route("/api/me/webhook-secret", post(me::rotate_webhook_secret))
         .route("/api/logs", get(me::logs))
         .route("/api/admin/users", post(admin::create_user))
         .route("/api/admin/users/{name}/credits", post(admin::grant))

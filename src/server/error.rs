@@ -98,6 +98,12 @@ error_codes! {
     InvalidWorkflow => "invalid_workflow", BAD_REQUEST,
         "the workflow does not validate, so it was not saved",
         "fix the problems the message lists (each with its TP code and line:column); `POST /api/workflows/validate` checks without saving";
+    CallbackRefused => "callback_refused", BAD_REQUEST,
+        "the run's callback URL is not one this server calls: not https, a host the operator did not allow, an internal address, or not a valid URL",
+        "use an https URL on a host the operator allowed (`techpack serve --callback-allow`); the message says which rule refused it";
+    WebhookSecretMissing => "webhook_secret_missing", BAD_REQUEST,
+        "a run with a callback needs a webhook secret to sign it, and you have none",
+        "create one with `POST /api/me/webhook-secret`, keep it, and start the run again";
     UnknownStep => "unknown_step", BAD_REQUEST,
         "the workflow has no step with this id",
         "use one of the steps the message lists";
@@ -271,9 +277,9 @@ impl From<EngineError> for ApiError {
                 ApiError::bad_request(public_diagnostics(&diagnostics))
             }
             EngineError::RunNotFound(id) => ApiError::not_found("run", &id),
-            EngineError::RunFinished { .. } | EngineError::RunActive(_) => {
-                ApiError::of(ErrorCode::Conflict, error.to_string())
-            }
+            EngineError::RunFinished { .. }
+            | EngineError::RunActive(_)
+            | EngineError::RunQueued(_) => ApiError::of(ErrorCode::Conflict, error.to_string()),
             e if techpack_engine::credits::is_insufficient_credits(&e) => {
                 ApiError::of(ErrorCode::InsufficientCredits, e.to_string())
             }

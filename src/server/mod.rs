@@ -10,10 +10,12 @@
 //! - `workflow_folder`: the watched workflows folder (and saving an edited file into it).
 //! - `single_step`: running one tech-pack step as its own run (the seed's endpoints).
 //! - `routes/`: one file per group of endpoints.
+//! - `callbacks/`: completion callbacks: which URLs may be called, and the sender.
 //! - `metrics`, `openapi`: `/metrics` and `/api/openapi.json`.
 
 mod app;
 mod auth;
+pub mod callbacks;
 mod console;
 mod error;
 pub mod idempotency;
@@ -81,6 +83,19 @@ pub struct ServeArgs {
     /// A folder users' runs may write into (repeatable; also readable).
     #[arg(long = "allow-write", value_name = "DIR")]
     allow_write: Vec<PathBuf>,
+    /// A host completion callbacks may be sent to, `HOST[:PORT]` (repeatable). None by
+    /// default: a run started with a callback to any other host is refused. A loopback or
+    /// private address is refused even behind an allowed name; allow it by address
+    /// (`127.0.0.1:9000`)
+    #[arg(long = "callback-allow", value_name = "HOST[:PORT]")]
+    callback_allow: Vec<callbacks::AllowedHost>,
+    /// Also allow `http://` callback URLs (https only by default; for tests and closed
+    /// networks)
+    #[arg(long)]
+    callback_allow_http: bool,
+    /// How long after a run's end its callback is still retried before it is abandoned
+    #[arg(long, default_value = "24h", value_parser = humantime_duration)]
+    callback_retry_for: Duration,
     #[command(flatten)]
     providers: ProviderArgs,
 }
@@ -105,17 +120,40 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// The console's signed-in browsers.
     pub sessions: Arc<console::session::Sessions>,
+    /// Which callback URLs runs may be started with (`--callback-allow`).
+    pub callbacks: Arc<callbacks::CallbackPolicy>,
 }
 
 impl AppState {
-    /// Executes a run in the background, tracked for shutdown.
+    /// Executes a run in the background, tracked for shutdown; when it ends, starts the
+    /// queued runs its slot (or any other) was waiting for.
     pub fn spawn_run(&self, run_id: String) {
-        let engine = self.engine.clone();
+        let state = self.clone();
         self.tasks.spawn(async move {
-            if let Err(error) = engine.execute(&run_id).await {
+            if let Err(error) = state.engine.execute(&run_id).await {
                 tracing::warn!(run = %run_id, %error, "run stopped");
             }
+            state.start_admitted().await;
         });
+    }
+
+    /// Executes the queued runs that concurrency limits now leave a slot for (none once the
+    /// server is shutting down: they stay queued for the next start).
+    pub async fn start_admitted(&self) {
+        if self.tasks.is_closed() {
+            return;
+        }
+        let engine = self.engine.clone();
+        match tokio::task::spawn_blocking(move || engine.admit_queued()).await {
+            Ok(Ok(admitted)) => {
+                for run in admitted {
+                    tracing::info!(%run, "starting a queued run");
+                    self.spawn_run(run);
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "could not start queued runs"),
+            Err(error) => tracing::warn!(%error, "starting queued runs panicked"),
+        }
     }
 }
 
@@ -146,6 +184,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         max_body: args.max_body_mib * 1024 * 1024,
         request_timeout: args.request_timeout,
         sessions: Default::default(),
+        callbacks: Arc::new(callbacks::CallbackPolicy::new(
+            args.callback_allow.clone(),
+            args.callback_allow_http,
+        )),
         engine,
     };
     state.workflows.clone().watch();
@@ -156,6 +198,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         Duration::from_secs(60),
         stop_sweeping.clone(),
     ));
+
+    // Completion callbacks queued by runs that ended, here or (before a restart, or on
+    // another worker) elsewhere.
+    let stop_sending = tokio_util::sync::CancellationToken::new();
+    let sender = callbacks::Sender {
+        engine: state.engine.clone(),
+        users: state.users.clone(),
+        policy: state.callbacks.clone(),
+        retry_for: args.callback_retry_for,
+    };
+    tokio::spawn(sender.run(stop_sending.clone()));
 
     // The operator's CLI asks this server while it holds the data directory.
     let stop_control = tokio_util::sync::CancellationToken::new();
@@ -190,6 +243,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     if state.engine.store().shared() {
         tokio::spawn(take_over_runs(state.clone(), stop_taking_over.clone()));
     }
+    // Queued runs start as slots free: at once when a run of this process ends, and here for
+    // the rest (runs queued before a restart, slots freed by another worker).
+    let stop_admitting = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(admit_periodically(state.clone(), stop_admitting.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -220,9 +277,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         );
     }
     stop_sweeping.cancel();
+    stop_sending.cancel();
     stop_control.cancel();
     stop_taking_over.cancel();
+    stop_admitting.cancel();
     Ok(Exit::Success)
+}
+
+/// How often queued runs are looked at besides when a run of this process ends.
+const ADMISSION_POLL: Duration = Duration::from_millis(500);
+
+async fn admit_periodically(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        state.start_admitted().await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(ADMISSION_POLL) => {}
+        }
+    }
 }
 
 /// Workers sharing a store: resume the runs whose worker died (its lease ran out), and cancel

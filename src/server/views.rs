@@ -9,6 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use techpack_engine::credits::LedgerEntry;
+use techpack_engine::store::{DeliveryRecord, DeliveryStatus};
 use techpack_engine::{AttemptOutcome, NodeRecord, RunEvent, RunRecord, RunReport};
 use techpack_steps::storage::{AiOperation, ImageRevision};
 
@@ -190,6 +191,60 @@ impl<'a> From<&'a RunEvent> for EventView<'a> {
             attempt: event.attempt,
             message: event.message.as_deref(),
             at: event.at,
+        }
+    }
+}
+
+/// One completion callback of a run (`GET /api/runs/{id}`'s `deliveries`): where to, how it
+/// stands, and every attempt. Not its body's signature, nor anything of the secret.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView<'a> {
+    id: &'a str,
+    url: &'a str,
+    /// The run's retry whose end it reports (0: the first end).
+    round: u32,
+    /// The run status it reports.
+    run_status: &'static str,
+    /// `pending`, `delivered` or `abandoned`.
+    status: &'static str,
+    created_at: u64,
+    /// When the next attempt is due, while pending.
+    next_attempt_at: Option<u64>,
+    attempts: Vec<DeliveryAttemptView<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttemptView<'a> {
+    at: u64,
+    duration_ms: u64,
+    http_status: Option<u16>,
+    /// Why it failed; none when it was delivered.
+    error: Option<&'a str>,
+}
+
+impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
+    fn from(delivery: &'a DeliveryRecord) -> Self {
+        DeliveryView {
+            id: &delivery.id,
+            url: &delivery.url,
+            round: delivery.round,
+            run_status: delivery.run_status.as_str(),
+            status: delivery.status.as_str(),
+            created_at: delivery.created_at,
+            next_attempt_at: (delivery.status == DeliveryStatus::Pending)
+                .then_some(delivery.next_attempt_at),
+            attempts: delivery
+                .attempts
+                .iter()
+                .map(|a| DeliveryAttemptView {
+                    at: a.at,
+                    duration_ms: a.duration_ms,
+                    http_status: a.http_status,
+                    error: a.error.as_deref(),
+                })
+                .collect(),
         }
     }
 }

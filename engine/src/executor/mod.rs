@@ -75,6 +75,7 @@ fn new_run(workflow: &Workflow, inputs: Map<String, Value>, owner: Option<String
         parent_run_id: None,
         replay_from: None,
         warnings: Vec::new(),
+        callback: None,
     }
 }
 
@@ -291,14 +292,37 @@ impl Engine {
         inputs: Map<String, Value>,
         owner: Option<String>,
     ) -> Result<RunRecord, EngineError> {
+        self.record_run_with_callback(workflow, inputs, owner, None)
+    }
+
+    /// As [`Engine::record_run`], for a run whose end is reported to `callback` (see
+    /// [`RunRecord::callback`]): the URL is stored with the run, unchecked; the caller
+    /// decides which it accepts.
+    pub fn record_run_with_callback(
+        &self,
+        workflow: &Workflow,
+        inputs: Map<String, Value>,
+        owner: Option<String>,
+        callback: Option<String>,
+    ) -> Result<RunRecord, EngineError> {
         // A user's run takes its inputs as data; only an operator's may name server paths.
         let origin = match owner {
             Some(_) => crate::workflow::InputOrigin::User,
             None => crate::workflow::InputOrigin::Operator,
         };
         let inputs = workflow.resolve_inputs(inputs, origin)?;
-        let run = new_run(workflow, inputs, owner);
-        self.inner.store.create_run(&run, &workflow.source)?;
+        let mut run = new_run(workflow, inputs, owner);
+        run.callback = callback;
+        match &workflow.concurrency {
+            // Pending if its limits leave it a slot now, else queued (`admit_queued`).
+            Some(limits) => {
+                run.status = self
+                    .inner
+                    .store
+                    .create_run_limited(&run, &workflow.source, limits)?;
+            }
+            None => self.inner.store.create_run(&run, &workflow.source)?,
+        }
         if self.inner.cached_workflow(&workflow.sha256).is_none() {
             self.inner.cache_workflow(Arc::new(workflow.clone()));
         }
@@ -331,6 +355,12 @@ impl Engine {
             }
         }
         let _active = Active(&self.inner, run_id);
+        // A queued run waits for its slot: `admit_queued` makes it pending first.
+        if let Some(run) = self.inner.store.run(run_id)?
+            && run.status == RunStatus::Queued
+        {
+            return Err(EngineError::RunQueued(run_id.to_string()));
+        }
         // Another process sharing the store may be executing it.
         if !self.inner.store.claim(run_id)? {
             return Err(EngineError::RunActive(run_id.to_string()));
@@ -439,7 +469,8 @@ impl Engine {
         }
     }
 
-    /// Runs that have not finished: pending, or interrupted while running.
+    /// Runs that have not finished: pending, or interrupted while running (not the queued
+    /// ones: they start when [`Engine::admit_queued`] leaves them a slot).
     pub fn unfinished_runs(&self) -> Result<Vec<RunRecord>, EngineError> {
         let active = self.inner.active.lock().expect("active runs lock").clone();
         Ok(self
@@ -447,8 +478,33 @@ impl Engine {
             .store
             .runs()?
             .into_iter()
-            .filter(|r| !r.status.is_finished() && !active.contains_key(&r.id))
+            .filter(|r| {
+                !r.status.is_finished()
+                    && r.status != RunStatus::Queued
+                    && !active.contains_key(&r.id)
+            })
             .collect())
+    }
+
+    /// Makes pending every queued run that its workflow's `concurrency:` limits (those of
+    /// the text the oldest queued run of the workflow is pinned to) leave a slot for now;
+    /// returns their ids, for the caller to execute. Call it when runs end, and now and then
+    /// (after a restart, or when another process's runs ended).
+    pub fn admit_queued(&self) -> Result<Vec<String>, EngineError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut admitted = Vec::new();
+        for run in self.inner.store.queued_runs()? {
+            if !seen.insert(run.workflow_name.clone()) {
+                continue;
+            }
+            let limits = self
+                .inner
+                .workflow_of(&run)?
+                .concurrency
+                .unwrap_or_default();
+            admitted.extend(self.inner.store.admit_queued(&run.workflow_name, &limits)?);
+        }
+        Ok(admitted)
     }
 
     /// A run and all its nodes (pending ones included), in the order of its workflow's steps.

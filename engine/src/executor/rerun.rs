@@ -14,7 +14,8 @@ impl Engine {
     /// failed and cancelled steps and every step downstream of them (succeeded ones too:
     /// their inputs may change) become pending, keeping their attempt count and history; the
     /// other steps keep their outputs. Returns the run, pending and durable; execute it with
-    /// [`Engine::execute`]. A paid step that runs again reserves under its new round's id.
+    /// [`Engine::execute`] — or queued, when its workflow's concurrency limits leave it no
+    /// slot now ([`Engine::admit_queued`] starts it). A paid step that runs again reserves under its new round's id.
     pub async fn retry(&self, run_id: &str) -> Result<RunRecord, EngineError> {
         let report = self.finished_report(run_id)?;
         if report.run.status == RunStatus::Succeeded {
@@ -40,7 +41,16 @@ impl Engine {
         run.finished_at = None;
         run.error = None;
         run.warnings.clear();
-        self.inner.store.commit(None, Some(&run), None)?;
+        match &workflow.concurrency {
+            // Like a new run, it waits as queued when its limits leave it no slot now.
+            Some(limits) => {
+                run.status = self
+                    .inner
+                    .store
+                    .create_run_limited(&run, &workflow.source, limits)?;
+            }
+            None => self.inner.store.commit(None, Some(&run), None)?,
+        }
         self.inner.durable().await?;
         Ok(run)
     }
@@ -50,7 +60,7 @@ impl Engine {
     /// merged over the parent's (checked like any run's); the other steps take the parent's
     /// outputs without running and without a charge — except those the parent did not
     /// finish with an output (failed, cancelled), which run too. Returns the new run, pending
-    /// and durable; execute it with [`Engine::execute`].
+    /// (or queued, as a retried run) and durable; execute it with [`Engine::execute`].
     pub async fn replay(
         &self,
         run_id: &str,
@@ -102,7 +112,15 @@ impl Engine {
             node.reused_from = Some(parent.id.clone());
             self.inner.store.commit(Some(&node), None, None)?;
         }
-        self.inner.store.create_run(&run, &workflow.source)?;
+        match &workflow.concurrency {
+            Some(limits) => {
+                run.status = self
+                    .inner
+                    .store
+                    .create_run_limited(&run, &workflow.source, limits)?;
+            }
+            None => self.inner.store.create_run(&run, &workflow.source)?,
+        }
         self.inner.durable().await?;
         Ok(run)
     }
@@ -121,6 +139,10 @@ impl Engine {
             RunStatus::Running => Err(EngineError::RunUnfinished {
                 id: run_id.to_string(),
                 status: "interrupted",
+            }),
+            RunStatus::Queued => Err(EngineError::RunUnfinished {
+                id: run_id.to_string(),
+                status: "queued",
             }),
             _ => Ok(report),
         }

@@ -5,10 +5,14 @@
 //! at all, as one [`Batch`] of the data directory's [`Database`] (sled behind a write-ahead
 //! log of our own, `wal`, so a durable commit is one write and one `fdatasync`).
 
+mod admission;
+mod deliveries;
 pub mod postgres;
 mod records;
 mod sled;
 
+pub use admission::{Contender, RunLimits, admit};
+pub use deliveries::{DeliveryAttempt, DeliveryRecord, DeliveryStatus};
 pub use postgres::{PgStore, PgStoreOptions};
 pub use records::{
     AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms,
@@ -67,6 +71,30 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// The workflow text with this sha256, as a run was started with it.
     fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError>;
+
+    /// Writes a new run of a workflow with `concurrency:` limits (or one retried: the same
+    /// record again, going on): as `create_run`, with the
+    /// status decided in the same atomic step as the count of the workflow's runs holding
+    /// slots ([`admit`]; on PostgreSQL across workers): `pending` if the limits leave it a
+    /// slot now, else `queued`. Returns the status written.
+    fn create_run_limited(
+        &self,
+        run: &RunRecord,
+        workflow_source: &str,
+        limits: &RunLimits,
+    ) -> Result<RunStatus, EngineError>;
+
+    /// Makes pending the queued runs of workflow `workflow_name` that `limits` leave slots
+    /// for now ([`admit`], counted and changed in one atomic step); returns their ids, for
+    /// the caller to execute (on PostgreSQL this process holds their leases).
+    fn admit_queued(
+        &self,
+        workflow_name: &str,
+        limits: &RunLimits,
+    ) -> Result<Vec<String>, EngineError>;
+
+    /// Every queued run, oldest first.
+    fn queued_runs(&self) -> Result<Vec<RunRecord>, EngineError>;
 
     /// Writes a node record, optionally its run record, and `work`'s writes in one
     /// transaction. If `work` refuses, nothing is written and the refusal is returned.
@@ -137,4 +165,25 @@ pub trait StateStore: Send + Sync + 'static {
     fn shared(&self) -> bool {
         false
     }
+
+    // Completion callbacks: a finished run with a callback gets a delivery queued by
+    // `commit`, in the final state's own transaction (`DeliveryRecord::for_finished_run`).
+
+    /// Claims up to `limit` pending deliveries due at `now`, oldest due first, for `hold_ms`:
+    /// until then no other claim takes them (on PostgreSQL, across workers). Each comes back
+    /// with its [`DeliveryRecord::claim`] token set.
+    fn claim_deliveries(
+        &self,
+        now: u64,
+        hold_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, EngineError>;
+
+    /// Writes a delivery the caller claimed with `claim` (its new status, due time, attempts);
+    /// `false`, writing nothing, if that claim is no longer the delivery's (it ran out and
+    /// another sender claimed it).
+    fn save_delivery(&self, delivery: &DeliveryRecord, claim: &str) -> Result<bool, EngineError>;
+
+    /// The run's deliveries, oldest first.
+    fn deliveries(&self, run_id: &str) -> Result<Vec<DeliveryRecord>, EngineError>;
 }

@@ -16,6 +16,9 @@ pub fn now_ms() -> u64 {
 pub enum RunStatus {
     /// Created (or retried with `runs retry`), not yet started.
     Pending,
+    /// Waiting for a slot of its workflow's `concurrency:` limits; becomes pending, in
+    /// turn, when one frees.
+    Queued,
     /// Being executed, or interrupted if no process is executing it (resumable).
     Running,
     Succeeded,
@@ -34,6 +37,7 @@ impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Pending => "pending",
+            RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
@@ -119,6 +123,11 @@ pub struct RunRecord {
     /// `continue_on_error`. Empty for a clean success, so apps tell the two apart by it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<RunWarning>,
+    /// Where the run's end is reported (a URL the caller gave; the binary checks and calls
+    /// it). Each time the run finishes, the store queues a [`super::DeliveryRecord`] in the
+    /// same transaction as the final state, so a crash cannot lose the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
 }
 
 /// A tolerated failure in a run ([`RunRecord::warnings`]).

@@ -50,6 +50,10 @@ pub enum Code {
     /// A status function (`always()`, `failure()` …) used outside `when:`, not called, or
     /// called with arguments.
     StatusFunction,
+    /// `concurrency:` that is not a mapping of limits, each a whole number of runs ≥ 1.
+    BadConcurrency,
+    /// A `per_user` limit above `per_workflow`: no user could ever reach it.
+    UnreachableConcurrency,
 }
 
 impl Code {
@@ -70,6 +74,8 @@ impl Code {
             Code::BadInput => "TP017",
             Code::NoSteps => "TP018",
             Code::StatusFunction => "TP019",
+            Code::BadConcurrency => "TP025",
+            Code::UnreachableConcurrency => "TP026",
         }
     }
 }

@@ -218,6 +218,7 @@ fn check(
     let inputs = check_inputs(fields.remove("inputs"), report);
     let input_names: BTreeSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
     let checks = check_checks(fields.remove("checks"), &input_names, report);
+    let concurrency = check_concurrency(fields.remove("concurrency"), report);
 
     let defaults: DefaultsSpec = match fields.remove("defaults") {
         None => DefaultsSpec::default(),
@@ -517,6 +518,7 @@ fn check(
         steps,
         parallelism: defaults.parallelism,
         checks,
+        concurrency,
     })
 }
 
@@ -594,6 +596,86 @@ fn check_checks(
         });
     }
     checks
+}
+
+/// `concurrency: { per_user: N, per_workflow: M }`: each limit a whole number ≥ 1, at least
+/// one of them, and `per_user` no more than `per_workflow`.
+fn check_concurrency(
+    value: Option<serde_yaml::Value>,
+    report: &mut Report,
+) -> Option<crate::store::RunLimits> {
+    let value = value?;
+    let serde_yaml::Value::Mapping(fields) = value else {
+        report.add(
+            Code::BadConcurrency,
+            None,
+            &["concurrency"],
+            "`concurrency` must be a mapping of limits: `{ per_user: 2, per_workflow: 50 }`",
+        );
+        return None;
+    };
+    let mut limits = crate::store::RunLimits::default();
+    let mut valid = true;
+    for (key, value) in fields {
+        let key = key.as_str().unwrap_or_default().to_string();
+        let slot = match key.as_str() {
+            "per_user" => &mut limits.per_user,
+            "per_workflow" => &mut limits.per_workflow,
+            _ => {
+                report.add(
+                    Code::UnknownField,
+                    None,
+                    &["concurrency", &key],
+                    format!(
+                        "unknown field `{key}` in `concurrency`, expected one of {}",
+                        spec::CONCURRENCY_FIELDS.join(", ")
+                    ),
+                );
+                valid = false;
+                continue;
+            }
+        };
+        match value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+        {
+            Some(n) => *slot = Some(n),
+            None => {
+                let shown = yaml::to_json(&value)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                report.add(
+                    Code::BadConcurrency,
+                    None,
+                    &["concurrency", &key],
+                    format!("`concurrency.{key}` must be a whole number of runs, at least 1; got {shown}"),
+                );
+                valid = false;
+            }
+        }
+    }
+    if valid && !limits.is_limited() {
+        report.add(
+            Code::BadConcurrency,
+            None,
+            &["concurrency"],
+            "`concurrency` names no limit: give `per_user`, `per_workflow` or both",
+        );
+    }
+    if let (Some(user), Some(workflow)) = (limits.per_user, limits.per_workflow)
+        && user > workflow
+    {
+        report.add(
+            Code::UnreachableConcurrency,
+            None,
+            &["concurrency", "per_user"],
+            format!(
+                "`concurrency.per_user` ({user}) is above `per_workflow` ({workflow}): no user could reach it; lower it or raise `per_workflow`"
+            ),
+        );
+    }
+    limits.is_limited().then_some(limits)
 }
 
 fn check_reference(

@@ -37,6 +37,9 @@ pub struct Workflow {
     /// Rules over the inputs together (`checks:`), checked with the inputs before a run is
     /// recorded.
     pub checks: Vec<InputCheck>,
+    /// At most this many runs at once, per user and in all (`concurrency:`); the rest wait
+    /// as `queued`.
+    pub concurrency: Option<crate::store::RunLimits>,
 }
 
 /// A rule over a run's inputs (`checks:` in the YAML).

@@ -10,8 +10,12 @@ pub const TOP_LEVEL_FIELDS: &[&str] = &[
     "inputs",
     "defaults",
     "checks",
+    "concurrency",
     "steps",
 ];
+
+/// The fields of `concurrency:`.
+pub const CONCURRENCY_FIELDS: &[&str] = &["per_user", "per_workflow"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

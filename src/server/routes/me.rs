@@ -1,7 +1,9 @@
-//! The caller's own credits (balance and ledger history) and AI operation log.
+//! The caller's own credits (balance and ledger history), AI operation log and webhook
+//! secret.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use techpack_engine::credits::Ledger;
@@ -28,6 +30,21 @@ pub async fn credits(
         "granted": balance.granted,
         "history": history,
     })))
+}
+
+/// `POST /api/me/webhook-secret`: a new secret for the caller's completion callbacks,
+/// replacing the previous one (callbacks sent from now on are signed with it). Answered this
+/// once; the server keeps it only to sign.
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let users = state.users.clone();
+    let secret = tokio::task::spawn_blocking(move || users.rotate_webhook_secret(&user.name))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(json!({ "secret": secret }))))
 }
 
 /// `GET /api/logs?run=ID`.

@@ -20,7 +20,7 @@ use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::{ApiError, ErrorCode};
 use crate::server::idempotency::IdempotentRun;
-use crate::server::views::{EventView, ReportView, RunEndView, WorkflowView};
+use crate::server::views::{DeliveryView, EventView, ReportView, RunEndView, WorkflowView};
 
 /// Any signed-in caller: a user, or the admin (who edits them in the console).
 pub async fn list_workflows(
@@ -37,13 +37,48 @@ pub async fn list_workflows(
 pub struct Trigger {
     #[serde(default)]
     inputs: Map<String, Value>,
+    /// Where the run's end is POSTed, signed with the caller's webhook secret.
+    #[serde(default)]
+    callback: Option<CallbackRequest>,
 }
 
-fn accepted(run_id: &str, replayed: bool) -> (StatusCode, Json<Value>) {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackRequest {
+    url: String,
+}
+
+/// The callback URL if the operator's rules allow it (checked on the addresses its host
+/// resolves to now; the sender checks again at every attempt) and the caller can sign it.
+async fn accepted_callback(
+    state: &AppState,
+    user: &crate::users::User,
+    callback: Option<&CallbackRequest>,
+) -> Result<Option<String>, ApiError> {
+    let Some(callback) = callback else {
+        return Ok(None);
+    };
+    let refused = |e: crate::server::callbacks::Refused| {
+        ApiError::of(ErrorCode::CallbackRefused, e.to_string())
+    };
+    let target = state.callbacks.check(&callback.url).map_err(refused)?;
+    state.callbacks.resolve(&target).await.map_err(refused)?;
+    if user.webhook_secret().is_none() {
+        return Err(ApiError::of(
+            ErrorCode::WebhookSecretMissing,
+            "a run with a callback needs a webhook secret to sign it: create one with `POST /api/me/webhook-secret`",
+        ));
+    }
+    Ok(Some(callback.url.clone()))
+}
+
+fn accepted(run_id: &str, replayed: bool, status: RunStatus) -> (StatusCode, Json<Value>) {
     (
         StatusCode::ACCEPTED,
-        Json(json!({ "runId": run_id, "replayed": replayed, "links": {
-            "run": format!("/api/runs/{run_id}"), "events": format!("/api/runs/{run_id}/events") } })),
+        Json(
+            json!({ "runId": run_id, "replayed": replayed, "status": status.as_str(), "links": {
+            "run": format!("/api/runs/{run_id}"), "events": format!("/api/runs/{run_id}/events") } }),
+        ),
     )
 }
 
@@ -86,7 +121,11 @@ pub async fn trigger(
                 .map_err(ApiError::internal)?
             {
                 if seen.body_sha256 == body_sha256 {
-                    return Ok(accepted(&seen.run_id, true));
+                    return Ok(accepted(
+                        &seen.run_id,
+                        true,
+                        stored_status(&state, &seen.run_id),
+                    ));
                 }
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -100,6 +139,7 @@ pub async fn trigger(
     };
 
     check_photos(&state, &user.name, &workflow, &trigger.inputs)?;
+    let callback = accepted_callback(&state, &user, trigger.callback.as_ref()).await?;
 
     let cost = credits_required(&workflow);
     if cost > 0 {
@@ -116,9 +156,12 @@ pub async fn trigger(
         }
     }
     // The run and its idempotency record become durable together, before the 202.
-    let run = state
-        .engine
-        .record_run(&workflow, trigger.inputs, Some(user.name.clone()))?;
+    let run = state.engine.record_run_with_callback(
+        &workflow,
+        trigger.inputs,
+        Some(user.name.clone()),
+        callback,
+    )?;
     if let Some((storage_key, body_sha256)) = idempotency {
         let mine = IdempotentRun {
             body_sha256: body_sha256.clone(),
@@ -131,10 +174,18 @@ pub async fn trigger(
             .map_err(ApiError::internal)?;
         if seen != mine {
             // Another request with the same key won the race: answer with its run; this run
-            // never starts and is cancelled (it holds no credits).
+            // never starts and is cancelled (it holds no credits), and nobody is told of
+            // its end.
+            let mut unreported = run.clone();
+            unreported.callback = None;
+            state.engine.store().commit(None, Some(&unreported), None)?;
             state.engine.cancel_stored(&run.id).await.ok();
             if seen.body_sha256 == body_sha256 {
-                return Ok(accepted(&seen.run_id, true));
+                return Ok(accepted(
+                    &seen.run_id,
+                    true,
+                    stored_status(&state, &seen.run_id),
+                ));
             }
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -144,8 +195,22 @@ pub async fn trigger(
         }
     }
     state.engine.durable().await?;
-    state.spawn_run(run.id.clone());
-    Ok(accepted(&run.id, false))
+    // A queued run starts when its workflow's concurrency limits leave it a slot.
+    if run.status != RunStatus::Queued {
+        state.spawn_run(run.id.clone());
+    }
+    Ok(accepted(&run.id, false, run.status))
+}
+
+/// The status of a run the caller was answered with before (a replayed trigger).
+fn stored_status(state: &AppState, run_id: &str) -> RunStatus {
+    state
+        .engine
+        .store()
+        .run(run_id)
+        .ok()
+        .flatten()
+        .map_or(RunStatus::Pending, |run| run.status)
 }
 
 /// Every uploaded photo an `images` input names must be one of the caller's (another user's
@@ -200,7 +265,19 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let report = owned_report(&state, &user.name, &id)?;
-    Ok(Json(json!(ReportView::from(&report))))
+    let mut body = json!(ReportView::from(&report));
+    let store = state.engine.store().clone();
+    let run_id = id.clone();
+    let deliveries = tokio::task::spawn_blocking(move || store.deliveries(&run_id))
+        .await
+        .map_err(ApiError::internal)??;
+    body["deliveries"] = json!(
+        deliveries
+            .iter()
+            .map(DeliveryView::from)
+            .collect::<Vec<_>>()
+    );
+    Ok(Json(body))
 }
 
 /// The caller's run, if it has not finished (a finished run answers 409).
@@ -234,7 +311,13 @@ pub async fn resume(
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    owned_unfinished(&state, &user.name, &id)?;
+    let report = owned_unfinished(&state, &user.name, &id)?;
+    if report.run.status == RunStatus::Queued {
+        return Err(ApiError::of(
+            ErrorCode::Conflict,
+            format!("run `{id}` is queued: it starts on its own when a slot of its workflow frees"),
+        ));
+    }
     if state.engine.active_runs().contains(&id) {
         return Err(ApiError::of(
             ErrorCode::RunActive,
@@ -442,7 +525,7 @@ fn rerun_accepted(run: &techpack_engine::RunRecord) -> (StatusCode, Json<Value>)
     (
         StatusCode::ACCEPTED,
         Json(
-            json!({ "runId": run.id, "parentRunId": run.parent_run_id, "links": {
+            json!({ "runId": run.id, "parentRunId": run.parent_run_id, "status": run.status.as_str(), "links": {
             "run": format!("/api/runs/{}", run.id), "events": format!("/api/runs/{}/events", run.id) } }),
         ),
     )
@@ -457,7 +540,9 @@ pub async fn retry(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     owned_report(&state, &user.name, &id)?;
     let run = state.engine.retry(&id).await.map_err(rerun_error)?;
-    state.spawn_run(run.id.clone());
+    if run.status != RunStatus::Queued {
+        state.spawn_run(run.id.clone());
+    }
     Ok(rerun_accepted(&run))
 }
 
@@ -486,6 +571,8 @@ pub async fn replay(
         .replay(&id, &replay.from, replay.inputs)
         .await
         .map_err(rerun_error)?;
-    state.spawn_run(run.id.clone());
+    if run.status != RunStatus::Queued {
+        state.spawn_run(run.id.clone());
+    }
     Ok(rerun_accepted(&run))
 }

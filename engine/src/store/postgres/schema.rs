@@ -132,4 +132,34 @@ CREATE TABLE run_events (
 CREATE INDEX run_events_by_run ON run_events (run_id, seq);
 "#,
     },
+    Migration {
+        version: 3,
+        sql: r#"
+-- Completion callbacks' outbox: a row per end of a run with a callback, inserted in the
+-- transaction of the run's final state (the primary key `run_id#round` makes a second one
+-- impossible). Senders claim due rows with FOR UPDATE SKIP LOCKED and hold them until
+-- `next_attempt_at`; only the holder of `claim` saves an attempt.
+CREATE TABLE callback_deliveries (
+    id text PRIMARY KEY,
+    run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    status text NOT NULL CHECK (status IN ('pending', 'delivered', 'abandoned')),
+    next_attempt_at bigint NOT NULL,
+    claim text,
+    record jsonb NOT NULL
+);
+CREATE INDEX callback_deliveries_due ON callback_deliveries (next_attempt_at)
+    WHERE status = 'pending';
+CREATE INDEX callback_deliveries_by_run ON callback_deliveries (run_id);
+"#,
+    },
+    Migration {
+        version: 4,
+        sql: r#"
+-- Concurrency limits count a workflow's unfinished runs (pending and running hold slots,
+-- queued ones wait); admissions take the advisory lock of the workflow's name, so that the
+-- count and what it decides are one step across workers.
+CREATE INDEX runs_contending ON runs (workflow_name, id)
+    WHERE status IN ('pending', 'running', 'queued');
+"#,
+    },
 ];

@@ -12,12 +12,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::deliveries;
 use super::ledger::{PgLedger, from_json, to_json};
 use super::pool::{PgError, PgPool, PgTxn, PoolOptions};
 use super::{migrate, schema};
 use crate::EngineError;
 use crate::executor::{RunEvent, StoredEvent};
-use crate::store::{HookError, LedgerRead, NodeRecord, RunRecord, StateStore, TxnError, TxnWork};
+use crate::store::{
+    Contender, DeliveryRecord, HookError, LedgerRead, NodeRecord, RunLimits, RunRecord, RunStatus,
+    StateStore, TxnError, TxnWork, admit,
+};
 
 /// How a [`PgStore`] is opened.
 #[derive(Debug, Clone)]
@@ -263,7 +267,141 @@ fn insert_event(txn: &mut PgTxn<'_>, event: &RunEvent) -> Result<(), PgError> {
     Ok(())
 }
 
+/// Takes the workflow's admission lock for the rest of `txn`, and reads its unfinished runs,
+/// oldest first.
+fn contenders(txn: &mut PgTxn<'_>, workflow_name: &str) -> Result<Vec<Contender>, CommitError> {
+    txn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('techpack admissions ' || $1))",
+        &[&workflow_name],
+    )?;
+    let rows = txn.query(
+        "SELECT id, owner, status FROM runs
+         WHERE workflow_name = $1 AND status IN ('pending', 'running', 'queued') ORDER BY id",
+        &[&workflow_name],
+    )?;
+    rows.iter()
+        .map(|row| {
+            let status: String = row.get(2);
+            let status = serde_json::from_value(serde_json::Value::String(status.clone()))
+                .map_err(|_| {
+                    CommitError::Engine(EngineError::Corrupt {
+                        what: format!("run {}", row.get::<_, String>(0)),
+                        error: format!("unknown status `{status}`"),
+                    })
+                })?;
+            Ok(Contender {
+                run_id: row.get(0),
+                owner: row.get(1),
+                status,
+            })
+        })
+        .collect()
+}
+
+impl PgStore {
+    /// Inserts the lease of a run this worker is about to execute (new, or just admitted).
+    fn take_new_lease(&self, txn: &mut PgTxn<'_>, run_id: &str) -> Result<i64, PgError> {
+        let row = txn.query_one(
+            "INSERT INTO run_leases (run_id, owner, fence, expires_at)
+             VALUES ($1, $2, 1, now() + $3::text::interval)
+             ON CONFLICT (run_id) DO UPDATE
+                 SET owner = $2, fence = run_leases.fence + 1,
+                     expires_at = now() + $3::text::interval, cancel_requested = false
+             RETURNING fence",
+            &[&run_id, &self.leases.worker, &self.leases.lease_interval()],
+        )?;
+        Ok(row.get(0))
+    }
+}
+
 impl StateStore for PgStore {
+    fn create_run_limited(
+        &self,
+        run: &RunRecord,
+        workflow_source: &str,
+        limits: &RunLimits,
+    ) -> Result<RunStatus, EngineError> {
+        let (status, fence) = self.pool.transaction(|txn| {
+            let mut contenders = contenders(txn, &run.workflow_name)?;
+            contenders.push(Contender {
+                run_id: run.id.clone(),
+                owner: run.owner.clone(),
+                status: RunStatus::Queued,
+            });
+            let mut run = run.clone();
+            if !admit(limits, &contenders).contains(&run.id) {
+                run.status = RunStatus::Queued;
+            }
+            txn.execute(
+                "INSERT INTO workflows (sha256, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&run.workflow_sha256, &workflow_source],
+            )?;
+            upsert_run(txn, &run)?;
+            // A queued run has no lease: nobody executes it until it is admitted.
+            let fence = match run.status {
+                RunStatus::Queued => None,
+                _ => Some(self.take_new_lease(txn, &run.id)?),
+            };
+            Ok::<_, CommitError>((run.status, fence))
+        })?;
+        if let Some(fence) = fence {
+            self.leases
+                .held
+                .lock()
+                .expect("leases lock")
+                .insert(run.id.clone(), fence);
+        }
+        Ok(status)
+    }
+
+    fn admit_queued(
+        &self,
+        workflow_name: &str,
+        limits: &RunLimits,
+    ) -> Result<Vec<String>, EngineError> {
+        let admitted = self.pool.transaction(|txn| {
+            let chosen = admit(limits, &contenders(txn, workflow_name)?);
+            let mut admitted = Vec::new();
+            for id in chosen {
+                let Some(row) = txn.query_opt(
+                    "SELECT record FROM runs WHERE id = $1 AND status = 'queued' FOR UPDATE",
+                    &[&id],
+                )?
+                else {
+                    continue;
+                };
+                let mut run: RunRecord =
+                    from_json(&format!("run {id}"), row.get(0)).map_err(CommitError::Engine)?;
+                run.status = RunStatus::Pending;
+                upsert_run(txn, &run)?;
+                insert_event(txn, &RunEvent::of_run(&run))?;
+                let fence = self.take_new_lease(txn, &id)?;
+                admitted.push((id, fence));
+            }
+            Ok::<_, CommitError>(admitted)
+        })?;
+        let mut held = self.leases.held.lock().expect("leases lock");
+        Ok(admitted
+            .into_iter()
+            .map(|(id, fence)| {
+                held.insert(id.clone(), fence);
+                id
+            })
+            .collect())
+    }
+
+    fn queued_runs(&self) -> Result<Vec<RunRecord>, EngineError> {
+        self.pool
+            .query(
+                "SELECT record FROM runs WHERE status = 'queued' ORDER BY id",
+                &[],
+            )
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| from_json("a queued run", row.get(0)))
+            .collect()
+    }
+
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
         let lease = self.leases.lease_interval();
         self.pool
@@ -338,6 +476,7 @@ impl StateStore for PgStore {
                 insert_event(txn, &RunEvent::of_run(run))?;
                 if finished {
                     txn.execute("DELETE FROM run_leases WHERE run_id = $1", &[&run.id])?;
+                    deliveries::queue_for(txn, run)?;
                 }
             }
             Ok::<_, CommitError>(())
@@ -526,5 +665,22 @@ impl StateStore for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn claim_deliveries(
+        &self,
+        now: u64,
+        hold_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, EngineError> {
+        deliveries::claim(&self.pool, now, hold_ms, limit)
+    }
+
+    fn save_delivery(&self, delivery: &DeliveryRecord, claim: &str) -> Result<bool, EngineError> {
+        deliveries::save(&self.pool, delivery, claim)
+    }
+
+    fn deliveries(&self, run_id: &str) -> Result<Vec<DeliveryRecord>, EngineError> {
+        deliveries::of_run(&self.pool, run_id)
     }
 }

@@ -1,5 +1,5 @@
-//! The sled implementation of [`StateStore`]: four trees of JSON records in the data
-//! directory's [`Database`], one atomic write (a [`Batch`]) per transition.
+//! The sled implementation of [`StateStore`]: trees of JSON records in the data directory's
+//! [`Database`], one atomic write (a [`Batch`]) per transition.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -7,7 +7,10 @@ use std::sync::Mutex;
 use super::database::{Batch, Database, Tree, store_error};
 use super::ledger::LedgerView;
 use crate::EngineError;
-use crate::store::{HookError, LedgerRead, NodeRecord, RunRecord, StateStore, TxnError, TxnWork};
+use crate::store::{
+    Contender, DeliveryRecord, DeliveryStatus, HookError, LedgerRead, NodeRecord, RunLimits,
+    RunRecord, RunStatus, StateStore, TxnError, TxnWork, admit,
+};
 
 /// The engine's records in a data directory.
 pub struct SledStore {
@@ -20,9 +23,22 @@ pub struct SledStore {
     workflows: Tree,
     /// Keys owned by lifecycle hooks (e.g. the credit ledger), written in node transactions.
     hooks: Tree,
+    /// `workflow name \0 run id` -> the run's owner and status, for the unfinished runs only:
+    /// what concurrency limits count, without reading every run ever stored.
+    unfinished: Tree,
+    /// Held while runs are admitted (created under limits, or taken from the queue): the
+    /// count of runs holding slots and the change it decides are one step.
+    admissions: Mutex<()>,
+    /// `run_id#round` -> [`DeliveryRecord`]: completion callbacks, queued with a run's end.
+    deliveries: Tree,
+    /// `next_attempt_at (20 digits)/delivery id` -> nothing, for the pending deliveries: the
+    /// due ones are a prefix scan away, however many were delivered before.
+    deliveries_due: Tree,
     /// Held while a transition with hook work reads and writes the hook keyspace, and while
     /// that keyspace is read from outside: hooks read what the transitions before them wrote.
     transitions: Mutex<()>,
+    /// Held while deliveries are claimed or saved: a claim reads, then writes.
+    delivery_claims: Mutex<()>,
 }
 
 impl SledStore {
@@ -35,10 +51,16 @@ impl SledStore {
             nodes: tree("nodes")?,
             workflows: tree("workflows")?,
             hooks: tree("hooks")?,
+            unfinished: tree("runs/unfinished")?,
+            admissions: Mutex::new(()),
+            deliveries: tree("deliveries")?,
+            deliveries_due: tree("deliveries/due")?,
             transitions: Mutex::new(()),
+            delivery_claims: Mutex::new(()),
             db,
         };
         store.move_inline_workflow_texts()?;
+        store.index_unfinished_runs()?;
         Ok(store)
     }
 
@@ -74,11 +96,106 @@ impl SledStore {
         self.flush()
     }
 
+    /// Stores written before the index of unfinished runs existed: index them, once.
+    fn index_unfinished_runs(&self) -> Result<(), EngineError> {
+        const INDEXED: &[u8] = b"unfinished runs indexed";
+        if self.workflows.contains_key(INDEXED).map_err(store_error)? {
+            return Ok(());
+        }
+        let mut batch = Batch::default();
+        for run in self.runs()? {
+            self.index_run(&mut batch, &run);
+        }
+        // With the entries, atomically; made durable by the next flush (until then a crash
+        // loses both, and the next open indexes again).
+        batch.insert(&self.workflows, INDEXED, &b""[..]);
+        self.db.apply(batch).map_err(store_error)
+    }
+
+    /// Keeps `run`'s entry in the index of unfinished runs as its status says.
+    fn index_run(&self, batch: &mut Batch, run: &RunRecord) {
+        let key = unfinished_key(&run.workflow_name, &run.id);
+        if run.status.is_finished() {
+            batch.remove(&self.unfinished, key);
+        } else {
+            let entry = serde_json::json!({ "owner": run.owner, "status": run.status });
+            batch.insert(&self.unfinished, key, encode(&entry));
+        }
+    }
+
+    /// The workflow's unfinished runs, oldest first, as admission counts them.
+    fn contenders(&self, workflow_name: &str) -> Result<Vec<Contender>, EngineError> {
+        let prefix = unfinished_key(workflow_name, "");
+        self.unfinished
+            .scan_prefix(&prefix)
+            .map_err(store_error)?
+            .into_iter()
+            .map(|(key, bytes)| {
+                let entry: UnfinishedEntry = decode("an unfinished run's index entry", &bytes)?;
+                Ok(Contender {
+                    run_id: String::from_utf8_lossy(&key[prefix.len()..]).into_owned(),
+                    owner: entry.owner,
+                    status: entry.status,
+                })
+            })
+            .collect()
+    }
+
+    fn admission_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.admissions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The data directory's database, for other parts that keep their own trees beside the
     /// engine's: their writes are committed by the same flushes.
     pub fn db(&self) -> &Database {
         &self.db
     }
+}
+
+fn due_key(delivery: &DeliveryRecord) -> Vec<u8> {
+    format!("{:020}/{}", delivery.next_attempt_at, delivery.id).into_bytes()
+}
+
+impl SledStore {
+    /// Writes `delivery` into `batch`, moving its due-index entry from where `previous` had it.
+    fn put_delivery(
+        &self,
+        batch: &mut Batch,
+        delivery: &DeliveryRecord,
+        previous: Option<&DeliveryRecord>,
+    ) {
+        if let Some(previous) = previous.filter(|p| p.status == DeliveryStatus::Pending) {
+            batch.remove(&self.deliveries_due, due_key(previous));
+        }
+        if delivery.status == DeliveryStatus::Pending {
+            batch.insert(&self.deliveries_due, due_key(delivery), &b""[..]);
+        }
+        batch.insert(&self.deliveries, delivery.id.as_bytes(), encode(delivery));
+    }
+
+    fn delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, EngineError> {
+        match self.deliveries.get(id.as_bytes()).map_err(store_error)? {
+            Some(bytes) => Ok(Some(decode(&format!("delivery {id}"), &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn claim_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.delivery_claims
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What the index of unfinished runs keeps of each.
+#[derive(serde::Deserialize)]
+struct UnfinishedEntry {
+    owner: Option<String>,
+    status: RunStatus,
+}
+
+fn unfinished_key(workflow_name: &str, run_id: &str) -> Vec<u8> {
+    format!("{workflow_name}\0{run_id}").into_bytes()
 }
 
 fn node_key(run_id: &str, step_id: &str) -> Vec<u8> {
@@ -105,7 +222,68 @@ impl StateStore for SledStore {
             batch.insert(&self.workflows, sha, workflow_source.as_bytes());
         }
         batch.insert(&self.runs, run.id.as_bytes(), encode(run));
+        self.index_run(&mut batch, run);
         self.db.apply(batch).map_err(store_error)
+    }
+
+    fn create_run_limited(
+        &self,
+        run: &RunRecord,
+        workflow_source: &str,
+        limits: &RunLimits,
+    ) -> Result<RunStatus, EngineError> {
+        let _admissions = self.admission_lock();
+        let mut contenders = self.contenders(&run.workflow_name)?;
+        contenders.push(Contender {
+            run_id: run.id.clone(),
+            owner: run.owner.clone(),
+            status: RunStatus::Queued,
+        });
+        let mut run = run.clone();
+        if !admit(limits, &contenders).contains(&run.id) {
+            run.status = RunStatus::Queued;
+        }
+        self.create_run(&run, workflow_source)?;
+        Ok(run.status)
+    }
+
+    fn admit_queued(
+        &self,
+        workflow_name: &str,
+        limits: &RunLimits,
+    ) -> Result<Vec<String>, EngineError> {
+        let _admissions = self.admission_lock();
+        let admitted = admit(limits, &self.contenders(workflow_name)?);
+        let mut batch = Batch::default();
+        for id in &admitted {
+            let Some(mut run) = self.run(id)? else {
+                continue;
+            };
+            run.status = RunStatus::Pending;
+            batch.insert(&self.runs, run.id.as_bytes(), encode(&run));
+            self.index_run(&mut batch, &run);
+        }
+        self.db.apply(batch).map_err(store_error)?;
+        Ok(admitted)
+    }
+
+    fn queued_runs(&self) -> Result<Vec<RunRecord>, EngineError> {
+        let mut queued = Vec::new();
+        for (key, bytes) in self.unfinished.iter().map_err(store_error)? {
+            let entry: UnfinishedEntry = decode("an unfinished run's index entry", &bytes)?;
+            if entry.status != RunStatus::Queued {
+                continue;
+            }
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let Some((_, id)) = key.split_once('\0') else {
+                continue;
+            };
+            if let Some(run) = self.run(id)?.filter(|r| r.status == RunStatus::Queued) {
+                queued.push(run);
+            }
+        }
+        queued.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(queued)
     }
 
     fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError> {
@@ -157,6 +335,19 @@ impl StateStore for SledStore {
         }
         if let Some(run) = run {
             batch.insert(&self.runs, run.id.as_bytes(), encode(run));
+            self.index_run(&mut batch, run);
+            // The run's end and the report of it are written together (once per end).
+            if let Some(delivery) = DeliveryRecord::for_finished_run(run) {
+                let _claims = self.claim_lock();
+                if !self
+                    .deliveries
+                    .contains_key(delivery.id.as_bytes())
+                    .map_err(store_error)?
+                {
+                    self.put_delivery(&mut batch, &delivery, None);
+                }
+                return self.db.apply(batch).map_err(store_error);
+            }
         }
         self.db.apply(batch).map_err(store_error)
     }
@@ -198,6 +389,70 @@ impl StateStore for SledStore {
             TxnError::Failed(error) => error,
             TxnError::Conflict(message) => EngineError::Store(message),
         })
+    }
+
+    fn claim_deliveries(
+        &self,
+        now: u64,
+        hold_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, EngineError> {
+        let _claims = self.claim_lock();
+        let mut claimed = Vec::new();
+        let mut batch = Batch::default();
+        let token = uuid::Uuid::now_v7().simple().to_string();
+        for (key, _) in self.deliveries_due.iter().map_err(store_error)? {
+            if claimed.len() >= limit {
+                break;
+            }
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let Some((due, id)) = key.split_once('/') else {
+                continue;
+            };
+            if due.parse::<u64>().map_or(true, |due| due > now) {
+                break;
+            }
+            let Some(previous) = self.delivery(id)? else {
+                batch.remove(&self.deliveries_due, key.as_bytes());
+                continue;
+            };
+            let mut delivery = previous.clone();
+            delivery.claim = Some(token.clone());
+            delivery.next_attempt_at = now.saturating_add(hold_ms);
+            self.put_delivery(&mut batch, &delivery, Some(&previous));
+            claimed.push(delivery);
+        }
+        self.db.apply(batch).map_err(store_error)?;
+        Ok(claimed)
+    }
+
+    fn save_delivery(&self, delivery: &DeliveryRecord, claim: &str) -> Result<bool, EngineError> {
+        let _claims = self.claim_lock();
+        let Some(previous) = self.delivery(&delivery.id)? else {
+            return Ok(false);
+        };
+        if previous.claim.as_deref() != Some(claim) {
+            return Ok(false);
+        }
+        let mut batch = Batch::default();
+        self.put_delivery(&mut batch, delivery, Some(&previous));
+        self.db.apply(batch).map_err(store_error)?;
+        // An attempt stays on the run's record across a crash (a claim need not: lost, it
+        // only makes the delivery due again at once).
+        self.flush()?;
+        Ok(true)
+    }
+
+    fn deliveries(&self, run_id: &str) -> Result<Vec<DeliveryRecord>, EngineError> {
+        let mut deliveries: Vec<DeliveryRecord> = self
+            .deliveries
+            .scan_prefix(format!("{run_id}#").as_bytes())
+            .map_err(store_error)?
+            .into_iter()
+            .map(|(key, bytes)| decode(&String::from_utf8_lossy(&key), &bytes))
+            .collect::<Result<_, _>>()?;
+        deliveries.sort_by_key(|d| d.round);
+        Ok(deliveries)
     }
 }
 
