@@ -14,7 +14,9 @@ use crate::services::{ImageChoice, RemoteProviders, VisionChoice};
 
 /// Builds HTTP providers from endpoint settings; a step's `model` replaces the default.
 pub struct HttpProviders {
-    http: reqwest::Client,
+    /// Made when a run first asks for a remote provider: building its TLS configuration
+    /// (the root certificates) is work a run of local steps should not pay for at start-up.
+    http: std::sync::OnceLock<reqwest::Client>,
     limits: DecodeLimits,
     openai: OpenAiConfig,
     gemini: GeminiConfig,
@@ -32,11 +34,17 @@ impl HttpProviders {
 
     pub fn new(limits: DecodeLimits, openai: OpenAiConfig, gemini: GeminiConfig) -> Self {
         HttpProviders {
-            http: reqwest::Client::new(),
+            http: std::sync::OnceLock::new(),
             limits,
             openai,
             gemini,
         }
+    }
+}
+
+impl HttpProviders {
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(reqwest::Client::new)
     }
 }
 
@@ -52,7 +60,7 @@ impl RemoteProviders for HttpProviders {
                 if let Some(model) = model {
                     config.model = model.to_string();
                 }
-                let client = OpenAiClient::new(config, self.http.clone());
+                let client = OpenAiClient::new(config, self.http().clone());
                 Ok(Arc::new(OpenAiVision { client }))
             }
             VisionChoice::Local => Err(ProviderError::Local(
@@ -72,7 +80,7 @@ impl RemoteProviders for HttpProviders {
                 if let Some(model) = model {
                     config.model = model.to_string();
                 }
-                let client = GeminiClient::new(config, self.http.clone());
+                let client = GeminiClient::new(config, self.http().clone());
                 Ok(Arc::new(GeminiImaging {
                     client,
                     limits: self.limits,
