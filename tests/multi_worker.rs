@@ -350,15 +350,38 @@ fn fifty_paid_runs_over_two_workers_spend_exactly_the_credits_there_are() {
     let workers = [worker(&a, &workflows, &url), worker(&b, &workflows, &url)];
     let token = workers[0].user("joan", 10);
 
+    // A trigger is refused with 402 once the runs started before it hold every credit; the
+    // others are accepted and refused, if at all, when their paid step would start.
     let runs: Vec<(usize, String)> = std::thread::scope(|scope| {
         let triggers: Vec<_> = (0..50)
             .map(|i| {
                 let (workers, token) = (&workers, &token);
-                scope.spawn(move || (i % 2, trigger(&workers[i % 2], token, "paid-one")))
+                scope.spawn(move || {
+                    let (status, body) = workers[i % 2].send(
+                        "POST",
+                        "/api/workflows/paid-one/runs",
+                        Some(token),
+                        Some(json!({ "inputs": {} })),
+                    );
+                    match status {
+                        StatusCode::ACCEPTED => {
+                            Some((i % 2, body["runId"].as_str().unwrap().to_string()))
+                        }
+                        StatusCode::PAYMENT_REQUIRED => {
+                            assert_eq!(body["error"]["code"], "insufficient_credits", "{body}");
+                            None
+                        }
+                        other => panic!("trigger answered {other}: {body}"),
+                    }
+                })
             })
             .collect();
-        triggers.into_iter().map(|t| t.join().unwrap()).collect()
+        triggers
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect()
     });
+    assert!(runs.len() >= 10, "every run the credits cover is accepted");
     let mut succeeded = 0;
     for (on, run) in &runs {
         let body = workers[*on].wait_finished(&token, run);
