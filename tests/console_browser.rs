@@ -407,6 +407,13 @@ fn the_yaml_editor_marks_the_bad_line_and_saves_only_valid_text() {
         "return document.querySelector('main table')?.innerText.includes('three-steps.yaml')",
     );
     b.screenshot("workflows");
+    // A user's page tells the admin so, without signing them out.
+    b.open(&server.url("/runs"));
+    b.wait(
+        "the note",
+        SECONDS,
+        "return document.querySelector('main h1')?.innerText === 'For users'",
+    );
     b.open(&server.url("/workflows/three-steps/edit"));
     b.wait(
         "valid",
@@ -458,7 +465,13 @@ fn the_yaml_editor_marks_the_bad_line_and_saves_only_valid_text() {
         std::fs::read_to_string(setup._dir.path().join("workflows/three-steps.yaml")).unwrap();
     assert_eq!(on_disk, FIXED);
     b.screenshot("editor-saved");
-    no_console_errors(b, &["/api/session - Failed to load resource"]);
+    no_console_errors(
+        b,
+        &[
+            "/api/session - Failed to load resource",
+            "/api/runs? - Failed to load resource: the server responded with a status of 401",
+        ],
+    );
 }
 
 #[test]

@@ -79,6 +79,11 @@ async function show() {
     const page = await import(`./pages/${name}.js`);
     leave = (await page.render(main, params, { go, me, signedIn })) || null;
   } catch (e) {
+    if (e instanceof ApiError && e.status === 401 && session?.admin) {
+      // The admin's session is fine; this page shows a user's things.
+      mount(main, h('h1', { text: 'For users' }), notice('info', 'Signed in as the admin, who manages workflows and users. Sign in with a user\'s token to see runs, products and credits.'));
+      return;
+    }
     if (e instanceof ApiError && e.status === 401) {
       session = null;
       go(`/signin?next=${encodeURIComponent(path)}`, { replace: true });
