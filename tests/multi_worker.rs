@@ -306,18 +306,28 @@ fn any_worker_streams_a_run_another_executes_through_a_takeover() {
             "the stream ends with the run: {kinds:#?}"
         );
         for step in ["two", "three"] {
-            let running = kinds.iter().position(|k| *k == format!("node {step} running"));
-            let done = kinds.iter().position(|k| *k == format!("node {step} succeeded"));
+            let running = kinds
+                .iter()
+                .position(|k| *k == format!("node {step} running"));
+            let done = kinds
+                .iter()
+                .position(|k| *k == format!("node {step} succeeded"));
             assert!(
                 running.is_some() && running < done,
                 "`{step}` ran and finished in the stream: {kinds:#?}"
             );
         }
-        let ids: Vec<u64> = events[1..].iter().map(|e| e.id.expect("an event id")).collect();
+        let ids: Vec<u64> = events[1..]
+            .iter()
+            .map(|e| e.id.expect("an event id"))
+            .collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
 
         // Reconnecting with the id of `two`'s success replays exactly what came after it.
-        let cut = kinds.iter().position(|k| k == "node two succeeded").unwrap();
+        let cut = kinds
+            .iter()
+            .position(|k| k == "node two succeeded")
+            .unwrap();
         let replay = stream(&second, &token, &run, events[cut].id);
         let tail: Vec<Option<u64>> = events[cut + 1..].iter().map(|e| e.id).collect();
         assert_eq!(

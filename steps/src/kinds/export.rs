@@ -25,11 +25,14 @@ struct Config {
     /// A graded size chart (the `wasm/grade-sizes` output), if the run made one.
     #[serde(default)]
     size_chart: Option<Value>,
+    /// The PDF's paper, `a4` (the default) or `letter`, landscape.
+    #[serde(default)]
+    paper: Option<crate::export::pdf::Paper>,
 }
 
 impl StepKind for Export {
     fn description(&self) -> &str {
-        "writes techpack.json, photos, close-ups, sketches (PNG + SVG) and index.html to a folder"
+        "writes techpack.json, photos, close-ups, sketches (PNG + SVG), index.html, techpack.pdf, techpack.xlsx and CSVs to a folder"
     }
 
     fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
@@ -54,6 +57,7 @@ impl Step for ExportStep {
         let mut stored = StoredTechPack::load(&services.catalog, &product.id, &analysis)
             .map_err(storage_error)?;
         stored.size_chart = config.size_chart.clone();
+        stored.edition.paper = config.paper.unwrap_or_default();
         let summary = tokio::task::spawn_blocking(move || stored.write(&services.catalog, &dir))
             .await
             .map_err(|e| StepError::retryable(e.to_string()))?
