@@ -507,7 +507,10 @@ fn flat_page(w: &mut Writer, flat: &Flat, id: Ref) {
     let (dx, dy, dw, dh) = w.place(id, flat.drawing.dimensions(), drawing_box);
     let legend_x = w.width - MARGIN - legend_width;
     let mut y = w.cursor - 12.0;
-    for (n, callout) in flat.callouts.iter().enumerate() {
+    // Numbered top to bottom as they sit on the drawing, so leader lines cross less.
+    let mut callouts: Vec<&Callout> = flat.callouts.iter().collect();
+    callouts.sort_by(|a, b| a.y.total_cmp(&b.y));
+    for (n, callout) in callouts.into_iter().enumerate() {
         let label = format!("{}", n + 1);
         let lines = text::wrap(&callout.text, Face::Regular, 10.0, legend_width - 22.0);
         if y - lines.len() as f32 * 12.0 < FOOTER_SPACE {
