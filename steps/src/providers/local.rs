@@ -128,6 +128,10 @@ fn silhouette_points(view: View, silhouette: &Silhouette, set: &PomSet) -> Vec<P
 
 fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> ViewAnalysis {
     let (facts, silhouette) = local::facts_and_silhouette(image);
+    // Without a plain backdrop the "outline" is the whole frame: measuring it would scale the
+    // photo's edges to millimetres. Nothing is measured, and the summary says why.
+    let backdrop_known = facts.background_hex.is_some();
+    let silhouette = silhouette.filter(|_| backdrop_known);
     let colors = local::dominant_colors(image, &ColorOptions::default());
     let mut category_specific = vec![NamedValue {
         name: "silhouette aspect ratio (width / height)".into(),
@@ -151,9 +155,15 @@ fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> ViewAnalysis {
         .take(3)
         .map(|c| format!("{} {} ({:.0}%)", c.name, c.hex, c.share * 100.0))
         .collect();
+    let warning = if backdrop_known {
+        ""
+    } else {
+        " No plain backdrop: the product cannot be told from its background, so nothing is measured from its \
+         outline and the colours may include the background (measurements unreliable)."
+    };
     let summary = format!(
         "{} view, {}×{} px photo; the product spans {}×{} px{}; main colours: {}. Material and construction cannot be \
-         read by the offline provider.",
+         read by the offline provider.{warning}",
         view.as_str(),
         facts.width,
         facts.height,
@@ -199,7 +209,7 @@ fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> ViewAnalysis {
             vertical_px: silhouette.as_ref().map(Silhouette::extent_vertical),
             ..ViewScale::default()
         },
-        confidence: 0.3,
+        confidence: if backdrop_known { 0.3 } else { 0.1 },
     }
 }
 
@@ -418,5 +428,50 @@ impl ImageProvider for LocalProvider {
                 .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use image::Rgb;
+
+    use super::*;
+
+    #[test]
+    fn a_photo_without_a_plain_backdrop_measures_nothing_and_says_so() {
+        // A busy scene: every border pixel differs, so no backdrop can be read.
+        let mut image = RgbImage::new(120, 90);
+        for (x, y, pixel) in image.enumerate_pixels_mut() {
+            *pixel = Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) * 5 % 255) as u8]);
+        }
+        let (set, _) = pom_library::choose(Some("bags"), None);
+        let analysis = analyze_view(&image, View::Front, set);
+        assert!(analysis.dimensions.is_empty(), "{:?}", analysis.dimensions);
+        assert_eq!(analysis.scale.horizontal_px, None);
+        assert!(
+            analysis.summary.contains("No plain backdrop"),
+            "{}",
+            analysis.summary
+        );
+        assert!(analysis.confidence <= 0.1);
+
+        let sample = local::draw_sample_product(300, 240);
+        let analysis = analyze_view(&sample, View::Front, set);
+        let codes: Vec<&str> = analysis
+            .dimensions
+            .iter()
+            .map(|p| p.code.as_str())
+            .collect();
+        assert_eq!(
+            codes,
+            ["W", "H", "WB"],
+            "a front view shows width and height, not depth"
+        );
+        assert!(
+            analysis
+                .dimensions
+                .iter()
+                .all(|p| p.unit == "px" && p.value.is_some())
+        );
     }
 }
