@@ -5,6 +5,15 @@
 //! factory can tell a measured figure from one estimated from a photo. Open-ended,
 //! category-specific facts are a list of named entries, which keeps the schema valid for
 //! OpenAI's strict structured outputs (every property required, no additional properties).
+//!
+//! # Layout
+//! - `merge`: per-view analyses into one tech pack.
+//! - `pom_library`: the points-of-measure sets per category family (`steps/pom/*.yaml`) and
+//!   the choice of set for a category.
+//! - `scale`: pixels to millimetres across views from reference sizes per axis, and the tech
+//!   pack's POM list.
+//! - `spec`: the designer's spec sheet, merged as given; plain rows for `edit` to add.
+//! - `schema`: the published JSON Schemas.
 
 mod merge;
 pub mod pom_library;
