@@ -128,3 +128,39 @@ pub fn image_prompt(task: &ImageTask<'_>) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_is_told_only_the_sizes_of_the_axes_it_shows_and_the_category_s_poms() {
+        let references = References {
+            width_mm: Some(400.0),
+            height_mm: None,
+            depth_mm: Some(120.0),
+        };
+        let ask = |view| {
+            vision_prompt(&VisionTask::AnalyzeView {
+                view,
+                category: Some("tote bag"),
+                subcategory: None,
+                references,
+            })
+        };
+        let side = ask(View::Side);
+        assert!(
+            side.contains("depth 120 mm") && !side.contains("width 400"),
+            "{side}"
+        );
+        let front = ask(View::Front);
+        assert!(
+            front.contains("width 400 mm") && !front.contains("depth 120"),
+            "{front}"
+        );
+        assert!(
+            front.contains("use the bags set") && front.contains("- HD handle drop"),
+            "{front}"
+        );
+    }
+}
