@@ -278,3 +278,87 @@ fn every_built_in_kind_that_touches_files_refuses_paths_in_a_users_run() {
     assert_eq!(error_code(node(&report, "export")), "not_found", "{report}");
     assert!(allowed.join("sleep.log").exists());
 }
+
+/// The spec sheet over HTTP is the object itself: a file name in its place is refused before
+/// anything runs, the inline sheet reaches the tech pack as given, and the factory files are
+/// downloaded from the API (never written to a server folder).
+#[test]
+fn an_http_spec_sheet_is_data_and_the_factory_files_download() {
+    let (_dir, data, workflows) = dirs(&["tech-pack-v2.yaml"]);
+    let server = Server::start(&data, &workflows, &[]);
+    let alice = server.user("alice", 20);
+    let bob = server.user("bob", 20);
+    let (product, revision) = server.product_with_photo(&alice);
+    let images = json!([{ "view": "front", "revisionId": revision }]);
+
+    let (status, body) = trigger(
+        &server,
+        &alice,
+        "tech-pack-v2",
+        json!({ "images": images, "spec": "/etc/passwd" }),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        message(&body).contains("`spec` must be of type object"),
+        "{body}"
+    );
+    assert_eq!(server.balance(&alice), 20, "a refused run costs nothing");
+
+    let spec = json!({
+        "style_id": "SS27-9",
+        "season": "SS27",
+        "bill_of_materials": [{ "placement": "body", "material": "waxed canvas" }],
+    });
+    let (status, body) = trigger(
+        &server,
+        &alice,
+        "tech-pack-v2",
+        json!({ "images": images, "spec": spec, "width_mm": 380 }),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = body["runId"].as_str().unwrap().to_string();
+    let report = server.wait_finished(&alice, &run);
+    assert_eq!(report["run"]["status"], "succeeded", "{report}");
+
+    let get = |path: &str, token: &str| {
+        server
+            .client
+            .get(server.url(&format!("/api/products/{product}/tech-pack/{path}")))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    let pdf = get("techpack.pdf", &alice);
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    // Real text: the style id is in the page content, not only in a picture of it.
+    assert!(
+        bytes.windows(b"SS27-9".len()).any(|w| w == b"SS27-9"),
+        "the style id is not in the PDF"
+    );
+    let bom = get("bom.csv", &alice).text().unwrap();
+    assert!(
+        bom.lines().nth(1).unwrap().contains("waxed canvas"),
+        "{bom}"
+    );
+    let poms = get("points-of-measure.csv", &alice).text().unwrap();
+    assert!(
+        poms.contains("W,overall width") && poms.contains(",380,mm,"),
+        "{poms}"
+    );
+    let xlsx = get("techpack.xlsx", &alice);
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(xlsx.bytes().unwrap().starts_with(b"PK"), "an xlsx is a zip");
+
+    let (status, body) = server.send(
+        "GET",
+        &format!("/api/products/{product}/tech-pack/passwd"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(message(&body).contains("techpack.pdf"), "{body}");
+    assert_eq!(get("techpack.pdf", &bob).status(), StatusCode::NOT_FOUND);
+}

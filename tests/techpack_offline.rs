@@ -98,7 +98,17 @@ fn the_readme_command_writes_a_complete_tech_pack_offline() {
         .iter()
         .map(|p| p["code"].as_str().unwrap())
         .collect();
-    assert_eq!(poms, ["A", "B"]);
+    // No category known: the generic set, each POM in mm or to be measured on the sample
+    // (no reference size was given, so no value: pixels are not millimetres).
+    assert_eq!(poms, ["W", "H", "D"]);
+    assert_eq!(tech_pack["meta"]["pom_set"]["name"], "generic");
+    assert!(
+        tech_pack["points_of_measure"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["value"].is_null() && p["unit"] == "mm")
+    );
     assert!(!tech_pack["callouts"].as_array().unwrap().is_empty());
 
     for file in [
@@ -115,7 +125,7 @@ fn the_readme_command_writes_a_complete_tech_pack_offline() {
     assert!(sketch.starts_with(b"\x89PNG"));
     let svg = std::fs::read_to_string(out.join("sketches/front.svg")).unwrap();
     assert!(
-        svg.contains("<svg") && svg.contains("A overall width: 656 px"),
+        svg.contains("<svg") && svg.contains("W overall width: 656 px"),
         "{}",
         &svg[..200.min(svg.len())]
     );
@@ -307,7 +317,7 @@ fn a_size_run_is_graded_by_the_wasm_plugin_into_the_tech_pack() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["code"] == "A")
+        .find(|p| p["code"] == "W")
         .unwrap();
     assert_eq!(
         width["values"],

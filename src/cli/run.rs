@@ -163,13 +163,47 @@ fn write_outputs(report: &RunReport, dir: &std::path::Path) -> anyhow::Result<()
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The file an operator names for an input of type `object` (`-i spec=sheet.yaml`): the CLI
+/// reads it and the run gets the object, as a run over the API gets it inline, so no step
+/// ever opens a path that came from an input.
+fn object_file<'a>(workflow: &Workflow, name: &str, text: &'a str) -> Option<&'a std::path::Path> {
+    let is_object = workflow
+        .inputs
+        .iter()
+        .any(|i| i.name == name && i.ty == techpack_engine::workflow::InputType::Object);
+    let path = std::path::Path::new(text);
+    let is_file_name = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    );
+    (is_object && is_file_name && !text.trim_start().starts_with('{')).then_some(path)
+}
+
+fn read_object_file(name: &str, path: &std::path::Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("input `{name}`: cannot read {}", path.display()))?;
+    let value: Value = serde_yaml::from_str(&text)
+        .with_context(|| format!("input `{name}`: {} is not YAML", path.display()))?;
+    if !value.is_object() {
+        bail!(
+            "input `{name}`: {} must hold a mapping of fields",
+            path.display()
+        );
+    }
+    Ok(value)
+}
+
 fn collect_inputs(workflow: &Workflow, args: &RunArgs) -> anyhow::Result<Map<String, Value>> {
     let mut inputs = Map::new();
     for pair in &args.inputs {
         let Some((name, text)) = pair.split_once('=') else {
             bail!("`--input {pair}` must be written NAME=VALUE");
         };
-        inputs.insert(name.to_string(), workflow.parse_input_value(name, text));
+        let value = match object_file(workflow, name, text) {
+            Some(path) => read_object_file(name, path)?,
+            None => workflow.parse_input_value(name, text),
+        };
+        inputs.insert(name.to_string(), value);
     }
     if let Some(out) = &args.out
         && workflow.inputs.iter().any(|i| i.name == "out")

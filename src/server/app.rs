@@ -24,6 +24,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/products/{id}/tech-pack", get(exports::json))
         .route("/api/products/{id}/tech-pack.html", get(exports::html))
         .route(
+            "/api/products/{id}/tech-pack/{file}",
+            get(exports::factory_file),
+        )
+        .route(
             "/api/tech-pack-v2/category/detect",
             post(tech_pack::detect_category),
         )

@@ -164,6 +164,7 @@ fn api_document() -> Value {
             "/api/products/{id}/revisions": { "get": op("a product's image revisions", None, ("200", "revisions"), &["401", "404"]) },
             "/api/products/{id}/tech-pack": { "get": op("the product's tech pack (`techpack.json`; `?analysis=ID`, else the newest)", None, ("200", "the tech pack"), &["400", "401", "404"]) },
             "/api/products/{id}/tech-pack.html": { "get": page },
+            "/api/products/{id}/tech-pack/{file}": { "get": op("a factory file of the product's tech pack: techpack.pdf, techpack.xlsx, bom.csv, points-of-measure.csv or size-chart.csv (`?analysis=ID`, else the newest)", None, ("200", "the file"), &["400", "401", "404"]) },
             "/api/products/{id}/images": { "post": {
                 "summary": "upload a photo of one view (multipart: file `image`, text `view`)",
                 "security": [{ "bearer": [] }],
@@ -171,10 +172,10 @@ fn api_document() -> Value {
                     "properties": { "image": { "type": "string", "format": "binary" }, "view": { "type": "string", "enum": ["front", "back", "side", "top", "detail"] } } } } } },
                 "responses": { "201": { "description": "{revisionId, imageHash, version, ...}" }, "400": { "description": "not a PNG/JPEG, too large, bad view" }, "401": { "description": "unauthenticated" }, "404": { "description": "unknown product" }, "413": { "description": "body too large" } } } },
             "/api/tech-pack-v2/category/detect": { "post": op("detect the category (free)", Some(body(json!({ "productId": string, "revisionIds": strings }), &["productId"])), ("200", "category, subcategory, confidence"), &paid) },
-            "/api/tech-pack-v2/base-views/analyze": { "post": op("analyze up to 5 views (3 credits)", Some(body(json!({ "productId": string, "revisionIds": strings, "category": string, "styleId": string, "widthMm": { "type": "number" } }), &["productId"])), ("200", "{analyses, analysisId, techPack, creditsUsed, creditsRefunded}"), &paid) },
+            "/api/tech-pack-v2/base-views/analyze": { "post": op("analyze up to 5 views (3 credits)", Some(body(json!({ "productId": string, "revisionIds": strings, "category": string, "styleId": string, "widthMm": { "type": "number" }, "heightMm": { "type": "number" }, "depthMm": { "type": "number" }, "spec": { "type": "object", "description": "the designer's spec sheet, inline" } }), &["productId"])), ("200", "{analyses, analysisId, techPack, creditsUsed, creditsRefunded}"), &paid) },
             "/api/tech-pack-v2/close-ups/generate": { "post": op("6-10 close-ups (3 credits)", Some(body(json!({ "productId": string, "analysisId": string, "count": { "type": "integer", "minimum": 6, "maximum": 10 } }), &["productId", "analysisId"])), ("200", "{closeUps, creditsUsed}"), &paid) },
             "/api/tech-pack-v2/sketches/generate": { "post": op("technical flats with callouts (3 credits)", Some(body(json!({ "productId": string, "analysisId": string, "views": strings }), &["productId", "analysisId"])), ("200", "{sketches, skipped, creditsUsed}"), &paid) },
-            "/api/tech-pack-v2/edit": { "post": op("edit one analysis field (1 credit)", Some(body(json!({ "analysisId": string, "path": string, "value": {}, "instruction": string }), &["analysisId", "path"])), ("200", "{oldValue, newValue, creditsUsed}"), &paid) },
+            "/api/tech-pack-v2/edit": { "post": op("edit one analysis field (1 credit)", Some(body(json!({ "analysisId": string, "path": string, "value": {}, "instruction": string, "op": { "type": "string", "enum": ["set", "add", "remove"] } }), &["analysisId", "path"])), ("200", "{oldValue, newValue, creditsUsed}"), &paid) },
             "/api/tech-pack-v2/regenerate": { "post": op("regenerate one view as a new revision (1 credit)", Some(body(json!({ "productId": string, "revisionId": string, "view": string, "analysisId": string, "prompt": string }), &["productId"])), ("200", "{revision, analysis, creditsUsed}"), &paid) },
             "/api/workflows": { "get": op("workflows in the folder, with validation errors", None, ("200", "workflows"), &["401"]) },
             "/api/workflows/{name}/runs": { "post": {

@@ -55,7 +55,8 @@ fn main() {
         let task = VisionTask::AnalyzeView {
             view: View::Front,
             category: None,
-            reference: None,
+            subcategory: None,
+            references: Default::default(),
         };
         runtime
             .block_on(provider.ask(&task, std::slice::from_ref(&image)))

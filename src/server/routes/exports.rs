@@ -1,5 +1,6 @@
-//! A product's tech pack for download: the JSON document and the self-contained HTML page,
-//! made from the store. This is where an HTTP run's results go (never to a server folder).
+//! A product's tech pack for download: the JSON document, the self-contained HTML page and
+//! the factory files (PDF, XLSX, CSV), made from the store. This is where an HTTP run's
+//! results go (never to a server folder).
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -82,4 +83,47 @@ pub async fn html(
         "index.html".into(),
         page.into_bytes(),
     ))
+}
+
+/// The factory files `GET /api/products/{id}/tech-pack/{file}` serves, with their types.
+const FACTORY_FILES: &[(&str, &str)] = &[
+    ("techpack.pdf", "application/pdf"),
+    (
+        "techpack.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    ("bom.csv", "text/csv; charset=utf-8"),
+    ("points-of-measure.csv", "text/csv; charset=utf-8"),
+    ("size-chart.csv", "text/csv; charset=utf-8"),
+];
+
+/// `GET /api/products/{id}/tech-pack/{file}[?analysis=ID]`: `techpack.pdf`,
+/// `techpack.xlsx`, `bom.csv`, `points-of-measure.csv` or `size-chart.csv`.
+pub async fn factory_file(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((id, file)): Path<(String, String)>,
+    Params(which): Params<Which>,
+) -> Result<Response, ApiError> {
+    let Some(&(name, content_type)) = FACTORY_FILES.iter().find(|(name, _)| *name == file) else {
+        let names: Vec<&str> = FACTORY_FILES.iter().map(|(name, _)| *name).collect();
+        return Err(ApiError::not_found_because(format!(
+            "no tech-pack file `{file}`: the files are {}",
+            names.join(", ")
+        )));
+    };
+    let body = tokio::task::spawn_blocking(move || {
+        let stored = load(&state, &user.name, &id, which)?;
+        stored
+            .factory_file(&state.services.catalog, name)?
+            .ok_or_else(|| {
+                ApiError::not_found_because(
+                    "this tech pack has no graded size chart: the API stores none; run tech-pack-v2 with `sizes` \
+                     and --out to get size-chart.csv",
+                )
+            })
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(download(content_type, name.to_string(), body))
 }

@@ -63,6 +63,12 @@ pub struct BaseViews {
     style_id: Option<String>,
     #[serde(alias = "width_mm")]
     width_mm: Option<f64>,
+    #[serde(alias = "height_mm")]
+    height_mm: Option<f64>,
+    #[serde(alias = "depth_mm")]
+    depth_mm: Option<f64>,
+    /// The designer's spec sheet, inline (never a file name: see `techpack::spec`).
+    spec: Option<Value>,
 }
 
 pub async fn analyze_base_views(
@@ -76,7 +82,10 @@ pub async fn analyze_base_views(
         "revision_ids": body.revision_ids,
         "category": body.category,
         "style_id": body.style_id,
-        "reference": body.width_mm.map(|w| json!({ "dimension": "width", "size_mm": w })),
+        "width_mm": body.width_mm,
+        "height_mm": body.height_mm,
+        "depth_mm": body.depth_mm,
+        "spec": body.spec,
     });
     let (status, Json(mut answer)) =
         call(&state, &user.name, "techpack/analyze-base-views", 3, config).await?;
@@ -139,6 +148,8 @@ pub struct Edit {
     path: String,
     value: Option<Value>,
     instruction: Option<String>,
+    /// `set` (the default), `add` a row to a list, `remove` a row.
+    op: Option<String>,
 }
 
 pub async fn edit(
@@ -149,7 +160,10 @@ pub async fn edit(
     let analysis = state.services.catalog.analysis(&body.analysis_id)?;
     super::products::owned(&state, &user.name, &analysis.product_id)
         .map_err(|_| ApiError::not_found("analysis", &body.analysis_id))?;
-    let config = json!({ "analysis_id": body.analysis_id, "path": body.path, "value": body.value, "instruction": body.instruction });
+    let mut config = json!({ "analysis_id": body.analysis_id, "path": body.path, "value": body.value, "instruction": body.instruction });
+    if let Some(op) = body.op {
+        config["op"] = json!(op);
+    }
     call(&state, &user.name, "techpack/edit", 1, config).await
 }
 

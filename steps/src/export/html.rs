@@ -303,7 +303,7 @@ figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;he
                     esc(&p.how_to_measure),
                     p.value
                         .map(|v| format!("{v} {}", esc(&p.unit)))
-                        .unwrap_or_else(|| "—".into()),
+                        .unwrap_or_else(|| super::tables::MEASURE_ON_SAMPLE.into()),
                     p.tolerance
                         .map(|t| format!("± {t} {}", esc(&p.unit)))
                         .unwrap_or_else(|| "—".into()),

@@ -1,7 +1,21 @@
 //! Writing a finished tech pack to a folder: `techpack.json` (the schema's shape), the
-//! photos, close-ups and sketches (PNG + SVG callouts), and a self-contained `index.html`.
+//! photos, close-ups and sketches (PNG + SVG callouts), a self-contained `index.html`, and
+//! the factory files (`factory`: CSV, XLSX, PDF).
+//!
+//! # Layout
+//! - `html`: the self-contained page.
+//! - `tables`: each section as a table of text, shared by CSV, XLSX and PDF.
+//! - `xlsx`: the workbook, a sheet per table.
+//! - `pdf`: the printable tech pack.
+//! - `factory`: which factory files an export holds, made from the stored images.
 
+mod factory;
 mod html;
+pub mod pdf;
+pub mod tables;
+mod xlsx;
+
+pub use factory::Edition;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +40,8 @@ pub struct Bundle<'a> {
     pub sketches: &'a [SketchRecord],
     /// The graded size chart, when one was made (`size-chart.json` and a table in the page).
     pub size_chart: Option<&'a serde_json::Value>,
+    /// Version and date for the PDF's headers, and its paper.
+    pub edition: &'a Edition,
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + use<> {
@@ -49,6 +65,14 @@ pub struct StoredTechPack {
     pub close_ups: Vec<CloseUpRecord>,
     pub sketches: Vec<SketchRecord>,
     pub size_chart: Option<serde_json::Value>,
+    /// The analysis's revision (1 + its edits) and last change, and the PDF's paper.
+    pub edition: Edition,
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in ms since the Unix epoch.
+fn day_of(ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(time).to_string()[..10].to_string()
 }
 
 impl StoredTechPack {
@@ -86,6 +110,11 @@ impl StoredTechPack {
             close_ups,
             sketches,
             size_chart: None,
+            edition: Edition {
+                version: (analysis.history.len() + 1).to_string(),
+                date: day_of(analysis.updated_at),
+                paper: pdf::Paper::default(),
+            },
         })
     }
 
@@ -96,7 +125,26 @@ impl StoredTechPack {
             close_ups: &self.close_ups,
             sketches: &self.sketches,
             size_chart: self.size_chart.as_ref(),
+            edition: &self.edition,
         }
+    }
+
+    /// One factory file by its name (`techpack.pdf`, `techpack.xlsx`, `bom.csv`,
+    /// `points-of-measure.csv`, `size-chart.csv`); `None` for a name that is not one, or
+    /// `size-chart.csv` when no chart was graded.
+    pub fn factory_file(
+        &self,
+        catalog: &Catalog,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let bundle = self.bundle();
+        if name == "techpack.pdf" {
+            return factory::pdf_bytes(catalog, &bundle, &self.edition).map(Some);
+        }
+        Ok(factory::spreadsheet_files(&bundle, &self.edition)?
+            .into_iter()
+            .find(|(file, _)| file == name)
+            .map(|(_, bytes)| bytes))
     }
 
     /// The self-contained `index.html` (images inlined).
@@ -165,6 +213,7 @@ fn write_bundle(
 ) -> Result<ExportSummary, StorageError> {
     let Rendered { mut files, html } = render_files(catalog, bundle)?;
     files.push(("index.html".to_string(), html.into_bytes()));
+    files.extend(factory::files(catalog, bundle, bundle.edition)?);
     let mut names = Vec::new();
     for (name, bytes) in files {
         let path = dir.join(&name);

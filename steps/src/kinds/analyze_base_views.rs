@@ -11,7 +11,7 @@ use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::{detail_plan, load_image, output, owned_product, parse_answer, pick_revisions};
-use crate::providers::{Reference, VisionTask};
+use crate::providers::VisionTask;
 use crate::services::{
     ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
     storage_error,
@@ -19,7 +19,9 @@ use crate::services::{
 use crate::storage::cache::CacheKey;
 use crate::storage::{AnalysisRecord, ImageRevision};
 use crate::techpack::{
-    Estimate, Meta, SCHEMA_VERSION, Source, SourcePhoto, TechPack, ViewAnalysis, merge_views,
+    Estimate, Meta, References, SCHEMA_VERSION, Source, SourcePhoto, TechPack, ViewAnalysis,
+    merge_views,
+    spec::{self, SpecSheet},
 };
 
 pub struct AnalyzeBaseViews;
@@ -37,8 +39,20 @@ struct Config {
     category: Option<String>,
     subcategory: Option<String>,
     style_id: Option<String>,
-    /// A known real size of the product, to turn pixels into millimetres.
-    reference: Option<Reference>,
+    /// Real sizes of the product, to turn pixels into millimetres (`techpack::scale`).
+    #[serde(default)]
+    width_mm: Option<f64>,
+    #[serde(default)]
+    height_mm: Option<f64>,
+    #[serde(default)]
+    depth_mm: Option<f64>,
+    /// A size chart will be graded from this tech pack: then its POMs must hold values in
+    /// mm, since grading pixels under a chart in mm would be silently wrong.
+    #[serde(default)]
+    for_grading: bool,
+    /// The designer's spec sheet (`techpack::spec`), merged into the tech pack as given.
+    #[serde(default)]
+    spec: Option<Value>,
     provider: Option<VisionChoice>,
     model: Option<String>,
 }
@@ -68,16 +82,64 @@ impl StepKind for AnalyzeBaseViews {
                 config.revision_ids.len()
             ));
         }
-        if let Some(reference) = &config.reference
-            && !(reference.size_mm.is_finite() && reference.size_mm > 0.0)
-        {
-            return Err("`reference.size_mm` must be a positive number".into());
+        let mut bad = Vec::new();
+        for (name, value) in [
+            ("width_mm", config.width_mm),
+            ("height_mm", config.height_mm),
+            ("depth_mm", config.depth_mm),
+        ] {
+            if let Some(value) = value
+                && !(value.is_finite() && value > 0.0)
+            {
+                bad.push(format!(
+                    "`{name}` must be a positive number of millimetres, got {value}"
+                ));
+            }
         }
-        Ok(Arc::new(AnalyzeBaseViewsStep(config)))
+        let sheet = match config.spec.as_ref().filter(|v| !v.is_null()) {
+            Some(value) => match spec::parse(value) {
+                Ok(sheet) => Some(sheet),
+                Err(e) => {
+                    bad.push(e);
+                    None
+                }
+            },
+            None => None,
+        };
+        if !bad.is_empty() {
+            return Err(bad.join("; "));
+        }
+        Ok(Arc::new(AnalyzeBaseViewsStep(config, sheet)))
     }
 }
 
-struct AnalyzeBaseViewsStep(Config);
+struct AnalyzeBaseViewsStep(Config, Option<SpecSheet>);
+
+impl Config {
+    fn references(&self) -> References {
+        References {
+            width_mm: self.width_mm,
+            height_mm: self.height_mm,
+            depth_mm: self.depth_mm,
+        }
+    }
+}
+
+/// Grading multiplies base measurements; pixels are not millimetres, so a chart graded from
+/// them would be wrong with nothing to show it.
+fn check_gradable(tech_pack: &TechPack) -> Result<(), StepError> {
+    let in_mm = tech_pack
+        .points_of_measure
+        .iter()
+        .any(|p| p.value.is_some() && p.unit == "mm");
+    if in_mm {
+        return Ok(());
+    }
+    Err(invalid_input(
+        "grading needs mm: no point of measure has a value in millimetres. Give the product's real \
+         `width_mm`, `height_mm` or `depth_mm` (or POM values in the spec sheet); pixel values are never graded",
+    ))
+}
 
 #[async_trait::async_trait]
 impl Step for AnalyzeBaseViewsStep {
@@ -139,6 +201,10 @@ impl Step for AnalyzeBaseViewsStep {
             product_name: product.name.clone(),
             category: estimate(&config.category),
             subcategory: estimate(&config.subcategory),
+            season: None,
+            brand: None,
+            references: config.references(),
+            pom_set: Default::default(),
             units: "metric".into(),
             source_photos: revisions
                 .iter()
@@ -151,7 +217,13 @@ impl Step for AnalyzeBaseViewsStep {
                 })
                 .collect(),
         };
-        let tech_pack = merge_views(meta, view_analyses);
+        let mut tech_pack = merge_views(meta, view_analyses);
+        if let Some(sheet) = &self.1 {
+            spec::apply(&mut tech_pack, sheet);
+        }
+        if config.for_grading {
+            check_gradable(&tech_pack)?;
+        }
         let now = now_ms();
         // The analysis id follows the run and step, so a retried or resumed step overwrites
         // its own record instead of leaving a second one.
@@ -196,7 +268,15 @@ async fn analyze_one(
     config: &Config,
     revision: &ImageRevision,
 ) -> Result<(ViewAnalysis, bool), StepError> {
-    let variant = serde_json::json!({ "view": revision.view, "category": config.category, "reference": config.reference }).to_string();
+    // References change a model's answer (it is told them); the local provider's pixels do
+    // not depend on them, but one key shape for every provider keeps this simple.
+    let variant = serde_json::json!({
+        "view": revision.view,
+        "category": config.category,
+        "subcategory": config.subcategory,
+        "references": config.references(),
+    })
+    .to_string();
     let key = CacheKey {
         image_sha256: &revision.image_hash,
         operation: "analyze-view",
@@ -217,7 +297,8 @@ async fn analyze_one(
     let task = VisionTask::AnalyzeView {
         view: revision.view,
         category: config.category.as_deref(),
-        reference: config.reference,
+        subcategory: config.subcategory.as_deref(),
+        references: config.references(),
     };
     let summary = describe_images(&[(
         revision.view.as_str().to_string(),

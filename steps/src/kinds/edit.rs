@@ -1,5 +1,7 @@
 //! `techpack/edit` (1 credit): changes one field of a stored analysis, by path, to a given
-//! value or by an instruction a vision model applies. The previous value is kept in history.
+//! value or by an instruction a vision model applies; or adds a row to one of its lists
+//! (`op: add`, the row written as in a spec sheet) or removes one (`op: remove`). The
+//! previous value is kept in history.
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use crate::services::{
     ProviderSelection, TechpackServices, VisionChoice, invalid_input, storage_error,
 };
 use crate::storage::EditRecord;
-use crate::techpack::TechPack;
+use crate::techpack::{TechPack, spec};
 
 pub struct Edit;
 
@@ -29,8 +31,23 @@ struct Config {
     value: Option<Value>,
     /// Or an instruction for a vision model ("make the handle leather").
     instruction: Option<String>,
+    /// `set` (the default) a field, `add` a row to a list, `remove` a row.
+    #[serde(default)]
+    op: Op,
     provider: Option<VisionChoice>,
     model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    #[default]
+    Set,
+    /// `path` names a list (`bill_of_materials`); `value` is the new row, written as in a
+    /// spec sheet (`{placement, material, composition}`), and enters as given.
+    Add,
+    /// `path` names a row (`bill_of_materials.1`).
+    Remove,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +82,14 @@ impl StepKind for Edit {
 
     fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
         let config: Config = parse_config(config)?;
-        if config.value.is_none()
+        if config.op == Op::Add && config.value.is_none() {
+            return Err("`op: add` needs the new row as `value`".into());
+        }
+        if config.op == Op::Remove && (config.value.is_some() || config.instruction.is_some()) {
+            return Err("`op: remove` takes only the `path` of the row to remove".into());
+        }
+        if config.op == Op::Set
+            && config.value.is_none()
             && config
                 .instruction
                 .as_deref()
@@ -100,6 +124,10 @@ impl Step for EditStep {
         let old_value = record.data.pointer(&pointer).cloned().ok_or_else(|| {
             invalid_input(format!("the analysis has no field at `{}`", config.path))
         })?;
+        if config.op != Op::Set {
+            let edit_id = super::analyze_base_views::short_hash(&ctx.idempotency_key);
+            return edit_rows(&services, config, record, pointer, old_value, &edit_id);
+        }
 
         let (new_value, explanation, provider) = match &config.value {
             Some(value) => (value.clone(), None, "given".to_string()),
@@ -192,4 +220,113 @@ impl Step for EditStep {
             history_length: record.history.len(),
         })))
     }
+}
+
+/// Adds or removes a row of one of the tech pack's lists.
+fn edit_rows(
+    services: &TechpackServices,
+    config: &Config,
+    mut record: crate::storage::AnalysisRecord,
+    pointer: String,
+    old_value: Value,
+    edit_id: &str,
+) -> Result<StepOutput, StepError> {
+    let mut data = record.data.clone();
+    let new_value = match config.op {
+        Op::Add => {
+            let section = pointer.trim_start_matches('/');
+            let Value::Array(rows) = &old_value else {
+                return Err(invalid_input(format!(
+                    "`{}` is not a list: `op: add` needs one of {}",
+                    config.path,
+                    spec::LIST_SECTIONS.join(", ")
+                )));
+            };
+            let next = rows
+                .iter()
+                .filter_map(|r| {
+                    r["id"]
+                        .as_str()?
+                        .strip_prefix("BOM-")?
+                        .parse::<usize>()
+                        .ok()
+                })
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let id = format!("BOM-{next}");
+            let row = config.value.as_ref().expect("checked when built");
+            let row = spec::row_for(section, row, id).map_err(invalid_input)?;
+            let list = data
+                .pointer_mut(&pointer)
+                .and_then(Value::as_array_mut)
+                .expect("the path is a list");
+            list.push(row);
+            Value::Array(list.clone())
+        }
+        Op::Remove => {
+            let (parent, index) = pointer.rsplit_once('/').unwrap_or(("", ""));
+            let index: usize = index.parse().map_err(|_| {
+                invalid_input(format!(
+                    "`{}` is not a row: `op: remove` needs a path such as bill_of_materials.0",
+                    config.path
+                ))
+            })?;
+            let section = parent.trim_start_matches('/');
+            if !spec::LIST_SECTIONS.contains(&section) {
+                return Err(invalid_input(format!(
+                    "`{}` is not a row of {}",
+                    config.path,
+                    spec::LIST_SECTIONS.join(", ")
+                )));
+            }
+            let list = data
+                .pointer_mut(parent)
+                .and_then(Value::as_array_mut)
+                .expect("the row exists, so its list does");
+            list.remove(index);
+            Value::Null
+        }
+        Op::Set => unreachable!("set is handled by the caller"),
+    };
+    serde_json::from_value::<TechPack>(data.clone()).map_err(|e| {
+        invalid_input(format!(
+            "the edit does not fit the tech pack at `{}`: {e}",
+            config.path
+        ))
+    })?;
+    // The edit's own id in its history entry: a retried or resumed edit finds it and is not
+    // applied twice (removing "row 1" again would remove the next row).
+    let instruction = Some(match config.op {
+        Op::Add => format!("added a row (edit {edit_id})"),
+        _ => format!("removed a row (edit {edit_id})"),
+    });
+    let repeated = record
+        .history
+        .iter()
+        .any(|h| h.path == pointer && h.instruction == instruction);
+    if !repeated {
+        record.history.push(EditRecord {
+            path: pointer.clone(),
+            old_value: old_value.clone(),
+            new_value: new_value.clone(),
+            instruction,
+            provider: "given".into(),
+            at: now_ms(),
+        });
+        record.data = data;
+        record.updated_at = now_ms();
+        services
+            .catalog
+            .put_analysis(&record)
+            .map_err(storage_error)?;
+    }
+    Ok(StepOutput::new(output(&Edited {
+        analysis_id: record.id,
+        path: pointer,
+        old_value,
+        new_value,
+        explanation: None,
+        history_length: record.history.len(),
+    })))
 }

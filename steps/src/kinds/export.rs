@@ -30,6 +30,9 @@ struct Config {
     /// errors of the steps that make them, which may fail without failing the run.
     #[serde(default)]
     not_produced: NotProducedConfig,
+    /// The PDF's paper, `a4` (the default) or `letter`, landscape.
+    #[serde(default)]
+    paper: Option<crate::export::pdf::Paper>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,7 +64,7 @@ impl NotProducedConfig {
 
 impl StepKind for Export {
     fn description(&self) -> &str {
-        "writes techpack.json, photos, close-ups, sketches (PNG + SVG) and index.html to a folder"
+        "writes techpack.json, photos, close-ups, sketches (PNG + SVG), index.html, techpack.pdf, techpack.xlsx and CSVs to a folder"
     }
 
     fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
@@ -87,6 +90,7 @@ impl Step for ExportStep {
             .map_err(storage_error)?;
         stored.size_chart = config.size_chart.clone();
         stored.tech_pack.not_produced = config.not_produced.parts();
+        stored.edition.paper = config.paper.unwrap_or_default();
         let summary = tokio::task::spawn_blocking(move || stored.write(&services.catalog, &dir))
             .await
             .map_err(|e| StepError::retryable(e.to_string()))?

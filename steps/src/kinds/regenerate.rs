@@ -184,16 +184,26 @@ impl Step for RegenerateStep {
         };
 
         let image = load_image(&services, &revision)?;
-        let category = analysis_record.as_ref().and_then(|r| {
-            r.data
-                .pointer("/meta/category/value")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
+        let meta_text = |pointer: &str| {
+            analysis_record.as_ref().and_then(|r| {
+                r.data
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+        };
+        let category = meta_text("/meta/category/value");
+        let subcategory = meta_text("/meta/subcategory/value");
+        let references = analysis_record
+            .as_ref()
+            .and_then(|r| r.data.pointer("/meta/references").cloned())
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
         let task = VisionTask::AnalyzeView {
             view: revision.view,
             category: category.as_deref(),
-            reference: None,
+            subcategory: subcategory.as_deref(),
+            references,
         };
         let summary = describe_images(&[(
             revision.view.as_str().to_string(),

@@ -12,7 +12,7 @@ use super::pixel_box::PixelBox;
 
 /// Longest side segmentation works on. Photos up to this size are measured to the pixel;
 /// larger ones to within one working pixel, which keeps a 40-megapixel upload fast.
-const SEGMENT_MAX_SIDE: u32 = 2048;
+pub(crate) const SEGMENT_MAX_SIDE: u32 = 2048;
 
 /// What can be read off one product photo without knowing what the product is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@
 //! - `color_names`: the table of garment and textile colour names and nearest-name lookup.
 //! - `colors`: dominant colours of the product by deterministic k-means.
 //! - `edges`: Gaussian blur, Sobel gradients and Canny edge detection on a grey plane.
+//! - `silhouette`: the product's outline row by row, for points of measure.
 //! - `sketch`: technical-flat line art (black lines on white) from a photo.
 //! - `crops`: picks the most detailed windows of the product for close-up views.
 //! - `analysis`: [`analyze_image`], facts and colours of one view from its bytes.
@@ -38,6 +39,7 @@ mod measure;
 mod metadata;
 mod pixel_box;
 mod sample;
+mod silhouette;
 mod sketch;
 
 pub use analysis::{ImageAnalysis, analyze_image, analyze_rgb};
@@ -50,6 +52,7 @@ pub use measure::{ImageFacts, PhysicalSize, image_facts};
 pub use metadata::{MAX_METADATA_BYTES, strip_metadata};
 pub use pixel_box::PixelBox;
 pub use sample::draw_sample_product;
+pub use silhouette::{Silhouette, facts_and_silhouette};
 pub use sketch::{SketchOptions, line_art};
 
 /// Everything that can go wrong in the local provider. Each variant carries the offending

@@ -9,15 +9,16 @@ use image::RgbImage;
 use serde_json::Value;
 
 use super::imaging::{ImageAnswer, ImageProvider, ImageTask};
-use super::vision::{Reference, ReferenceDimension, VisionAnswer, VisionProvider, VisionTask};
+use super::vision::{VisionAnswer, VisionProvider, VisionTask};
 use super::{InlineImage, ProviderError, Usage};
 use crate::local::{
-    self, ColorOptions, CropOptions, DecodeLimits, DetailCrop, DominantColor, ImageFacts,
+    self, ColorOptions, CropOptions, DecodeLimits, DetailCrop, DominantColor, Silhouette,
     SketchOptions,
 };
+use crate::techpack::pom_library::{self, Axis, PomSet, SilhouetteRule};
 use crate::techpack::{
-    CategoryGuess, CloseUpAnalysis, Color, Criticality, Estimate, NamedValue, PointOfMeasure,
-    Source, View, ViewAnalysis,
+    CategoryGuess, CloseUpAnalysis, Color, Estimate, NamedValue, PointOfMeasure, Source, View,
+    ViewAnalysis, ViewScale, scale,
 };
 use crate::work_budget::{MemoryBudget, MemoryPermit, current_owner};
 
@@ -92,77 +93,50 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Overall width and height of the product, in mm when a reference size is known.
-fn size_points(
-    facts: &ImageFacts,
-    reference: Option<Reference>,
-) -> Result<Vec<PointOfMeasure>, ProviderError> {
-    if facts.foreground_bbox.is_none() {
-        return Ok(Vec::new());
-    }
-    let (width, height, unit, source, confidence) = match reference {
-        Some(reference) => {
-            let reference_px = match reference.dimension {
-                ReferenceDimension::Width => f64::from(facts.object_width_px),
-                ReferenceDimension::Height => f64::from(facts.object_height_px),
+/// The category's points of measure that an outline can tell, in this photo's pixels (the
+/// step scales them to mm, [`crate::techpack::scale`]): an extent along an axis the view
+/// shows, or the width of one row in a view whose horizontal axis is the row's axis. The
+/// others are not listed here; the tech pack lists them as "measure on the sample".
+fn silhouette_points(view: View, silhouette: &Silhouette, set: &PomSet) -> Vec<PointOfMeasure> {
+    let Some((across, down)) = scale::axes_of(view) else {
+        return Vec::new();
+    };
+    set.points_of_measure
+        .iter()
+        .filter_map(|spec| {
+            let px = match spec.silhouette? {
+                SilhouetteRule::Extent(axis) if axis == across => silhouette.extent_horizontal(),
+                SilhouetteRule::Extent(axis) if axis == down => silhouette.extent_vertical(),
+                SilhouetteRule::Span { axis, at } if axis == across && down == Axis::Height => {
+                    silhouette.span_at(at)?
+                }
+                _ => return None,
             };
-            let size = facts
-                .to_units(reference_px, reference.size_mm)
-                .map_err(local_error)?;
-            (
-                round1(size.object_width_mm),
-                round1(size.object_height_mm),
-                "mm",
-                Source::Measured,
-                0.7,
-            )
-        }
-        None => (
-            f64::from(facts.object_width_px),
-            f64::from(facts.object_height_px),
-            "px",
-            Source::EstimatedFromPhoto,
-            0.5,
-        ),
-    };
-    let point = |code: &str, name: &str, how: &str, value: f64| PointOfMeasure {
-        code: code.into(),
-        name: name.into(),
-        how_to_measure: how.into(),
-        value: Some(value),
-        unit: unit.into(),
-        tolerance: None,
-        criticality: Criticality::Major,
-        source,
-        confidence,
-    };
-    Ok(vec![
-        point(
-            "A",
-            "overall width",
-            "widest point of the product silhouette, left to right, in this view",
-            width,
-        ),
-        point(
-            "B",
-            "overall height",
-            "highest to lowest point of the product silhouette, in this view",
-            height,
-        ),
-    ])
+            Some(PointOfMeasure {
+                value: Some(round1(px)),
+                unit: "px".into(),
+                tolerance: None,
+                // Edges of a clean outline are exact to a pixel or two; what the pixels are
+                // worth in mm is the scale's business.
+                source: Source::EstimatedFromPhoto,
+                confidence: 0.5,
+                ..spec.unmeasured()
+            })
+        })
+        .collect()
 }
 
-fn analyze_view(
-    image: &RgbImage,
-    view: View,
-    reference: Option<Reference>,
-) -> Result<ViewAnalysis, ProviderError> {
-    let facts = local::image_facts(image);
+fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> Result<ViewAnalysis, ProviderError> {
+    let (facts, silhouette) = local::facts_and_silhouette(image);
     if facts.foreground_bbox.is_none() {
         return Err(ProviderError::NoProduct {
             view: view.as_str(),
         });
     }
+    // Without a plain backdrop the "outline" is the whole frame: measuring it would scale the
+    // photo's edges to millimetres. Nothing is measured, and the summary says why.
+    let backdrop_known = facts.background_hex.is_some();
+    let silhouette = silhouette.filter(|_| backdrop_known);
     let colors = local::dominant_colors(image, &ColorOptions::default());
     let mut category_specific = vec![NamedValue {
         name: "silhouette aspect ratio (width / height)".into(),
@@ -186,9 +160,15 @@ fn analyze_view(
         .take(3)
         .map(|c| format!("{} {} ({:.0}%)", c.name, c.hex, c.share * 100.0))
         .collect();
+    let warning = if backdrop_known {
+        ""
+    } else {
+        " No plain backdrop: the product cannot be told from its background, so nothing is measured from its \
+         outline and the colours may include the background (measurements unreliable)."
+    };
     let summary = format!(
         "{} view, {}×{} px photo; the product spans {}×{} px{}; main colours: {}. Material and construction cannot be \
-         read by the offline provider.",
+         read by the offline provider.{warning}",
         view.as_str(),
         facts.width,
         facts.height,
@@ -210,7 +190,10 @@ fn analyze_view(
         summary,
         materials: vec![Estimate::unknown()],
         colors: colors.iter().map(color_of).collect(),
-        dimensions: size_points(&facts, reference)?,
+        dimensions: silhouette
+            .as_ref()
+            .map(|s| silhouette_points(view, s, set))
+            .unwrap_or_default(),
         construction: Vec::new(),
         design_elements: colors
             .iter()
@@ -226,7 +209,12 @@ fn analyze_view(
         bill_of_materials: Vec::new(),
         labels_and_packaging: Vec::new(),
         category_specific,
-        confidence: 0.3,
+        scale: ViewScale {
+            horizontal_px: silhouette.as_ref().map(Silhouette::extent_horizontal),
+            vertical_px: silhouette.as_ref().map(Silhouette::extent_vertical),
+            ..ViewScale::default()
+        },
+        confidence: if backdrop_known { 0.3 } else { 0.1 },
     })
 }
 
@@ -282,14 +270,18 @@ impl VisionProvider for LocalProvider {
                 })
             }
             VisionTask::AnalyzeView {
-                view, reference, ..
+                view,
+                category,
+                subcategory,
+                ..
             } => {
-                let (view, reference) = (*view, *reference);
+                let view = *view;
+                let (set, _) = pom_library::choose(*category, *subcategory);
                 let image = first_image(images)?;
                 let permit = self.hold(&image).await?;
                 off_thread(permit, move || {
                     let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
-                    Ok(to_value(&analyze_view(&decoded, view, reference)?))
+                    Ok(to_value(&analyze_view(&decoded, view, set)?))
                 })
                 .await?
             }
@@ -441,5 +433,50 @@ impl ImageProvider for LocalProvider {
                 .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use image::Rgb;
+
+    use super::*;
+
+    #[test]
+    fn a_photo_without_a_plain_backdrop_measures_nothing_and_says_so() {
+        // A busy scene: every border pixel differs, so no backdrop can be read.
+        let mut image = RgbImage::new(120, 90);
+        for (x, y, pixel) in image.enumerate_pixels_mut() {
+            *pixel = Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) * 5 % 255) as u8]);
+        }
+        let (set, _) = pom_library::choose(Some("bags"), None);
+        let analysis = analyze_view(&image, View::Front, set).unwrap();
+        assert!(analysis.dimensions.is_empty(), "{:?}", analysis.dimensions);
+        assert_eq!(analysis.scale.horizontal_px, None);
+        assert!(
+            analysis.summary.contains("No plain backdrop"),
+            "{}",
+            analysis.summary
+        );
+        assert!(analysis.confidence <= 0.1);
+
+        let sample = local::draw_sample_product(300, 240);
+        let analysis = analyze_view(&sample, View::Front, set).unwrap();
+        let codes: Vec<&str> = analysis
+            .dimensions
+            .iter()
+            .map(|p| p.code.as_str())
+            .collect();
+        assert_eq!(
+            codes,
+            ["W", "H", "WB"],
+            "a front view shows width and height, not depth"
+        );
+        assert!(
+            analysis
+                .dimensions
+                .iter()
+                .all(|p| p.unit == "px" && p.value.is_some())
+        );
     }
 }

@@ -19,4 +19,4 @@ pub use error::ProviderError;
 pub use imaging::{ImageAnswer, ImageProvider, ImageTask};
 pub use local::LocalProvider;
 pub use types::{InlineImage, Usage};
-pub use vision::{Reference, VisionAnswer, VisionProvider, VisionTask};
+pub use vision::{VisionAnswer, VisionProvider, VisionTask};

@@ -1,27 +1,10 @@
 //! Vision providers: asked tech-pack questions about photos, answering JSON in the shape of
 //! the matching schema in [`crate::techpack`].
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{InlineImage, ProviderError, Usage};
-use crate::techpack::{self, View};
-
-/// A known real size, so pixel measurements can be converted ("the product is 120 mm wide").
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Reference {
-    /// `width` or `height` of the product in the photo.
-    pub dimension: ReferenceDimension,
-    pub size_mm: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReferenceDimension {
-    Width,
-    Height,
-}
+use crate::techpack::{self, References, View, pom_library};
 
 /// A question for a vision model.
 #[derive(Debug, Clone)]
@@ -32,7 +15,9 @@ pub enum VisionTask<'a> {
     AnalyzeView {
         view: View,
         category: Option<&'a str>,
-        reference: Option<Reference>,
+        subcategory: Option<&'a str>,
+        /// Real sizes a person gave; a model is told only those of the axes this view shows.
+        references: References,
     },
     /// Analyze a close-up shot of one detail. Answers [`techpack::CloseUpAnalysis`].
     AnalyzeCloseUp {
@@ -62,8 +47,16 @@ impl VisionTask<'_> {
     pub fn schema(&self) -> (&'static str, Value) {
         match self {
             VisionTask::DetectCategory => ("techpack_category", techpack::category_schema()),
-            VisionTask::AnalyzeView { .. } => {
-                ("techpack_view_analysis", techpack::view_analysis_schema())
+            VisionTask::AnalyzeView {
+                category,
+                subcategory,
+                ..
+            } => {
+                let (set, _) = pom_library::choose(*category, *subcategory);
+                (
+                    "techpack_view_analysis",
+                    techpack::view_analysis_schema_for(set),
+                )
             }
             VisionTask::AnalyzeCloseUp { .. } => ("techpack_close_up", techpack::close_up_schema()),
             VisionTask::EditField { .. } => ("techpack_field_edit", techpack::edit_schema()),

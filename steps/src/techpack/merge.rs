@@ -3,17 +3,24 @@
 use std::collections::BTreeMap;
 
 use super::{
-    BomLine, Colorway, ConstructionDetail, LabelItem, Meta, NamedValue, PointOfMeasure, TechPack,
-    ViewAnalysis,
+    BomLine, Colorway, ConstructionDetail, LabelItem, Meta, NamedValue, TechPack, ViewAnalysis,
+    pom_library, scale,
 };
 
-/// Combines the analyses of several photos: lists are joined, and where two views describe
-/// the same thing (same BOM placement, POM name, construction operation, attribute name) the
-/// more confident description is kept.
-pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
+/// Combines the analyses of several photos: each view is scaled by the reference sizes in
+/// `meta` ([`super::scale`]), the points of measure follow the category's set
+/// ([`super::pom_library`]), other lists are joined, and where two views describe the same
+/// thing (same BOM placement, construction operation, attribute name) the more confident
+/// description is kept.
+pub fn merge_views(mut meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
     views.sort_by_key(|v| v.view);
+    let (set, choice) = pom_library::choose(
+        meta.category.value.as_deref(),
+        meta.subcategory.value.as_deref(),
+    );
+    meta.pom_set = choice;
+    scale::apply(&mut views, &meta.references, set);
     let mut bom: BTreeMap<String, BomLine> = BTreeMap::new();
-    let mut poms: BTreeMap<String, PointOfMeasure> = BTreeMap::new();
     let mut construction: BTreeMap<(String, String), ConstructionDetail> = BTreeMap::new();
     let mut labels: BTreeMap<(String, String), LabelItem> = BTreeMap::new();
     let mut specific: BTreeMap<String, NamedValue> = BTreeMap::new();
@@ -22,11 +29,6 @@ pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
         for line in &view.bill_of_materials {
             keep_best(&mut bom, line.placement.to_lowercase(), line.clone(), |l| {
                 l.material.confidence
-            });
-        }
-        for pom in &view.dimensions {
-            keep_best(&mut poms, pom.name.to_lowercase(), pom.clone(), |p| {
-                p.confidence
             });
         }
         for detail in &view.construction {
@@ -57,10 +59,8 @@ pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
             );
         }
         for color in &view.colors {
-            if !colors
-                .iter()
-                .any(|c: &super::Color| c.hex == color.hex && c.name == color.name)
-            {
+            // One entry per colour name: the same navy seen in two photos is one colour.
+            if !colors.iter().any(|c: &super::Color| c.name == color.name) {
                 colors.push(color.clone());
             }
         }
@@ -69,13 +69,7 @@ pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
     for (i, line) in bill_of_materials.iter_mut().enumerate() {
         line.id = format!("BOM-{}", i + 1);
     }
-    let mut points_of_measure: Vec<PointOfMeasure> = poms.into_values().collect();
-    for (i, pom) in points_of_measure.iter_mut().enumerate() {
-        if pom.code.trim().is_empty() {
-            pom.code = pom_code(i);
-        }
-    }
-    points_of_measure.sort_by(|a, b| (a.code.len(), &a.code).cmp(&(b.code.len(), &b.code)));
+    let points_of_measure = scale::assemble(set, &views);
     TechPack {
         meta,
         views,
@@ -94,20 +88,6 @@ pub fn merge_views(meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
         callouts: Vec::new(),
         category_specific: specific.into_values().collect(),
         not_produced: Vec::new(),
-    }
-}
-
-/// POM codes A, B, … Z, AA, AB …
-pub fn pom_code(index: usize) -> String {
-    let letters = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    if index < 26 {
-        (letters[index] as char).to_string()
-    } else {
-        format!(
-            "{}{}",
-            letters[(index / 26 - 1) % 26] as char,
-            letters[index % 26] as char
-        )
     }
 }
 

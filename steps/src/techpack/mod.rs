@@ -5,16 +5,28 @@
 //! factory can tell a measured figure from one estimated from a photo. Open-ended,
 //! category-specific facts are a list of named entries, which keeps the schema valid for
 //! OpenAI's strict structured outputs (every property required, no additional properties).
+//!
+//! # Layout
+//! - `merge`: per-view analyses into one tech pack.
+//! - `pom_library`: the points-of-measure sets per category family (`steps/pom/*.yaml`) and
+//!   the choice of set for a category.
+//! - `scale`: pixels to millimetres across views from reference sizes per axis, and the tech
+//!   pack's POM list.
+//! - `spec`: the designer's spec sheet, merged as given; plain rows for `edit` to add.
+//! - `schema`: the published JSON Schemas.
 
 mod merge;
+pub mod pom_library;
+pub mod scale;
 mod schema;
+pub mod spec;
 
 use serde::{Deserialize, Serialize};
 
 pub use merge::merge_views;
 pub use schema::{
     SCHEMA_VERSION, category_schema, close_up_schema, edit_schema, tech_pack_schema,
-    view_analysis_schema,
+    view_analysis_schema, view_analysis_schema_for,
 };
 
 /// Where a value came from.
@@ -106,15 +118,54 @@ pub struct SourcePhoto {
     pub height: u32,
 }
 
+/// Real sizes a person gave for the product's axes (width left to right seen from the
+/// front, height bottom to top, depth front to back), in mm. Each scales only the photos
+/// that show its axis ([`scale`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct References {
+    #[serde(default)]
+    pub width_mm: Option<f64>,
+    #[serde(default)]
+    pub height_mm: Option<f64>,
+    #[serde(default)]
+    pub depth_mm: Option<f64>,
+}
+
+impl References {
+    pub fn is_empty(&self) -> bool {
+        self.width_mm.is_none() && self.height_mm.is_none() && self.depth_mm.is_none()
+    }
+}
+
+/// Which points-of-measure set the tech pack uses, and why (a category that matches no set
+/// gets the generic one, and the reason says so).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PomSetChoice {
+    pub name: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     pub style_id: Option<String>,
     pub product_name: String,
+    /// The season the style is for (e.g. SS26), when a designer gave it.
+    #[serde(default)]
+    pub season: Option<String>,
+    #[serde(default)]
+    pub brand: Option<String>,
     pub category: Estimate,
     pub subcategory: Estimate,
     /// `metric` or `imperial`.
     pub units: String,
     pub source_photos: Vec<SourcePhoto>,
+    /// The reference sizes the measurements were scaled by, kept so a re-merge (after a view
+    /// is regenerated) scales the same way.
+    #[serde(default)]
+    pub references: References,
+    #[serde(default)]
+    pub pom_set: PomSetChoice,
 }
 
 /// What one photo shows.
@@ -130,7 +181,24 @@ pub struct ViewAnalysis {
     pub bill_of_materials: Vec<BomLine>,
     pub labels_and_packaging: Vec<LabelItem>,
     pub category_specific: Vec<NamedValue>,
+    /// How this photo's pixels relate to millimetres.
+    #[serde(default)]
+    pub scale: ViewScale,
     pub confidence: f64,
+}
+
+/// The product's size in one photo and, once a reference size reached this view, the
+/// photo's scale.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ViewScale {
+    /// The product's extent left to right in the photo, px; `None` when not measured.
+    pub horizontal_px: Option<f64>,
+    /// The product's extent top to bottom in the photo, px.
+    pub vertical_px: Option<f64>,
+    /// Millimetres per photo pixel; `None` when no reference size reaches this view.
+    pub mm_per_px: Option<f64>,
+    /// Where the scale comes from, e.g. "width 400 mm given, over 600 px".
+    pub basis: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 /// Bumped whenever a schema or a prompt changes, so cached analyses made with the old shape
 /// are not reused.
-pub const SCHEMA_VERSION: &str = "techpack-2";
+pub const SCHEMA_VERSION: &str = "techpack-3";
 
 fn object(properties: &[(&str, Value)]) -> Value {
     let mut props = Map::new();
@@ -198,7 +198,38 @@ fn definitions() -> Map<String, Value> {
             ("bill_of_materials", array(reference("bom_line"))),
             ("labels_and_packaging", array(reference("label_item"))),
             ("category_specific", array(reference("named_value"))),
+            ("scale", reference("view_scale")),
             ("confidence", confidence()),
+        ]),
+    );
+    add(
+        "view_scale",
+        object(&[
+            (
+                "horizontal_px",
+                nullable(
+                    "number",
+                    "the product's extent left to right in the photo, in pixels, or null",
+                ),
+            ),
+            (
+                "vertical_px",
+                nullable(
+                    "number",
+                    "the product's extent top to bottom in the photo, in pixels, or null",
+                ),
+            ),
+            (
+                "mm_per_px",
+                nullable(
+                    "number",
+                    "millimetres per photo pixel, or null when no reference size is known",
+                ),
+            ),
+            (
+                "basis",
+                nullable("string", "where the scale comes from, or null"),
+            ),
         ]),
     );
     defs
@@ -231,12 +262,31 @@ const VIEW_DEFS: &[&str] = &[
     "bom_line",
     "label_item",
     "named_value",
+    "view_scale",
 ];
 
 /// The answer to "analyze this photo of one view".
 pub fn view_analysis_schema() -> Value {
     let mut schema = definitions()["view_analysis"].clone();
     schema = with_definitions(schema, "techpack view analysis", VIEW_DEFS);
+    schema
+}
+
+/// The view-analysis answer for a product whose POM set is `set`: POM codes are the set's
+/// (a model may still answer a POM outside the set under a code of its own making, which
+/// strict mode cannot express, so the codes are listed and the prompt asks for them).
+pub fn view_analysis_schema_for(set: &super::pom_library::PomSet) -> Value {
+    let mut schema = view_analysis_schema();
+    let codes: Vec<&str> = set
+        .points_of_measure
+        .iter()
+        .map(|p| p.code.as_str())
+        .collect();
+    schema["$defs"]["point_of_measure"]["properties"]["code"]["description"] = json!(format!(
+        "POM code from the {} set: one of {}",
+        set.name,
+        codes.join(", ")
+    ));
     schema
 }
 
@@ -251,6 +301,11 @@ pub fn tech_pack_schema() -> Value {
                     nullable("string", "the brand's style number, if given"),
                 ),
                 ("product_name", string("product name")),
+                (
+                    "season",
+                    nullable("string", "the season, e.g. SS26, if given"),
+                ),
+                ("brand", nullable("string", "the brand, if given")),
                 ("category", reference("estimate")),
                 ("subcategory", reference("estimate")),
                 (
@@ -266,6 +321,33 @@ pub fn tech_pack_schema() -> Value {
                         ("width", json!({ "type": "integer" })),
                         ("height", json!({ "type": "integer" })),
                     ])),
+                ),
+                (
+                    "references",
+                    object(&[
+                        (
+                            "width_mm",
+                            nullable("number", "the product's real width, if given"),
+                        ),
+                        (
+                            "height_mm",
+                            nullable("number", "the product's real height, if given"),
+                        ),
+                        (
+                            "depth_mm",
+                            nullable("number", "the product's real depth, if given"),
+                        ),
+                    ]),
+                ),
+                (
+                    "pom_set",
+                    object(&[
+                        (
+                            "name",
+                            string("the points-of-measure set used, e.g. bags, generic"),
+                        ),
+                        ("reason", string("why that set")),
+                    ]),
                 ),
             ]),
         ),

@@ -1,0 +1,290 @@
+//! The tech pack's sections as plain tables (a header and rows of text), made once and
+//! written out as CSV, spreadsheet sheets and PDF tables, so every format says the same.
+
+use serde_json::Value;
+
+use crate::techpack::{Color, Estimate, Quantity, Source, TechPack};
+
+/// What a table shows in a cell whose value is not known.
+pub const UNKNOWN: &str = "—";
+/// What a POM without a value says: the outline could not tell it, the sample can.
+pub const MEASURE_ON_SAMPLE: &str = "measure on the sample";
+
+/// One section as a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub title: &'static str,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn source(source: Source) -> &'static str {
+    match source {
+        Source::EstimatedFromPhoto => "estimated from photo",
+        Source::Given => "given",
+        Source::Measured => "measured",
+        Source::Unknown => "unknown",
+    }
+}
+
+/// A number as people write it: no trailing `.0`, at most two decimals.
+pub fn number(value: f64) -> String {
+    let rounded = (value * 100.0).round() / 100.0;
+    if rounded.fract() == 0.0 {
+        format!("{rounded:.0}")
+    } else {
+        let text = format!("{rounded:.2}");
+        text.trim_end_matches('0').to_string()
+    }
+}
+
+fn text(estimate: &Estimate) -> String {
+    estimate.value.clone().unwrap_or_else(|| UNKNOWN.into())
+}
+
+fn quantity(q: &Quantity) -> String {
+    match q.value {
+        Some(v) => format!("{} {}", number(v), q.unit.as_deref().unwrap_or(""))
+            .trim()
+            .to_string(),
+        None => UNKNOWN.into(),
+    }
+}
+
+pub fn color(c: &Color) -> String {
+    let mut parts = vec![c.name.clone()];
+    parts.extend(c.hex.clone());
+    parts.extend(c.pantone.as_ref().map(|p| format!("Pantone {p}")));
+    parts.extend(c.ral.as_ref().map(|r| format!("RAL {r}")));
+    parts.join(" ")
+}
+
+pub fn bill_of_materials(tp: &TechPack) -> Table {
+    Table {
+        title: "Bill of materials",
+        header: header(&[
+            "ID",
+            "Placement",
+            "Material",
+            "Composition",
+            "Weight / thickness",
+            "Finish",
+            "Colour",
+            "Consumption",
+            "Source",
+        ]),
+        rows: tp
+            .bill_of_materials
+            .iter()
+            .map(|l| {
+                vec![
+                    l.id.clone(),
+                    l.placement.clone(),
+                    text(&l.material),
+                    text(&l.composition),
+                    quantity(&l.weight_or_thickness),
+                    text(&l.finish),
+                    color(&l.color),
+                    quantity(&l.consumption),
+                    source(l.material.source).into(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn points_of_measure(tp: &TechPack) -> Table {
+    Table {
+        title: "Points of measure",
+        header: header(&[
+            "Code",
+            "Point of measure",
+            "How to measure",
+            "Value",
+            "Unit",
+            "Tolerance ±",
+            "Criticality",
+            "Source",
+            "Confidence",
+        ]),
+        rows: tp
+            .points_of_measure
+            .iter()
+            .map(|p| {
+                vec![
+                    p.code.clone(),
+                    p.name.clone(),
+                    p.how_to_measure.clone(),
+                    p.value.map_or_else(|| MEASURE_ON_SAMPLE.into(), number),
+                    p.unit.clone(),
+                    p.tolerance.map_or_else(|| UNKNOWN.into(), number),
+                    format!("{:?}", p.criticality).to_lowercase(),
+                    source(p.source).into(),
+                    number(p.confidence),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The graded chart (the `wasm/grade-sizes` output): a row per POM, a column per size.
+pub fn size_chart(chart: &Value) -> Table {
+    let sizes: Vec<&str> = chart["sizes"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let base = chart["base_size"].as_str().unwrap_or("");
+    let unit = chart["unit"].as_str().unwrap_or("");
+    let mut head = header(&["Code", "Point of measure", "Unit", "Tolerance ±"]);
+    head.extend(sizes.iter().map(|s| {
+        if *s == base {
+            format!("{s} (base)")
+        } else {
+            s.to_string()
+        }
+    }));
+    let cell = |v: &Value| v.as_f64().map_or_else(|| UNKNOWN.to_string(), number);
+    let rows = chart["points_of_measure"]
+        .as_array()
+        .map(|poms| {
+            poms.iter()
+                .map(|pom| {
+                    let mut row = vec![
+                        pom["code"].as_str().unwrap_or("").to_string(),
+                        pom["name"].as_str().unwrap_or("").to_string(),
+                        pom["unit"].as_str().unwrap_or(unit).to_string(),
+                        cell(&pom["tolerance"]),
+                    ];
+                    row.extend(sizes.iter().map(|s| cell(&pom["values"][s])));
+                    row
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Table {
+        title: "Graded size chart",
+        header: head,
+        rows,
+    }
+}
+
+pub fn construction(tp: &TechPack) -> Table {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| UNKNOWN.into());
+    Table {
+        title: "Construction",
+        header: header(&[
+            "Operation",
+            "Location",
+            "Seam type",
+            "Stitch class (ISO 4915)",
+            "SPI",
+            "Joinery / fastening",
+            "Source",
+        ]),
+        rows: tp
+            .construction
+            .iter()
+            .map(|c| {
+                vec![
+                    c.operation.clone(),
+                    c.location.clone(),
+                    opt(&c.seam_type),
+                    opt(&c.stitch_class_iso4915),
+                    c.stitches_per_inch.map_or_else(|| UNKNOWN.into(), number),
+                    opt(&c.joinery_or_fastening),
+                    source(c.source).into(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn labels_and_packaging(tp: &TechPack) -> Table {
+    Table {
+        title: "Labels and packaging",
+        header: header(&["Kind", "Placement", "Content", "Source"]),
+        rows: tp
+            .labels_and_packaging
+            .iter()
+            .map(|l| {
+                vec![
+                    l.kind.clone(),
+                    l.placement.clone(),
+                    l.content.clone(),
+                    source(l.source).into(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+pub fn colorways(tp: &TechPack) -> Table {
+    Table {
+        title: "Colourways",
+        header: header(&["Colourway", "Colour", "Hex", "Pantone", "RAL", "Source"]),
+        rows: tp
+            .colorways
+            .iter()
+            .flat_map(|w| {
+                w.colors.iter().map(|c| {
+                    vec![
+                        w.name.clone(),
+                        c.name.clone(),
+                        c.hex.clone().unwrap_or_else(|| UNKNOWN.into()),
+                        c.pantone.clone().unwrap_or_else(|| UNKNOWN.into()),
+                        c.ral.clone().unwrap_or_else(|| UNKNOWN.into()),
+                        source(c.source).into(),
+                    ]
+                })
+            })
+            .collect(),
+    }
+}
+
+/// A table as CSV (RFC 4180: fields with a comma, quote or line break are quoted, quotes
+/// doubled). Eight lines of our own rather than a crate: nothing here is ever read back.
+pub fn to_csv(table: &Table) -> Vec<u8> {
+    let field = |text: &str| {
+        if text.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_string()
+        }
+    };
+    let mut out = String::new();
+    for row in std::iter::once(&table.header).chain(&table.rows) {
+        let line: Vec<String> = row.iter().map(|c| field(c)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let table = Table {
+            title: "t",
+            header: vec!["a".into(), "b".into()],
+            rows: vec![vec!["1, 2".into(), "say \"hi\"".into()]],
+        };
+        assert_eq!(
+            String::from_utf8(to_csv(&table)).unwrap(),
+            "a,b\r\n\"1, 2\",\"say \"\"hi\"\"\"\r\n"
+        );
+    }
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(number(400.0), "400");
+        assert_eq!(number(361.25), "361.25");
+        assert_eq!(number(0.5), "0.5");
+    }
+}
