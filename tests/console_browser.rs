@@ -607,6 +607,8 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
     let close_ups = b.find("#in-close_ups");
     b.clear(&close_ups);
     b.type_into(&close_ups, "6");
+    // A real width, so the points of measure are in mm and reach the tech pack's POM table.
+    b.type_into(&b.find("#in-width_mm"), "380");
     b.screenshot("workflow-tech-pack-form");
     b.click(&b.find("button[type=submit]"));
     b.wait(
@@ -680,18 +682,18 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
         json!([]),
     );
     b.screenshot("product-flats");
-    let callout = b.find("tr[data-kind=callout][data-pom=A]");
+    let callout = b.find("tr[data-kind=callout][data-pom=W]");
     b.click(&callout);
     let marked = b.run("return [...document.querySelectorAll('tr.marked')].map(r => r.dataset.kind + ':' + (r.dataset.ref || r.dataset.pom))", json!([]));
     assert_eq!(
         marked,
-        json!(["pom:A", "callout:A"]),
+        json!(["pom:W", "callout:W"]),
         "clicking a callout marks its POM row"
     );
     // And back: the POM row marks its callouts.
-    b.click(&b.find("tr[data-kind=pom][data-ref=B]"));
+    b.click(&b.find("tr[data-kind=pom][data-ref=H]"));
     let marked = b.run("return [...document.querySelectorAll('tr.marked')].map(r => r.dataset.kind + ':' + (r.dataset.ref || r.dataset.pom))", json!([]));
-    assert_eq!(marked, json!(["pom:B", "callout:B"]));
+    assert_eq!(marked, json!(["pom:H", "callout:H"]));
     b.screenshot("product-callout");
     // Before the first step finished, the product had no tech pack yet (404).
     no_console_errors(
