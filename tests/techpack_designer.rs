@@ -2,8 +2,12 @@
 //! sheet file merged as given, a misspelt field named, rows added and removed with `edit`,
 //! and the factory files (PDF, XLSX, CSV) in the export folder.
 
+mod common;
+
+use common::cli::{json, ok, techpack};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -29,32 +33,6 @@ colorways:
 points_of_measure:
   - { code: HD, value: 230 }
 "##;
-
-fn techpack(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_techpack"))
-        .env("TECHPACK_DATA_DIR", data_dir)
-        .env_remove("TECHPACK_VISION_PROVIDER")
-        .env_remove("TECHPACK_IMAGE_PROVIDER")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "exit {:?}\n{stdout}\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 fn run_with_sheet(dir: &Path, sheet: &str) -> (Output, std::path::PathBuf) {
     let file = dir.join("sheet.yaml");

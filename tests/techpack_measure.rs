@@ -2,8 +2,12 @@
 //! test draws itself with known geometry, reference sizes per axis, and the tech pack's
 //! points of measure compared with the truth.
 
+mod common;
+
+use common::cli::techpack;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use image::{Rgb, RgbImage};
 use serde_json::Value;
@@ -54,17 +58,6 @@ fn draw_side() -> RgbImage {
         }
     }
     image
-}
-
-fn techpack(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_techpack"))
-        .env("TECHPACK_DATA_DIR", data_dir)
-        .env_remove("TECHPACK_VISION_PROVIDER")
-        .env_remove("TECHPACK_IMAGE_PROVIDER")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 /// Runs the pipeline on the drawn tote with `inputs`; the run's output folder.

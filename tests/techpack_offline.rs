@@ -1,41 +1,15 @@
 //! The tech-pack pipeline as a user runs it: the real binary, offline, on the bundled sample
 //! photo. Asserts what a user would look at: the files, the schema, the cache and the log.
 
+mod common;
+
+use common::cli::{json, ok, techpack};
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
 const SAMPLE: &str = "workflows/samples/sample-product.png";
-
-fn techpack(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_techpack"))
-        .env("TECHPACK_DATA_DIR", data_dir)
-        .env_remove("TECHPACK_VISION_PROVIDER")
-        .env_remove("TECHPACK_IMAGE_PROVIDER")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
 
 fn run_pipeline(data: &Path, out: &Path) -> Value {
     ok(&techpack(

@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, multipart};
 use serde_json::{Value, json};
 
+pub mod cli;
+
 pub const ADMIN: &str = "admin-secret-for-tests";
 
 pub struct Server {

@@ -1,0 +1,39 @@
+//! The real `techpack` command for end-to-end tests of the CLI, offline: the provider
+//! variables of the test's environment are not inherited, so the local provider answers.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// Runs `techpack ARGS` on `data_dir` with no standard input and returns what it did.
+pub fn techpack(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_techpack"))
+        .env("TECHPACK_DATA_DIR", data_dir)
+        .env_remove("TECHPACK_VISION_PROVIDER")
+        .env_remove("TECHPACK_IMAGE_PROVIDER")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The command's stdout, after asserting it exited 0 (else both streams in the panic).
+pub fn ok(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// A JSON file the command wrote.
+pub fn json(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
