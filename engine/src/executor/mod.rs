@@ -172,6 +172,24 @@ impl Inner {
             .collect())
     }
 
+    /// Records a new run of `workflow`: `pending`, or `queued` when the workflow's
+    /// concurrency limits leave it no slot now (`admit_queued` starts it later).
+    pub(crate) fn record_new_run(
+        &self,
+        run: &mut RunRecord,
+        workflow: &Workflow,
+    ) -> Result<(), EngineError> {
+        match &workflow.concurrency {
+            Some(limits) => {
+                run.status = self
+                    .store
+                    .create_run_limited(run, &workflow.source, limits)?;
+            }
+            None => self.store.create_run(run, &workflow.source)?,
+        }
+        Ok(())
+    }
+
     fn cached_workflow(&self, sha256: &str) -> Option<Arc<Workflow>> {
         self.workflows
             .lock()
@@ -313,16 +331,7 @@ impl Engine {
         let inputs = workflow.resolve_inputs(inputs, origin)?;
         let mut run = new_run(workflow, inputs, owner);
         run.callback = callback;
-        match &workflow.concurrency {
-            // Pending if its limits leave it a slot now, else queued (`admit_queued`).
-            Some(limits) => {
-                run.status = self
-                    .inner
-                    .store
-                    .create_run_limited(&run, &workflow.source, limits)?;
-            }
-            None => self.inner.store.create_run(&run, &workflow.source)?,
-        }
+        self.inner.record_new_run(&mut run, workflow)?;
         if self.inner.cached_workflow(&workflow.sha256).is_none() {
             self.inner.cache_workflow(Arc::new(workflow.clone()));
         }

@@ -112,15 +112,7 @@ impl Engine {
             node.reused_from = Some(parent.id.clone());
             self.inner.store.commit(Some(&node), None, None)?;
         }
-        match &workflow.concurrency {
-            Some(limits) => {
-                run.status = self
-                    .inner
-                    .store
-                    .create_run_limited(&run, &workflow.source, limits)?;
-            }
-            None => self.inner.store.create_run(&run, &workflow.source)?,
-        }
+        self.inner.record_new_run(&mut run, &workflow)?;
         self.inner.durable().await?;
         Ok(run)
     }
