@@ -218,9 +218,10 @@ fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-/// Equal in time that does not depend on where the first difference is.
+/// Equal in time that does not depend on where the first difference is (`subtle`; only the
+/// lengths, which are public, are compared as usual).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 fn valid_name(name: &str) -> bool {
