@@ -196,12 +196,17 @@ async fn a_safety_block_fails_the_step_with_the_reason() {
     )
     .await;
     let all = text(&output);
-    // The close-ups may fail without taking the tech pack with them: the run succeeds and
-    // warns, with the reason.
+    // Close-ups and sketches ask for images side by side, so either may send the blocked
+    // first request. Both may fail without taking the tech pack with them: the run succeeds
+    // and warns, with the reason.
     assert_eq!(output.status.code(), Some(0), "{all}");
+    let blocked = |step: &str| {
+        all.contains(&format!(
+            "warning: step `{step}` failed (tolerated, continue_on_error): gemini: blocked by the model's safety filter"
+        ))
+    };
     assert!(
-        all.contains("warning: step `close_ups` failed (tolerated, continue_on_error): gemini: blocked by the model's safety filter")
-            && all.contains("PROHIBITED_CONTENT"),
+        (blocked("close_ups") || blocked("sketches")) && all.contains("PROHIBITED_CONTENT"),
         "{all}"
     );
 }
