@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{Server, dirs};
+use common::{Server, dirs, node};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const FLAKY: &str = r#"
 name: flaky
@@ -15,15 +15,6 @@ steps:
   flaky: { uses: core/fail, needs: fetch, credits: 2, with: { times: 1 } }
   finish: { uses: core/echo, needs: flaky, with: { value: "${{ inputs.label }}" } }
 "#;
-
-fn node<'a>(body: &'a Value, step: &str) -> &'a Value {
-    body["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["stepId"] == step)
-        .unwrap_or_else(|| panic!("no node {step} in {body}"))
-}
 
 #[test]
 fn a_run_is_retried_and_replayed_over_http_by_its_owner_only() {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{Server, dirs};
+use common::{Server, dirs, node};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PACK: &str = r#"
 name: pack
@@ -27,15 +27,6 @@ steps:
     when: ${{ always() and steps.analyze.status == "succeeded" }}
     with: { value: "close-ups not produced: ${{ steps.close_ups.error }}" }
 "#;
-
-fn node<'a>(body: &'a Value, step: &str) -> &'a Value {
-    body["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["stepId"] == step)
-        .unwrap_or_else(|| panic!("no node {step} in {body}"))
-}
 
 #[test]
 fn a_run_with_a_tolerated_failure_succeeds_with_warnings_and_a_refund() {

@@ -321,3 +321,13 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// The node of `step` in a run view (`GET /api/runs/{id}`).
+pub fn node<'a>(body: &'a Value, step: &str) -> &'a Value {
+    body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["stepId"] == step)
+        .unwrap_or_else(|| panic!("no node {step} in {body}"))
+}
