@@ -20,18 +20,18 @@ pub(super) fn queue_for(txn: &mut PgTxn<'_>, run: &RunRecord) -> Result<(), PgEr
     let Some(delivery) = DeliveryRecord::for_finished_run(run) else {
         return Ok(());
     };
-    txn.execute(
+    let record = to_json(&delivery);
+    txn.defer(
         "INSERT INTO callback_deliveries (id, run_id, status, next_attempt_at, record)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-        &[
-            &delivery.id,
-            &delivery.run_id,
-            &delivery.status.as_str(),
-            &int(delivery.next_attempt_at),
-            &to_json(&delivery),
+        vec![
+            Box::new(delivery.id),
+            Box::new(delivery.run_id),
+            Box::new(delivery.status.as_str()),
+            Box::new(int(delivery.next_attempt_at)),
+            Box::new(record),
         ],
-    )?;
-    Ok(())
+    )
 }
 
 /// The due pending rows, claimed in one statement: the CTE locks the rows it picks and skips

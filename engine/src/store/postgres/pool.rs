@@ -13,7 +13,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
@@ -25,7 +27,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 pub type Param<'a> = &'a (dyn ToSql + Sync);
 
 /// What went wrong talking to PostgreSQL. Its text never includes the connection URL.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PgError {
     /// The URL given with `--database-url` is not a PostgreSQL URL.
     #[error("the database URL is not a valid PostgreSQL URL: {0}")]
@@ -63,6 +65,14 @@ impl PgError {
             if code == SqlState::T_R_SERIALIZATION_FAILURE.code()
                 || code == SqlState::T_R_DEADLOCK_DETECTED.code()
                 || code == SqlState::UNIQUE_VIOLATION.code())
+    }
+
+    /// The SQLSTATE PostgreSQL answered with, if it answered.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            PgError::Query { code, .. } => code.as_deref(),
+            _ => None,
+        }
     }
 
     /// True for a unique or exclusion constraint violation (SQLSTATE 23505).
@@ -276,19 +286,18 @@ impl PgPool {
         let mut conn = self.get()?;
         for attempt in 0u32.. {
             let connection = conn.connection.as_mut().expect("a lent connection");
-            let statements = &mut connection.statements;
-            let txn = block_on(connection.client.transaction()).map_err(PgError::from_client)?;
             let mut txn = PgTxn {
-                txn,
-                statements,
+                client: &connection.client,
+                statements: &mut connection.statements,
+                begun: false,
+                deferred: Vec::new(),
                 failure: None,
             };
             let outcome = work(&mut txn);
-            let PgTxn { txn, failure, .. } = txn;
-            let result = match (outcome, failure) {
-                (Ok(value), None) => match block_on(txn.commit()) {
+            let result = match (outcome, txn.failure.take()) {
+                (Ok(value), None) => match txn.commit() {
                     Ok(()) => return Ok(value),
-                    Err(e) => PgError::from_client(e),
+                    Err(e) => e,
                 },
                 (Ok(_), Some(failure)) => failure,
                 (Err(e), Some(failure)) if failure.is_retryable() => {
@@ -296,10 +305,11 @@ impl PgPool {
                     failure
                 }
                 (Err(e), _) => {
-                    let _ = block_on(txn.rollback());
+                    txn.rollback();
                     return Err(e);
                 }
             };
+            txn.rollback();
             if !result.is_retryable() || attempt >= 7 {
                 return Err(result.into());
             }
@@ -404,71 +414,223 @@ impl PgConn {
     }
 }
 
+/// An owned statement parameter, for a statement sent later ([`PgTxn::defer`]).
+pub type OwnedParam = Box<dyn ToSql + Sync + Send>;
+
 /// An open transaction of [`PgPool::transaction`]. A failed statement aborts the whole
 /// transaction in PostgreSQL; the pool then rolls it back (and retries it when retryable)
 /// whatever `work` returned.
+///
+/// Nothing waits for a round trip it does not need: `BEGIN` goes out with the first
+/// statement, and statements whose answer the caller does not read ([`PgTxn::defer`]) go out
+/// with the next statement that is waited for, or with `COMMIT` — a transaction of deferred
+/// writes is one round trip to the server (pipelining; every statement keeps its own
+/// extended-protocol `Sync`, so one failing aborts the transaction and the rest are refused).
 pub struct PgTxn<'c> {
-    txn: tokio_postgres::Transaction<'c>,
+    client: &'c Client,
     statements: &'c mut HashMap<String, Statement>,
+    /// `BEGIN` was sent.
+    begun: bool,
+    deferred: Vec<(Statement, Vec<OwnedParam>)>,
+    /// The first statement that failed (the transaction is aborted from there on).
     failure: Option<PgError>,
 }
 
-impl PgTxn<'_> {
+/// What one statement of a pipelined flight answered.
+enum Answer {
+    Done,
+    Count(u64),
+    Rows(Vec<Row>),
+}
+
+type Request<'a> = Pin<Box<dyn Future<Output = Result<Answer, tokio_postgres::Error>> + Send + 'a>>;
+
+/// Sends `requests` back to back without waiting for each answer — each is sent when it is
+/// first polled, and they are first polled in order — then waits for every answer.
+fn fly(requests: Vec<Request<'_>>) -> Vec<Result<Answer, tokio_postgres::Error>> {
+    let mut pending: Vec<Option<Request<'_>>> = requests.into_iter().map(Some).collect();
+    let mut answers: Vec<Option<Result<Answer, tokio_postgres::Error>>> =
+        pending.iter().map(|_| None).collect();
+    block_on(futures::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, answer) in pending.iter_mut().zip(answers.iter_mut()) {
+            if let Some(request) = slot {
+                match request.as_mut().poll(cx) {
+                    Poll::Ready(result) => {
+                        *answer = Some(result);
+                        *slot = None;
+                    }
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    }));
+    answers
+        .into_iter()
+        .map(|answer| answer.expect("every request of a flight is answered"))
+        .collect()
+}
+
+/// What the caller of a waited-for statement wants back.
+enum Want {
+    Count,
+    Rows,
+}
+
+/// The request that ends a flight.
+enum Last<'s, 'p> {
+    Nothing,
+    Count(&'s Statement, &'s [Param<'p>]),
+    Rows(&'s Statement, &'s [Param<'p>]),
+    Commit,
+}
+
+impl<'c> PgTxn<'c> {
     fn statement(&mut self, sql: &str) -> Result<Statement, PgError> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = block_on(self.txn.prepare(sql)).map_err(PgError::from_client)?;
+        let statement = block_on(self.client.prepare(sql)).map_err(PgError::from_client)?;
         self.statements.insert(sql.to_string(), statement.clone());
         Ok(statement)
     }
 
-    fn note<T>(&mut self, result: Result<T, PgError>) -> Result<T, PgError> {
-        if let Err(e) = &result
-            && self.failure.is_none()
-        {
-            self.failure = Some(PgError::Query {
-                message: e.to_string(),
-                code: match e {
-                    PgError::Query { code, .. } => code.clone(),
-                    _ => None,
-                },
-            });
+    /// Sends, in one flight, `BEGIN` if not sent yet, the deferred writes and `last`, then
+    /// waits for every answer. Returns `last`'s answer, or the flight's first error (after a
+    /// failed statement PostgreSQL refuses the rest, and answers `COMMIT` with a rollback).
+    fn fly_with(&mut self, last: Last<'_, '_>) -> Result<Answer, PgError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
         }
-        result
+        let client = self.client;
+        let deferred = std::mem::take(&mut self.deferred);
+        let mut requests: Vec<Request<'_>> = Vec::with_capacity(deferred.len() + 2);
+        if !self.begun {
+            self.begun = true;
+            requests.push(Box::pin(async move {
+                client.batch_execute("BEGIN").await.map(|()| Answer::Done)
+            }));
+        }
+        for (statement, params) in &deferred {
+            requests.push(Box::pin(async move {
+                let params: Vec<Param<'_>> =
+                    params.iter().map(|p| p.as_ref() as Param<'_>).collect();
+                client.execute(statement, &params).await.map(Answer::Count)
+            }));
+        }
+        match last {
+            Last::Nothing => {}
+            Last::Count(statement, params) => requests.push(Box::pin(async move {
+                client.execute(statement, params).await.map(Answer::Count)
+            })),
+            Last::Rows(statement, params) => requests.push(Box::pin(async move {
+                client.query(statement, params).await.map(Answer::Rows)
+            })),
+            Last::Commit => requests.push(Box::pin(async move {
+                client.batch_execute("COMMIT").await.map(|()| Answer::Done)
+            })),
+        }
+        let mut outcome = Ok(Answer::Done);
+        for answer in fly(requests) {
+            match answer {
+                Err(e) if outcome.is_ok() => outcome = Err(PgError::from_client(e)),
+                Err(_) => {}
+                Ok(answer) => {
+                    if outcome.is_ok() {
+                        outcome = Ok(answer);
+                    }
+                }
+            }
+        }
+        outcome.map_err(|e| self.note(e))
+    }
+
+    fn send(&mut self, sql: &str, params: &[Param<'_>], want: Want) -> Result<Answer, PgError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        let statement = self.statement(sql).map_err(|e| self.note(e))?;
+        match want {
+            Want::Count => self.fly_with(Last::Count(&statement, params)),
+            Want::Rows => self.fly_with(Last::Rows(&statement, params)),
+        }
+    }
+
+    /// Records the transaction's first failure and gives the error back.
+    fn note(&mut self, error: PgError) -> PgError {
+        if self.failure.is_none() {
+            self.failure = Some(error.clone());
+        }
+        error
+    }
+
+    /// Queues a write whose answer nobody reads; it is sent with the next statement that is
+    /// waited for, or with `COMMIT`. A failure fails the transaction at that point.
+    pub fn defer(&mut self, sql: &str, params: Vec<OwnedParam>) -> Result<(), PgError> {
+        let statement = self.statement(sql).map_err(|e| self.note(e))?;
+        self.deferred.push((statement, params));
+        Ok(())
     }
 
     pub fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, PgError> {
-        let result = self
-            .statement(sql)
-            .and_then(|s| block_on(self.txn.execute(&s, params)).map_err(PgError::from_client));
-        self.note(result)
+        match self.send(sql, params, Want::Count)? {
+            Answer::Count(count) => Ok(count),
+            _ => Ok(0),
+        }
     }
 
     pub fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, PgError> {
-        let result = self
-            .statement(sql)
-            .and_then(|s| block_on(self.txn.query(&s, params)).map_err(PgError::from_client));
-        self.note(result)
+        match self.send(sql, params, Want::Rows)? {
+            Answer::Rows(rows) => Ok(rows),
+            _ => Ok(Vec::new()),
+        }
     }
 
     pub fn query_opt(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, PgError> {
-        let result = self
-            .statement(sql)
-            .and_then(|s| block_on(self.txn.query_opt(&s, params)).map_err(PgError::from_client));
-        self.note(result)
+        let mut rows = self.query(sql, params)?;
+        match rows.len() {
+            0 | 1 => Ok(rows.pop()),
+            n => Err(self.note(PgError::Query {
+                message: format!("a query expected to return at most one row returned {n}"),
+                code: None,
+            })),
+        }
     }
 
     pub fn query_one(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Row, PgError> {
-        let result = self
-            .statement(sql)
-            .and_then(|s| block_on(self.txn.query_one(&s, params)).map_err(PgError::from_client));
-        self.note(result)
+        match self.query_opt(sql, params)? {
+            Some(row) => Ok(row),
+            None => Err(self.note(PgError::Query {
+                message: "a query expected to return one row returned none".into(),
+                code: None,
+            })),
+        }
     }
 
     /// Runs several statements separated by `;`, without parameters.
     pub fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
-        let result = block_on(self.txn.batch_execute(sql)).map_err(PgError::from_client);
-        self.note(result)
+        self.fly_with(Last::Nothing)?;
+        let result = block_on(self.client.batch_execute(sql)).map_err(PgError::from_client);
+        result.map_err(|e| self.note(e))
+    }
+
+    /// Sends what is left and `COMMIT` in one flight. A transaction that sent nothing has
+    /// nothing to commit.
+    fn commit(&mut self) -> Result<(), PgError> {
+        if !self.begun && self.deferred.is_empty() {
+            return Ok(());
+        }
+        self.fly_with(Last::Commit)?;
+        self.begun = false;
+        Ok(())
+    }
+
+    /// Ends a transaction that will not commit (nothing to do if nothing was sent).
+    fn rollback(&mut self) {
+        self.deferred.clear();
+        if std::mem::take(&mut self.begun) {
+            let _ = block_on(self.client.batch_execute("ROLLBACK"));
+        }
     }
 }

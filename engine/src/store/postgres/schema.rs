@@ -162,4 +162,23 @@ CREATE INDEX runs_contending ON runs (workflow_name, id)
     WHERE status IN ('pending', 'running', 'queued');
 "#,
     },
+    Migration {
+        version: 5,
+        sql: r#"
+-- The fence check of a run's writes as one statement that fails (SQLSTATE TPF01) when this
+-- worker no longer holds the lease, so it can be sent with the writes it guards instead of
+-- being waited for first. FOR SHARE: writes of the same run do not block each other, and a
+-- takeover (which updates the row) waits for the writes in flight.
+CREATE FUNCTION techpack_hold_lease(run text, worker text, held_fence bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM run_leases
+    WHERE run_id = run AND owner = worker AND fence = held_fence FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % is no longer held by this worker', run USING ERRCODE = 'TPF01';
+    END IF;
+END
+$$;
+"#,
+    },
 ];

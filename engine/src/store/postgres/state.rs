@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::deliveries;
 use super::ledger::{PgLedger, from_json, to_json};
-use super::pool::{PgError, PgPool, PgTxn, PoolOptions};
+use super::pool::{OwnedParam, PgError, PgPool, PgTxn, PoolOptions};
 use super::{migrate, schema};
 use crate::EngineError;
 use crate::executor::{RunEvent, StoredEvent};
@@ -183,7 +183,26 @@ impl PgStore {
             None => Err(CommitError::Engine(EngineError::Fenced(run_id.to_string()))),
         }
     }
+
+    /// As [`PgStore::check_fence`], sent with the writes it guards: the transaction fails
+    /// with [`FENCED`] if the lease is no longer this worker's.
+    fn hold_fence(&self, txn: &mut PgTxn<'_>, run_id: &str) -> Result<(), PgError> {
+        let Some(fence) = self.leases.fence(run_id) else {
+            return Ok(());
+        };
+        txn.defer(
+            "SELECT techpack_hold_lease($1, $2, $3)",
+            vec![
+                owned(run_id.to_string()),
+                owned(self.leases.worker.clone()),
+                owned(fence),
+            ],
+        )
+    }
 }
+
+/// The SQLSTATE of `techpack_hold_lease` when the lease is another worker's (schema v5).
+const FENCED: &str = "TPF01";
 
 /// Why a commit's transaction did not commit.
 enum CommitError {
@@ -210,61 +229,62 @@ fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+fn owned<T: tokio_postgres::types::ToSql + Sync + Send + 'static>(value: T) -> OwnedParam {
+    Box::new(value)
+}
+
 fn upsert_node(txn: &mut PgTxn<'_>, node: &NodeRecord) -> Result<(), PgError> {
-    txn.execute(
+    txn.defer(
         "INSERT INTO nodes (run_id, step_id, status, attempt, round, idempotency_key, error, record)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (run_id, step_id) DO UPDATE SET status = $3, attempt = $4, round = $5,
              idempotency_key = $6, error = $7, record = $8",
-        &[
-            &node.run_id,
-            &node.step_id,
-            &node.status.as_str(),
-            &i32::try_from(node.attempt).unwrap_or(i32::MAX),
-            &i32::try_from(node.round).unwrap_or(i32::MAX),
-            &node.idempotency_key,
-            &node.error,
-            &to_json(node),
+        vec![
+            owned(node.run_id.clone()),
+            owned(node.step_id.clone()),
+            owned(node.status.as_str()),
+            owned(i32::try_from(node.attempt).unwrap_or(i32::MAX)),
+            owned(i32::try_from(node.round).unwrap_or(i32::MAX)),
+            owned(node.idempotency_key.clone()),
+            owned(node.error.clone()),
+            owned(to_json(node)),
         ],
-    )?;
-    Ok(())
+    )
 }
 
 fn upsert_run(txn: &mut PgTxn<'_>, run: &RunRecord) -> Result<(), PgError> {
-    txn.execute(
+    txn.defer(
         "INSERT INTO runs (id, workflow_name, workflow_sha256, status, owner, created_at,
              finished_at, parent_run_id, record)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (id) DO UPDATE SET status = $4, finished_at = $7, record = $9",
-        &[
-            &run.id,
-            &run.workflow_name,
-            &run.workflow_sha256,
-            &run.status.as_str(),
-            &run.owner,
-            &int(run.created_at),
-            &run.finished_at.map(int),
-            &run.parent_run_id,
-            &to_json(run),
+        vec![
+            owned(run.id.clone()),
+            owned(run.workflow_name.clone()),
+            owned(run.workflow_sha256.clone()),
+            owned(run.status.as_str()),
+            owned(run.owner.clone()),
+            owned(int(run.created_at)),
+            owned(run.finished_at.map(int)),
+            owned(run.parent_run_id.clone()),
+            owned(to_json(run)),
         ],
-    )?;
-    Ok(())
+    )
 }
 
 fn insert_event(txn: &mut PgTxn<'_>, event: &RunEvent) -> Result<(), PgError> {
-    txn.execute(
+    txn.defer(
         "INSERT INTO run_events (run_id, step_id, status, attempt, message, at)
          VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &event.run_id,
-            &event.step_id,
-            &event.status,
-            &i32::try_from(event.attempt).unwrap_or(i32::MAX),
-            &event.message,
-            &int(event.at),
+        vec![
+            owned(event.run_id.clone()),
+            owned(event.step_id.clone()),
+            owned(event.status.clone()),
+            owned(i32::try_from(event.attempt).unwrap_or(i32::MAX)),
+            owned(event.message.clone()),
+            owned(int(event.at)),
         ],
-    )?;
-    Ok(())
+    )
 }
 
 /// Takes the workflow's admission lock for the rest of `txn`, and reads its unfinished runs,
@@ -403,18 +423,24 @@ impl StateStore for PgStore {
     }
 
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
-        let lease = self.leases.lease_interval();
         self.pool
             .transaction(|txn| {
-                txn.execute(
+                txn.defer(
                     "INSERT INTO workflows (sha256, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&run.workflow_sha256, &workflow_source],
+                    vec![
+                        owned(run.workflow_sha256.clone()),
+                        owned(workflow_source.to_string()),
+                    ],
                 )?;
                 upsert_run(txn, run)?;
-                txn.execute(
+                txn.defer(
                     "INSERT INTO run_leases (run_id, owner, fence, expires_at)
                      VALUES ($1, $2, 1, now() + $3::text::interval)",
-                    &[&run.id, &self.leases.worker, &lease],
+                    vec![
+                        owned(run.id.clone()),
+                        owned(self.leases.worker.clone()),
+                        owned(self.leases.lease_interval()),
+                    ],
                 )?;
                 Ok::<_, PgError>(())
             })
@@ -445,9 +471,14 @@ impl StateStore for PgStore {
             .map(|n| n.run_id.as_str())
             .or(run.map(|r| r.id.as_str()));
         let finished = run.is_some_and(|r| r.status.is_finished());
-        self.pool.transaction(|txn| {
+        let committed = self.pool.transaction(|txn| {
             if let Some(run_id) = run_id {
-                self.check_fence(txn, run_id)?;
+                // A hook reads before it writes, so its transaction waits for the check
+                // first; plain writes send it along with them.
+                match work {
+                    Some(_) => self.check_fence(txn, run_id)?,
+                    None => self.hold_fence(txn, run_id)?,
+                }
             }
             if let Some(work) = work {
                 let outcome = work(&mut PgLedger {
@@ -475,12 +506,21 @@ impl StateStore for PgStore {
                 upsert_run(txn, run)?;
                 insert_event(txn, &RunEvent::of_run(run))?;
                 if finished {
-                    txn.execute("DELETE FROM run_leases WHERE run_id = $1", &[&run.id])?;
+                    txn.defer(
+                        "DELETE FROM run_leases WHERE run_id = $1",
+                        vec![owned(run.id.clone())],
+                    )?;
                     deliveries::queue_for(txn, run)?;
                 }
             }
             Ok::<_, CommitError>(())
-        })?;
+        });
+        match committed {
+            Err(CommitError::Pg(e)) if e.sqlstate() == Some(FENCED) => {
+                return Err(EngineError::Fenced(run_id.unwrap_or_default().to_string()));
+            }
+            other => other?,
+        }
         if finished && let Some(run) = run {
             self.leases
                 .held
