@@ -1,7 +1,7 @@
 //! Completion callbacks' outbox in PostgreSQL (`callback_deliveries`): queued in the run's
 //! final transaction, claimed by one worker at a time with `FOR UPDATE SKIP LOCKED`.
 
-use super::ledger::{from_json, to_json};
+use super::ledger::{from_json, owned, to_json};
 use super::pool::{PgError, PgPool, PgTxn};
 use crate::EngineError;
 use crate::store::{DeliveryRecord, RunRecord};
@@ -25,11 +25,11 @@ pub(super) fn queue_for(txn: &mut PgTxn<'_>, run: &RunRecord) -> Result<(), PgEr
         "INSERT INTO callback_deliveries (id, run_id, status, next_attempt_at, record)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
         vec![
-            Box::new(delivery.id),
-            Box::new(delivery.run_id),
-            Box::new(delivery.status.as_str()),
-            Box::new(int(delivery.next_attempt_at)),
-            Box::new(record),
+            owned(delivery.id),
+            owned(delivery.run_id),
+            owned(delivery.status.as_str()),
+            owned(int(delivery.next_attempt_at)),
+            owned(record),
         ],
     )
 }

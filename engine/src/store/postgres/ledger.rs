@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::pool::{PgError, PgTxn};
+use super::pool::{OwnedParam, PgError, PgTxn};
 use crate::EngineError;
 use crate::credits::{AppliedOperation, Balance, LedgerEntry, Reservation};
 use crate::store::{LedgerTables, TxnError};
@@ -25,6 +25,13 @@ pub(super) fn txn_error(error: PgError) -> TxnError {
         true => TxnError::Conflict(error.to_string()),
         false => TxnError::Failed(EngineError::Store(error.to_string())),
     }
+}
+
+/// A parameter of a deferred write.
+pub(super) fn owned<T: tokio_postgres::types::ToSql + Sync + Send + 'static>(
+    value: T,
+) -> OwnedParam {
+    Box::new(value)
 }
 
 pub(super) fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
@@ -71,9 +78,9 @@ impl LedgerTables for PgLedger<'_, '_> {
         if self.locking {
             // A row to lock even for a user's first entry: two first grants take turns.
             self.txn
-                .execute(
+                .defer(
                     "INSERT INTO accounts (user_name) VALUES ($1) ON CONFLICT DO NOTHING",
-                    &[&user],
+                    vec![owned(user.to_string())],
                 )
                 .map_err(txn_error)?;
         }
@@ -99,12 +106,19 @@ impl LedgerTables for PgLedger<'_, '_> {
             int(balance.entries, "entry count")?,
         );
         self.txn
-            .execute(
+            .defer(
                 "INSERT INTO accounts (user_name, available, pending, posted, granted, entries)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (user_name) DO UPDATE SET available = $2, pending = $3,
                      posted = $4, granted = $5, entries = $6",
-                &[&user, &a, &p, &o, &g, &e],
+                vec![
+                    owned(user.to_string()),
+                    owned(a),
+                    owned(p),
+                    owned(o),
+                    owned(g),
+                    owned(e),
+                ],
             )
             .map_err(txn_error)?;
         Ok(())
@@ -153,24 +167,24 @@ impl LedgerTables for PgLedger<'_, '_> {
         let at = time(entry.at);
         let expires_at = entry.expires_at.map(time);
         self.txn
-            .execute(
+            .defer(
                 "INSERT INTO ledger_entries (seq, op_id, kind, user_name, amount, from_account,
                      to_account, reservation_id, run_id, step_id, at, expires_at, record)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                &[
-                    &seq,
-                    &entry.op_id,
-                    &entry.kind.as_str(),
-                    &entry.user,
-                    &amount,
-                    &entry.from,
-                    &entry.to,
-                    &entry.reservation_id,
-                    &entry.run_id,
-                    &entry.step_id,
-                    &at,
-                    &expires_at,
-                    &to_json(entry),
+                vec![
+                    owned(seq),
+                    owned(entry.op_id.clone()),
+                    owned(entry.kind.as_str()),
+                    owned(entry.user.clone()),
+                    owned(amount),
+                    owned(entry.from.clone()),
+                    owned(entry.to.clone()),
+                    owned(entry.reservation_id.clone()),
+                    owned(entry.run_id.clone()),
+                    owned(entry.step_id.clone()),
+                    owned(at),
+                    owned(expires_at),
+                    owned(to_json(entry)),
                 ],
             )
             .map_err(txn_error)?;
@@ -208,23 +222,23 @@ impl LedgerTables for PgLedger<'_, '_> {
         let expires_at = time(r.expires_at);
         let resolved_at = r.resolved_at.map(time);
         self.txn
-            .execute(
+            .defer(
                 "INSERT INTO holds (id, user_name, amount, state, run_id, step_id, reserved_at,
                      expires_at, resolved_at, record)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (id) DO UPDATE SET state = $4, expires_at = $8,
                      resolved_at = $9, record = $10",
-                &[
-                    &r.id,
-                    &r.user,
-                    &amount,
-                    &r.state.as_str(),
-                    &r.run_id,
-                    &r.step_id,
-                    &reserved_at,
-                    &expires_at,
-                    &resolved_at,
-                    &to_json(r),
+                vec![
+                    owned(r.id.clone()),
+                    owned(r.user.clone()),
+                    owned(amount),
+                    owned(r.state.as_str()),
+                    owned(r.run_id.clone()),
+                    owned(r.step_id.clone()),
+                    owned(reserved_at),
+                    owned(expires_at),
+                    owned(resolved_at),
+                    owned(to_json(r)),
                 ],
             )
             .map_err(txn_error)?;
@@ -276,10 +290,14 @@ impl LedgerTables for PgLedger<'_, '_> {
     fn put_operation(&mut self, op_id: &str, applied: &AppliedOperation) -> Result<(), TxnError> {
         let seq = int(applied.seq, "entry number")?;
         self.txn
-            .execute(
+            .defer(
                 "INSERT INTO ledger_operations (op_id, params, seq) VALUES ($1, $2, $3)
                  ON CONFLICT (op_id) DO UPDATE SET params = $2, seq = $3",
-                &[&op_id, &applied.params, &seq],
+                vec![
+                    owned(op_id.to_string()),
+                    owned(applied.params.clone()),
+                    owned(seq),
+                ],
             )
             .map_err(txn_error)?;
         Ok(())

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::deliveries;
-use super::ledger::{PgLedger, from_json, to_json};
-use super::pool::{OwnedParam, PgError, PgPool, PgTxn, PoolOptions};
+use super::ledger::{PgLedger, from_json, owned, to_json};
+use super::pool::{PgError, PgPool, PgTxn, PoolOptions};
 use super::{migrate, schema};
 use crate::EngineError;
 use crate::executor::{RunEvent, StoredEvent};
@@ -227,10 +227,6 @@ impl From<CommitError> for EngineError {
 
 fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn owned<T: tokio_postgres::types::ToSql + Sync + Send + 'static>(value: T) -> OwnedParam {
-    Box::new(value)
 }
 
 fn upsert_node(txn: &mut PgTxn<'_>, node: &NodeRecord) -> Result<(), PgError> {
