@@ -264,6 +264,44 @@ impl PgServer {
         Ok(self)
     }
 
+    /// Crashes the server (`pg_ctl stop -m immediate`: every process exits at once, without a
+    /// checkpoint or writing out its WAL buffers) and starts it again on the same port, which
+    /// replays the WAL on disk. What a commit left only in memory is gone; what was flushed
+    /// survives. Clients must reconnect.
+    ///
+    /// # Panics
+    /// When the server does not start again.
+    pub fn crash_and_restart(&self) {
+        self.stop("immediate");
+        let restart = || -> Result<(), String> {
+            let options = format!("-p {}", self.port);
+            let timeout = READY_TIMEOUT.as_secs().to_string();
+            let log = self.log_path();
+            let pg_ctl = [
+                path_str(&self.tools.pg_ctl)?,
+                "-D",
+                path_str(&self.data)?,
+                "-l",
+                path_str(&log)?,
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                &timeout,
+                "start",
+            ];
+            let out = run(&mut self.runner.command(&pg_ctl, self.dir.path()))?;
+            check("pg_ctl start", &out)?;
+            self.wait_ready()
+        };
+        if let Err(e) = restart() {
+            panic!(
+                "techpack-pg-harness: the server did not start again after a crash: {e}\n--- server log ---\n{}",
+                self.server_log()
+            );
+        }
+    }
+
     /// Retries a trivial query until the server answers over TCP, for [`READY_TIMEOUT`].
     fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;

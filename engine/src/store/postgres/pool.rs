@@ -290,6 +290,7 @@ impl PgPool {
                 client: &connection.client,
                 statements: &mut connection.statements,
                 begun: false,
+                relaxed: false,
                 deferred: Vec::new(),
                 failure: None,
             };
@@ -431,6 +432,8 @@ pub struct PgTxn<'c> {
     statements: &'c mut HashMap<String, Statement>,
     /// `BEGIN` was sent.
     begun: bool,
+    /// Commits without waiting for the WAL flush ([`PgTxn::relax`]).
+    relaxed: bool,
     deferred: Vec<(Statement, Vec<OwnedParam>)>,
     /// The first statement that failed (the transaction is aborted from there on).
     failure: Option<PgError>,
@@ -508,8 +511,12 @@ impl<'c> PgTxn<'c> {
         let mut requests: Vec<Request<'_>> = Vec::with_capacity(deferred.len() + 2);
         if !self.begun {
             self.begun = true;
+            let begin = match self.relaxed {
+                true => "BEGIN; SET LOCAL synchronous_commit = off",
+                false => "BEGIN",
+            };
             requests.push(Box::pin(async move {
-                client.batch_execute("BEGIN").await.map(|()| Answer::Done)
+                client.batch_execute(begin).await.map(|()| Answer::Done)
             }));
         }
         for (statement, params) in &deferred {
@@ -563,6 +570,16 @@ impl<'c> PgTxn<'c> {
             self.failure = Some(error.clone());
         }
         error
+    }
+
+    /// Lets this transaction's `COMMIT` return before its WAL record is on disk
+    /// (`synchronous_commit = off` for it alone). A crash of the server may then lose it —
+    /// whole, never in part — until a later synchronous commit of any session, whose flush
+    /// covers every commit before it (the store's [`flush`](crate::store::StateStore::flush)).
+    /// Call it before the first statement.
+    pub fn relax(&mut self) {
+        debug_assert!(!self.begun, "relax() after the transaction began");
+        self.relaxed = true;
     }
 
     /// Queues a write whose answer nobody reads; it is sent with the next statement that is

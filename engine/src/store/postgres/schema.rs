@@ -179,6 +179,13 @@ BEGIN
     END IF;
 END
 $$;
+
+-- One row per worker, written by every flush of the store: a synchronous commit that writes,
+-- whose WAL flush covers every commit before it (transitions commit without waiting).
+CREATE TABLE worker_flushes (
+    worker text PRIMARY KEY,
+    at timestamptz NOT NULL
+);
 "#,
     },
 ];

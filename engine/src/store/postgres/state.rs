@@ -338,6 +338,7 @@ impl StateStore for PgStore {
         limits: &RunLimits,
     ) -> Result<RunStatus, EngineError> {
         let (status, fence) = self.pool.transaction(|txn| {
+            txn.relax();
             let mut contenders = contenders(txn, &run.workflow_name)?;
             contenders.push(Contender {
                 run_id: run.id.clone(),
@@ -376,6 +377,7 @@ impl StateStore for PgStore {
         limits: &RunLimits,
     ) -> Result<Vec<String>, EngineError> {
         let admitted = self.pool.transaction(|txn| {
+            txn.relax();
             let chosen = admit(limits, &contenders(txn, workflow_name)?);
             let mut admitted = Vec::new();
             for id in chosen {
@@ -421,6 +423,7 @@ impl StateStore for PgStore {
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
         self.pool
             .transaction(|txn| {
+                txn.relax();
                 txn.defer(
                     "INSERT INTO workflows (sha256, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                     vec![
@@ -468,6 +471,7 @@ impl StateStore for PgStore {
             .or(run.map(|r| r.id.as_str()));
         let finished = run.is_some_and(|r| r.status.is_finished());
         let committed = self.pool.transaction(|txn| {
+            txn.relax();
             if let Some(run_id) = run_id {
                 // A hook reads before it writes, so its transaction waits for the check
                 // first; plain writes send it along with them.
@@ -527,8 +531,18 @@ impl StateStore for PgStore {
         Ok(())
     }
 
-    /// Every commit is durable when it returns (PostgreSQL's own WAL).
+    /// Transitions commit without waiting for PostgreSQL's WAL flush; this is one small
+    /// synchronous commit, which returns once the WAL is on disk up to it — every transition
+    /// committed before, by any connection. Concurrent callers share it (the engine's group
+    /// commit), so many runs' transitions cost one disk flush.
     fn flush(&self) -> Result<(), EngineError> {
+        self.pool
+            .execute(
+                "INSERT INTO worker_flushes (worker, at) VALUES ($1, now())
+                 ON CONFLICT (worker) DO UPDATE SET at = now()",
+                &[&self.leases.worker],
+            )
+            .map_err(store_error)?;
         Ok(())
     }
 
