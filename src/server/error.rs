@@ -1,8 +1,8 @@
 //! API errors: a status and `{ "error": { "code", "message" } }` a user can read. Details go
 //! to the log, never secrets, server paths or stack traces to the client.
 //!
-//! Every code the API answers is an [`ErrorCode`]; the README's table of codes is generated
-//! from it (a test fails when the README is stale). Errors made by layers and by axum itself
+//! Every code the API answers is an [`ErrorCode`]; `docs/error-codes.md` and the OpenAPI
+//! document's `Error` schema are generated from it. Errors made by layers and by axum itself
 //! (body limit, timeout, wrong method, extractor rejections) are put into the same shape by
 //! [`json_errors`], the router's outermost middleware.
 
@@ -10,13 +10,12 @@ use axum::Json;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use techpack_engine::Diagnostics;
 use techpack_engine::EngineError;
 
 /// Declares [`ErrorCode`] with, for each code, its text, its status, what it means and what
 /// the caller can do: the one list the handlers, the middleware, the OpenAPI document and
-/// the README all read.
+/// `docs/error-codes.md` all read.
 macro_rules! error_codes {
     ($($variant:ident => $code:literal, $status:ident, $meaning:literal, $remedy:literal;)+) => {
         /// The stable `error.code` of an API error.
@@ -148,29 +147,44 @@ impl ErrorCode {
                 ErrorCode::InvalidInput
             })
     }
-
-    /// The README's table of codes, generated from this list.
-    #[cfg(test)]
-    fn markdown_table() -> String {
-        let mut table =
-            String::from("| code | status | meaning | what to do |\n|---|---|---|---|\n");
-        for code in ErrorCode::ALL {
-            table.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                code.as_str(),
-                code.status().as_u16(),
-                code.meaning(),
-                code.remedy()
-            ));
-        }
-        table
-    }
 }
 
 impl serde::Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+/// In the OpenAPI document: a string, one of [`ErrorCode::ALL`].
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+            .description(Some(
+                "the stable code programs match on (see `docs/error-codes.md`)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+/// What every error answers, whatever its status: `{"error": {"code", "message"}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    #[schema(inline)]
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    #[schema(inline)]
+    code: ErrorCode,
+    /// One sentence a user can read; never a server path or a secret.
+    message: String,
 }
 
 #[derive(Debug)]
@@ -230,8 +244,13 @@ impl ApiError {
     }
 }
 
-fn json_body(code: ErrorCode, message: &str) -> Json<serde_json::Value> {
-    Json(json!({ "error": { "code": code, "message": message } }))
+fn json_body(code: ErrorCode, message: &str) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: message.to_string(),
+        },
+    })
 }
 
 impl IntoResponse for ApiError {
@@ -336,16 +355,6 @@ fn is_json(response: &Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_readme_lists_every_code_as_generated() {
-        let readme = include_str!("../../README.md");
-        let table = ErrorCode::markdown_table();
-        assert!(
-            readme.contains(&table),
-            "README.md's table of error codes is stale; put this in its HTTP API section:\n{table}"
-        );
-    }
 
     #[test]
     fn codes_are_unique_and_statuses_are_errors() {

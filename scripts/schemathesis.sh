@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# schemathesis against the live API: builds the binary, starts `techpack serve` on loopback
+# with a fresh data directory and one seeded user, and runs schemathesis (pinned below, in a
+# virtualenv of its own) on `/api/openapi.json` with that user's bearer token. Every
+# response must be no 5xx, a documented status, the documented content type and valid
+# against its documented schema. Bounded: a few dozen examples per operation, each request
+# 10 s at most, the whole run under `SCHEMATHESIS_TIME_LIMIT` seconds (240).
+#
+# Used by .ci/run after the test suite; runs as it is on a developer's machine too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+examples="${SCHEMATHESIS_EXAMPLES:-30}"
+time_limit="${SCHEMATHESIS_TIME_LIMIT:-240}"
+admin_token="schemathesis-admin-$$"
+
+work="$(mktemp -d)"
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== schemathesis: building techpack"
+cargo build --locked --bin techpack
+binary="target/debug/techpack"
+
+echo "== schemathesis: installing schemathesis $SCHEMATHESIS_VERSION"
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+
+mkdir -p "$work/workflows"
+cp workflows/tech-pack-v2.yaml workflows/edit.yaml workflows/regenerate.yaml \
+    workflows/examples/hello.yaml "$work/workflows/"
+
+echo "== schemathesis: starting techpack serve"
+TECHPACK_ADMIN_TOKEN="$admin_token" "$binary" serve --addr 127.0.0.1:0 \
+    --data-dir "$work/data" --workflows-dir "$work/workflows" --shutdown-grace 5s \
+    >"$work/serve.out" 2>"$work/serve.err" &
+server_pid=$!
+base=
+for _ in $(seq 1 300); do
+    base="$(grep -o 'http://[0-9.:]*' "$work/serve.out" | head -n 1 || true)"
+    [ -n "$base" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.err" >&2; exit 1; }
+    sleep 0.2
+done
+[ -n "$base" ] || { echo "the server printed no address" >&2; exit 1; }
+echo "listening on $base"
+
+# One user with credits and a product with a photo, as a caller would have.
+user="$(curl -sS --fail-with-body -H "Authorization: Bearer $admin_token" \
+    -H 'Content-Type: application/json' -d '{"name": "schemathesis", "credits": 50}' \
+    "$base/api/admin/users")"
+token="$("$work/venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["token"])' <<<"$user")"
+product="$(curl -sS --fail-with-body -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d '{"name": "tote"}' "$base/api/products")"
+product_id="$("$work/venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$product")"
+curl -sS --fail-with-body -o /dev/null -H "Authorization: Bearer $token" \
+    -F view=front -F image=@workflows/samples/sample-product.png \
+    "$base/api/products/$product_id/images"
+
+echo "== schemathesis: $examples examples per operation, at most ${time_limit}s"
+status=0
+# From the scratch folder, where schemathesis keeps its example database.
+cd "$work"
+timeout --signal=INT "$time_limit" "$work/venv/bin/schemathesis" run "$base/api/openapi.json" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --phases examples,coverage,fuzzing \
+    --max-examples "$examples" \
+    --request-timeout 10 \
+    --max-response-time 10 \
+    --workers 2 \
+    --seed 1 \
+    --header "Authorization: Bearer $token" \
+    --report junit --report-dir "$work/report" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "== schemathesis failed (exit $status); the server's log:" >&2
+    tail -n 50 "$work/serve.err" >&2
+fi
+exit "$status"
