@@ -131,13 +131,16 @@ pub fn markdown() -> String {
          | code | status | meaning | what to do |\n|---|---|---|---|\n",
     );
     for code in ErrorCode::ALL {
-        text.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            code.as_str(),
-            code.status().as_u16(),
-            code.meaning(),
-            code.remedy()
-        ));
+        let status = code.status().as_u16().to_string();
+        row(
+            &mut text,
+            &[
+                &quoted(code.as_str()),
+                &status,
+                code.meaning(),
+                code.remedy(),
+            ],
+        );
     }
     text.push_str(
         "\n## Step failures (a node's `errorCode`, a warning's `code`)\n\n\
@@ -146,13 +149,14 @@ pub fn markdown() -> String {
          | code | API code | meaning | what to do |\n|---|---|---|---|\n",
     );
     for failure in StepFailure::ALL {
-        text.push_str(&format!(
-            "| `{}` | `{}` | {} | {} |\n",
-            failure.as_str(),
-            failure.api_code().as_str(),
+        let api = quoted(failure.api_code().as_str());
+        let cells = [
+            &quoted(failure.as_str()),
+            &api,
             failure.meaning(),
-            failure.remedy()
-        ));
+            failure.remedy(),
+        ];
+        row(&mut text, &cells);
     }
     text.push_str(
         "\nA step that failed without a code (an attempt that timed out, an error of the step's \
@@ -164,9 +168,22 @@ pub fn markdown() -> String {
     );
     for code in TP_CODES {
         let (_, meaning, remedy) = tp_code(*code);
-        text.push_str(&format!("| `{}` | {meaning} | {remedy} |\n", code.as_str()));
+        row(&mut text, &[&quoted(code.as_str()), meaning, remedy]);
     }
     text
+}
+
+fn quoted(code: &str) -> String {
+    format!("`{code}`")
+}
+
+/// One row of a Markdown table.
+fn row(text: &mut String, cells: &[&str]) {
+    text.push('|');
+    for cell in cells {
+        text.push_str(&format!(" {cell} |"));
+    }
+    text.push('\n');
 }
 
 #[cfg(test)]

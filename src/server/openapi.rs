@@ -163,3 +163,21 @@ fn complete_responses(document: &mut Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_priced_endpoint_is_an_operation_of_the_document() {
+        let mut document = serde_json::to_value(super::super::app::api_routes().into_openapi())
+            .expect("the OpenAPI document serializes");
+        for (operation_id, _) in super::super::routes::tech_pack::PRICED {
+            let operation = operation_mut(&mut document, operation_id);
+            assert!(
+                operation.is_some_and(|o| o["summary"].is_string()),
+                "no operation `{operation_id}` with a summary to put its price in"
+            );
+        }
+    }
+}

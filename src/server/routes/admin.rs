@@ -16,6 +16,7 @@ use crate::users::UserError;
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1 to 64 letters, digits, `-`, `_` or `.`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: String,
     /// Credits granted at once.
     #[serde(default)]

@@ -26,30 +26,12 @@ pub struct Priced {
     pub step: &'static str,
 }
 
-const DETECT: Priced = Priced {
-    workflow: "tech-pack-v2",
-    step: "detect",
-};
-const BASE_VIEWS: Priced = Priced {
-    workflow: "tech-pack-v2",
-    step: "base_views",
-};
-const CLOSE_UPS: Priced = Priced {
-    workflow: "tech-pack-v2",
-    step: "close_ups",
-};
-const SKETCHES: Priced = Priced {
-    workflow: "tech-pack-v2",
-    step: "sketches",
-};
-const EDIT: Priced = Priced {
-    workflow: "edit",
-    step: "edit",
-};
-const REGENERATE: Priced = Priced {
-    workflow: "regenerate",
-    step: "regenerate",
-};
+const DETECT: Priced = Priced::of("tech-pack-v2", "detect");
+const BASE_VIEWS: Priced = Priced::of("tech-pack-v2", "base_views");
+const CLOSE_UPS: Priced = Priced::of("tech-pack-v2", "close_ups");
+const SKETCHES: Priced = Priced::of("tech-pack-v2", "sketches");
+const EDIT: Priced = Priced::of("edit", "edit");
+const REGENERATE: Priced = Priced::of("regenerate", "regenerate");
 
 /// Each endpoint's operation id (its handler's name) with its step, for the OpenAPI
 /// summaries.
@@ -76,6 +58,10 @@ const SHIPPED: &[(&str, &str)] = &[
 ];
 
 impl Priced {
+    const fn of(workflow: &'static str, step: &'static str) -> Priced {
+        Priced { workflow, step }
+    }
+
     /// The step's kind and price: from the live workflow, else from the shipped one.
     pub fn step(&self, state: &AppState) -> Result<StepCall, ApiError> {
         if let Some(workflow) = state.workflows.get(self.workflow) {
