@@ -51,6 +51,7 @@ pub struct RunView<'a> {
 pub struct WarningView<'a> {
     step: &'a str,
     message: &'a str,
+    /// The step's failure code (`docs/error-codes.md`).
     code: Option<&'a str>,
 }
 
@@ -96,6 +97,7 @@ pub struct NodeView<'a> {
     idempotency_key: &'a str,
     output: Option<&'a Value>,
     error: Option<&'a str>,
+    /// Why it failed, as a step failure code (`docs/error-codes.md`).
     error_code: Option<&'a str>,
     started_at: Option<u64>,
     finished_at: Option<u64>,
@@ -120,6 +122,7 @@ pub struct AttemptView<'a> {
     #[schema(value_type = String)]
     outcome: AttemptOutcome,
     error: Option<&'a str>,
+    /// Why it failed, as a step failure code (`docs/error-codes.md`).
     error_code: Option<&'a str>,
     started_at: Option<u64>,
     finished_at: Option<u64>,
