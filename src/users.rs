@@ -287,14 +287,24 @@ impl Users {
         Ok(secret)
     }
 
-    /// The user a bearer token belongs to, if it is valid.
-    pub fn authenticate(&self, token: &str) -> Option<User> {
-        let rest = token.strip_prefix("tp_")?;
-        let (id, secret) = rest.split_once('_')?;
-        let name = self.records.name_of(id).ok()??;
-        let user = self.get(&name).ok()?;
-        let stored = hex::decode(&user.token_hash).ok()?;
-        constant_time_eq(&stored, &hash(secret)).then_some(user)
+    /// The user a bearer token belongs to: `Ok(None)` for a token that is not valid, `Err`
+    /// only when the store cannot say.
+    pub fn authenticate(&self, token: &str) -> Result<Option<User>, UserError> {
+        let Some((id, secret)) = token
+            .strip_prefix("tp_")
+            .and_then(|rest| rest.split_once('_'))
+        else {
+            return Ok(None);
+        };
+        let Some(name) = self.records.name_of(id)? else {
+            return Ok(None);
+        };
+        let Some(user) = self.records.by_name(&name)? else {
+            return Ok(None);
+        };
+        let valid = hex::decode(&user.token_hash)
+            .is_ok_and(|stored| constant_time_eq(&stored, &hash(secret)));
+        Ok(valid.then_some(user))
     }
 }
 
@@ -309,13 +319,14 @@ mod tests {
         let users = Users::open(&db).unwrap();
         let (alice, token) = users.create("alice").unwrap();
         let (_, bob_token) = users.create("bob").unwrap();
-        assert_eq!(users.authenticate(&token).unwrap().name, alice.name);
-        assert_eq!(users.authenticate(&bob_token).unwrap().name, "bob");
+        let name_of = |token: &str| users.authenticate(token).unwrap().map(|u| u.name);
+        assert_eq!(name_of(&token), Some(alice.name.clone()));
+        assert_eq!(name_of(&bob_token).as_deref(), Some("bob"));
         let mut forged = token.clone();
         forged.pop();
         forged.push(if token.ends_with('0') { '1' } else { '0' });
-        assert!(users.authenticate(&forged).is_none());
-        assert!(users.authenticate("tp_nope_nope").is_none());
+        assert_eq!(name_of(&forged), None);
+        assert_eq!(name_of("tp_nope_nope"), None);
         assert!(matches!(users.create("alice"), Err(UserError::Exists(_))));
         assert!(matches!(
             users.create("no spaces"),

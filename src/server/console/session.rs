@@ -218,7 +218,11 @@ pub async fn sign_in(
     let principal = if is_admin {
         Principal::Admin
     } else {
-        let user = state.users.authenticate(token).ok_or_else(|| {
+        let user = state
+            .users
+            .authenticate(token)
+            .map_err(ApiError::internal)?;
+        let user = user.ok_or_else(|| {
             ApiError::of(
                 ErrorCode::Unauthorized,
                 "this token is not valid: use a token from `techpack users create` or the admin token",
