@@ -90,6 +90,16 @@ fn a_paid_endpoint_charges_and_says_the_price_its_workflow_sets() {
         "{}",
         summary(&document(&server))
     );
+    // Each endpoint that runs a paid step says what it answers when the step cannot be paid.
+    for (path, item) in document(&server)["paths"].as_object().unwrap() {
+        if path.starts_with("/api/tech-pack-v2/") {
+            let refusal = &item["post"]["responses"]["402"]["content"]["application/json"];
+            assert_eq!(
+                refusal["schema"]["$ref"], "#/components/schemas/Error",
+                "{path}"
+            );
+        }
+    }
     // The edit endpoint's workflow is not in the folder: the shipped one prices it.
     let edit = &document(&server)["paths"]["/api/tech-pack-v2/edit"]["post"]["summary"];
     assert!(edit.as_str().unwrap().ends_with("(1 credit)"), "{edit}");

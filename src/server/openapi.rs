@@ -8,8 +8,9 @@
 //! - an operation that needs a caller answers 401 without one; one with a body or a query
 //!   answers 400 to a bad one, and 413 to a body over `--max-body-mib`; one with path
 //!   parameters answers 404 when nothing is there; any may answer 500;
-//! - a paid endpoint's summary says its price, read from its workflow's `credits:` like the
-//!   price it charges.
+//! - an endpoint that runs one paid step answers what `single_step` answers (402, 404, 500,
+//!   503), and its summary says its price, read from its workflow's `credits:` like the price
+//!   it charges.
 
 use std::sync::OnceLock;
 
@@ -65,6 +66,11 @@ pub fn document(state: &AppState) -> Value {
         .get_or_init(|| {
             let mut document = serde_json::to_value(super::app::api_routes().into_openapi())
                 .expect("the OpenAPI document serializes");
+            for (operation_id, _) in super::routes::tech_pack::PRICED {
+                if let Some(operation) = operation_mut(&mut document, operation_id) {
+                    add_step_responses(operation);
+                }
+            }
             complete_responses(&mut document);
             document
         })
@@ -98,6 +104,32 @@ fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> Option<&'a 
         .filter(|(method, _)| METHODS.contains(&method.as_str()))
         .map(|(_, operation)| operation)
         .find(|operation| operation["operationId"] == operation_id)
+}
+
+/// What an endpoint that runs one paid step answers besides its output: the same for each,
+/// since `single_step` answers them all.
+fn add_step_responses(operation: &mut Value) {
+    let responses = &mut operation["responses"];
+    for (status, description) in [
+        (
+            "402",
+            "the balance does not cover the price; nothing was charged (`insufficient_credits`)",
+        ),
+        (
+            "404",
+            "no such product, revision or analysis of the caller's (`not_found`)",
+        ),
+        (
+            "500",
+            "the step failed; its credits were refunded (`step_failed`)",
+        ),
+        (
+            "503",
+            "busy or shutting down; nothing was charged (`busy`, `cancelled`)",
+        ),
+    ] {
+        responses[status] = json!({ "description": description });
+    }
 }
 
 /// The responses every operation shares, and the `Error` body on every error response.

@@ -136,11 +136,7 @@ pub struct Detect {
 /// Detect the product's category
 #[utoipa::path(post, path = "/api/tech-pack-v2/category/detect", tag = "tech pack", request_body = Detect,
     responses(
-        (status = 200, description = "category, subcategory, confidence", body = StepAnswer),
-        (status = 402, description = "the balance does not cover the price; nothing was charged (`insufficient_credits`)"),
-        (status = 404, description = "no such product, revision or analysis of the caller's (`not_found`)"),
-        (status = 500, description = "the step failed; its credits were refunded (`step_failed`)"),
-        (status = 503, description = "busy or shutting down; nothing was charged (`busy`, `cancelled`)")))]
+        (status = 200, description = "category, subcategory, confidence", body = StepAnswer)))]
 pub async fn detect_category(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -180,11 +176,7 @@ pub struct BaseViews {
 /// Analyze up to 5 views into a tech pack
 #[utoipa::path(post, path = "/api/tech-pack-v2/base-views/analyze", tag = "tech pack", request_body = BaseViews,
     responses(
-        (status = 200, description = "analyses, analysisId, techPack", body = StepAnswer),
-        (status = 402, description = "the balance does not cover the price; nothing was charged (`insufficient_credits`)"),
-        (status = 404, description = "no such product, revision or analysis of the caller's (`not_found`)"),
-        (status = 500, description = "the step failed; its credits were refunded (`step_failed`)"),
-        (status = 503, description = "busy or shutting down; nothing was charged (`busy`, `cancelled`)")))]
+        (status = 200, description = "analyses, analysisId, techPack", body = StepAnswer)))]
 pub async fn analyze_base_views(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -221,11 +213,7 @@ pub struct CloseUps {
 /// Generate 6-10 close-ups
 #[utoipa::path(post, path = "/api/tech-pack-v2/close-ups/generate", tag = "tech pack", request_body = CloseUps,
     responses(
-        (status = 200, description = "closeUps", body = StepAnswer),
-        (status = 402, description = "the balance does not cover the price; nothing was charged (`insufficient_credits`)"),
-        (status = 404, description = "no such product, revision or analysis of the caller's (`not_found`)"),
-        (status = 500, description = "the step failed; its credits were refunded (`step_failed`)"),
-        (status = 503, description = "busy or shutting down; nothing was charged (`busy`, `cancelled`)")))]
+        (status = 200, description = "closeUps", body = StepAnswer)))]
 pub async fn generate_close_ups(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -252,11 +240,7 @@ pub struct Sketches {
 /// Technical flats with callouts
 #[utoipa::path(post, path = "/api/tech-pack-v2/sketches/generate", tag = "tech pack", request_body = Sketches,
     responses(
-        (status = 200, description = "sketches, skipped", body = StepAnswer),
-        (status = 402, description = "the balance does not cover the price; nothing was charged (`insufficient_credits`)"),
-        (status = 404, description = "no such product, revision or analysis of the caller's (`not_found`)"),
-        (status = 500, description = "the step failed; its credits were refunded (`step_failed`)"),
-        (status = 503, description = "busy or shutting down; nothing was charged (`busy`, `cancelled`)")))]
+        (status = 200, description = "sketches, skipped", body = StepAnswer)))]
 pub async fn generate_sketches(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -285,11 +269,7 @@ pub struct Edit {
 /// Edit one analysis field
 #[utoipa::path(post, path = "/api/tech-pack-v2/edit", tag = "tech pack", request_body = Edit,
     responses(
-        (status = 200, description = "oldValue, newValue", body = StepAnswer),
-        (status = 402, description = "the balance does not cover the price; nothing was charged (`insufficient_credits`)"),
-        (status = 404, description = "no such product, revision or analysis of the caller's (`not_found`)"),
-        (status = 500, description = "the step failed; its credits were refunded (`step_failed`)"),
-        (status = 503, description = "busy or shutting down; nothing was charged (`busy`, `cancelled`)")))]
+        (status = 200, description = "oldValue, newValue", body = StepAnswer)))]
 pub async fn edit(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -321,11 +301,7 @@ pub struct Regenerate {
 /// Regenerate one view as a new revision
 #[utoipa::path(post, path = "/api/tech-pack-v2/regenerate", tag = "tech pack", request_body = Regenerate,
     responses(
-        (status = 200, description = "revision, analysis", body = StepAnswer),
-        (status = 402, description = "the balance does not cover the price; nothing was charged (`insufficient_credits`)"),
-        (status = 404, description = "no such product, revision or analysis of the caller's (`not_found`)"),
-        (status = 500, description = "the step failed; its credits were refunded (`step_failed`)"),
-        (status = 503, description = "busy or shutting down; nothing was charged (`busy`, `cancelled`)")))]
+        (status = 200, description = "revision, analysis", body = StepAnswer)))]
 pub async fn regenerate(
     State(state): State<AppState>,
     Caller(user): Caller,
