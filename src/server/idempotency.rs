@@ -111,3 +111,35 @@ impl IdempotencyKeys for PgIdempotency {
         self.get(key)?.ok_or(IdempotencyError::Vanished)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use techpack_engine::store::Database;
+
+    use super::*;
+
+    #[test]
+    fn a_key_keeps_its_first_run_and_an_unreadable_record_is_an_error_not_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let keys = SledIdempotency(db.open_tree("api/idempotency").unwrap());
+        let first = IdempotentRun {
+            body_sha256: "a".into(),
+            run_id: "run_1".into(),
+        };
+        let second = IdempotentRun {
+            body_sha256: "b".into(),
+            run_id: "run_2".into(),
+        };
+        assert_eq!(keys.get("k").unwrap(), None);
+        assert_eq!(keys.insert_new("k", &first).unwrap(), first);
+        assert_eq!(keys.insert_new("k", &second).unwrap(), first);
+        assert_eq!(keys.get("k").unwrap(), Some(first));
+
+        keys.0.insert("broken", b"not json").unwrap();
+        assert!(matches!(
+            keys.get("broken"),
+            Err(IdempotencyError::Unreadable(_))
+        ));
+    }
+}
