@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use techpack_engine::store::postgres::{Migration, PgPool, migrate};
+use techpack_engine::store::postgres::{Migration, PgError, PgPool, migrate};
 use techpack_engine::store::{Batch, Database, DbError, Tree, now_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +22,23 @@ pub enum UserError {
     #[error("a user name is 1 to 64 letters, digits, `-`, `_` or `.`; got `{0}`")]
     BadName(String),
     #[error("user store error: {0}")]
-    Store(String),
+    Sled(#[from] DbError),
+    #[error("user store error: {0}")]
+    Postgres(#[from] PgError),
+    #[error("user `{name}` is unreadable: {source}")]
+    Unreadable {
+        name: String,
+        source: serde_json::Error,
+    },
+    /// The system's random source failed (`getrandom`'s error is no `std` error here).
     #[error("cannot make a token: {0}")]
-    Random(String),
+    Random(getrandom::Error),
+}
+
+impl From<getrandom::Error> for UserError {
+    fn from(error: getrandom::Error) -> Self {
+        UserError::Random(error)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -75,17 +89,9 @@ pub struct SledUsers {
     name_by_id: Tree,
 }
 
-fn sled_error(e: DbError) -> UserError {
-    UserError::Store(e.to_string())
-}
-
 impl UserRecords for SledUsers {
     fn insert_new(&self, user: &User) -> Result<bool, UserError> {
-        if self
-            .by_name
-            .contains_key(user.name.as_bytes())
-            .map_err(sled_error)?
-        {
+        if self.by_name.contains_key(user.name.as_bytes())? {
             return Ok(false);
         }
         let bytes = serde_json::to_vec(user).expect("users serialize");
@@ -94,16 +100,21 @@ impl UserRecords for SledUsers {
         let mut batch = Batch::default();
         batch.insert(&self.by_name, user.name.as_bytes(), bytes);
         batch.insert(&self.name_by_id, user.id.as_bytes(), user.name.as_bytes());
-        self.db.apply(batch).map_err(sled_error)?;
-        self.db.flush().map_err(sled_error)?;
+        self.db.apply(batch)?;
+        self.db.flush()?;
         Ok(true)
     }
 
     fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
-        match self.by_name.get(name.as_bytes()).map_err(sled_error)? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| UserError::Store(format!("user `{name}` is unreadable: {e}"))),
+        match self.by_name.get(name.as_bytes())? {
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| UserError::Unreadable {
+                        name: name.to_string(),
+                        source,
+                    })
+            }
             None => Ok(None),
         }
     }
@@ -111,8 +122,7 @@ impl UserRecords for SledUsers {
     fn name_of(&self, id: &str) -> Result<Option<String>, UserError> {
         Ok(self
             .name_by_id
-            .get(id.as_bytes())
-            .map_err(sled_error)?
+            .get(id.as_bytes())?
             .map(|name| String::from_utf8_lossy(&name).into_owned()))
     }
 
@@ -126,8 +136,8 @@ impl UserRecords for SledUsers {
         let bytes = serde_json::to_vec(&user).expect("users serialize");
         let mut batch = Batch::default();
         batch.insert(&self.by_name, user.name.as_bytes(), bytes);
-        self.db.apply(batch).map_err(sled_error)?;
-        self.db.flush().map_err(sled_error)?;
+        self.db.apply(batch)?;
+        self.db.flush()?;
         Ok(true)
     }
 }
@@ -155,7 +165,7 @@ const USER_MIGRATIONS: &[Migration] = &[
 
 impl PgUsers {
     pub fn open(pool: &PgPool) -> Result<PgUsers, UserError> {
-        migrate(pool, "users", USER_MIGRATIONS).map_err(|e| UserError::Store(e.to_string()))?;
+        migrate(pool, "users", USER_MIGRATIONS)?;
         Ok(PgUsers { pool: pool.clone() })
     }
 
@@ -170,21 +180,14 @@ impl PgUsers {
     }
 }
 
-fn pg_error(e: techpack_engine::store::postgres::PgError) -> UserError {
-    UserError::Store(e.to_string())
-}
-
 impl UserRecords for PgUsers {
     fn insert_new(&self, user: &User) -> Result<bool, UserError> {
         let created_at = i64::try_from(user.created_at).unwrap_or(i64::MAX);
-        let inserted = self
-            .pool
-            .execute(
-                "INSERT INTO users (id, name, token_sha256, created_at) VALUES ($1, $2, $3, $4)
+        let inserted = self.pool.execute(
+            "INSERT INTO users (id, name, token_sha256, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (name) DO NOTHING",
-                &[&user.id, &user.name, &user.token_hash, &created_at],
-            )
-            .map_err(pg_error)?;
+            &[&user.id, &user.name, &user.token_hash, &created_at],
+        )?;
         Ok(inserted == 1)
     }
 
@@ -195,8 +198,7 @@ impl UserRecords for PgUsers {
                 "SELECT id, name, token_sha256, created_at, webhook_secret FROM users
                  WHERE name = $1",
                 &[&name],
-            )
-            .map_err(pg_error)?
+            )?
             .as_ref()
             .map(PgUsers::user_of))
     }
@@ -204,8 +206,7 @@ impl UserRecords for PgUsers {
     fn name_of(&self, id: &str) -> Result<Option<String>, UserError> {
         Ok(self
             .pool
-            .query_opt("SELECT name FROM users WHERE id = $1", &[&id])
-            .map_err(pg_error)?
+            .query_opt("SELECT name FROM users WHERE id = $1", &[&id])?
             .map(|row| row.get(0)))
     }
 
@@ -217,20 +218,16 @@ impl UserRecords for PgUsers {
                 "SELECT id, name, token_sha256, created_at, webhook_secret FROM users
                  WHERE id = $1",
                 &[&id],
-            )
-            .map_err(pg_error)?
+            )?
             .as_ref()
             .map(PgUsers::user_of))
     }
 
     fn set_webhook_secret(&self, name: &str, secret: &str) -> Result<bool, UserError> {
-        let changed = self
-            .pool
-            .execute(
-                "UPDATE users SET webhook_secret = $2 WHERE name = $1",
-                &[&name, &secret],
-            )
-            .map_err(pg_error)?;
+        let changed = self.pool.execute(
+            "UPDATE users SET webhook_secret = $2 WHERE name = $1",
+            &[&name, &secret],
+        )?;
         Ok(changed == 1)
     }
 }
@@ -257,8 +254,8 @@ impl Users {
     pub fn open(db: &Database) -> Result<Users, UserError> {
         Ok(Users {
             records: Box::new(SledUsers {
-                by_name: db.open_tree("users/by_name").map_err(sled_error)?,
-                name_by_id: db.open_tree("users/name_by_id").map_err(sled_error)?,
+                by_name: db.open_tree("users/by_name")?,
+                name_by_id: db.open_tree("users/name_by_id")?,
                 db: db.clone(),
             }),
         })
@@ -277,7 +274,7 @@ impl Users {
             return Err(UserError::BadName(name.to_string()));
         }
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| UserError::Random(e.to_string()))?;
+        getrandom::fill(&mut secret)?;
         let secret = hex::encode(secret);
         let user = User {
             name: name.to_string(),
@@ -302,7 +299,7 @@ impl Users {
     /// from now on are signed with it. Returned once; the caller shows it and forgets it.
     pub fn rotate_webhook_secret(&self, name: &str) -> Result<String, UserError> {
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| UserError::Random(e.to_string()))?;
+        getrandom::fill(&mut key)?;
         let secret = format!("whsec_{}", hex::encode(key));
         if !self.records.set_webhook_secret(name, &secret)? {
             return Err(UserError::NotFound(name.to_string()));
@@ -310,13 +307,21 @@ impl Users {
         Ok(secret)
     }
 
-    /// The user a bearer token belongs to, if it is valid.
-    pub fn authenticate(&self, token: &str) -> Option<User> {
-        let rest = token.strip_prefix("tp_")?;
-        let (id, secret) = rest.split_once('_')?;
-        let user = self.records.by_id(id).ok()??;
-        let stored = hex::decode(&user.token_hash).ok()?;
-        constant_time_eq(&stored, &hash(secret)).then_some(user)
+    /// The user a bearer token belongs to: `Ok(None)` for a token that is not valid, `Err`
+    /// only when the store cannot say.
+    pub fn authenticate(&self, token: &str) -> Result<Option<User>, UserError> {
+        let Some((id, secret)) = token
+            .strip_prefix("tp_")
+            .and_then(|rest| rest.split_once('_'))
+        else {
+            return Ok(None);
+        };
+        let Some(user) = self.records.by_id(id)? else {
+            return Ok(None);
+        };
+        let valid = hex::decode(&user.token_hash)
+            .is_ok_and(|stored| constant_time_eq(&stored, &hash(secret)));
+        Ok(valid.then_some(user))
     }
 }
 
@@ -331,13 +336,14 @@ mod tests {
         let users = Users::open(&db).unwrap();
         let (alice, token) = users.create("alice").unwrap();
         let (_, bob_token) = users.create("bob").unwrap();
-        assert_eq!(users.authenticate(&token).unwrap().name, alice.name);
-        assert_eq!(users.authenticate(&bob_token).unwrap().name, "bob");
+        let name_of = |token: &str| users.authenticate(token).unwrap().map(|u| u.name);
+        assert_eq!(name_of(&token), Some(alice.name.clone()));
+        assert_eq!(name_of(&bob_token).as_deref(), Some("bob"));
         let mut forged = token.clone();
         forged.pop();
         forged.push(if token.ends_with('0') { '1' } else { '0' });
-        assert!(users.authenticate(&forged).is_none());
-        assert!(users.authenticate("tp_nope_nope").is_none());
+        assert_eq!(name_of(&forged), None);
+        assert_eq!(name_of("tp_nope_nope"), None);
         assert!(matches!(users.create("alice"), Err(UserError::Exists(_))));
         assert!(matches!(
             users.create("no spaces"),

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::console::session::{Principal, principal_of};
 use super::error::{ApiError, ErrorCode};
-use crate::users::User;
+use crate::users::{User, UserError};
 
 /// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive and any
 /// amount of whitespace may follow it (RFC 7235).
@@ -32,19 +32,20 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(token) = bearer(parts) {
-            return state
-                .users
-                .authenticate(token)
-                .map(Caller)
-                .ok_or_else(ApiError::unauthorized);
+            // A store that cannot answer is a 500, not a bad token.
+            return match state.users.authenticate(token) {
+                Ok(Some(user)) => Ok(Caller(user)),
+                Ok(None) => Err(ApiError::unauthorized()),
+                Err(error) => Err(ApiError::internal(error)),
+            };
         }
         match principal_of(parts, state)? {
             // A user removed since signing in is signed out.
-            Some(Principal::User(name)) => state
-                .users
-                .get(&name)
-                .map(Caller)
-                .map_err(|_| ApiError::unauthorized()),
+            Some(Principal::User(name)) => match state.users.get(&name) {
+                Ok(user) => Ok(Caller(user)),
+                Err(UserError::NotFound(_)) => Err(ApiError::unauthorized()),
+                Err(error) => Err(ApiError::internal(error)),
+            },
             Some(Principal::Admin) => Err(ApiError::of(
                 ErrorCode::Unauthorized,
                 "signed in as the admin: this needs a user's token",

@@ -1,8 +1,8 @@
 //! API errors: a status and `{ "error": { "code", "message" } }` a user can read. Details go
 //! to the log, never secrets, server paths or stack traces to the client.
 //!
-//! Every code the API answers is an [`ErrorCode`]; the README's table of codes is generated
-//! from it (a test fails when the README is stale). Errors made by layers and by axum itself
+//! Every code the API answers is an [`ErrorCode`]; `docs/error-codes.md` and the OpenAPI
+//! document's `Error` schema are generated from it. Errors made by layers and by axum itself
 //! (body limit, timeout, wrong method, extractor rejections) are put into the same shape by
 //! [`json_errors`], the router's outermost middleware.
 
@@ -10,125 +10,136 @@ use axum::Json;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use techpack_engine::Diagnostics;
 use techpack_engine::EngineError;
 
-/// Declares [`ErrorCode`] with, for each code, its text, its status, what it means and what
-/// the caller can do: the one list the handlers, the middleware, the OpenAPI document and
-/// the README all read.
-macro_rules! error_codes {
-    ($($variant:ident => $code:literal, $status:ident, $meaning:literal, $remedy:literal;)+) => {
-        /// The stable `error.code` of an API error.
+/// Declares a list of codes users see: an enum whose variants each have their text, one
+/// more property (`$extra`: the API code's status, a step failure's API code), what it means
+/// and what to do. The API's [`ErrorCode`] and the steps' failure codes are declared with it;
+/// the handlers, the middleware, the OpenAPI document and `docs/error-codes.md` all read them.
+macro_rules! code_list {
+    (
+        $(#[$doc:meta])* $name:ident, $(#[$extra_doc:meta])* $extra:ident: $extra_ty:ty;
+        $($variant:ident => $code:literal, $value:expr, $meaning:literal, $remedy:literal;)+
+    ) => {
+        $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum ErrorCode {
+        pub enum $name {
             $($variant,)+
         }
 
-        impl ErrorCode {
-            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $(ErrorCode::$variant => $code,)+
+                    $($name::$variant => $code,)+
                 }
             }
 
-            /// The status this code is answered with.
-            pub fn status(self) -> StatusCode {
+            $(#[$extra_doc])*
+            pub fn $extra(self) -> $extra_ty {
                 match self {
-                    $(ErrorCode::$variant => StatusCode::$status,)+
+                    $($name::$variant => $value,)+
                 }
             }
 
-            /// One sentence a user can read; also the message of errors made by layers.
+            /// One sentence a user can read.
+            #[allow(dead_code)] // some lists are read only by docs/error-codes.md's generator
             pub fn meaning(self) -> &'static str {
                 match self {
-                    $(ErrorCode::$variant => $meaning,)+
+                    $($name::$variant => $meaning,)+
                 }
             }
 
             /// What the caller can do about it.
+            #[allow(dead_code)]
             pub fn remedy(self) -> &'static str {
                 match self {
-                    $(ErrorCode::$variant => $remedy,)+
+                    $($name::$variant => $remedy,)+
                 }
             }
         }
     };
 }
+pub(crate) use code_list;
 
-error_codes! {
-    InvalidInput => "invalid_input", BAD_REQUEST,
+code_list! {
+    /// The stable `error.code` of an API error; its meaning is also the message of errors
+    /// made by layers.
+    ErrorCode,
+    /// The status this code is answered with.
+    status: StatusCode;
+    InvalidInput => "invalid_input", StatusCode::BAD_REQUEST,
         "the request is not valid: its body, query or path does not fit the endpoint",
         "fix what the message names; `/api/openapi.json` describes every body";
-    Unauthorized => "unauthorized", UNAUTHORIZED,
+    Unauthorized => "unauthorized", StatusCode::UNAUTHORIZED,
         "the bearer token is missing or not valid",
         "send `Authorization: Bearer <token>` with a token from `techpack users create` or `POST /api/admin/users`";
-    CrossOrigin => "cross_origin", FORBIDDEN,
+    CrossOrigin => "cross_origin", StatusCode::FORBIDDEN,
         "a request signed in by the console's session cookie changes something but did not come from this server's pages (`Origin`)",
         "use the console's own pages, or send `Authorization: Bearer <token>` from a program";
-    InsufficientCredits => "insufficient_credits", PAYMENT_REQUIRED,
+    InsufficientCredits => "insufficient_credits", StatusCode::PAYMENT_REQUIRED,
         "the balance does not cover what this costs; nothing was charged",
         "ask the operator for credits (`techpack users grant`), then retry";
-    NotFound => "not_found", NOT_FOUND,
+    NotFound => "not_found", StatusCode::NOT_FOUND,
         "no such endpoint, or no such product, revision, analysis, run, workflow or user (another user's ids count as unknown)",
         "check the id or the path";
-    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED,
+    MethodNotAllowed => "method_not_allowed", StatusCode::METHOD_NOT_ALLOWED,
         "the endpoint does not answer this HTTP method",
         "use a method the `Allow` header lists";
-    Timeout => "timeout", REQUEST_TIMEOUT,
+    Timeout => "timeout", StatusCode::REQUEST_TIMEOUT,
         "the request took longer than the server allows (`--request-timeout`)",
         "retry; a paid step that was started still settles its credits";
-    Conflict => "conflict", CONFLICT,
+    Conflict => "conflict", StatusCode::CONFLICT,
         "the run is not in a state that allows this",
         "read the run (`GET /api/runs/{id}`) and act on its status";
-    RunFinished => "run_finished", CONFLICT,
+    RunFinished => "run_finished", StatusCode::CONFLICT,
         "the run has already finished",
         "start a new run";
-    RunActive => "run_active", CONFLICT,
+    RunActive => "run_active", StatusCode::CONFLICT,
         "the run is running in this server",
         "wait for it or cancel it";
-    RunUnfinished => "run_unfinished", CONFLICT,
+    RunUnfinished => "run_unfinished", StatusCode::CONFLICT,
         "the run has not finished, so there is nothing to retry or replay yet",
         "wait for it to finish, or resume or cancel it";
-    NothingToRetry => "nothing_to_retry", CONFLICT,
+    NothingToRetry => "nothing_to_retry", StatusCode::CONFLICT,
         "the run succeeded: no step failed or was cancelled",
         "replay it from a step (`POST /api/runs/{id}/replay`) to run steps again";
-    InvalidWorkflow => "invalid_workflow", BAD_REQUEST,
+    InvalidWorkflow => "invalid_workflow", StatusCode::BAD_REQUEST,
         "the workflow does not validate, so it was not saved",
         "fix the problems the message lists (each with its TP code and line:column); `POST /api/workflows/validate` checks without saving";
-    CallbackRefused => "callback_refused", BAD_REQUEST,
+    CallbackRefused => "callback_refused", StatusCode::BAD_REQUEST,
         "the run's callback URL is not one this server calls: not https, a host the operator did not allow, an internal address, or not a valid URL",
         "use an https URL on a host the operator allowed (`techpack serve --callback-allow`); the message says which rule refused it";
-    WebhookSecretMissing => "webhook_secret_missing", BAD_REQUEST,
+    WebhookSecretMissing => "webhook_secret_missing", StatusCode::BAD_REQUEST,
         "a run with a callback needs a webhook secret to sign it, and you have none",
         "create one with `POST /api/me/webhook-secret`, keep it, and start the run again";
-    UnknownStep => "unknown_step", BAD_REQUEST,
+    UnknownStep => "unknown_step", StatusCode::BAD_REQUEST,
         "the workflow has no step with this id",
         "use one of the steps the message lists";
-    IdempotencyKeyReused => "idempotency_key_reused", CONFLICT,
+    IdempotencyKeyReused => "idempotency_key_reused", StatusCode::CONFLICT,
         "this `Idempotency-Key` was used with a different body",
         "use a new key for a new request";
-    UserExists => "user_exists", CONFLICT,
+    UserExists => "user_exists", StatusCode::CONFLICT,
         "a user with this name exists",
         "choose another name";
-    OperationReused => "operation_reused", CONFLICT,
+    OperationReused => "operation_reused", StatusCode::CONFLICT,
         "this `operationId` was used for a different grant",
         "use a new `operationId` for a new grant";
-    TooLarge => "too_large", PAYLOAD_TOO_LARGE,
+    TooLarge => "too_large", StatusCode::PAYLOAD_TOO_LARGE,
         "the request body is larger than the server allows (`--max-body-mib`)",
         "send a smaller body (a smaller photo)";
-    Internal => "internal", INTERNAL_SERVER_ERROR,
+    Internal => "internal", StatusCode::INTERNAL_SERVER_ERROR,
         "something went wrong on our side; it has been logged",
         "retry later; tell the operator if it persists";
-    StepFailed => "step_failed", INTERNAL_SERVER_ERROR,
+    StepFailed => "step_failed", StatusCode::INTERNAL_SERVER_ERROR,
         "the step failed; its credits were refunded",
         "retry later; the message says why it failed";
-    Busy => "busy", SERVICE_UNAVAILABLE,
+    Busy => "busy", StatusCode::SERVICE_UNAVAILABLE,
         "the server's memory budget for image work stayed full for `--memory-wait`; nothing was stored or charged",
         "retry after the seconds in `Retry-After`";
-    Cancelled => "cancelled", SERVICE_UNAVAILABLE,
+    Cancelled => "cancelled", StatusCode::SERVICE_UNAVAILABLE,
         "the step was cancelled (the server is shutting down); its credits were refunded",
         "retry in a moment";
 }
@@ -148,29 +159,44 @@ impl ErrorCode {
                 ErrorCode::InvalidInput
             })
     }
-
-    /// The README's table of codes, generated from this list.
-    #[cfg(test)]
-    fn markdown_table() -> String {
-        let mut table =
-            String::from("| code | status | meaning | what to do |\n|---|---|---|---|\n");
-        for code in ErrorCode::ALL {
-            table.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                code.as_str(),
-                code.status().as_u16(),
-                code.meaning(),
-                code.remedy()
-            ));
-        }
-        table
-    }
 }
 
 impl serde::Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+/// In the OpenAPI document: a string, one of [`ErrorCode::ALL`].
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|code| code.as_str())))
+            .description(Some(
+                "the stable code programs match on (see `docs/error-codes.md`)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+/// What every error answers, whatever its status: `{"error": {"code", "message"}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    #[schema(inline)]
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    #[schema(inline)]
+    code: ErrorCode,
+    /// One sentence a user can read; never a server path or a secret.
+    message: String,
 }
 
 #[derive(Debug)]
@@ -230,8 +256,13 @@ impl ApiError {
     }
 }
 
-fn json_body(code: ErrorCode, message: &str) -> Json<serde_json::Value> {
-    Json(json!({ "error": { "code": code, "message": message } }))
+fn json_body(code: ErrorCode, message: &str) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: message.to_string(),
+        },
+    })
 }
 
 impl IntoResponse for ApiError {
@@ -336,16 +367,6 @@ fn is_json(response: &Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_readme_lists_every_code_as_generated() {
-        let readme = include_str!("../../README.md");
-        let table = ErrorCode::markdown_table();
-        assert!(
-            readme.contains(&table),
-            "README.md's table of error codes is stale; put this in its HTTP API section:\n{table}"
-        );
-    }
 
     #[test]
     fn codes_are_unique_and_statuses_are_errors() {

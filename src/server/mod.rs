@@ -9,20 +9,26 @@
 //! - `views`: what the API answers, in camelCase, for the engine's and the steps' records.
 //! - `workflow_folder`: the watched workflows folder (and saving an edited file into it).
 //! - `single_step`: running one tech-pack step as its own run (the seed's endpoints).
+//! - `step_failure`: the failure codes steps record, as the API reads and documents them.
+//! - `error_docs`: `docs/error-codes.md`, generated from the three lists of codes.
 //! - `routes/`: one file per group of endpoints.
 //! - `callbacks/`: completion callbacks: which URLs may be called, and the sender.
-//! - `metrics`, `openapi`: `/metrics` and `/api/openapi.json`.
+//! - `metrics`: `/metrics`.
+//! - `openapi`: `/api/openapi.json`, from the handlers' `#[utoipa::path]` and types.
 
 mod app;
 mod auth;
 pub mod callbacks;
 mod console;
 mod error;
+#[cfg(test)]
+mod error_docs;
 pub mod idempotency;
 mod metrics;
 mod openapi;
 mod routes;
 mod single_step;
+mod step_failure;
 mod views;
 mod workflow_folder;
 

@@ -1,202 +1,215 @@
-//! The OpenAPI 3.1 document served at `/api/openapi.json`.
+//! The OpenAPI 3.1 document served at `/api/openapi.json`, derived from the code: each
+//! operation comes from its handler's `#[utoipa::path]` (request body, parameters and
+//! responses named by the handler's own types), collected by the router that serves it
+//! (`app::api_routes`). This file adds what holds for every operation alike:
+//!
+//! - every error response is the [`ErrorBody`] schema (`Error`, whose `code` lists every
+//!   [`ErrorCode`](super::error::ErrorCode)): the `json_errors` middleware makes sure of it;
+//! - an operation that needs a caller answers 401 without one; one with a body or a query
+//!   answers 400 to a bad one, and 413 to a body over `--max-body-mib`; one with path
+//!   parameters answers 404 when nothing is there; any may answer 500;
+//! - an endpoint that runs one paid step answers what `single_step` answers (402, 404, 500,
+//!   503), and its summary says its price, read from its workflow's `credits:` like the price
+//!   it charges.
+
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::error::ErrorCode;
+use super::AppState;
+use super::error::ErrorBody;
 
-fn error_responses(codes: &[&str]) -> Value {
-    let mut responses = serde_json::Map::new();
-    for code in codes {
-        let description = match *code {
-            "400" => "invalid input",
-            "401" => "missing or invalid bearer token",
-            "402" => "insufficient credits (nothing was charged)",
-            "403" => "signed in by the session cookie from another origin (`cross_origin`)",
-            "404" => "unknown (or another user's) product, revision, analysis or run",
-            "409" => "conflict",
-            "413" => "the body is larger than the server allows",
-            "500" => "the step failed; its credits were refunded",
-            _ => "error",
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "techpack",
+        description = "Product photos in, factory-ready tech packs out. Every paid call is charged only if it succeeds. Bodies are camelCase, but for the tech-pack document (`techPack`), which keeps the names of its published JSON schema. Every error, whatever the status, is `{\"error\": {\"code\", \"message\"}}`; the codes are listed in `docs/error-codes.md`."
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session" = []))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "techpack_session",
+                "from `POST /api/session`; a request that changes state with it must carry this server's `Origin` (else 403 `cross_origin`)",
+            ))),
+        );
+    }
+}
+
+/// The document's root (info, security schemes, the `Error` schema) that the router adds
+/// the operations to.
+pub(crate) fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document: the router's operations with what holds for all of them (built once),
+/// and the prices as the live workflows say them now.
+pub fn document(state: &AppState) -> Value {
+    static BUILT: OnceLock<Value> = OnceLock::new();
+    let mut document = BUILT
+        .get_or_init(|| {
+            let mut document = serde_json::to_value(super::app::api_routes().into_openapi())
+                .expect("the OpenAPI document serializes");
+            for (operation_id, _) in super::routes::tech_pack::PRICED {
+                if let Some(operation) = operation_mut(&mut document, operation_id) {
+                    add_step_responses(operation);
+                }
+            }
+            complete_responses(&mut document);
+            document
+        })
+        .clone();
+    for (operation_id, priced) in super::routes::tech_pack::PRICED {
+        let price = match priced.price(state) {
+            Ok(0) => "free".to_string(),
+            Ok(1) => "1 credit".to_string(),
+            Ok(n) => format!("{n} credits"),
+            Err(_) => continue,
         };
-        responses.insert(code.to_string(), json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }));
+        if let Some(operation) = operation_mut(&mut document, operation_id)
+            && let Some(summary) = operation["summary"].as_str()
+        {
+            operation["summary"] = json!(format!("{summary} ({price})"));
+        }
     }
-    Value::Object(responses)
-}
-
-fn body(properties: Value, required: &[&str]) -> Value {
-    json!({ "required": true, "content": { "application/json": { "schema": {
-        "type": "object", "properties": properties, "required": required, "additionalProperties": false } } } })
-}
-
-fn op(summary: &str, request: Option<Value>, ok: (&str, &str), errors: &[&str]) -> Value {
-    let mut responses = error_responses(errors);
-    responses[ok.0] = json!({ "description": ok.1, "content": { "application/json": { "schema": { "type": "object" } } } });
-    let mut operation = json!({ "summary": summary, "security": [{ "bearer": [] }, { "session": [] }], "responses": responses });
-    if let Some(request) = request {
-        operation["requestBody"] = request;
-    }
-    operation
-}
-
-pub fn document() -> Value {
-    let mut document = api_document();
-    console_paths(&mut document);
     document
 }
 
-/// The endpoints the web console added: sessions, the runs list, workflow details, the
-/// editor's validate and save, product listings and images.
-fn console_paths(document: &mut Value) {
-    let string = json!({ "type": "string" });
-    let source = body(json!({ "source": string }), &["source"]);
-    let mut runs = op(
-        "the caller's runs, newest first, each with the credits it moved",
-        None,
-        ("200", "{runs, matching, total, workflows}"),
-        &["400", "401"],
-    );
-    runs["parameters"] = json!([
-        { "name": "status", "in": "query", "required": false, "schema": string },
-        { "name": "workflow", "in": "query", "required": false, "schema": string },
-        { "name": "q", "in": "query", "required": false, "schema": string, "description": "part of a run id" },
-        { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }]);
-    let mut image = op(
-        "one of the product's images (photo, close-up, flat) by sha256",
-        None,
-        ("200", "the image"),
-        &["401", "404"],
-    );
-    image["responses"]["200"]["content"] = json!({ "image/png": {}, "image/jpeg": {} });
-    let mut sign_in = op(
-        "sign in with a user's token or the admin token: sets an HttpOnly, SameSite=Strict session cookie",
-        Some(body(json!({ "token": string }), &["token"])),
-        ("200", "{user, admin}"),
-        &["400", "401", "403"],
-    );
-    sign_in["security"] = json!([]);
-    let mut sign_out = op(
-        "sign out: ends the session and clears its cookie",
-        None,
-        ("204", "signed out"),
-        &["403"],
-    );
-    sign_out["responses"]["204"] = json!({ "description": "signed out" });
-    let paths = document["paths"]
-        .as_object_mut()
-        .expect("paths is an object");
-    let mut add = |path: &str, value: Value| {
-        paths.insert(path.to_string(), value);
-    };
-    add(
-        "/api/session",
-        json!({
-        "post": sign_in,
-        "get": op("who the session cookie signed in", None, ("200", "{user, admin}"), &["401"]),
-        "delete": sign_out }),
-    );
-    add("/api/runs", json!({ "get": runs }));
-    add(
-        "/api/runs/{id}/workflow",
-        json!({ "get": op("the workflow the run is pinned to: inputs, steps and their needs, price", None, ("200", "{name, version, sha256, price, inputs, steps}"), &["401", "404"]) }),
-    );
-    add(
-        "/api/workflows/{name}",
-        json!({
-        "get": op("a live workflow: typed inputs, steps and needs, price (sum of `credits:`), YAML source, file state", None, ("200", "{name, version, price, inputs, steps, source, status}"), &["401", "404"]),
-        "put": op("save a workflow's YAML into the workflows folder (admin; only when it validates)", Some(source.clone()), ("200", "{name, version, sha256, file}"), &["400", "401", "403"]) }),
-    );
-    add(
-        "/api/workflows/validate",
-        json!({ "post": op("validate YAML without saving: every problem with its TP code, line and column; the DAG when valid", Some(source), ("200", "{valid, diagnostics: [{code, line, column, step, message}], workflow}"), &["400", "401"]) }),
-    );
-    add(
-        "/api/products/{id}/images/{sha256}",
-        json!({ "get": image }),
-    );
-    let products = &mut document["paths"]["/api/products"];
-    products["get"] = op(
-        "the caller's products, newest first",
-        None,
-        ("200", "{products}"),
-        &["401"],
-    );
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "patch", "head", "options", "trace",
+];
+
+fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
+    document["paths"]
+        .as_object_mut()?
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.iter_mut())
+        .filter(|(method, _)| METHODS.contains(&method.as_str()))
+        .map(|(_, operation)| operation)
+        .find(|operation| operation["operationId"] == operation_id)
 }
 
-fn api_document() -> Value {
-    let string = json!({ "type": "string" });
-    let mut page = op(
-        "the product's tech pack as a printable page, images inlined (`?analysis=ID`)",
-        None,
-        ("200", "the page"),
-        &["400", "401", "404"],
-    );
-    page["responses"]["200"]["content"] =
-        json!({ "text/html": { "schema": { "type": "string" } } });
-    let strings = json!({ "type": "array", "items": { "type": "string" } });
-    let paid = ["400", "401", "402", "404", "500"];
-    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    let mut logs = op(
-        "the caller's AI operation log",
-        None,
-        ("200", "{operations}"),
-        &["400", "401", "404"],
-    );
-    logs["parameters"] = json!([{ "name": "run", "in": "query", "required": false, "schema": string,
-        "description": "only the operations of this run (an unknown parameter is a 400)" }]);
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "techpack", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Product photos in, factory-ready tech packs out. Every paid call is charged only if it succeeds. Bodies are camelCase, but for the tech-pack document (`techPack`), which keeps the names of its published JSON schema. Every error, whatever the status, is `{\"error\": {\"code\", \"message\"}}`." },
-        "components": {
-            "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer" },
-                "session": { "type": "apiKey", "in": "cookie", "name": "techpack_session",
-                    "description": "from `POST /api/session`; a request that changes state with it must carry this server's `Origin` (else 403 `cross_origin`)" } },
-            "schemas": { "Error": { "type": "object", "required": ["error"], "properties": { "error": {
-                "type": "object", "required": ["code", "message"],
-                "properties": { "code": { "type": "string", "enum": codes }, "message": { "type": "string" } } } } } }
-        },
-        "paths": {
-            "/healthz": { "get": { "summary": "liveness", "responses": { "200": { "description": "ok" } } } },
-            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text format" } } } },
-            "/api/products": { "post": op("create a product", Some(body(json!({ "name": string, "description": string }), &["name"])), ("201", "the product"), &["400", "401"]) },
-            "/api/products/{id}": { "get": op("a product with its image revisions", None, ("200", "the product"), &["401", "404"]) },
-            "/api/products/{id}/revisions": { "get": op("a product's image revisions", None, ("200", "revisions"), &["401", "404"]) },
-            "/api/products/{id}/tech-pack": { "get": op("the product's tech pack (`techpack.json`; `?analysis=ID`, else the newest)", None, ("200", "the tech pack"), &["400", "401", "404"]) },
-            "/api/products/{id}/tech-pack.html": { "get": page },
-            "/api/products/{id}/tech-pack/{file}": { "get": op("a factory file of the product's tech pack: techpack.pdf, techpack.xlsx, bom.csv, points-of-measure.csv or size-chart.csv (`?analysis=ID`, else the newest)", None, ("200", "the file"), &["400", "401", "404"]) },
-            "/api/products/{id}/images": { "post": {
-                "summary": "upload a photo of one view (multipart: file `image`, text `view`)",
-                "security": [{ "bearer": [] }],
-                "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["image", "view"],
-                    "properties": { "image": { "type": "string", "format": "binary" }, "view": { "type": "string", "enum": ["front", "back", "side", "top", "detail"] } } } } } },
-                "responses": { "201": { "description": "{revisionId, imageHash, version, ...}" }, "400": { "description": "not a PNG/JPEG, too large, bad view" }, "401": { "description": "unauthenticated" }, "404": { "description": "unknown product" }, "413": { "description": "body too large" } } } },
-            "/api/tech-pack-v2/category/detect": { "post": op("detect the category (free)", Some(body(json!({ "productId": string, "revisionIds": strings }), &["productId"])), ("200", "category, subcategory, confidence"), &paid) },
-            "/api/tech-pack-v2/base-views/analyze": { "post": op("analyze up to 5 views (3 credits)", Some(body(json!({ "productId": string, "revisionIds": strings, "category": string, "styleId": string, "widthMm": { "type": "number" }, "heightMm": { "type": "number" }, "depthMm": { "type": "number" }, "spec": { "type": "object", "description": "the designer's spec sheet, inline" } }), &["productId"])), ("200", "{analyses, analysisId, techPack, creditsUsed, creditsRefunded}"), &paid) },
-            "/api/tech-pack-v2/close-ups/generate": { "post": op("6-10 close-ups (3 credits)", Some(body(json!({ "productId": string, "analysisId": string, "count": { "type": "integer", "minimum": 6, "maximum": 10 } }), &["productId", "analysisId"])), ("200", "{closeUps, creditsUsed}"), &paid) },
-            "/api/tech-pack-v2/sketches/generate": { "post": op("technical flats with callouts (3 credits)", Some(body(json!({ "productId": string, "analysisId": string, "views": strings }), &["productId", "analysisId"])), ("200", "{sketches, skipped, creditsUsed}"), &paid) },
-            "/api/tech-pack-v2/edit": { "post": op("edit one analysis field (1 credit)", Some(body(json!({ "analysisId": string, "path": string, "value": {}, "instruction": string, "op": { "type": "string", "enum": ["set", "add", "remove"] } }), &["analysisId", "path"])), ("200", "{oldValue, newValue, creditsUsed}"), &paid) },
-            "/api/tech-pack-v2/regenerate": { "post": op("regenerate one view as a new revision (1 credit)", Some(body(json!({ "productId": string, "revisionId": string, "view": string, "analysisId": string, "prompt": string }), &["productId"])), ("200", "{revision, analysis, creditsUsed}"), &paid) },
-            "/api/workflows": { "get": op("workflows in the folder, with validation errors", None, ("200", "workflows"), &["401"]) },
-            "/api/workflows/{name}/runs": { "post": {
-                "summary": "start a run (honours Idempotency-Key)", "security": [{ "bearer": [] }],
-                "parameters": [{ "name": "Idempotency-Key", "in": "header", "required": false, "schema": string }],
-                "requestBody": body(json!({ "inputs": { "type": "object" },
-                    "callback": { "type": "object", "required": ["url"], "additionalProperties": false,
-                        "description": "POST the run's end to `url`, signed with the caller's webhook secret: `X-Techpack-Signature: sha256=<hex HMAC-SHA256 of TIMESTAMP.BODY>`, `X-Techpack-Timestamp: TIMESTAMP` (Unix seconds), `X-Techpack-Delivery: <id>`; at least once, retried with backoff",
-                        "properties": { "url": { "type": "string", "format": "uri" } } } }), &[]),
-                "responses": { "202": { "description": "{runId, status}: `pending`, or `queued` when the workflow's `concurrency:` limits leave no slot now" }, "400": { "description": "invalid inputs; `callback_refused`: a callback URL this server does not call; `webhook_secret_missing`" }, "401": { "description": "unauthenticated" }, "402": { "description": "insufficient credits" }, "404": { "description": "unknown workflow" }, "409": { "description": "Idempotency-Key reused with another body" } } } },
-            "/api/runs/{id}": { "get": op("a run, its steps and its callback deliveries (each with every attempt's outcome)", None, ("200", "{run, nodes, deliveries}"), &["401", "404"]) },
-            "/api/runs/{id}/events": { "get": { "summary": "Server-Sent Events of node transitions", "description": "A snapshot, then node and run events until the run ends, from whichever worker executes it. On PostgreSQL each event has an id; reconnecting with Last-Event-ID replays the events after it (no snapshot).", "security": [{ "bearer": [] }], "parameters": [{ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer", "minimum": 0 } }], "responses": { "200": { "description": "text/event-stream: snapshot, node, run events" } } } },
-            "/api/runs/{id}/cancel": { "post": op("cancel a run", None, ("202", "cancelling"), &["401", "404", "409"]) },
-            "/api/runs/{id}/resume": { "post": op("resume an interrupted run", None, ("202", "resumed"), &["401", "404", "409"]) },
-            "/api/runs/{id}/retry": { "post": op("the same failed or cancelled run goes on: its failed and cancelled steps and those after them run again", None, ("202", "retried"), &["401", "404", "409"]) },
-            "/api/runs/{id}/replay": { "post": op("a new run on this run's workflow text from step `from`; the steps before it take this run's outputs", Some(body(json!({ "from": string, "inputs": { "type": "object" } }), &["from"])), ("202", "the new run"), &["400", "401", "404", "409"]) },
-            "/api/me/credits": { "get": op("balance and ledger history", None, ("200", "{balance, reserved, spent, history}"), &["401"]) },
-            "/api/me/webhook-secret": { "post": op("create or rotate the caller's webhook secret (callbacks are signed with it from now on); answered this once", None, ("201", "{secret}"), &["401"]) },
-            "/api/logs": { "get": logs },
-            "/api/admin/users": { "post": op("create a user (admin token)", Some(body(json!({ "name": string, "credits": { "type": "integer" } }), &["name"])), ("201", "{name, token}"), &["400", "401", "409"]) },
-            "/api/admin/users/{name}/credits": { "post": op("grant credits (admin token)", Some(body(json!({ "amount": { "type": "integer" }, "operationId": string }), &["amount", "operationId"])), ("200", "{balance}"), &["400", "401", "404", "409"]) }
+/// What an endpoint that runs one paid step answers besides its output: the same for each,
+/// since `single_step` answers them all.
+fn add_step_responses(operation: &mut Value) {
+    let responses = &mut operation["responses"];
+    for (status, description) in [
+        (
+            "402",
+            "the balance does not cover the price; nothing was charged (`insufficient_credits`)",
+        ),
+        (
+            "404",
+            "no such product, revision or analysis of the caller's (`not_found`)",
+        ),
+        (
+            "500",
+            "the step failed; its credits were refunded (`step_failed`)",
+        ),
+        (
+            "503",
+            "busy or shutting down; nothing was charged (`busy`, `cancelled`)",
+        ),
+    ] {
+        responses[status] = json!({ "description": description });
+    }
+}
+
+/// The responses every operation shares, and the `Error` body on every error response.
+fn complete_responses(document: &mut Value) {
+    let error =
+        json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } });
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (method, operation) in item.iter_mut() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            // `security: [{}]`: no caller needed; otherwise the document's bearer or session.
+            let open = operation["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|r| r.is_empty()))
+            });
+            let has_body = operation.get("requestBody").is_some();
+            let has_in = |place: &str| {
+                operation["parameters"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["in"] == place))
+            };
+            let (has_query, has_path) = (has_in("query"), has_in("path"));
+            let responses = operation["responses"]
+                .as_object_mut()
+                .expect("every operation has responses");
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| json!({ "description": description }));
+            };
+            if !open {
+                add("401", "no valid bearer token or session (`unauthorized`)");
+            }
+            if has_body || has_query {
+                add(
+                    "400",
+                    "the body or query does not fit the endpoint (`invalid_input`)",
+                );
+            }
+            if has_body {
+                add(
+                    "413",
+                    "the body is larger than the server allows (`too_large`)",
+                );
+            }
+            if has_path {
+                add(
+                    "404",
+                    "nothing is there for these path parameters (`not_found`)",
+                );
+            }
+            add("500", "something went wrong on our side (`internal`)");
+            for (status, response) in responses.iter_mut() {
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if is_error && response.get("content").is_none() {
+                    response["content"] = error.clone();
+                }
+            }
         }
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_priced_endpoint_is_an_operation_of_the_document() {
+        let mut document = serde_json::to_value(super::super::app::api_routes().into_openapi())
+            .expect("the OpenAPI document serializes");
+        for (operation_id, _) in super::super::routes::tech_pack::PRICED {
+            let operation = operation_mut(&mut document, operation_id);
+            assert!(
+                operation.is_some_and(|o| o["summary"].is_string()),
+                "no operation `{operation_id}` with a summary to put its price in"
+            );
+        }
+    }
 }

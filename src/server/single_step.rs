@@ -12,28 +12,32 @@ use techpack_engine::{NodeStatus, Workflow};
 
 use super::AppState;
 use super::error::{ApiError, ErrorCode};
+use super::step_failure::StepFailure;
 
-/// A paid step by kind, and what it costs.
+/// A paid step by kind, and what it costs (its workflow's `credits:`).
 pub struct StepCall {
-    pub uses: &'static str,
+    pub uses: String,
     pub credits: u64,
 }
 
-/// A one-step workflow whose `with:` is the run's `config` input, parsed once per kind.
+/// A one-step workflow whose `with:` is the run's `config` input, parsed once per kind and
+/// price.
 fn workflow(
     call: &StepCall,
     registry: &techpack_engine::StepRegistry,
 ) -> Result<Arc<Workflow>, ApiError> {
-    static PARSED: OnceLock<Mutex<HashMap<&'static str, Arc<Workflow>>>> = OnceLock::new();
+    type Parsed = HashMap<(String, u64), Arc<Workflow>>;
+    static PARSED: OnceLock<Mutex<Parsed>> = OnceLock::new();
     let parsed = PARSED.get_or_init(Default::default);
-    if let Some(workflow) = parsed.lock().expect("workflows lock").get(call.uses) {
+    let key = (call.uses.clone(), call.credits);
+    if let Some(workflow) = parsed.lock().expect("workflows lock").get(&key) {
         return Ok(workflow.clone());
     }
     let workflow = Arc::new(parse_workflow(call, registry)?);
     parsed
         .lock()
         .expect("workflows lock")
-        .insert(call.uses, workflow.clone());
+        .insert(key, workflow.clone());
     Ok(workflow)
 }
 
@@ -64,7 +68,7 @@ pub async fn run_step(
 ) -> Result<(StatusCode, Value), ApiError> {
     let registry = state.engine.registry();
     let kind = registry
-        .get(call.uses)
+        .get(&call.uses)
         .ok_or_else(|| ApiError::internal(format!("{} is not registered", call.uses)))?;
     kind.build(&config).map_err(ApiError::bad_request)?;
     let workflow = workflow(&call, registry)?;
@@ -116,11 +120,9 @@ pub async fn run_step(
                 .clone()
                 .unwrap_or_else(|| "the step did not finish".into());
             // The step's error class, as the engine records it.
-            let code = match node.error_code.as_deref() {
-                Some("insufficient_credits") => ErrorCode::InsufficientCredits,
-                Some("not_found") => ErrorCode::NotFound,
-                Some("invalid_input") => ErrorCode::InvalidInput,
-                Some("busy") => ErrorCode::Busy,
+            let failure = node.error_code.as_deref().and_then(StepFailure::of);
+            let code = match failure.map(StepFailure::api_code) {
+                Some(code) if code != ErrorCode::StepFailed => code,
                 _ if node.status == NodeStatus::Cancelled => ErrorCode::Cancelled,
                 _ => ErrorCode::StepFailed,
             };

@@ -11,18 +11,22 @@ use serde_json::{Map, Value};
 use techpack_engine::credits::LedgerEntry;
 use techpack_engine::store::{DeliveryRecord, DeliveryStatus};
 use techpack_engine::{AttemptOutcome, NodeRecord, RunEvent, RunRecord, RunReport};
-use techpack_steps::storage::{AiOperation, ImageRevision};
+use techpack_steps::storage::{
+    AiOperation, CloseUpRecord, ImageRevision, Product, RevisionOrigin, SketchRecord,
+};
+use techpack_steps::techpack::View;
 
 use super::workflow_folder::WorkflowStatus;
 
 /// A run: its workflow by name, version and sha256 (never the file it was read from).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunView<'a> {
     id: &'a str,
     workflow_name: &'a str,
     workflow_version: &'a str,
     workflow_sha256: &'a str,
+    #[schema(value_type = Object)]
     inputs: &'a Map<String, Value>,
     status: &'static str,
     owner: Option<&'a str>,
@@ -42,11 +46,12 @@ pub struct RunView<'a> {
 }
 
 /// A tolerated failure of a run.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WarningView<'a> {
     step: &'a str,
     message: &'a str,
+    /// The step's failure code (`docs/error-codes.md`).
     code: Option<&'a str>,
 }
 
@@ -82,7 +87,7 @@ impl<'a> From<&'a RunRecord> for RunView<'a> {
 }
 
 /// One step of a run.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeView<'a> {
     run_id: &'a str,
@@ -92,6 +97,7 @@ pub struct NodeView<'a> {
     idempotency_key: &'a str,
     output: Option<&'a Value>,
     error: Option<&'a str>,
+    /// Why it failed, as a step failure code (`docs/error-codes.md`).
     error_code: Option<&'a str>,
     started_at: Option<u64>,
     finished_at: Option<u64>,
@@ -108,13 +114,15 @@ pub struct NodeView<'a> {
 }
 
 /// How one attempt of a step ended.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptView<'a> {
     attempt: u32,
     round: u32,
+    #[schema(value_type = String)]
     outcome: AttemptOutcome,
     error: Option<&'a str>,
+    /// Why it failed, as a step failure code (`docs/error-codes.md`).
     error_code: Option<&'a str>,
     started_at: Option<u64>,
     finished_at: Option<u64>,
@@ -155,7 +163,7 @@ impl<'a> From<&'a NodeRecord> for NodeView<'a> {
 }
 
 /// `GET /api/runs/{id}` and the `snapshot` event.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReportView<'a> {
     run: RunView<'a>,
     nodes: Vec<NodeView<'a>>,
@@ -171,7 +179,7 @@ impl<'a> From<&'a RunReport> for ReportView<'a> {
 }
 
 /// A `node` or `run` event of `/api/runs/{id}/events`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView<'a> {
     run_id: &'a str,
@@ -197,7 +205,7 @@ impl<'a> From<&'a RunEvent> for EventView<'a> {
 
 /// One completion callback of a run (`GET /api/runs/{id}`'s `deliveries`): where to, how it
 /// stands, and every attempt. Not its body's signature, nor anything of the secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView<'a> {
     id: &'a str,
@@ -214,7 +222,7 @@ pub struct DeliveryView<'a> {
     attempts: Vec<DeliveryAttemptView<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryAttemptView<'a> {
     at: u64,
@@ -250,7 +258,7 @@ impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
 }
 
 /// The final `run` event when the stream learns of the end from the store, not from an event.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunEndView<'a> {
     pub run_id: &'a str,
@@ -258,7 +266,7 @@ pub struct RunEndView<'a> {
 }
 
 /// One entry of the caller's ledger.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntryView<'a> {
     seq: u64,
@@ -295,7 +303,7 @@ impl<'a> From<&'a LedgerEntry> for LedgerEntryView<'a> {
 }
 
 /// One provider call of the AI operation log.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AiOperationView<'a> {
     id: &'a str,
@@ -315,7 +323,7 @@ pub struct AiOperationView<'a> {
     at: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UsageView {
     prompt_tokens: u64,
@@ -350,7 +358,7 @@ impl<'a> From<&'a AiOperation> for AiOperationView<'a> {
 }
 
 /// A workflow of the folder, named by its file name: the folder is the server's.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowView<'a> {
     name: &'a str,
@@ -382,12 +390,188 @@ impl<'a> From<&'a WorkflowStatus> for WorkflowView<'a> {
     }
 }
 
-/// An image revision: the stored record is camelCase already, but for the fields of its
-/// origin (`from_revision_id`).
-pub fn revision(revision: &ImageRevision) -> Value {
-    let mut value = serde_json::to_value(revision).unwrap_or(Value::Null);
-    camel_case_keys(&mut value);
-    value
+/// A product.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    id: String,
+    name: String,
+    description: Option<String>,
+    /// The user it belongs to (the caller).
+    owner: Option<String>,
+    created_at: u64,
+}
+
+impl From<Product> for ProductView {
+    fn from(product: Product) -> Self {
+        ProductView {
+            id: product.id,
+            name: product.name,
+            description: product.description,
+            owner: product.owner,
+            created_at: product.created_at,
+        }
+    }
+}
+
+/// One version of one view's photo.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionView {
+    id: String,
+    product_id: String,
+    view: ViewName,
+    /// 1, 2, … per product and view.
+    version: u32,
+    /// The revision of this view that analyses use; exactly one per view.
+    is_current: bool,
+    image_hash: String,
+    mime: String,
+    width: u32,
+    height: u32,
+    origin: OriginView,
+    created_at: u64,
+}
+
+/// Where a revision came from: an upload, or `techpack/regenerate` from another revision.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum OriginView {
+    Upload,
+    #[serde(rename_all = "camelCase")]
+    Regenerated {
+        from_revision_id: String,
+        prompt: Option<String>,
+    },
+}
+
+/// A photo's view.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewName {
+    Front,
+    Back,
+    Side,
+    Top,
+    Detail,
+}
+
+impl From<View> for ViewName {
+    fn from(view: View) -> Self {
+        match view {
+            View::Front => ViewName::Front,
+            View::Back => ViewName::Back,
+            View::Side => ViewName::Side,
+            View::Top => ViewName::Top,
+            View::Detail => ViewName::Detail,
+        }
+    }
+}
+
+impl From<&ImageRevision> for RevisionView {
+    fn from(revision: &ImageRevision) -> Self {
+        RevisionView {
+            id: revision.id.clone(),
+            product_id: revision.product_id.clone(),
+            view: revision.view.into(),
+            version: revision.version,
+            is_current: revision.is_current,
+            image_hash: revision.image_hash.clone(),
+            mime: revision.mime.clone(),
+            width: revision.width,
+            height: revision.height,
+            origin: match &revision.origin {
+                RevisionOrigin::Upload => OriginView::Upload,
+                RevisionOrigin::Regenerated {
+                    from_revision_id,
+                    prompt,
+                } => OriginView::Regenerated {
+                    from_revision_id: from_revision_id.clone(),
+                    prompt: prompt.clone(),
+                },
+            },
+            created_at: revision.created_at,
+        }
+    }
+}
+
+/// What `POST /api/products/{id}/images` answers: the new revision.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadView {
+    revision_id: String,
+    image_hash: String,
+    version: u32,
+    view: ViewName,
+    is_current: bool,
+    width: u32,
+    height: u32,
+    product_id: String,
+}
+
+impl From<&ImageRevision> for UploadView {
+    fn from(revision: &ImageRevision) -> Self {
+        UploadView {
+            revision_id: revision.id.clone(),
+            image_hash: revision.image_hash.clone(),
+            version: revision.version,
+            view: revision.view.into(),
+            is_current: revision.is_current,
+            width: revision.width,
+            height: revision.height,
+            product_id: revision.product_id.clone(),
+        }
+    }
+}
+
+/// A technical flat made for a product.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SketchImageView {
+    id: String,
+    analysis_id: String,
+    view: ViewName,
+    image_hash: String,
+    width: u32,
+    height: u32,
+    created_at: u64,
+}
+
+impl From<&SketchRecord> for SketchImageView {
+    fn from(sketch: &SketchRecord) -> Self {
+        SketchImageView {
+            id: sketch.id.clone(),
+            analysis_id: sketch.analysis_id.clone(),
+            view: sketch.view.into(),
+            image_hash: sketch.image_hash.clone(),
+            width: sketch.width,
+            height: sketch.height,
+            created_at: sketch.created_at,
+        }
+    }
+}
+
+/// A close-up made for a product.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseUpImageView {
+    id: String,
+    analysis_id: String,
+    detail: String,
+    image_hash: String,
+    created_at: u64,
+}
+
+impl From<&CloseUpRecord> for CloseUpImageView {
+    fn from(close_up: &CloseUpRecord) -> Self {
+        CloseUpImageView {
+            id: close_up.id.clone(),
+            analysis_id: close_up.analysis_id.clone(),
+            detail: close_up.detail.clone(),
+            image_hash: close_up.image_hash.clone(),
+            created_at: close_up.created_at,
+        }
+    }
 }
 
 /// Keys whose values are tech-pack data (the document, a view's or a close-up's analysis,

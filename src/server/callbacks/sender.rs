@@ -136,10 +136,17 @@ impl Sender {
             })?);
         }
         let body = delivery.payload.clone().unwrap_or_default();
-        let secret = delivery
-            .owner
-            .as_deref()
-            .and_then(|owner| self.users.get(owner).ok())
+        // A store that cannot answer is told apart from a missing secret (the error itself
+        // goes to the log: what a delivery records is shown to the user).
+        let owner = match delivery.owner.as_deref().map(|owner| self.users.get(owner)) {
+            Some(Ok(user)) => Some(user),
+            Some(Err(crate::users::UserError::NotFound(_))) | None => None,
+            Some(Err(error)) => {
+                tracing::warn!(delivery = %delivery.id, %error, "cannot read the run's owner");
+                return Err(Failure::ours("the run's owner could not be read".into()));
+            }
+        };
+        let secret = owner
             .and_then(|user| user.webhook_secret().map(str::to_string))
             .ok_or_else(|| Failure::ours("the run's owner has no webhook secret".into()))?;
         let target = self

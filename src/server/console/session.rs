@@ -16,8 +16,7 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::server::AppState;
@@ -166,20 +165,41 @@ fn over_tls(headers: &HeaderMap) -> bool {
     says("origin", "https://") || says("x-forwarded-proto", "https")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
+    /// A user's token or the admin token.
     token: String,
 }
 
-fn whoami(principal: &Principal) -> serde_json::Value {
-    match principal {
-        Principal::User(name) => json!({ "user": name, "admin": false }),
-        Principal::Admin => json!({ "user": null, "admin": true }),
-    }
+/// Who a session signed in: a user by name, or the admin.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    user: Option<String>,
+    admin: bool,
 }
 
-/// `POST /api/session {token}`: 200 `{user, admin}` with the cookie, or 401.
+fn whoami(principal: &Principal) -> Json<WhoAmI> {
+    Json(match principal {
+        Principal::User(name) => WhoAmI {
+            user: Some(name.clone()),
+            admin: false,
+        },
+        Principal::Admin => WhoAmI {
+            user: None,
+            admin: true,
+        },
+    })
+}
+
+/// Sign in with a user's token or the admin token
+///
+/// Sets an `HttpOnly`, `SameSite=Strict` session cookie.
+#[utoipa::path(post, path = "/api/session", tag = "console", security(()), request_body = SignIn,
+    responses(
+        (status = 200, description = "signed in; the cookie is set", body = WhoAmI),
+        (status = 401, description = "not a valid token (`unauthorized`)"),
+        (status = 403, description = "asked from a page of another origin (`cross_origin`)")))]
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -198,7 +218,11 @@ pub async fn sign_in(
     let principal = if is_admin {
         Principal::Admin
     } else {
-        let user = state.users.authenticate(token).ok_or_else(|| {
+        let user = state
+            .users
+            .authenticate(token)
+            .map_err(ApiError::internal)?;
+        let user = user.ok_or_else(|| {
             ApiError::of(
                 ErrorCode::Unauthorized,
                 "this token is not valid: use a token from `techpack users create` or the admin token",
@@ -211,21 +235,30 @@ pub async fn sign_in(
     Ok((
         StatusCode::OK,
         [(header::SET_COOKIE, cookie)],
-        Json(whoami(&principal)),
+        whoami(&principal),
     )
         .into_response())
 }
 
-/// `GET /api/session`: who the cookie signed in, or 401.
+/// Who the session cookie signed in
+#[utoipa::path(get, path = "/api/session", tag = "console", security(("session" = [])),
+    responses(
+        (status = 200, description = "who is signed in", body = WhoAmI),
+        (status = 401, description = "not signed in (`unauthorized`)")))]
 pub async fn show(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
     match principal_of(&parts, &state)? {
-        Some(principal) => Ok(Json(whoami(&principal)).into_response()),
+        Some(principal) => Ok(whoami(&principal).into_response()),
         None => Err(ApiError::of(ErrorCode::Unauthorized, "not signed in")),
     }
 }
 
-/// `DELETE /api/session`: ends the session and clears the cookie (204 even when there was
-/// none, so signing out twice is fine).
+/// Sign out: ends the session and clears its cookie
+///
+/// 204 even when there was none, so signing out twice is fine.
+#[utoipa::path(delete, path = "/api/session", tag = "console", security(()),
+    responses(
+        (status = 204, description = "signed out; the cookie is cleared"),
+        (status = 403, description = "asked from a page of another origin (`cross_origin`)")))]
 pub async fn sign_out(State(state): State<AppState>, parts: Parts) -> Result<Response, ApiError> {
     if let Some(id) = cookie(&parts.headers) {
         if !same_origin(&parts.headers) {

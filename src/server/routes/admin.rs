@@ -3,8 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use techpack_engine::credits::Ledger;
 
 use super::Body;
@@ -13,19 +12,36 @@ use crate::server::auth::Admin;
 use crate::server::error::{ApiError, ErrorCode};
 use crate::users::UserError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 1 to 64 letters, digits, `-`, `_` or `.`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: String,
+    /// Credits granted at once.
     #[serde(default)]
     credits: u64,
 }
 
+/// A new user and its token (shown this once).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NewUserAnswer {
+    name: String,
+    token: String,
+    balance: u64,
+}
+
+/// Create a user (admin token)
+#[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = NewUser,
+    responses(
+        (status = 201, description = "the user, with its token", body = NewUserAnswer),
+        (status = 400, description = "not a valid user name (`invalid_input`)"),
+        (status = 409, description = "a user with this name exists (`user_exists`)")))]
 pub async fn create_user(
     State(state): State<AppState>,
     _: Admin,
     Body(body): Body<NewUser>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewUserAnswer>), ApiError> {
     let (user, token) = state.users.create(&body.name).map_err(|e| match e {
         UserError::Exists(_) => ApiError::of(ErrorCode::UserExists, e.to_string()),
         UserError::BadName(_) => ApiError::bad_request(e.to_string()),
@@ -43,11 +59,15 @@ pub async fn create_user(
     state.engine.durable().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "name": user.name, "token": token, "balance": body.credits })),
+        Json(NewUserAnswer {
+            name: user.name,
+            token,
+            balance: body.credits,
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Grant {
     amount: u64,
@@ -56,16 +76,32 @@ pub struct Grant {
     operation_id: String,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Granted {
+    name: String,
+    /// What the user can spend now.
+    balance: u64,
+}
+
+/// Grant credits (admin token)
+#[utoipa::path(post, path = "/api/admin/users/{name}/credits", tag = "admin",
+    params(("name" = String, Path, description = "the user's name")),
+    request_body = Grant,
+    responses(
+        (status = 200, description = "the user's balance after the grant", body = Granted),
+        (status = 400, description = "a bad amount (`invalid_input`)"),
+        (status = 404, description = "no such user (`not_found`)"),
+        (status = 409, description = "this `operationId` was used for another grant (`operation_reused`)")))]
 pub async fn grant(
     State(state): State<AppState>,
     _: Admin,
     Path(name): Path<String>,
     Body(body): Body<Grant>,
-) -> Result<Json<Value>, ApiError> {
-    state
-        .users
-        .get(&name)
-        .map_err(|_| ApiError::not_found("user", &name))?;
+) -> Result<Json<Granted>, ApiError> {
+    state.users.get(&name).map_err(|e| match e {
+        UserError::NotFound(_) => ApiError::not_found("user", &name),
+        other => ApiError::internal(other),
+    })?;
     let ledger = Ledger::new(state.engine.store().as_ref());
     let balance = ledger
         .grant(&name, body.amount, &body.operation_id)
@@ -78,5 +114,8 @@ pub async fn grant(
             }
             other => other.into(),
         })?;
-    Ok(Json(json!({ "name": name, "balance": balance.available })))
+    Ok(Json(Granted {
+        name,
+        balance: balance.available,
+    }))
 }

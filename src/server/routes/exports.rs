@@ -14,8 +14,9 @@ use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Which {
     /// An analysis of the product; the newest one when left out.
     analysis: Option<String>,
@@ -51,7 +52,12 @@ fn download(content_type: &str, name: String, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// `GET /api/products/{id}/tech-pack[?analysis=ID]`: `techpack.json`.
+/// The product's tech pack (`techpack.json`; `?analysis=ID`, else the newest)
+#[utoipa::path(get, path = "/api/products/{id}/tech-pack", tag = "tech pack",
+    params(("id" = String, Path, description = "the product's id"), Which),
+    responses(
+        (status = 200, description = "the tech-pack document, valid against `steps/schema/techpack.schema.json`", body = Object),
+        (status = 404, description = "no such product of the caller's, no such analysis, or no tech pack yet (`not_found`)")))]
 pub async fn json(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -65,7 +71,12 @@ pub async fn json(
     Ok(download("application/json", "techpack.json".into(), body))
 }
 
-/// `GET /api/products/{id}/tech-pack.html[?analysis=ID]`: the printable page, images inlined.
+/// The product's tech pack as a printable page, images inlined (`?analysis=ID`)
+#[utoipa::path(get, path = "/api/products/{id}/tech-pack.html", tag = "tech pack",
+    params(("id" = String, Path, description = "the product's id"), Which),
+    responses(
+        (status = 200, description = "the self-contained page", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 404, description = "no such product of the caller's, no such analysis, or no tech pack yet (`not_found`)")))]
 pub async fn html(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -97,8 +108,20 @@ const FACTORY_FILES: &[(&str, &str)] = &[
     ("size-chart.csv", "text/csv; charset=utf-8"),
 ];
 
-/// `GET /api/products/{id}/tech-pack/{file}[?analysis=ID]`: `techpack.pdf`,
-/// `techpack.xlsx`, `bom.csv`, `points-of-measure.csv` or `size-chart.csv`.
+/// A factory file of the product's tech pack
+///
+/// `techpack.pdf`, `techpack.xlsx`, `bom.csv`, `points-of-measure.csv` or `size-chart.csv`
+/// (`?analysis=ID`, else the newest analysis).
+#[utoipa::path(get, path = "/api/products/{id}/tech-pack/{file}", tag = "tech pack",
+    params(("id" = String, Path, description = "the product's id"),
+        ("file" = String, Path, description = "`techpack.pdf`, `techpack.xlsx`, `bom.csv`, `points-of-measure.csv` or `size-chart.csv`"),
+        Which),
+    responses(
+        (status = 200, description = "the file", content(
+            ("application/pdf"),
+            ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("text/csv; charset=utf-8"))),
+        (status = 404, description = "no such product of the caller's, analysis or file (`not_found`)")))]
 pub async fn factory_file(
     State(state): State<AppState>,
     Caller(user): Caller,

@@ -6,8 +6,7 @@ use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use techpack_steps::storage::{Product, RevisionOrigin};
 use techpack_steps::techpack::View;
 
@@ -15,20 +14,27 @@ use super::Body;
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::{ApiError, ErrorCode};
-use crate::server::views;
+use crate::server::views::{
+    CloseUpImageView, ProductView, RevisionView, SketchImageView, UploadView, ViewName,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewProduct {
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     description: Option<String>,
 }
 
+/// Create a product
+#[utoipa::path(post, path = "/api/products", tag = "products", request_body = NewProduct,
+    responses((status = 201, description = "the product", body = ProductView)))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(user): Caller,
     Body(body): Body<NewProduct>,
-) -> Result<(StatusCode, Json<Product>), ApiError> {
+) -> Result<(StatusCode, Json<ProductView>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
@@ -39,7 +45,7 @@ pub async fn create(
         .create_product(name, body.description, Some(user.name))?;
     // A 201 means the product survives a crash.
     state.engine.durable().await?;
-    Ok((StatusCode::CREATED, Json(product)))
+    Ok((StatusCode::CREATED, Json(ProductView::from(product))))
 }
 
 /// The caller's product, or 404 (also for another user's product: ids do not leak).
@@ -51,65 +57,105 @@ pub fn owned(state: &AppState, user: &str, id: &str) -> Result<Product, ApiError
     }
 }
 
+/// A product with its photos, and the flats and close-ups made for it, oldest first, each
+/// image by its hash (`/api/products/{id}/images/{sha256}`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDetail {
+    #[serde(flatten)]
+    product: ProductView,
+    revisions: Vec<RevisionView>,
+    sketches: Vec<SketchImageView>,
+    close_ups: Vec<CloseUpImageView>,
+}
+
+/// A product with its image revisions
+#[utoipa::path(get, path = "/api/products/{id}", tag = "products",
+    params(("id" = String, Path, description = "the product's id")),
+    responses(
+        (status = 200, description = "the product", body = ProductDetail),
+        (status = 404, description = "no such product of the caller's (`not_found`)")))]
 pub async fn show(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductDetail>, ApiError> {
     let product = owned(&state, &user.name, &id)?;
-    let revisions = state.services.catalog.revisions(&id)?;
-    let mut body = serde_json::to_value(product).map_err(ApiError::internal)?;
-    body["revisions"] = revisions.iter().map(views::revision).collect();
-    // The flats and close-ups made for it, oldest first, each image by its hash
-    // (`/api/products/{id}/images/{sha256}`).
-    body["sketches"] = state
-        .services
-        .catalog
-        .sketches(&id)?
-        .iter()
-        .map(|s| json!({ "id": s.id, "analysisId": s.analysis_id, "view": s.view, "imageHash": s.image_hash,
-            "width": s.width, "height": s.height, "createdAt": s.created_at }))
-        .collect();
-    body["closeUps"] = state
-        .services
-        .catalog
-        .close_ups(&id)?
-        .iter()
-        .map(|c| json!({ "id": c.id, "analysisId": c.analysis_id, "detail": c.detail, "imageHash": c.image_hash,
-            "createdAt": c.created_at }))
-        .collect();
-    Ok(Json(body))
+    let catalog = &state.services.catalog;
+    Ok(Json(ProductDetail {
+        product: product.into(),
+        revisions: catalog
+            .revisions(&id)?
+            .iter()
+            .map(RevisionView::from)
+            .collect(),
+        sketches: catalog
+            .sketches(&id)?
+            .iter()
+            .map(SketchImageView::from)
+            .collect(),
+        close_ups: catalog
+            .close_ups(&id)?
+            .iter()
+            .map(CloseUpImageView::from)
+            .collect(),
+    }))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Revisions {
+    revisions: Vec<RevisionView>,
+}
+
+/// A product's image revisions
+#[utoipa::path(get, path = "/api/products/{id}/revisions", tag = "products",
+    params(("id" = String, Path, description = "the product's id")),
+    responses(
+        (status = 200, description = "every revision of every view, oldest first", body = Revisions),
+        (status = 404, description = "no such product of the caller's (`not_found`)")))]
 pub async fn revisions(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revisions>, ApiError> {
     owned(&state, &user.name, &id)?;
-    let revisions: Vec<Value> = state
-        .services
-        .catalog
-        .revisions(&id)?
-        .iter()
-        .map(views::revision)
-        .collect();
-    Ok(Json(json!({ "revisions": revisions })))
+    let revisions = state.services.catalog.revisions(&id)?;
+    Ok(Json(Revisions {
+        revisions: revisions.iter().map(RevisionView::from).collect(),
+    }))
 }
 
-/// `multipart/form-data` with a file field `image` and a text field `view`.
+/// The upload form of `POST /api/products/{id}/images`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read field by field from the multipart stream, never as a whole
+pub struct UploadForm {
+    /// A PNG or JPEG photo.
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
+    view: ViewName,
+}
+
+/// Upload a photo of one view (multipart: file `image`, text `view`)
 ///
 /// The body's declared length is taken from the memory budget before any of it is read, so
 /// concurrent uploads queue instead of piling up in memory (503 `busy` with `Retry-After`
 /// when the queue does not move within `--memory-wait`). Metadata that does not render is
 /// stripped before the photo is stored; decoding it to check it takes its pixels' weight.
+#[utoipa::path(post, path = "/api/products/{id}/images", tag = "products",
+    params(("id" = String, Path, description = "the product's id")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "the new revision of that view, now its current one", body = UploadView),
+        (status = 400, description = "not a PNG or JPEG, too large in pixels or metadata, or an unknown view (`invalid_input`)"),
+        (status = 404, description = "no such product of the caller's (`not_found`)"),
+        (status = 503, description = "the memory budget stayed full (`busy`, with `Retry-After`)")))]
 pub async fn upload_image(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     mut form: Multipart,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UploadView>), ApiError> {
     owned(&state, &user.name, &id)?;
     let budget = &state.services.budget;
     // Without a length (chunked), the body may be as large as the limit allows.
@@ -173,17 +219,7 @@ pub async fn upload_image(
         RevisionOrigin::Upload,
     )?;
     state.engine.durable().await?;
-    let body = serde_json::json!({
-        "revisionId": revision.id,
-        "imageHash": revision.image_hash,
-        "version": revision.version,
-        "view": revision.view,
-        "isCurrent": revision.is_current,
-        "width": revision.width,
-        "height": revision.height,
-        "productId": revision.product_id,
-    });
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(UploadView::from(&revision))))
 }
 
 /// The `image` file and the `view` text of an upload form. The file is read chunk by chunk
@@ -221,19 +257,35 @@ async fn read_form(form: &mut Multipart, declared: usize) -> Result<(Vec<u8>, St
     Ok((image, view))
 }
 
-/// `GET /api/products`: the caller's products, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Products {
+    products: Vec<ProductView>,
+}
+
+/// The caller's products, newest first
+#[utoipa::path(get, path = "/api/products", tag = "products",
+    responses((status = 200, description = "the caller's products", body = Products)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(user): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Products>, ApiError> {
     let mut products = state.services.catalog.products_of(&user.name)?;
     products.sort_by_key(|p| std::cmp::Reverse(p.created_at));
-    Ok(Json(json!({ "products": products })))
+    Ok(Json(Products {
+        products: products.into_iter().map(ProductView::from).collect(),
+    }))
 }
 
-/// `GET /api/products/{id}/images/{sha256}`: one of the product's images (an uploaded photo
-/// or a revision of it, a close-up, a flat), for pages to show. Any other hash is a 404, so
-/// an id never opens another product's images.
+/// One of the product's images (photo, close-up, flat) by sha256
+///
+/// An uploaded photo or a revision of it, a close-up, a flat, for pages to show. Any other
+/// hash is a 404, so an id never opens another product's images.
+#[utoipa::path(get, path = "/api/products/{id}/images/{sha256}", tag = "products",
+    params(("id" = String, Path, description = "the product's id"),
+        ("sha256" = String, Path, description = "the image's hash, as its record names it")),
+    responses(
+        (status = 200, description = "the image", content(("image/png"), ("image/jpeg"))),
+        (status = 404, description = "no such product of the caller's, or no such image of it (`not_found`)")))]
 pub async fn image(
     State(state): State<AppState>,
     Caller(user): Caller,

@@ -15,8 +15,9 @@ use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 
 /// `?status=&workflow=&q=&limit=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RunsQuery {
     /// Only runs in this status (`running`, `failed`, …).
     status: Option<String>,
@@ -25,11 +26,12 @@ pub struct RunsQuery {
     /// Only runs whose id contains this text.
     q: Option<String>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// Credits a run moved: charged (posted), returned (voided or expired) and still held.
-#[derive(Default, Serialize)]
+#[derive(Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunCredits {
     charged: u64,
@@ -37,9 +39,9 @@ pub struct RunCredits {
     reserved: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RunRow<'a> {
+pub struct RunRow<'a> {
     id: &'a str,
     workflow_name: &'a str,
     workflow_version: &'a str,
@@ -55,9 +57,9 @@ struct RunRow<'a> {
     photo: Option<Photo>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Photo {
+pub struct Photo {
     product_id: String,
     revision_id: String,
     image_hash: String,
@@ -111,6 +113,21 @@ fn photo_of(state: &AppState, run: &RunRecord) -> Option<Photo> {
     })
 }
 
+/// The caller's runs, newest first, filtered, with what each cost.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunsPage<'a> {
+    runs: Vec<RunRow<'a>>,
+    /// How many runs match the filters (`runs` holds at most `limit` of them).
+    matching: usize,
+    /// How many runs the caller has.
+    total: usize,
+    /// The workflows the caller's runs are of, for a filter.
+    workflows: std::collections::BTreeSet<String>,
+}
+
+/// The caller's runs, newest first, each with the credits it moved
+#[utoipa::path(get, path = "/api/runs", tag = "runs", params(RunsQuery),
+    responses((status = 200, description = "the runs", body = RunsPage)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -159,11 +176,11 @@ pub async fn list(
                 photo: photo_of(&state, run),
             })
             .collect();
-        Ok::<_, ApiError>(json!({
-            "runs": rows,
-            "matching": matching,
-            "total": total,
-            "workflows": workflows,
+        Ok::<_, ApiError>(json!(RunsPage {
+            runs: rows,
+            matching,
+            total,
+            workflows,
         }))
     })
     .await

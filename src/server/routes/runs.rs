@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use techpack_engine::credits::{Ledger, credits_required};
@@ -22,29 +22,47 @@ use crate::server::error::{ApiError, ErrorCode};
 use crate::server::idempotency::IdempotentRun;
 use crate::server::views::{DeliveryView, EventView, ReportView, RunEndView, WorkflowView};
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Workflows<'a> {
+    workflows: Vec<WorkflowView<'a>>,
+}
+
+/// Workflows in the folder, with validation errors
+///
 /// Any signed-in caller: a user, or the admin (who edits them in the console).
+#[utoipa::path(get, path = "/api/workflows", tag = "workflows",
+    responses((status = 200, description = "every workflow file of the folder", body = Workflows)))]
 pub async fn list_workflows(
     State(state): State<AppState>,
     _: crate::server::routes::workflows::Signed,
 ) -> Json<Value> {
     let statuses = state.workflows.statuses();
-    let workflows: Vec<WorkflowView> = statuses.iter().map(WorkflowView::from).collect();
-    Json(json!({ "workflows": workflows }))
+    let workflows = Workflows {
+        workflows: statuses.iter().map(WorkflowView::from).collect(),
+    };
+    Json(json!(workflows))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
+    /// The workflow's inputs by name.
     #[serde(default)]
+    #[schema(value_type = Object)]
     inputs: Map<String, Value>,
     /// Where the run's end is POSTed, signed with the caller's webhook secret.
     #[serde(default)]
     callback: Option<CallbackRequest>,
 }
 
-#[derive(Deserialize)]
+/// POST the run's end to `url`, signed with the caller's webhook secret:
+/// `X-Techpack-Signature: sha256=<hex HMAC-SHA256 of TIMESTAMP.BODY>`,
+/// `X-Techpack-Timestamp: TIMESTAMP` (Unix seconds), `X-Techpack-Delivery: <id>`; at least
+/// once, retried with backoff.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackRequest {
+    /// An `https` URL on a host the operator allowed.
     url: String,
 }
 
@@ -72,23 +90,64 @@ async fn accepted_callback(
     Ok(Some(callback.url.clone()))
 }
 
-fn accepted(run_id: &str, replayed: bool, status: RunStatus) -> (StatusCode, Json<Value>) {
-    (
-        StatusCode::ACCEPTED,
-        Json(
-            json!({ "runId": run_id, "replayed": replayed, "status": status.as_str(), "links": {
-            "run": format!("/api/runs/{run_id}"), "events": format!("/api/runs/{run_id}/events") } }),
-        ),
-    )
+/// A started run.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    run_id: String,
+    /// The same `Idempotency-Key` and body were sent before: this is that run.
+    replayed: bool,
+    /// `pending`, or `queued` when the workflow's `concurrency:` limits leave no slot now.
+    status: &'static str,
+    links: RunLinks,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunLinks {
+    run: String,
+    events: String,
+}
+
+impl RunLinks {
+    fn of(run_id: &str) -> RunLinks {
+        RunLinks {
+            run: format!("/api/runs/{run_id}"),
+            events: format!("/api/runs/{run_id}/events"),
+        }
+    }
+}
+
+fn accepted(run_id: &str, replayed: bool, status: RunStatus) -> (StatusCode, Json<Started>) {
+    let started = Started {
+        run_id: run_id.to_string(),
+        replayed,
+        status: status.as_str(),
+        links: RunLinks::of(run_id),
+    };
+    (StatusCode::ACCEPTED, Json(started))
+}
+
+/// Start a run (honours `Idempotency-Key`)
+///
+/// Like Stripe: the same key and body give the same run; the same key with another body is
+/// a 409.
+#[utoipa::path(post, path = "/api/workflows/{name}/runs", tag = "runs",
+    params(("name" = String, Path, description = "the workflow's name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 characters")),
+    request_body = Option<Trigger>,
+    responses(
+        (status = 202, description = "the run is recorded and starts (or waits for a slot)", body = Started),
+        (status = 400, description = "invalid inputs or key (`invalid_input`); a callback URL this server does not call (`callback_refused`); no webhook secret to sign the callback (`webhook_secret_missing`)"),
+        (status = 402, description = "the balance does not cover the workflow's price (`insufficient_credits`)"),
+        (status = 404, description = "no such workflow, or an uploaded photo the caller does not own (`not_found`)"),
+        (status = 409, description = "this `Idempotency-Key` came with another body (`idempotency_key_reused`)")))]
 pub async fn trigger(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Started>), ApiError> {
     let trigger: Trigger = if body.is_empty() {
         Trigger::default()
     } else {
@@ -259,25 +318,35 @@ pub(crate) fn owned_report(state: &AppState, user: &str, id: &str) -> Result<Run
     Ok(report)
 }
 
+/// `GET /api/runs/{id}`: the run, its steps and its callback deliveries.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunDetail<'a> {
+    #[serde(flatten)]
+    report: ReportView<'a>,
+    deliveries: Vec<DeliveryView<'a>>,
+}
+
+/// A run, its steps and its callback deliveries (each with every attempt's outcome)
+#[utoipa::path(get, path = "/api/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "the run", body = RunDetail),
+        (status = 404, description = "no such run of the caller's (`not_found`)")))]
 pub async fn show(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let report = owned_report(&state, &user.name, &id)?;
-    let mut body = json!(ReportView::from(&report));
     let store = state.engine.store().clone();
     let run_id = id.clone();
     let deliveries = tokio::task::spawn_blocking(move || store.deliveries(&run_id))
         .await
         .map_err(ApiError::internal)??;
-    body["deliveries"] = json!(
-        deliveries
-            .iter()
-            .map(DeliveryView::from)
-            .collect::<Vec<_>>()
-    );
-    Ok(Json(body))
+    Ok(Json(json!(RunDetail {
+        report: ReportView::from(&report),
+        deliveries: deliveries.iter().map(DeliveryView::from).collect(),
+    })))
 }
 
 /// The caller's run, if it has not finished (a finished run answers 409).
@@ -293,24 +362,56 @@ fn owned_unfinished(state: &AppState, user: &str, id: &str) -> Result<RunReport,
     Ok(report)
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Cancelling {
+    run_id: String,
+    /// Always true: the run's steps are being stopped.
+    cancelling: bool,
+}
+
+/// Cancel a run
+#[utoipa::path(post, path = "/api/runs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 202, description = "the run is being cancelled", body = Cancelling),
+        (status = 404, description = "no such run of the caller's (`not_found`)"),
+        (status = 409, description = "the run has finished (`run_finished`)")))]
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Cancelling>), ApiError> {
     owned_unfinished(&state, &user.name, &id)?;
     state.engine.cancel_anywhere(&id).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "runId": id, "cancelling": true })),
-    ))
+    let cancelling = Cancelling {
+        run_id: id,
+        cancelling: true,
+    };
+    Ok((StatusCode::ACCEPTED, Json(cancelling)))
 }
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resumed {
+    run_id: String,
+    /// Always true: the run goes on from where it stopped.
+    resumed: bool,
+}
+
+/// Resume an interrupted run
+#[utoipa::path(post, path = "/api/runs/{id}/resume", tag = "runs",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 202, description = "the run goes on", body = Resumed),
+        (status = 404, description = "no such run of the caller's (`not_found`)"),
+        (status = 409, description = "the run has finished (`run_finished`), is running (`run_active`) or is queued (`conflict`)")))]
 
 pub async fn resume(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Resumed>), ApiError> {
     let report = owned_unfinished(&state, &user.name, &id)?;
     if report.run.status == RunStatus::Queued {
         return Err(ApiError::of(
@@ -325,18 +426,41 @@ pub async fn resume(
         ));
     }
     state.spawn_run(id.clone());
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "runId": id, "resumed": true })),
-    ))
+    let resumed = Resumed {
+        run_id: id,
+        resumed: true,
+    };
+    Ok((StatusCode::ACCEPTED, Json(resumed)))
 }
 
-/// Server-Sent Events: the run's current state, then every transition, until it finishes.
+/// One event of `GET /api/runs/{id}/events`, as the stream carries it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // written by axum's `Event`; this describes it
+pub struct EventFrame {
+    /// `snapshot` (the run as `GET /api/runs/{id}` shows it), `node` or `run` (a transition).
+    event: String,
+    /// The event's JSON.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+    /// On PostgreSQL: the event's place in the run's events (for `Last-Event-ID`).
+    id: Option<String>,
+}
+
+/// Server-Sent Events of the run's transitions
+///
+/// The run's current state (a `snapshot` event), then every transition (`node` and `run`
+/// events), until it finishes.
 ///
 /// On a store shared by several workers the transitions come from the store's events table,
 /// so any worker streams a run whichever worker executes it, each event with its `id:`; a
 /// client that reconnects with `Last-Event-ID` gets the events after that one (and no
 /// snapshot). On the embedded store they come from this process's broadcast.
+#[utoipa::path(get, path = "/api/runs/{id}/events", tag = "runs",
+    params(("id" = String, Path, description = "the run's id"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "on PostgreSQL: replay the events after this one (no snapshot)")),
+    responses(
+        (status = 200, description = "`snapshot`, `node` and `run` events", body = EventFrame, content_type = "text/event-stream"),
+        (status = 404, description = "no such run of the caller's (`not_found`)")))]
 pub async fn events(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -521,23 +645,41 @@ fn rerun_error(error: techpack_engine::EngineError) -> ApiError {
     }
 }
 
-fn rerun_accepted(run: &techpack_engine::RunRecord) -> (StatusCode, Json<Value>) {
-    (
-        StatusCode::ACCEPTED,
-        Json(
-            json!({ "runId": run.id, "parentRunId": run.parent_run_id, "status": run.status.as_str(), "links": {
-            "run": format!("/api/runs/{}", run.id), "events": format!("/api/runs/{}/events", run.id) } }),
-        ),
-    )
+/// A retried run (the same id), or a replay (a new run with its parent).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rerun {
+    run_id: String,
+    parent_run_id: Option<String>,
+    status: &'static str,
+    links: RunLinks,
 }
 
-/// The caller's failed or cancelled run goes on: its failed and cancelled steps and every
-/// step after them run again.
+fn rerun_accepted(run: &techpack_engine::RunRecord) -> (StatusCode, Json<Rerun>) {
+    let rerun = Rerun {
+        run_id: run.id.clone(),
+        parent_run_id: run.parent_run_id.clone(),
+        status: run.status.as_str(),
+        links: RunLinks::of(&run.id),
+    };
+    (StatusCode::ACCEPTED, Json(rerun))
+}
+
+/// Retry a failed or cancelled run
+///
+/// The same run goes on: its failed and cancelled steps and every step after them run again.
+#[utoipa::path(post, path = "/api/runs/{id}/retry", tag = "runs",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 202, description = "the run goes on", body = Rerun),
+        (status = 402, description = "the balance does not cover the steps to run again (`insufficient_credits`)"),
+        (status = 404, description = "no such run of the caller's (`not_found`)"),
+        (status = 409, description = "the run succeeded (`nothing_to_retry`), has not finished (`run_unfinished`) or is running (`run_active`)")))]
 pub async fn retry(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Rerun>), ApiError> {
     owned_report(&state, &user.name, &id)?;
     let run = state.engine.retry(&id).await.map_err(rerun_error)?;
     if run.status != RunStatus::Queued {
@@ -546,21 +688,36 @@ pub async fn retry(
     Ok(rerun_accepted(&run))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Replay {
+    /// The step to run from; the steps before it take the parent run's outputs.
     from: String,
+    /// Inputs to change.
     #[serde(default)]
+    #[schema(value_type = Object)]
     inputs: Map<String, Value>,
 }
 
-/// A new run of the caller's finished run from step `from`, with `inputs` changed.
+/// Replay a finished run from a step
+///
+/// A new run on this run's workflow text from step `from`, with `inputs` changed; the steps
+/// before it take this run's outputs.
+#[utoipa::path(post, path = "/api/runs/{id}/replay", tag = "runs",
+    params(("id" = String, Path, description = "the run's id")),
+    request_body = Replay,
+    responses(
+        (status = 202, description = "the new run", body = Rerun),
+        (status = 400, description = "bad body or inputs (`invalid_input`), or no such step (`unknown_step`)"),
+        (status = 402, description = "the balance does not cover the steps to run (`insufficient_credits`)"),
+        (status = 404, description = "no such run of the caller's (`not_found`)"),
+        (status = 409, description = "the run has not finished (`run_unfinished`) or is running (`run_active`)")))]
 pub async fn replay(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Rerun>), ApiError> {
     let replay: Replay = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))?;
     let parent = owned_report(&state, &user.name, &id)?;

@@ -1,10 +1,15 @@
 //! The seed's endpoints: each runs one tech-pack step through the engine and its hooks.
 //! Bodies are camelCase; the snake_case names are still accepted for one release.
+//!
+//! Each endpoint runs a step of a workflow ([`Priced`]): the step's `uses:` is what runs and
+//! its `credits:` what it costs, read from the live workflow of that name in the workflows
+//! folder, or from the copy shipped with the binary when the folder has none. The OpenAPI
+//! summaries say the same price ([`PRICED`]).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Body;
@@ -15,18 +20,111 @@ use crate::server::single_step::{StepCall, run_step};
 
 type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
-async fn call(
-    state: &AppState,
-    user: &str,
-    uses: &'static str,
-    credits: u64,
-    config: Value,
-) -> Answer {
-    let (status, body) = run_step(state, user, StepCall { uses, credits }, config).await?;
+/// The step an endpoint runs: step `step` of workflow `workflow`.
+pub struct Priced {
+    pub workflow: &'static str,
+    pub step: &'static str,
+}
+
+const DETECT: Priced = Priced::of("tech-pack-v2", "detect");
+const BASE_VIEWS: Priced = Priced::of("tech-pack-v2", "base_views");
+const CLOSE_UPS: Priced = Priced::of("tech-pack-v2", "close_ups");
+const SKETCHES: Priced = Priced::of("tech-pack-v2", "sketches");
+const EDIT: Priced = Priced::of("edit", "edit");
+const REGENERATE: Priced = Priced::of("regenerate", "regenerate");
+
+/// Each endpoint's operation id (its handler's name) with its step, for the OpenAPI
+/// summaries.
+pub const PRICED: &[(&str, Priced)] = &[
+    ("detect_category", DETECT),
+    ("analyze_base_views", BASE_VIEWS),
+    ("generate_close_ups", CLOSE_UPS),
+    ("generate_sketches", SKETCHES),
+    ("edit", EDIT),
+    ("regenerate", REGENERATE),
+];
+
+/// The workflows shipped with the binary, for a workflows folder that lacks one.
+const SHIPPED: &[(&str, &str)] = &[
+    (
+        "tech-pack-v2",
+        include_str!("../../../workflows/tech-pack-v2.yaml"),
+    ),
+    ("edit", include_str!("../../../workflows/edit.yaml")),
+    (
+        "regenerate",
+        include_str!("../../../workflows/regenerate.yaml"),
+    ),
+];
+
+impl Priced {
+    const fn of(workflow: &'static str, step: &'static str) -> Priced {
+        Priced { workflow, step }
+    }
+
+    /// The step's kind and price: from the live workflow, else from the shipped one.
+    pub fn step(&self, state: &AppState) -> Result<StepCall, ApiError> {
+        if let Some(workflow) = state.workflows.get(self.workflow) {
+            let step = workflow
+                .steps
+                .iter()
+                .find(|step| step.id == self.step)
+                .ok_or_else(|| self.missing())?;
+            return Ok(StepCall {
+                uses: step.uses.clone(),
+                credits: step.credits,
+            });
+        }
+        let (_, text) = SHIPPED
+            .iter()
+            .find(|(name, _)| *name == self.workflow)
+            .ok_or_else(|| self.missing())?;
+        // Only the step's two fields are read; the shipped files are validated with the
+        // rest of `workflows/` (`techpack validate`, the tests).
+        let shipped: Value = serde_yaml::from_str(text).map_err(ApiError::internal)?;
+        let step = &shipped["steps"][self.step];
+        let uses = step["uses"].as_str().ok_or_else(|| self.missing())?;
+        Ok(StepCall {
+            uses: uses.to_string(),
+            credits: step["credits"].as_u64().unwrap_or(0),
+        })
+    }
+
+    /// What the step costs now.
+    pub fn price(&self, state: &AppState) -> Result<u64, ApiError> {
+        self.step(state).map(|call| call.credits)
+    }
+
+    fn missing(&self) -> ApiError {
+        ApiError::internal(format!(
+            "workflow `{}` has no step `{}` for its endpoint",
+            self.workflow, self.step
+        ))
+    }
+}
+
+async fn call(state: &AppState, user: &str, priced: &Priced, config: Value) -> Answer {
+    let step = priced.step(state)?;
+    let (status, body) = run_step(state, user, step, config).await?;
     Ok((status, Json(body)))
 }
 
-#[derive(Deserialize)]
+/// What a tech-pack endpoint answers: its step's output, every key camelCase but inside the
+/// tech-pack document (`techPack`, `analyses`, `analysis`, `callouts`, `oldValue`,
+/// `newValue`, `result`), with the run and what it cost.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // the answer is the step's output with these added (`single_step`)
+pub struct StepAnswer {
+    /// The one-step run that did it (`GET /api/runs/{id}`).
+    run_id: String,
+    credits_used: u64,
+    credits_refunded: u64,
+    /// The output came from the cache; its credits were refunded.
+    cached: bool,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Detect {
     #[serde(alias = "product_id")]
@@ -35,6 +133,10 @@ pub struct Detect {
     revision_ids: Vec<String>,
 }
 
+/// Detect the product's category
+#[utoipa::path(post, path = "/api/tech-pack-v2/category/detect", tag = "tech pack", request_body = Detect,
+    responses(
+        (status = 200, description = "category, subcategory, confidence", body = StepAnswer)))]
 pub async fn detect_category(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -44,14 +146,13 @@ pub async fn detect_category(
     call(
         &state,
         &user.name,
-        "techpack/detect-category",
-        0,
+        &DETECT,
         json!({ "product_id": body.product_id, "revision_ids": body.revision_ids }),
     )
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BaseViews {
     #[serde(alias = "product_id")]
@@ -68,9 +169,14 @@ pub struct BaseViews {
     #[serde(alias = "depth_mm")]
     depth_mm: Option<f64>,
     /// The designer's spec sheet, inline (never a file name: see `techpack::spec`).
+    #[schema(value_type = Option<Object>)]
     spec: Option<Value>,
 }
 
+/// Analyze up to 5 views into a tech pack
+#[utoipa::path(post, path = "/api/tech-pack-v2/base-views/analyze", tag = "tech pack", request_body = BaseViews,
+    responses(
+        (status = 200, description = "analyses, analysisId, techPack", body = StepAnswer)))]
 pub async fn analyze_base_views(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -87,23 +193,27 @@ pub async fn analyze_base_views(
         "depth_mm": body.depth_mm,
         "spec": body.spec,
     });
-    let (status, Json(mut answer)) =
-        call(&state, &user.name, "techpack/analyze-base-views", 3, config).await?;
+    let (status, Json(mut answer)) = call(&state, &user.name, &BASE_VIEWS, config).await?;
     // The seed's shape: the per-view analyses at the top.
     answer["analyses"] = answer["techPack"]["views"].clone();
     Ok((status, Json(answer)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CloseUps {
     #[serde(alias = "product_id")]
     product_id: String,
     #[serde(alias = "analysis_id")]
     analysis_id: String,
+    #[schema(minimum = 6, maximum = 10)]
     count: Option<usize>,
 }
 
+/// Generate 6-10 close-ups
+#[utoipa::path(post, path = "/api/tech-pack-v2/close-ups/generate", tag = "tech pack", request_body = CloseUps,
+    responses(
+        (status = 200, description = "closeUps", body = StepAnswer)))]
 pub async fn generate_close_ups(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -114,10 +224,10 @@ pub async fn generate_close_ups(
     if let Some(count) = body.count {
         config["count"] = json!(count);
     }
-    call(&state, &user.name, "techpack/generate-close-ups", 3, config).await
+    call(&state, &user.name, &CLOSE_UPS, config).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Sketches {
     #[serde(alias = "product_id")]
@@ -127,6 +237,10 @@ pub struct Sketches {
     views: Option<Vec<String>>,
 }
 
+/// Technical flats with callouts
+#[utoipa::path(post, path = "/api/tech-pack-v2/sketches/generate", tag = "tech pack", request_body = Sketches,
+    responses(
+        (status = 200, description = "sketches, skipped", body = StepAnswer)))]
 pub async fn generate_sketches(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -137,10 +251,10 @@ pub async fn generate_sketches(
     if let Some(views) = body.views {
         config["views"] = json!(views);
     }
-    call(&state, &user.name, "techpack/generate-sketches", 3, config).await
+    call(&state, &user.name, &SKETCHES, config).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Edit {
     #[serde(alias = "analysis_id")]
@@ -152,6 +266,10 @@ pub struct Edit {
     op: Option<String>,
 }
 
+/// Edit one analysis field
+#[utoipa::path(post, path = "/api/tech-pack-v2/edit", tag = "tech pack", request_body = Edit,
+    responses(
+        (status = 200, description = "oldValue, newValue", body = StepAnswer)))]
 pub async fn edit(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -164,10 +282,10 @@ pub async fn edit(
     if let Some(op) = body.op {
         config["op"] = json!(op);
     }
-    call(&state, &user.name, "techpack/edit", 1, config).await
+    call(&state, &user.name, &EDIT, config).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Regenerate {
     #[serde(alias = "product_id")]
@@ -180,6 +298,10 @@ pub struct Regenerate {
     prompt: Option<String>,
 }
 
+/// Regenerate one view as a new revision
+#[utoipa::path(post, path = "/api/tech-pack-v2/regenerate", tag = "tech pack", request_body = Regenerate,
+    responses(
+        (status = 200, description = "revision, analysis", body = StepAnswer)))]
 pub async fn regenerate(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -193,5 +315,5 @@ pub async fn regenerate(
         "analysis_id": body.analysis_id,
         "prompt": body.prompt,
     });
-    call(&state, &user.name, "techpack/regenerate", 1, config).await
+    call(&state, &user.name, &REGENERATE, config).await
 }

@@ -14,7 +14,7 @@ use crate::server::auth::{Admin, Caller};
 use crate::server::error::{ApiError, ErrorCode, public_diagnostics};
 
 /// What a form and a DAG need of a workflow.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowDetail<'a> {
     name: &'a str,
@@ -27,9 +27,9 @@ pub struct WorkflowDetail<'a> {
     steps: Vec<StepView<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct InputView<'a> {
+pub struct InputView<'a> {
     name: &'a str,
     #[serde(rename = "type")]
     ty: &'static str,
@@ -38,9 +38,9 @@ struct InputView<'a> {
     description: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct StepView<'a> {
+pub struct StepView<'a> {
     id: &'a str,
     name: Option<&'a str>,
     uses: &'a str,
@@ -88,8 +88,24 @@ impl<'a> From<&'a Workflow> for WorkflowDetail<'a> {
     }
 }
 
-/// `GET /api/workflows/{name}`: the live version, its YAML text, and whether the file on
-/// disk validates (an invalid edit leaves the previous version live).
+/// A live workflow with its YAML text and its file's state.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WorkflowShow<'a> {
+    #[serde(flatten)]
+    detail: WorkflowDetail<'a>,
+    source: &'a str,
+    status: crate::server::views::WorkflowView<'a>,
+}
+
+/// A live workflow: typed inputs, steps and needs, price, YAML source, file state
+///
+/// The live version, its YAML text, and whether the file on disk validates (an invalid
+/// edit leaves the previous version live). The price is the sum of its steps' `credits:`.
+#[utoipa::path(get, path = "/api/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "the workflow's name")),
+    responses(
+        (status = 200, description = "the workflow", body = WorkflowShow),
+        (status = 404, description = "no such workflow (`not_found`)")))]
 pub async fn show(
     State(state): State<AppState>,
     _: Signed,
@@ -104,13 +120,19 @@ pub async fn show(
     let (Some(workflow), Some(status)) = (workflow, status) else {
         return Err(ApiError::not_found("workflow", &name));
     };
-    let mut body = json!(WorkflowDetail::from(workflow.as_ref()));
-    body["source"] = json!(workflow.source);
-    body["status"] = json!(crate::server::views::WorkflowView::from(&status));
-    Ok(Json(body))
+    Ok(Json(json!(WorkflowShow {
+        detail: WorkflowDetail::from(workflow.as_ref()),
+        source: &workflow.source,
+        status: crate::server::views::WorkflowView::from(&status),
+    })))
 }
 
-/// `GET /api/runs/{id}/workflow`: the workflow text the run is pinned to, as a DAG.
+/// The workflow the run is pinned to: inputs, steps and their needs, price
+#[utoipa::path(get, path = "/api/runs/{id}/workflow", tag = "runs",
+    params(("id" = String, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "the workflow text the run is pinned to, as a DAG", body = WorkflowDetail),
+        (status = 404, description = "no such run of the caller's (`not_found`)")))]
 pub async fn of_run(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -140,16 +162,17 @@ impl FromRequestParts<AppState> for Signed {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    /// A workflow's YAML text.
     source: String,
 }
 
 /// One problem, located in the text.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct DiagnosticView<'a> {
+pub struct DiagnosticView<'a> {
     code: &'static str,
     line: Option<usize>,
     column: Option<usize>,
@@ -174,8 +197,20 @@ fn diagnostic_views(diagnostics: &Diagnostics) -> Vec<DiagnosticView<'_>> {
 /// The name messages give the text being edited (it is no file of the server's).
 const EDITOR_ORIGIN: &str = "editor";
 
-/// `POST /api/workflows/validate {source}`: every problem at once, each with its TP code
-/// and line:column, and the DAG when it validates. Nothing is saved.
+/// What a workflow text is worth: every problem, or the DAG.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Validation<'a> {
+    valid: bool,
+    diagnostics: Vec<DiagnosticView<'a>>,
+    workflow: Option<WorkflowDetail<'a>>,
+}
+
+/// Validate YAML without saving
+///
+/// Every problem at once, each with its TP code and line:column, and the DAG when it
+/// validates. Nothing is saved.
+#[utoipa::path(post, path = "/api/workflows/validate", tag = "workflows", request_body = Source,
+    responses((status = 200, description = "the problems, or the workflow", body = Validation)))]
 pub async fn validate(
     State(state): State<AppState>,
     _: Signed,
@@ -184,15 +219,15 @@ pub async fn validate(
     let registry = state.engine.registry().clone();
     let answer = tokio::task::spawn_blocking(move || {
         match Workflow::parse(&body.source, EDITOR_ORIGIN, &registry) {
-            Ok(workflow) => json!({
-                "valid": true,
-                "diagnostics": [],
-                "workflow": WorkflowDetail::from(&workflow),
+            Ok(workflow) => json!(Validation {
+                valid: true,
+                diagnostics: Vec::new(),
+                workflow: Some(WorkflowDetail::from(&workflow)),
             }),
-            Err(diagnostics) => json!({
-                "valid": false,
-                "diagnostics": diagnostic_views(&diagnostics),
-                "workflow": null,
+            Err(diagnostics) => json!(Validation {
+                valid: false,
+                diagnostics: diagnostic_views(&diagnostics),
+                workflow: None,
             }),
         }
     })
@@ -201,15 +236,33 @@ pub async fn validate(
     Ok(Json(answer))
 }
 
-/// `PUT /api/workflows/{name} {source}` (admin): writes the text into the workflows folder
-/// if it validates and is the workflow `name`: over that workflow's file, or as
-/// `{name}.yaml`. The folder's watcher makes it live for new runs, as for any edit.
+/// A saved workflow: what is now in the folder.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Saved {
+    name: String,
+    version: String,
+    sha256: String,
+    /// Its file's name in the workflows folder.
+    file: String,
+}
+
+/// Save a workflow's YAML into the workflows folder (admin; only when it validates)
+///
+/// Writes the text if it validates and is the workflow `name`: over that workflow's file, or
+/// as `{name}.yaml`. The folder's watcher makes it live for new runs, as for any edit.
+#[utoipa::path(put, path = "/api/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "the workflow's name")),
+    request_body = Source,
+    responses(
+        (status = 200, description = "saved", body = Saved),
+        (status = 400, description = "the text does not validate (`invalid_workflow`), is another workflow, or the name cannot be a file name (`invalid_input`)"),
+        (status = 403, description = "signed in by the session cookie from another origin (`cross_origin`)")))]
 pub async fn save(
     State(state): State<AppState>,
     _: Admin,
     Path(name): Path<String>,
     Body(body): Body<Source>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Saved>, ApiError> {
     let registry = state.engine.registry().clone();
     let workflow = Workflow::parse(&body.source, EDITOR_ORIGIN, &registry)
         .map_err(|d| ApiError::of(ErrorCode::InvalidWorkflow, public_diagnostics(&d)))?;
@@ -229,10 +282,10 @@ pub async fn save(
             }
             other => ApiError::internal(other),
         })?;
-    Ok(Json(json!({
-        "name": workflow.name,
-        "version": workflow.version,
-        "sha256": workflow.sha256,
-        "file": file,
-    })))
+    Ok(Json(Saved {
+        name: workflow.name,
+        version: workflow.version,
+        sha256: workflow.sha256,
+        file,
+    }))
 }
