@@ -21,11 +21,13 @@
 //!   delays (`backoff`), group commit (`flush`), transition events (`events`), and retry and
 //!   replay of finished runs (`rerun`).
 //! - `error`: [`EngineError`], the crate's one error type.
+//! - `refusal`: [`Refusal`], a hook's typed refusal, carried through the executor unread.
 
 pub mod credits;
 mod error;
 pub mod executor;
 pub mod hooks;
+mod refusal;
 pub mod step;
 pub mod store;
 pub mod workflow;
@@ -34,6 +36,7 @@ pub use credits::{Balance, CreditHook, Ledger, LedgerTables, TxnError};
 pub use error::EngineError;
 pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport, StoredEvent};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
+pub use refusal::Refusal;
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{
     AttemptOutcome, AttemptRecord, Durability, HookError, NodeRecord, NodeStatus, RunRecord,

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use techpack_engine::Diagnostics;
 use techpack_engine::EngineError;
+use techpack_engine::credits::CreditError;
 
 /// Declares [`ErrorCode`] with, for each code, its text, its status, what it means and what
 /// the caller can do: the one list the handlers, the middleware, the OpenAPI document and
@@ -280,7 +281,11 @@ impl From<EngineError> for ApiError {
             EngineError::RunFinished { .. }
             | EngineError::RunActive(_)
             | EngineError::RunQueued(_) => ApiError::of(ErrorCode::Conflict, error.to_string()),
-            e if techpack_engine::credits::is_insufficient_credits(&e) => {
+            e if matches!(
+                CreditError::of(&e),
+                Some(CreditError::InsufficientCredits { .. })
+            ) =>
+            {
                 ApiError::of(ErrorCode::InsufficientCredits, e.to_string())
             }
             other => ApiError::internal(other),
@@ -344,6 +349,31 @@ mod tests {
         assert!(
             readme.contains(&table),
             "README.md's table of error codes is stale; put this in its HTTP API section:\n{table}"
+        );
+    }
+
+    #[test]
+    fn a_credit_refusal_is_answered_by_its_type_not_its_text() {
+        let short = CreditError::InsufficientCredits {
+            step: "a".into(),
+            user: "ann".into(),
+            needed: 3,
+            available: 1,
+        };
+        let error = ApiError::from(EngineError::from(short));
+        assert_eq!(error.code, ErrorCode::InsufficientCredits);
+        assert_eq!(error.status, StatusCode::PAYMENT_REQUIRED);
+        assert_eq!(
+            error.message,
+            "insufficient credits: step `a` needs 3, ann has 1 available"
+        );
+        let charged = CreditError::AlreadyCharged {
+            step: "a".into(),
+            reservation: "r".into(),
+        };
+        assert_eq!(
+            ApiError::from(EngineError::from(charged)).code,
+            ErrorCode::Internal
         );
     }
 

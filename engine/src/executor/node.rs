@@ -102,14 +102,11 @@ pub(crate) async fn run(
         if !deferred_start {
             match inner.store.commit(Some(&record), None, start_work) {
                 Ok(()) => {}
-                Err(EngineError::Refused(reason)) => {
+                Err(EngineError::Refused(refusal)) => {
                     // Nothing of the refused start was written; the node fails without
-                    // starting.
-                    let code = match *reason {
-                        EngineError::InsufficientCredits { .. } => "insufficient_credits",
-                        _ => "refused",
-                    };
-                    let reason = reason.to_string();
+                    // starting, with the hook's code.
+                    let code = refusal.code();
+                    let reason = refusal.to_string();
                     record.attempt -= 1;
                     record.status = NodeStatus::Failed;
                     record.tolerated = step.continue_on_error;
@@ -195,11 +192,11 @@ pub(crate) async fn run(
                     inner.hook_work(&shared.run, step, &work),
                 ) {
                     Ok(()) => {}
-                    Err(EngineError::Refused(reason)) => {
+                    Err(EngineError::Refused(refusal)) => {
                         record.status = NodeStatus::Failed;
                         record.tolerated = step.continue_on_error;
                         record.output = None;
-                        record.error = Some(format!("could not record success: {reason}"));
+                        record.error = Some(format!("could not record success: {refusal}"));
                         if let Some(last) = record.attempts.last_mut() {
                             last.outcome = AttemptOutcome::Failed;
                             last.error = record.error.clone();
