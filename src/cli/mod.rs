@@ -66,7 +66,7 @@ impl DataDir {
 /// Where an operator command's answer comes from.
 pub enum Store {
     /// This process opened the store.
-    Own(techpack_engine::Engine),
+    Own(Box<crate::wiring::Opened>),
     /// A server holds it and answered over the control socket.
     Server(Box<crate::control::Reply>),
 }
@@ -80,7 +80,7 @@ pub fn open_store(
 ) -> anyhow::Result<Store> {
     let path = data_dir.path();
     match crate::wiring::open_engine(data_dir, options) {
-        Ok(engine) => Ok(Store::Own(engine)),
+        Ok(opened) => Ok(Store::Own(Box::new(opened))),
         Err(error) => {
             let locked = matches!(
                 error.downcast_ref::<techpack_engine::EngineError>(),
@@ -103,7 +103,7 @@ pub async fn ask(
     request: crate::control::Request,
 ) -> anyhow::Result<crate::control::Reply> {
     let reply = match open_store(data_dir, Default::default(), &request)? {
-        Store::Own(engine) => crate::control::answer(&engine, None, request).await,
+        Store::Own(opened) => crate::control::answer(&opened, None, request).await,
         Store::Server(reply) => *reply,
     };
     reply.ok()
@@ -175,23 +175,23 @@ enum Command {
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
-    crate::wiring::set_plugin_dirs(cli.plugins_dirs);
+    let plugin_dirs = &cli.plugins_dirs;
     match cli.command {
-        Command::Run(args) => run::run(args).await,
-        Command::Validate { files, data_dir } => validate::validate(&files, &data_dir),
+        Command::Run(args) => run::run(args, plugin_dirs).await,
+        Command::Validate { files, data_dir } => validate::validate(&files, &data_dir, plugin_dirs),
         Command::Graph {
             file,
             format,
             data_dir,
-        } => graph::graph(&file, format, &data_dir),
+        } => graph::graph(&file, format, &data_dir, plugin_dirs),
         Command::Plugins { command, data_dir } => plugins::plugins(command, &data_dir).await,
         Command::Runs {
             command,
             data_dir,
             providers,
-        } => runs::runs(command, &data_dir, &providers).await,
+        } => runs::runs(command, &data_dir, &providers, plugin_dirs).await,
         Command::Logs(args) => logs::logs(args).await,
-        Command::Serve(args) => crate::server::serve(args).await,
+        Command::Serve(args) => crate::server::serve(args, plugin_dirs).await,
         Command::Users { command, data_dir } => users::users(command, &data_dir).await,
     }
 }

@@ -46,32 +46,34 @@ pub struct RunArgs {
 pub struct ProviderArgs {
     /// Who analyzes photos: `local` (offline, default) or `openai` (OPENAI_API_KEY, OPENAI_BASE_URL)
     #[arg(long, env = "TECHPACK_VISION_PROVIDER", default_value = "local")]
-    vision_provider: techpack_steps::services::VisionChoice,
+    vision_provider: techpack_steps::providers::VisionChoice,
     /// Who draws images: `local` (offline, default) or `gemini` (GEMINI_API_KEY, GEMINI_BASE_URL)
     #[arg(long, env = "TECHPACK_IMAGE_PROVIDER", default_value = "local")]
-    image_provider: techpack_steps::services::ImageChoice,
+    image_provider: techpack_steps::providers::ImageChoice,
 }
 
 impl ProviderArgs {
-    pub fn defaults(&self) -> techpack_steps::services::ProviderDefaults {
-        techpack_steps::services::ProviderDefaults {
+    pub fn defaults(&self) -> techpack_steps::providers::ProviderDefaults {
+        techpack_steps::providers::ProviderDefaults {
             vision: self.vision_provider,
             image: self.image_provider,
         }
     }
 }
 
-pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
+pub async fn run(args: RunArgs, plugin_dirs: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
     let options = crate::wiring::EngineOptions {
         durability: args.durability.into(),
         providers: args.providers.defaults(),
+        plugin_dirs: plugin_dirs.to_vec(),
         ..Default::default()
     };
-    let engine = crate::wiring::open_engine(&args.data_dir, options)?;
+    let crate::wiring::Opened { engine, users, .. } =
+        crate::wiring::open_engine(&args.data_dir, options)?;
     let workflow = Workflow::from_file(&args.workflow, engine.registry())?;
     let inputs = collect_inputs(&workflow, &args)?;
     if let Some(user) = &args.user {
-        crate::wiring::users(&engine).get(user)?;
+        users.get(user)?;
     }
     let run = engine
         .create_run(&workflow, inputs, args.user.clone())

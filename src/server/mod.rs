@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use techpack_engine::Engine;
-use techpack_steps::services::TechpackServices;
+use techpack_steps::TechpackServices;
 use tokio_util::task::TaskTracker;
 
 pub use app::app;
@@ -157,26 +157,29 @@ impl AppState {
     }
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
+pub async fn serve(args: ServeArgs, plugin_dirs: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
     let file_roots = techpack_engine::step::FileRoots::new(&args.allow_read, &args.allow_write)
         .context("an --allow-read or --allow-write folder cannot be used")?;
     let options = crate::wiring::EngineOptions {
         durability: Default::default(),
         providers: args.providers.defaults(),
         file_roots: Arc::new(file_roots),
+        plugin_dirs: plugin_dirs.to_vec(),
     };
     let budget = techpack_steps::work_budget::MemoryBudget::new(
         args.memory_budget_mib * 1024 * 1024,
         args.memory_wait,
     );
-    let engine = crate::wiring::open_engine_with_budget(&args.data_dir, options, Arc::new(budget))?;
-    let idempotency = engine
-        .resources()
-        .get::<crate::wiring::Idempotency>()
-        .expect("open_engine puts the idempotency keys in");
+    let opened = crate::wiring::open_engine_with_budget(&args.data_dir, options, Arc::new(budget))?;
+    let crate::wiring::Opened {
+        engine,
+        users,
+        services,
+        idempotency,
+    } = opened.clone();
     let state = AppState {
-        services: crate::wiring::services(&engine),
-        users: crate::wiring::users(&engine),
+        services,
+        users,
         workflows: WorkflowFolder::open(&args.workflows_dir, engine.registry().clone()),
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         idempotency,
@@ -213,13 +216,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     // The operator's CLI asks this server while it holds the data directory.
     let stop_control = tokio_util::sync::CancellationToken::new();
     let control_state = state.clone();
+    let control_opened = opened;
     let listening = crate::control::socket::listen(
         &args.data_dir.path(),
         move |request| {
-            let state = control_state.clone();
+            let (state, opened) = (control_state.clone(), control_opened.clone());
             async move {
                 let resume = |id: String| state.spawn_run(id);
-                crate::control::answer(&state.engine, Some(&resume), request).await
+                crate::control::answer(&opened, Some(&resume), request).await
             }
         },
         stop_control.clone(),
