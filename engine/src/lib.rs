@@ -17,7 +17,8 @@
 //!   write-ahead log of our own (`wal`), which every part's writes go through; the outbox of
 //!   completion callbacks (`deliveries`, queued with a run's end) and concurrency limits'
 //!   admission (`admission`: which queued runs start when slots free).
-//! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
+//! - [`executor`]: the [`Engine`]: scheduling (`run`), what a run's tasks share (`run_state`),
+//!   one node's attempts (`node`: start, attempt, settle), retry
 //!   delays (`backoff`), group commit (`flush`), transition events (`events`), and retry and
 //!   replay of finished runs (`rerun`).
 //! - `error`: [`EngineError`], the crate's one error type.
