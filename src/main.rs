@@ -1,6 +1,7 @@
 //! `techpack`: runs tech-pack workflows from the command line.
 //!
 //! # Layout
+//! - `args`: the arguments the commands and the server share (data directory, providers).
 //! - `cli/`: one file per command (`run`, `validate`, `graph`, `runs`, `logs`, `users`,
 //!   `plugins`), the live progress
 //!   display (`progress`) and the end-of-run summary (`summary`).
@@ -9,6 +10,7 @@
 //! - `wiring`: builds the step registry, store and engine the commands share.
 //! - `exit`: the process exit codes and how errors map to them.
 
+mod args;
 mod cli;
 mod control;
 mod exit;

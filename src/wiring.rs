@@ -10,7 +10,7 @@ use techpack_engine::{
     CreditHook, Durability, Engine, EngineConfig, Resources, SledStore, StateStore, StepRegistry,
 };
 
-use crate::cli::DataDir;
+use crate::args::DataDir;
 use crate::server::idempotency::{IdempotencyKeys, PgIdempotency, SledIdempotency};
 use crate::users::Users;
 use techpack_steps::TechpackServices;
@@ -173,11 +173,6 @@ fn lease_from_env() -> std::time::Duration {
         .ok()
         .and_then(|text| humantime::parse_duration(&text).ok())
         .unwrap_or(PgStoreOptions::default().lease)
-}
-
-/// The default data directory: `.techpack` in the current directory.
-pub fn default_data_dir() -> PathBuf {
-    PathBuf::from(".techpack")
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use run::ProviderArgs;
+pub use crate::args::{DataDir, ProviderArgs};
 
 use crate::exit::Exit;
 
@@ -30,37 +30,6 @@ pub struct Cli {
     /// Another folder of WASM plugins, besides plugins/ and TECHPACK_PLUGINS_DIR (repeatable)
     #[arg(long = "plugins-dir", value_name = "DIR", global = true)]
     plugins_dirs: Vec<PathBuf>,
-}
-
-/// Where state lives; every command that touches runs takes it.
-#[derive(clap::Args, Clone)]
-pub struct DataDir {
-    /// Folder of the state store [default: ./.techpack]; with --database-url, only this
-    /// worker's local caches (compiled plugins)
-    #[arg(long, env = "TECHPACK_DATA_DIR", global = true)]
-    data_dir: Option<PathBuf>,
-    /// Keep everything in this PostgreSQL database (postgres://user@host:port/db) instead of
-    /// the data directory, shared by every worker given the same URL
-    #[arg(
-        long,
-        env = "TECHPACK_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
-}
-
-impl DataDir {
-    /// The PostgreSQL database given, if any.
-    pub fn database_url(&self) -> Option<&str> {
-        self.database_url.as_deref().filter(|url| !url.is_empty())
-    }
-
-    pub fn path(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(crate::wiring::default_data_dir)
-    }
 }
 
 /// Where an operator command's answer comes from.
@@ -159,7 +128,7 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDir,
         #[command(flatten)]
-        providers: run::ProviderArgs,
+        providers: ProviderArgs,
     },
     /// The AI operation log: every provider call with tokens, timing and errors
     Logs(logs::LogsArgs),

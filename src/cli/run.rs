@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use techpack_engine::{Engine, EngineError, NodeStatus, RunReport, RunStatus, Workflow};
 use techpack_steps::export::ExportSummary;
 
-use super::{DataDir, DurabilityArg, progress, summary};
+use super::{DataDir, DurabilityArg, ProviderArgs, progress, summary};
 use crate::exit::Exit;
 
 /// The views `--image PATH` fills in order when no `VIEW=` is given.
@@ -39,26 +39,6 @@ pub struct RunArgs {
     /// Charge the run's paid steps to this user (operator runs are free)
     #[arg(long)]
     user: Option<String>,
-}
-
-/// Run-wide provider choice; a step's own `with: { provider: … }` wins.
-#[derive(clap::Args, Clone)]
-pub struct ProviderArgs {
-    /// Who analyzes photos: `local` (offline, default) or `openai` (OPENAI_API_KEY, OPENAI_BASE_URL)
-    #[arg(long, env = "TECHPACK_VISION_PROVIDER", default_value = "local")]
-    vision_provider: techpack_steps::providers::VisionChoice,
-    /// Who draws images: `local` (offline, default) or `gemini` (GEMINI_API_KEY, GEMINI_BASE_URL)
-    #[arg(long, env = "TECHPACK_IMAGE_PROVIDER", default_value = "local")]
-    image_provider: techpack_steps::providers::ImageChoice,
-}
-
-impl ProviderArgs {
-    pub fn defaults(&self) -> techpack_steps::providers::ProviderDefaults {
-        techpack_steps::providers::ProviderDefaults {
-            vision: self.vision_provider,
-            image: self.image_provider,
-        }
-    }
 }
 
 pub async fn run(args: RunArgs, plugin_dirs: &[std::path::PathBuf]) -> anyhow::Result<Exit> {

@@ -47,7 +47,7 @@ pub enum RunsCommand {
 pub async fn runs(
     command: RunsCommand,
     data_dir: &DataDir,
-    providers: &super::run::ProviderArgs,
+    providers: &super::ProviderArgs,
     plugin_dirs: &[std::path::PathBuf],
 ) -> anyhow::Result<Exit> {
     let options = crate::wiring::EngineOptions {

@@ -39,7 +39,7 @@ use tokio_util::task::TaskTracker;
 pub use app::app;
 use workflow_folder::WorkflowFolder;
 
-use crate::cli::{DataDir, ProviderArgs};
+use crate::args::{DataDir, ProviderArgs};
 use crate::exit::Exit;
 use crate::users::Users;
 
