@@ -21,8 +21,8 @@ mod wiring;
 use clap::Parser;
 
 /// mimalloc rather than glibc's malloc: the engine allocates per transition from several
-/// threads (tokio workers, sled's I/O threads), where glibc's arenas cost a quarter of the
-/// CPU per step (BENCHMARKS.md).
+/// threads (tokio workers, sled's I/O threads), which glibc's arenas serve with lock
+/// hand-offs (the comparison: BENCHMARKS.md, "Allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
