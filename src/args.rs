@@ -22,6 +22,14 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    /// The data directory `path`, on sled (as `--data-dir PATH`).
+    pub fn at(path: PathBuf) -> DataDir {
+        DataDir {
+            data_dir: Some(path),
+            database_url: None,
+        }
+    }
+
     /// The PostgreSQL database given, if any.
     pub fn database_url(&self) -> Option<&str> {
         self.database_url.as_deref().filter(|url| !url.is_empty())

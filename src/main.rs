@@ -1,22 +1,7 @@
-//! `techpack`: runs tech-pack workflows from the command line.
-//!
-//! # Layout
-//! - `args`: the arguments the commands and the server share (data directory, providers).
-//! - `cli/`: one file per command (`run`, `validate`, `graph`, `runs`, `logs`, `users`,
-//!   `plugins`), the live progress
-//!   display (`progress`) and the end-of-run summary (`summary`).
-//! - `server/`: `techpack serve`, the HTTP API (axum).
-//! - `users`: users and their bearer tokens (hashes only, compared in constant time).
-//! - `wiring`: builds the step registry, store and engine the commands share.
-//! - `exit`: the process exit codes and how errors map to them.
+//! `techpack`: runs tech-pack workflows from the command line (the commands, the server and
+//! the wiring are the `techpack` library, src/lib.rs).
 
-mod args;
-mod cli;
-mod control;
-mod exit;
-mod server;
-mod users;
-mod wiring;
+use techpack::{cli, exit};
 
 use clap::Parser;
 

@@ -124,7 +124,41 @@ pub struct AppState {
     pub callbacks: Arc<callbacks::CallbackPolicy>,
 }
 
+/// What the API is set up with besides what `open_engine` built (`techpack serve`'s flags).
+pub struct ApiOptions {
+    pub workflows_dir: PathBuf,
+    /// The admin's bearer token; `None` or empty: no admin endpoints.
+    pub admin_token: Option<String>,
+    pub max_body: usize,
+    pub request_timeout: Duration,
+    pub callbacks: callbacks::CallbackPolicy,
+}
+
 impl AppState {
+    /// The state the handlers share, over an opened engine (not watching the workflows
+    /// folder yet: [`serve`] starts that).
+    pub fn new(opened: crate::wiring::Opened, options: ApiOptions) -> AppState {
+        let crate::wiring::Opened {
+            engine,
+            users,
+            services,
+            idempotency,
+        } = opened;
+        AppState {
+            services,
+            users,
+            workflows: WorkflowFolder::open(&options.workflows_dir, engine.registry().clone()),
+            admin_token: options.admin_token.filter(|t| !t.is_empty()),
+            idempotency,
+            tasks: TaskTracker::new(),
+            max_body: options.max_body,
+            request_timeout: options.request_timeout,
+            sessions: Default::default(),
+            callbacks: Arc::new(options.callbacks),
+            engine,
+        }
+    }
+
     /// Executes a run in the background, tracked for shutdown; when it ends, starts the
     /// queued runs its slot (or any other) was waiting for.
     pub fn spawn_run(&self, run_id: String) {
@@ -171,28 +205,19 @@ pub async fn serve(args: ServeArgs, plugin_dirs: &[std::path::PathBuf]) -> anyho
         args.memory_wait,
     );
     let opened = crate::wiring::open_engine_with_budget(&args.data_dir, options, Arc::new(budget))?;
-    let crate::wiring::Opened {
-        engine,
-        users,
-        services,
-        idempotency,
-    } = opened.clone();
-    let state = AppState {
-        services,
-        users,
-        workflows: WorkflowFolder::open(&args.workflows_dir, engine.registry().clone()),
-        admin_token: args.admin_token.filter(|t| !t.is_empty()),
-        idempotency,
-        tasks: TaskTracker::new(),
-        max_body: args.max_body_mib * 1024 * 1024,
-        request_timeout: args.request_timeout,
-        sessions: Default::default(),
-        callbacks: Arc::new(callbacks::CallbackPolicy::new(
-            args.callback_allow.clone(),
-            args.callback_allow_http,
-        )),
-        engine,
-    };
+    let state = AppState::new(
+        opened.clone(),
+        ApiOptions {
+            workflows_dir: args.workflows_dir.clone(),
+            admin_token: args.admin_token.clone(),
+            max_body: args.max_body_mib * 1024 * 1024,
+            request_timeout: args.request_timeout,
+            callbacks: callbacks::CallbackPolicy::new(
+                args.callback_allow.clone(),
+                args.callback_allow_http,
+            ),
+        },
+    );
     state.workflows.clone().watch();
 
     let stop_sweeping = tokio_util::sync::CancellationToken::new();
