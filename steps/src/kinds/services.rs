@@ -32,6 +32,7 @@ impl TechpackServices {
         })
     }
 
+    /// The vision provider a step selected, or the run's default.
     pub fn vision(
         &self,
         selection: &ProviderSelection,
@@ -39,16 +40,13 @@ impl TechpackServices {
         match selection.provider.unwrap_or(self.defaults.vision) {
             VisionChoice::Local => Ok(self.local.clone()),
             choice => self
-                .remote
-                .as_ref()
-                .ok_or_else(|| {
-                    StepError::permanent("HTTP providers are not available in this build")
-                })?
+                .remote()?
                 .vision(choice, selection.model.as_deref())
                 .map_err(provider_error),
         }
     }
 
+    /// The image provider a step selected, or the run's default.
     pub fn imaging(
         &self,
         selection: &ProviderSelection,
@@ -56,13 +54,16 @@ impl TechpackServices {
         match selection.image_provider.unwrap_or(self.defaults.image) {
             ImageChoice::Local => Ok(self.local.clone()),
             choice => self
-                .remote
-                .as_ref()
-                .ok_or_else(|| {
-                    StepError::permanent("HTTP providers are not available in this build")
-                })?
+                .remote()?
                 .imaging(choice, selection.image_model.as_deref())
                 .map_err(provider_error),
         }
+    }
+
+    /// The HTTP providers, when this build has them.
+    fn remote(&self) -> Result<&dyn RemoteProviders, StepError> {
+        self.remote
+            .as_deref()
+            .ok_or_else(|| StepError::permanent("HTTP providers are not available in this build"))
     }
 }
