@@ -1,26 +1,13 @@
-//! `techpack`: runs tech-pack workflows from the command line.
-//!
-//! # Layout
-//! - `cli/`: one file per command (`run`, `validate`, `graph`, `runs`, `logs`, `users`,
-//!   `plugins`), the live progress
-//!   display (`progress`) and the end-of-run summary (`summary`).
-//! - `server/`: `techpack serve`, the HTTP API (axum).
-//! - `users`: users and their bearer tokens (hashes only, compared in constant time).
-//! - `wiring`: builds the step registry, store and engine the commands share.
-//! - `exit`: the process exit codes and how errors map to them.
+//! `techpack`: runs tech-pack workflows from the command line (the commands, the server and
+//! the wiring are the `techpack` library, src/lib.rs).
 
-mod cli;
-mod control;
-mod exit;
-mod server;
-mod users;
-mod wiring;
+use techpack::{cli, exit};
 
 use clap::Parser;
 
 /// mimalloc rather than glibc's malloc: the engine allocates per transition from several
-/// threads (tokio workers, sled's I/O threads), where glibc's arenas cost a quarter of the
-/// CPU per step (BENCHMARKS.md).
+/// threads (tokio workers, sled's I/O threads), which glibc's arenas serve with lock
+/// hand-offs (the comparison: BENCHMARKS.md, "Allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

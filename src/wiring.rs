@@ -2,7 +2,7 @@
 //! the engine.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use anyhow::Context;
 use techpack_engine::store::{PgStore, PgStoreOptions};
@@ -10,13 +10,14 @@ use techpack_engine::{
     CreditHook, Durability, Engine, EngineConfig, Resources, SledStore, StateStore, StepRegistry,
 };
 
-use crate::cli::DataDir;
+use crate::args::DataDir;
 use crate::server::idempotency::{IdempotencyKeys, PgIdempotency, SledIdempotency};
 use crate::users::Users;
+use techpack_steps::TechpackServices;
 use techpack_steps::local::DecodeLimits;
 use techpack_steps::providers::LocalProvider;
+use techpack_steps::providers::ProviderDefaults;
 use techpack_steps::providers::remote::HttpProviders;
-use techpack_steps::services::{ProviderDefaults, TechpackServices};
 use techpack_steps::storage::Catalog;
 use techpack_steps::work_budget::MemoryBudget;
 
@@ -27,24 +28,17 @@ pub fn registry() -> StepRegistry {
     registry
 }
 
-/// Plugin folders given with `--plugins-dir` (besides `plugins/` and `TECHPACK_PLUGINS_DIR`).
-static PLUGIN_DIRS: OnceLock<Vec<PathBuf>> = OnceLock::new();
-
-pub fn set_plugin_dirs(dirs: Vec<PathBuf>) {
-    let _ = PLUGIN_DIRS.set(dirs);
-}
-
-/// The native kinds plus every WASM plugin (`wasm/<name>`), each compiled when a workflow
+/// The native kinds plus every WASM plugin (`wasm/<name>`) found in `plugins/`,
+/// `TECHPACK_PLUGINS_DIR` and `plugin_dirs` (`--plugins-dir`), each compiled when a workflow
 /// that uses it is loaded and cached under the data directory. A plugin that fails to load
 /// is unavailable with the reason, so workflows naming it fail validation saying why.
-pub fn registry_with_plugins(data_dir: &Path) -> StepRegistry {
+pub fn registry_with_plugins(data_dir: &Path, plugin_dirs: &[PathBuf]) -> StepRegistry {
     let mut registry = registry();
-    let extra = PLUGIN_DIRS.get().cloned().unwrap_or_default();
     techpack_wasm::register_deferred(
         &mut registry,
         &data_dir.join("wasm-cache"),
         techpack_wasm::PluginHostConfig::default(),
-        &techpack_wasm::plugin_dirs(&extra),
+        &techpack_wasm::plugin_dirs(plugin_dirs),
     );
     registry
 }
@@ -56,9 +50,22 @@ pub struct EngineOptions {
     pub providers: ProviderDefaults,
     /// The server folders users' runs may read and write (`serve --allow-read/--allow-write`).
     pub file_roots: Arc<techpack_engine::step::FileRoots>,
+    /// Plugin folders given with `--plugins-dir` (besides `plugins/` and `TECHPACK_PLUGINS_DIR`).
+    pub plugin_dirs: Vec<PathBuf>,
 }
 
-pub fn open_engine(location: &DataDir, options: EngineOptions) -> anyhow::Result<Engine> {
+/// What [`open_engine`] built: the engine and the parts kept in the same store beside it.
+#[derive(Clone)]
+pub struct Opened {
+    pub engine: Engine,
+    pub users: Arc<Users>,
+    /// Also in the engine's resources, where the tech-pack steps find it at run time.
+    pub services: Arc<TechpackServices>,
+    /// The HTTP API's `Idempotency-Key`s.
+    pub idempotency: Arc<Idempotency>,
+}
+
+pub fn open_engine(location: &DataDir, options: EngineOptions) -> anyhow::Result<Opened> {
     open_engine_with_budget(location, options, Arc::default())
 }
 
@@ -71,7 +78,7 @@ pub fn open_engine_with_budget(
     location: &DataDir,
     options: EngineOptions,
     budget: Arc<MemoryBudget>,
-) -> anyhow::Result<Engine> {
+) -> anyhow::Result<Opened> {
     let data_dir = &location.path();
     let (store, users, catalog, idempotency): (Arc<dyn StateStore>, _, _, Idempotency) =
         match location.database_url() {
@@ -127,10 +134,7 @@ pub fn open_engine_with_budget(
         };
     // Refuses to open when the ledger's balances do not match its log (I6).
     let credits = CreditHook::open(&*store)?;
-    let mut resources = Resources::new();
-    resources.insert(Arc::new(users));
-    resources.insert(Arc::new(idempotency));
-    resources.insert(Arc::new(TechpackServices {
+    let services = Arc::new(TechpackServices {
         catalog,
         defaults: options.providers,
         limits: DecodeLimits::default(),
@@ -140,10 +144,12 @@ pub fn open_engine_with_budget(
         }),
         remote: Some(Arc::new(HttpProviders::from_env(DecodeLimits::default()))),
         budget,
-    }));
-    Ok(Engine::new(
+    });
+    let mut resources = Resources::new();
+    resources.insert(services.clone());
+    let engine = Engine::new(
         store,
-        registry_with_plugins(data_dir),
+        registry_with_plugins(data_dir, &options.plugin_dirs),
         vec![Arc::new(credits)],
         resources,
         EngineConfig {
@@ -151,23 +157,13 @@ pub fn open_engine_with_budget(
             file_roots: options.file_roots,
             ..EngineConfig::default()
         },
-    ))
-}
-
-/// The tech-pack services of an engine opened by [`open_engine`].
-pub fn services(engine: &Engine) -> Arc<TechpackServices> {
-    engine
-        .resources()
-        .get::<TechpackServices>()
-        .expect("open_engine puts the tech-pack services in")
-}
-
-/// The users of an engine opened by [`open_engine`].
-pub fn users(engine: &Engine) -> Arc<Users> {
-    engine
-        .resources()
-        .get::<Users>()
-        .expect("open_engine puts the users in")
+    );
+    Ok(Opened {
+        engine,
+        users: Arc::new(users),
+        services,
+        idempotency: Arc::new(idempotency),
+    })
 }
 
 /// How long a worker's runs stay its own without a heartbeat (`TECHPACK_LEASE`, e.g. `5s`):
@@ -177,11 +173,6 @@ fn lease_from_env() -> std::time::Duration {
         .ok()
         .and_then(|text| humantime::parse_duration(&text).ok())
         .unwrap_or(PgStoreOptions::default().lease)
-}
-
-/// The default data directory: `.techpack` in the current directory.
-pub fn default_data_dir() -> PathBuf {
-    PathBuf::from(".techpack")
 }
 
 #[cfg(test)]

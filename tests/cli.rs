@@ -156,3 +156,56 @@ fn a_plugin_is_compiled_only_when_a_workflow_that_uses_it_is_loaded() {
         "grade-sizes, which tech-pack-v2 uses, is compiled"
     );
 }
+
+/// `--plugins-dir` reaches the registry every command loads workflows with: a plugin found
+/// only there validates, and without the flag it is an unknown step kind.
+#[test]
+fn plugins_dir_adds_the_plugins_found_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("extra/grade-sizes-copy");
+    std::fs::create_dir_all(&plugin).unwrap();
+    let manifest = std::fs::read_to_string("plugins/grade-sizes/plugin.yaml").unwrap();
+    std::fs::write(
+        plugin.join("plugin.yaml"),
+        manifest.replacen("name: grade-sizes", "name: grade-sizes-copy", 1),
+    )
+    .unwrap();
+    std::fs::copy(
+        "plugins/grade-sizes/grade-sizes.wasm",
+        plugin.join("grade-sizes.wasm"),
+    )
+    .unwrap();
+    let workflow = dir.path().join("grade.yaml");
+    std::fs::write(
+        &workflow,
+        "name: grade\nsteps:\n  chart:\n    uses: wasm/grade-sizes-copy\n    with: { base_size: M, sizes: [S, M], points_of_measure: [{ code: A, base: 10 }] }\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let extra = dir.path().join("extra");
+    let workflow = workflow.to_str().unwrap();
+
+    let with = techpack(
+        &data,
+        &[
+            "validate",
+            "--plugins-dir",
+            extra.to_str().unwrap(),
+            workflow,
+        ],
+    );
+    assert_eq!(with.status.code(), Some(0), "{}", text(&with.stderr));
+    assert!(
+        text(&with.stdout).contains("ok: "),
+        "{}",
+        text(&with.stdout)
+    );
+
+    let without = techpack(&data, &["validate", workflow]);
+    assert_eq!(without.status.code(), Some(3), "{}", text(&without.stdout));
+    assert!(
+        text(&without.stderr).contains("wasm/grade-sizes-copy"),
+        "{}",
+        text(&without.stderr)
+    );
+}

@@ -48,45 +48,8 @@ pub enum EngineError {
     /// Another worker took the run over (this one lost its lease): its writes are refused.
     #[error("run `{0}` is now executed by another worker; this worker's writes for it are refused")]
     Fenced(String),
-    /// A lifecycle hook refused a transition for this reason (e.g. insufficient credits).
+    /// A lifecycle hook refused a transition (e.g. insufficient credits), or the ledger
+    /// refused an operation: the hook's own typed reason is inside.
     #[error("{0}")]
-    Refused(Box<EngineError>),
-    /// A paid step would run again although its charge is already posted.
-    #[error(
-        "step `{step}` was already charged (reservation `{reservation}` is posted); it will not run to be charged twice"
-    )]
-    AlreadyCharged { step: String, reservation: String },
-    /// A paid step cannot start: its run's owner has too few credits available.
-    #[error("insufficient credits: step `{step}` needs {needed}, {user} has {available} available")]
-    InsufficientCredits {
-        step: String,
-        user: String,
-        needed: u64,
-        available: u64,
-    },
-    /// A credit operation id was used again for a different operation (same id, same
-    /// parameters is a harmless repeat instead).
-    #[error(
-        "credit operation `{op_id}` was already applied as `{applied}`; it cannot be reused for `{requested}`"
-    )]
-    CreditOperationReused {
-        op_id: String,
-        applied: String,
-        requested: String,
-    },
-    /// A credit request that can never succeed, e.g. a grant of 0 or an empty user name.
-    #[error("invalid credit request for user `{user}`: {reason}")]
-    InvalidCreditRequest { user: String, reason: String },
-    /// A reservation was asked to resolve a second time (post, void and expire are final).
-    #[error("credit reservation `{id}` is already {state}; a reservation resolves only once")]
-    ReservationResolved { id: String, state: &'static str },
-    /// The stored credit balances disagree with the entry log they are built from; nothing
-    /// may charge or grant credits until an operator repairs the ledger.
-    #[error(
-        "the credit ledger does not match its entry log; refusing to start until it is repaired:{}",
-        crate::credits::list_problems(.problems)
-    )]
-    LedgerMismatch {
-        problems: Vec<crate::credits::LedgerProblem>,
-    },
+    Refused(crate::Refusal),
 }

@@ -17,15 +17,18 @@
 //!   write-ahead log of our own (`wal`), which every part's writes go through; the outbox of
 //!   completion callbacks (`deliveries`, queued with a run's end) and concurrency limits'
 //!   admission (`admission`: which queued runs start when slots free).
-//! - [`executor`]: the [`Engine`]: scheduling (`run`), one node's attempts (`node`), retry
+//! - [`executor`]: the [`Engine`]: scheduling (`run`), what a run's tasks share (`run_state`),
+//!   one node's attempts (`node`: start, attempt, settle), retry
 //!   delays (`backoff`), group commit (`flush`), transition events (`events`), and retry and
 //!   replay of finished runs (`rerun`).
 //! - `error`: [`EngineError`], the crate's one error type.
+//! - `refusal`: [`Refusal`], a hook's typed refusal, carried through the executor unread.
 
 pub mod credits;
 mod error;
 pub mod executor;
 pub mod hooks;
+mod refusal;
 pub mod step;
 pub mod store;
 pub mod workflow;
@@ -34,6 +37,7 @@ pub use credits::{Balance, CreditHook, Ledger, LedgerTables, TxnError};
 pub use error::EngineError;
 pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport, StoredEvent};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
+pub use refusal::Refusal;
 pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
 pub use store::{
     AttemptOutcome, AttemptRecord, Durability, HookError, NodeRecord, NodeStatus, RunRecord,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
-use techpack_engine::credits::AppliedOperation;
+use techpack_engine::credits::{AppliedOperation, CreditError};
 use techpack_engine::{
     Engine, EngineConfig, EngineError, FailureKind, HookError, LedgerTables, NodeHook,
     NodeHookContext, NodeRecord, NodeStatus, Resources, RunStatus, SledStore, StateStore,
@@ -275,12 +275,15 @@ impl NodeHook for RecordingHook {
             .refuse_credits_above
             .is_some_and(|max| ctx.step.credits > max)
         {
-            return Err(HookError::refused(EngineError::InsufficientCredits {
-                step: ctx.step.id.clone(),
-                user: "tester".into(),
-                needed: ctx.step.credits,
-                available: 5,
-            }));
+            return Err(HookError::Refused(
+                CreditError::InsufficientCredits {
+                    step: ctx.step.id.clone(),
+                    user: "tester".into(),
+                    needed: ctx.step.credits,
+                    available: 5,
+                }
+                .refusal(),
+            ));
         }
         self.record(
             txn,
@@ -440,6 +443,11 @@ steps:
     assert_eq!(
         expensive.error.as_deref(),
         Some("insufficient credits: step `expensive` needs 9, tester has 5 available")
+    );
+    assert_eq!(
+        expensive.error_code.as_deref(),
+        Some("insufficient_credits"),
+        "the hook's code, carried by the executor unread"
     );
     assert!(!log.exists(), "a refused step must not run");
     assert_eq!(node(&report, "cheap").status, NodeStatus::Succeeded);

@@ -30,13 +30,13 @@ use common::{
 };
 use serde_json::{Map, json};
 use techpack_engine::credits::{
-    AppliedOperation, EntryKind, ISSUER_ACCOUNT, LedgerEntry, Reservation, ReservationState,
-    user_account,
+    AppliedOperation, CreditError, EntryKind, ISSUER_ACCOUNT, LedgerEntry, Reservation,
+    ReservationState, user_account,
 };
 use techpack_engine::store::{DeliveryAttempt, DeliveryStatus};
 use techpack_engine::{
     AttemptOutcome, AttemptRecord, Balance, CreditHook, EngineError, HookError, LedgerTables,
-    NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, TxnError, Workflow,
+    NodeRecord, NodeStatus, Refusal, RunRecord, RunStatus, RunWarning, TxnError, Workflow,
 };
 
 // ---- Helpers -------------------------------------------------------------------------------
@@ -604,12 +604,15 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
         };
         let refusing = |t: &mut dyn LedgerTables| -> Result<(), HookError> {
             writes(t)?;
-            Err(HookError::refused(EngineError::InsufficientCredits {
-                step: "b".into(),
-                user: "alice".into(),
-                needed: 3,
-                available: 0,
-            }))
+            Err(HookError::Refused(
+                CreditError::InsufficientCredits {
+                    step: "b".into(),
+                    user: "alice".into(),
+                    needed: 3,
+                    available: 0,
+                }
+                .refusal(),
+            ))
         };
         let failing = |t: &mut dyn LedgerTables| -> Result<(), HookError> {
             writes(t)?;
@@ -620,9 +623,12 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
 
         for (node, label) in [(&finished, "a changed node"), (&fresh, "a new node")] {
             match store.commit(Some(node), Some(&run_after), Some(&refusing)) {
-                Err(EngineError::Refused(reason)) => assert!(
-                    matches!(*reason, EngineError::InsufficientCredits { needed: 3, .. }),
-                    "[{b:?}] {label}: the refusal's reason changed on the way: {reason:?}"
+                Err(EngineError::Refused(refusal)) => assert!(
+                    matches!(
+                        refusal.reason(),
+                        Some(CreditError::InsufficientCredits { needed: 3, .. })
+                    ),
+                    "[{b:?}] {label}: the refusal's reason changed on the way: {refusal:?}"
                 ),
                 other => panic!("[{b:?}] {label}: a refusing hook gave {other:?}"),
             }
@@ -672,7 +678,10 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
         let refused_again = |t: &mut dyn LedgerTables| -> Result<(), HookError> {
             raw_grant(t, "alice", 5, "payment-2")?;
             raw_resolve(t, &format!("{}/b", run.id), EntryKind::Post)?;
-            Err(HookError::refused(EngineError::Store("no".into())))
+            Err(HookError::Refused(Refusal::new(
+                "no",
+                std::io::Error::other("no"),
+            )))
         };
         let before = dump(&b);
         assert!(
@@ -1089,15 +1098,19 @@ fn i5_grants_apply_once_per_operation_id_and_refuse_its_reuse() {
             "[{b:?}] the same grant again is no second grant"
         );
         for (user, amount) in [("alice", 20), ("bob", 10)] {
-            match ledger.grant(user, amount, "payment-1") {
-                Err(EngineError::CreditOperationReused {
+            match ledger
+                .grant(user, amount, "payment-1")
+                .as_ref()
+                .map_err(CreditError::of)
+            {
+                Err(Some(CreditError::CreditOperationReused {
                     op_id,
                     applied,
                     requested,
-                }) => {
+                })) => {
                     assert_eq!(op_id, "grant:payment-1", "[{b:?}]");
                     assert_eq!(applied, "grant 10 to alice", "[{b:?}]");
-                    assert_eq!(requested, format!("grant {amount} to {user}"), "[{b:?}]");
+                    assert_eq!(*requested, format!("grant {amount} to {user}"), "[{b:?}]");
                 }
                 other => {
                     panic!("[{b:?}] reusing an operation id for {amount} to {user} gave {other:?}")
@@ -1619,7 +1632,10 @@ fn one_operation_id_granted_from_many_threads_at_once_applies_once() {
         );
         for (_, r) in results.iter().filter(|(_, r)| r.is_err()) {
             assert!(
-                matches!(r, Err(EngineError::CreditOperationReused { .. })),
+                matches!(
+                    r.as_ref().map_err(CreditError::of),
+                    Err(Some(CreditError::CreditOperationReused { .. }))
+                ),
                 "[{b:?}] a losing grant: {r:?}"
             );
         }
@@ -1742,7 +1758,10 @@ fn a_runs_end_queues_one_delivery_per_end_and_only_with_a_callback() {
         refused_run.callback = Some("https://hooks.example.com/done".into());
         refused_run.status = RunStatus::Succeeded;
         let refuse = |_: &mut dyn LedgerTables| -> Result<(), HookError> {
-            Err(HookError::refused(EngineError::Store("no".into())))
+            Err(HookError::Refused(Refusal::new(
+                "no",
+                std::io::Error::other("no"),
+            )))
         };
         assert!(
             b.store

@@ -1,6 +1,6 @@
 //! `techpack graph FILE --format mermaid|dot`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use techpack_engine::{GraphFormat, Workflow};
@@ -13,11 +13,14 @@ pub enum Format {
     Dot,
 }
 
-pub fn graph(file: &Path, format: Format, data_dir: &super::DataDir) -> anyhow::Result<Exit> {
-    let workflow = Workflow::from_file(
-        file,
-        &crate::wiring::registry_with_plugins(&data_dir.path()),
-    )?;
+pub fn graph(
+    file: &Path,
+    format: Format,
+    data_dir: &super::DataDir,
+    plugin_dirs: &[PathBuf],
+) -> anyhow::Result<Exit> {
+    let registry = crate::wiring::registry_with_plugins(&data_dir.path(), plugin_dirs);
+    let workflow = Workflow::from_file(file, &registry)?;
     print!(
         "{}",
         workflow.render_graph(match format {

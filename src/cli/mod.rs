@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use run::ProviderArgs;
+pub use crate::args::{DataDir, ProviderArgs};
 
 use crate::exit::Exit;
 
@@ -32,41 +32,10 @@ pub struct Cli {
     plugins_dirs: Vec<PathBuf>,
 }
 
-/// Where state lives; every command that touches runs takes it.
-#[derive(clap::Args, Clone)]
-pub struct DataDir {
-    /// Folder of the state store [default: ./.techpack]; with --database-url, only this
-    /// worker's local caches (compiled plugins)
-    #[arg(long, env = "TECHPACK_DATA_DIR", global = true)]
-    data_dir: Option<PathBuf>,
-    /// Keep everything in this PostgreSQL database (postgres://user@host:port/db) instead of
-    /// the data directory, shared by every worker given the same URL
-    #[arg(
-        long,
-        env = "TECHPACK_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
-}
-
-impl DataDir {
-    /// The PostgreSQL database given, if any.
-    pub fn database_url(&self) -> Option<&str> {
-        self.database_url.as_deref().filter(|url| !url.is_empty())
-    }
-
-    pub fn path(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(crate::wiring::default_data_dir)
-    }
-}
-
 /// Where an operator command's answer comes from.
 pub enum Store {
     /// This process opened the store.
-    Own(techpack_engine::Engine),
+    Own(Box<crate::wiring::Opened>),
     /// A server holds it and answered over the control socket.
     Server(Box<crate::control::Reply>),
 }
@@ -80,7 +49,7 @@ pub fn open_store(
 ) -> anyhow::Result<Store> {
     let path = data_dir.path();
     match crate::wiring::open_engine(data_dir, options) {
-        Ok(engine) => Ok(Store::Own(engine)),
+        Ok(opened) => Ok(Store::Own(Box::new(opened))),
         Err(error) => {
             let locked = matches!(
                 error.downcast_ref::<techpack_engine::EngineError>(),
@@ -103,7 +72,7 @@ pub async fn ask(
     request: crate::control::Request,
 ) -> anyhow::Result<crate::control::Reply> {
     let reply = match open_store(data_dir, Default::default(), &request)? {
-        Store::Own(engine) => crate::control::answer(&engine, None, request).await,
+        Store::Own(opened) => crate::control::answer(&opened, None, request).await,
         Store::Server(reply) => *reply,
     };
     reply.ok()
@@ -159,7 +128,7 @@ enum Command {
         #[command(flatten)]
         data_dir: DataDir,
         #[command(flatten)]
-        providers: run::ProviderArgs,
+        providers: ProviderArgs,
     },
     /// The AI operation log: every provider call with tokens, timing and errors
     Logs(logs::LogsArgs),
@@ -175,23 +144,23 @@ enum Command {
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
-    crate::wiring::set_plugin_dirs(cli.plugins_dirs);
+    let plugin_dirs = &cli.plugins_dirs;
     match cli.command {
-        Command::Run(args) => run::run(args).await,
-        Command::Validate { files, data_dir } => validate::validate(&files, &data_dir),
+        Command::Run(args) => run::run(args, plugin_dirs).await,
+        Command::Validate { files, data_dir } => validate::validate(&files, &data_dir, plugin_dirs),
         Command::Graph {
             file,
             format,
             data_dir,
-        } => graph::graph(&file, format, &data_dir),
+        } => graph::graph(&file, format, &data_dir, plugin_dirs),
         Command::Plugins { command, data_dir } => plugins::plugins(command, &data_dir).await,
         Command::Runs {
             command,
             data_dir,
             providers,
-        } => runs::runs(command, &data_dir, &providers).await,
+        } => runs::runs(command, &data_dir, &providers, plugin_dirs).await,
         Command::Logs(args) => logs::logs(args).await,
-        Command::Serve(args) => crate::server::serve(args).await,
+        Command::Serve(args) => crate::server::serve(args, plugin_dirs).await,
         Command::Users { command, data_dir } => users::users(command, &data_dir).await,
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use techpack_engine::{Engine, EngineError, NodeStatus, RunReport, RunStatus, Workflow};
 use techpack_steps::export::ExportSummary;
 
-use super::{DataDir, DurabilityArg, progress, summary};
+use super::{DataDir, DurabilityArg, ProviderArgs, progress, summary};
 use crate::exit::Exit;
 
 /// The views `--image PATH` fills in order when no `VIEW=` is given.
@@ -41,37 +41,19 @@ pub struct RunArgs {
     user: Option<String>,
 }
 
-/// Run-wide provider choice; a step's own `with: { provider: … }` wins.
-#[derive(clap::Args, Clone)]
-pub struct ProviderArgs {
-    /// Who analyzes photos: `local` (offline, default) or `openai` (OPENAI_API_KEY, OPENAI_BASE_URL)
-    #[arg(long, env = "TECHPACK_VISION_PROVIDER", default_value = "local")]
-    vision_provider: techpack_steps::services::VisionChoice,
-    /// Who draws images: `local` (offline, default) or `gemini` (GEMINI_API_KEY, GEMINI_BASE_URL)
-    #[arg(long, env = "TECHPACK_IMAGE_PROVIDER", default_value = "local")]
-    image_provider: techpack_steps::services::ImageChoice,
-}
-
-impl ProviderArgs {
-    pub fn defaults(&self) -> techpack_steps::services::ProviderDefaults {
-        techpack_steps::services::ProviderDefaults {
-            vision: self.vision_provider,
-            image: self.image_provider,
-        }
-    }
-}
-
-pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
+pub async fn run(args: RunArgs, plugin_dirs: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
     let options = crate::wiring::EngineOptions {
         durability: args.durability.into(),
         providers: args.providers.defaults(),
+        plugin_dirs: plugin_dirs.to_vec(),
         ..Default::default()
     };
-    let engine = crate::wiring::open_engine(&args.data_dir, options)?;
+    let crate::wiring::Opened { engine, users, .. } =
+        crate::wiring::open_engine(&args.data_dir, options)?;
     let workflow = Workflow::from_file(&args.workflow, engine.registry())?;
     let inputs = collect_inputs(&workflow, &args)?;
     if let Some(user) = &args.user {
-        crate::wiring::users(&engine).get(user)?;
+        users.get(user)?;
     }
     let run = engine
         .create_run(&workflow, inputs, args.user.clone())

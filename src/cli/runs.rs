@@ -47,21 +47,23 @@ pub enum RunsCommand {
 pub async fn runs(
     command: RunsCommand,
     data_dir: &DataDir,
-    providers: &super::run::ProviderArgs,
+    providers: &super::ProviderArgs,
+    plugin_dirs: &[std::path::PathBuf],
 ) -> anyhow::Result<Exit> {
     let options = crate::wiring::EngineOptions {
+        plugin_dirs: plugin_dirs.to_vec(),
         durability: Durability::Sync,
         providers: providers.defaults(),
         ..Default::default()
     };
     let request = match &command {
         RunsCommand::Retry { run } => {
-            let engine = crate::wiring::open_engine(data_dir, options)?;
-            return retry_here(&engine, run).await;
+            let opened = crate::wiring::open_engine(data_dir, options)?;
+            return retry_here(&opened.engine, run).await;
         }
         RunsCommand::Replay { run, from, inputs } => {
-            let engine = crate::wiring::open_engine(data_dir, options)?;
-            return replay_here(&engine, run, from, inputs).await;
+            let opened = crate::wiring::open_engine(data_dir, options)?;
+            return replay_here(&opened.engine, run, from, inputs).await;
         }
         RunsCommand::List { .. } => Request::RunsList,
         RunsCommand::Show { run, .. } => Request::RunsShow { run: run.clone() },
@@ -69,10 +71,10 @@ pub async fn runs(
         RunsCommand::Resume { run } => Request::RunsResume { run: run.clone() },
     };
     let reply = match super::open_store(data_dir, options, &request)? {
-        super::Store::Own(engine) => match command {
+        super::Store::Own(opened) => match command {
             // Resuming here means executing here, with progress.
-            RunsCommand::Resume { run } => return resume_here(&engine, run).await,
-            _ => crate::control::answer(&engine, None, request).await,
+            RunsCommand::Resume { run } => return resume_here(&opened.engine, run).await,
+            _ => crate::control::answer(&opened, None, request).await,
         },
         super::Store::Server(reply) => *reply,
     };

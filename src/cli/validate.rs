@@ -6,8 +6,12 @@ use techpack_engine::{EngineError, Workflow};
 
 use crate::exit::Exit;
 
-pub fn validate(files: &[PathBuf], data_dir: &super::DataDir) -> anyhow::Result<Exit> {
-    let registry = crate::wiring::registry_with_plugins(&data_dir.path());
+pub fn validate(
+    files: &[PathBuf],
+    data_dir: &super::DataDir,
+    plugin_dirs: &[PathBuf],
+) -> anyhow::Result<Exit> {
+    let registry = crate::wiring::registry_with_plugins(&data_dir.path(), plugin_dirs);
     let mut exit = Exit::Success;
     for file in files {
         match Workflow::from_file(file, &registry) {

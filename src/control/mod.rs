@@ -17,6 +17,8 @@ use techpack_engine::credits::{Balance, Ledger, LedgerEntry};
 use techpack_engine::{Engine, NodeRecord, RunRecord, RunReport};
 use techpack_steps::storage::AiOperation;
 
+use crate::wiring::Opened;
+
 /// The socket's name in the data directory.
 pub const SOCKET_NAME: &str = "control.sock";
 
@@ -93,21 +95,27 @@ impl Reply {
 /// Answers a request from the store the engine holds. `resume` starts a run executing (the
 /// server's tracked tasks); without it, resuming is the caller's business.
 pub async fn answer(
-    engine: &Engine,
+    opened: &Opened,
     resume: Option<&(dyn Fn(String) + Sync)>,
     request: Request,
 ) -> Reply {
-    match answer_or_fail(engine, resume, request).await {
+    match answer_or_fail(opened, resume, request).await {
         Ok(reply) => reply,
         Err(error) => Reply::Error(format!("{error:#}")),
     }
 }
 
 async fn answer_or_fail(
-    engine: &Engine,
+    opened: &Opened,
     resume: Option<&(dyn Fn(String) + Sync)>,
     request: Request,
 ) -> anyhow::Result<Reply> {
+    let Opened {
+        engine,
+        users,
+        services,
+        ..
+    } = opened;
     let ledger = Ledger::new(engine.store().as_ref());
     Ok(match request {
         Request::RunsList => Reply::Runs(engine.store().runs()?),
@@ -149,14 +157,9 @@ async fn answer_or_fail(
             }
             Reply::Resumed(ids)
         }
-        Request::Logs { run } => Reply::Logs(
-            crate::wiring::services(engine)
-                .catalog
-                .ai_log
-                .list(run.as_deref(), None)?,
-        ),
+        Request::Logs { run } => Reply::Logs(services.catalog.ai_log.list(run.as_deref(), None)?),
         Request::UsersCreate { name, credits } => {
-            let (user, token) = crate::wiring::users(engine).create(&name)?;
+            let (user, token) = users.create(&name)?;
             if credits > 0 {
                 ledger.grant(&user.name, credits, &format!("create-user:{}", user.id))?;
             }
@@ -169,14 +172,14 @@ async fn answer_or_fail(
             amount,
             operation_id,
         } => {
-            crate::wiring::users(engine).get(&name)?;
+            users.get(&name)?;
             let op = operation_id.unwrap_or_else(|| format!("grant:{}", uuid::Uuid::now_v7()));
             ledger.grant(&name, amount, &op)?;
             engine.store().flush()?;
             balance(engine, name)?
         }
         Request::UsersShow { name } => {
-            crate::wiring::users(engine).get(&name)?;
+            users.get(&name)?;
             balance(engine, name)?
         }
     })

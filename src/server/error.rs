@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use techpack_engine::Diagnostics;
 use techpack_engine::EngineError;
+use techpack_engine::credits::CreditError;
 
 /// Declares a list of codes users see: an enum whose variants each have their text, one
 /// more property (`$extra`: the API code's status, a step failure's API code), what it means
@@ -311,7 +312,11 @@ impl From<EngineError> for ApiError {
             EngineError::RunFinished { .. }
             | EngineError::RunActive(_)
             | EngineError::RunQueued(_) => ApiError::of(ErrorCode::Conflict, error.to_string()),
-            e if techpack_engine::credits::is_insufficient_credits(&e) => {
+            e if matches!(
+                CreditError::of(&e),
+                Some(CreditError::InsufficientCredits { .. })
+            ) =>
+            {
                 ApiError::of(ErrorCode::InsufficientCredits, e.to_string())
             }
             other => ApiError::internal(other),
@@ -367,6 +372,31 @@ fn is_json(response: &Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credit_refusal_is_answered_by_its_type_not_its_text() {
+        let short = CreditError::InsufficientCredits {
+            step: "a".into(),
+            user: "ann".into(),
+            needed: 3,
+            available: 1,
+        };
+        let error = ApiError::from(EngineError::from(short));
+        assert_eq!(error.code, ErrorCode::InsufficientCredits);
+        assert_eq!(error.status, StatusCode::PAYMENT_REQUIRED);
+        assert_eq!(
+            error.message,
+            "insufficient credits: step `a` needs 3, ann has 1 available"
+        );
+        let charged = CreditError::AlreadyCharged {
+            step: "a".into(),
+            reservation: "r".into(),
+        };
+        assert_eq!(
+            ApiError::from(EngineError::from(charged)).code,
+            ErrorCode::Internal
+        );
+    }
 
     #[test]
     fn codes_are_unique_and_statuses_are_errors() {

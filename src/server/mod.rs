@@ -39,13 +39,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use techpack_engine::Engine;
-use techpack_steps::services::TechpackServices;
+use techpack_steps::TechpackServices;
 use tokio_util::task::TaskTracker;
 
 pub use app::app;
 use workflow_folder::WorkflowFolder;
 
-use crate::cli::{DataDir, ProviderArgs};
+use crate::args::{DataDir, ProviderArgs};
 use crate::exit::Exit;
 use crate::users::Users;
 
@@ -130,7 +130,41 @@ pub struct AppState {
     pub callbacks: Arc<callbacks::CallbackPolicy>,
 }
 
+/// What the API is set up with besides what `open_engine` built (`techpack serve`'s flags).
+pub struct ApiOptions {
+    pub workflows_dir: PathBuf,
+    /// The admin's bearer token; `None` or empty: no admin endpoints.
+    pub admin_token: Option<String>,
+    pub max_body: usize,
+    pub request_timeout: Duration,
+    pub callbacks: callbacks::CallbackPolicy,
+}
+
 impl AppState {
+    /// The state the handlers share, over an opened engine (not watching the workflows
+    /// folder yet: [`serve`] starts that).
+    pub fn new(opened: crate::wiring::Opened, options: ApiOptions) -> AppState {
+        let crate::wiring::Opened {
+            engine,
+            users,
+            services,
+            idempotency,
+        } = opened;
+        AppState {
+            services,
+            users,
+            workflows: WorkflowFolder::open(&options.workflows_dir, engine.registry().clone()),
+            admin_token: options.admin_token.filter(|t| !t.is_empty()),
+            idempotency,
+            tasks: TaskTracker::new(),
+            max_body: options.max_body,
+            request_timeout: options.request_timeout,
+            sessions: Default::default(),
+            callbacks: Arc::new(options.callbacks),
+            engine,
+        }
+    }
+
     /// Executes a run in the background, tracked for shutdown; when it ends, starts the
     /// queued runs its slot (or any other) was waiting for.
     pub fn spawn_run(&self, run_id: String) {
@@ -163,39 +197,33 @@ impl AppState {
     }
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
+pub async fn serve(args: ServeArgs, plugin_dirs: &[std::path::PathBuf]) -> anyhow::Result<Exit> {
     let file_roots = techpack_engine::step::FileRoots::new(&args.allow_read, &args.allow_write)
         .context("an --allow-read or --allow-write folder cannot be used")?;
     let options = crate::wiring::EngineOptions {
         durability: Default::default(),
         providers: args.providers.defaults(),
         file_roots: Arc::new(file_roots),
+        plugin_dirs: plugin_dirs.to_vec(),
     };
     let budget = techpack_steps::work_budget::MemoryBudget::new(
         args.memory_budget_mib * 1024 * 1024,
         args.memory_wait,
     );
-    let engine = crate::wiring::open_engine_with_budget(&args.data_dir, options, Arc::new(budget))?;
-    let idempotency = engine
-        .resources()
-        .get::<crate::wiring::Idempotency>()
-        .expect("open_engine puts the idempotency keys in");
-    let state = AppState {
-        services: crate::wiring::services(&engine),
-        users: crate::wiring::users(&engine),
-        workflows: WorkflowFolder::open(&args.workflows_dir, engine.registry().clone()),
-        admin_token: args.admin_token.filter(|t| !t.is_empty()),
-        idempotency,
-        tasks: TaskTracker::new(),
-        max_body: args.max_body_mib * 1024 * 1024,
-        request_timeout: args.request_timeout,
-        sessions: Default::default(),
-        callbacks: Arc::new(callbacks::CallbackPolicy::new(
-            args.callback_allow.clone(),
-            args.callback_allow_http,
-        )),
-        engine,
-    };
+    let opened = crate::wiring::open_engine_with_budget(&args.data_dir, options, Arc::new(budget))?;
+    let state = AppState::new(
+        opened.clone(),
+        ApiOptions {
+            workflows_dir: args.workflows_dir.clone(),
+            admin_token: args.admin_token.clone(),
+            max_body: args.max_body_mib * 1024 * 1024,
+            request_timeout: args.request_timeout,
+            callbacks: callbacks::CallbackPolicy::new(
+                args.callback_allow.clone(),
+                args.callback_allow_http,
+            ),
+        },
+    );
     state.workflows.clone().watch();
 
     let stop_sweeping = tokio_util::sync::CancellationToken::new();
@@ -219,13 +247,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     // The operator's CLI asks this server while it holds the data directory.
     let stop_control = tokio_util::sync::CancellationToken::new();
     let control_state = state.clone();
+    let control_opened = opened;
     let listening = crate::control::socket::listen(
         &args.data_dir.path(),
         move |request| {
-            let state = control_state.clone();
+            let (state, opened) = (control_state.clone(), control_opened.clone());
             async move {
                 let resume = |id: String| state.spawn_run(id);
-                crate::control::answer(&state.engine, Some(&resume), request).await
+                crate::control::answer(&opened, Some(&resume), request).await
             }
         },
         stop_control.clone(),

@@ -10,13 +10,14 @@ use techpack_engine::{
     Engine, EngineConfig, Resources, RunStatus, SledStore, StepRegistry, Workflow,
 };
 use techpack_fake_ai::{Behaviour, FakeAi};
+use techpack_steps::TechpackServices;
 use techpack_steps::local::{self, DecodeLimits};
 use techpack_steps::providers::LocalProvider;
 use techpack_steps::providers::gemini::GeminiConfig;
 use techpack_steps::providers::openai::OpenAiConfig;
 use techpack_steps::providers::remote::HttpProviders;
 use techpack_steps::providers::retry::ApiKey;
-use techpack_steps::services::{ImageChoice, ProviderDefaults, TechpackServices, VisionChoice};
+use techpack_steps::providers::{ImageChoice, ProviderDefaults, VisionChoice};
 use techpack_steps::storage::Catalog;
 
 const LATENCY: Duration = Duration::from_millis(200);

@@ -2,21 +2,30 @@
 //! technical sketches, edit and regenerate.
 //!
 //! # Layout
-//! - `register`: adds every `techpack/*` kind to a registry (the kinds arrive with the
-//!   tech-pack steps issue; until then the registry gains nothing here).
-//! - `work_budget`: [`work_budget::MemoryBudget`], the one bound on memory held by image
+//! - [`kinds`]: the `techpack/*` step kinds, one file each, [`TechpackServices`] (what they
+//!   share at run time), their failure codes (`failure`) and logged provider calls
+//!   (`ai_calls`); [`register`] adds them to a registry.
+//! - [`providers`]: the vision and image providers (OpenAI, Gemini, the offline `local` one)
+//!   and which one answers a step (`choice`).
+//! - [`local`]: the offline image processing behind the `local` provider.
+//! - [`techpack`]: the tech pack's types and its published JSON Schemas.
+//! - [`storage`]: the catalog (products, revisions, analyses, images, the AI operation log)
+//!   on sled or PostgreSQL.
+//! - [`export`]: a finished tech pack written to a folder (JSON, HTML, CSV, XLSX, PDF).
+//! - [`sketch_overlay`]: callouts on technical flats, as an SVG overlay.
+//! - [`work_budget`]: [`work_budget::MemoryBudget`], the one bound on memory held by image
 //!   work (upload bodies, decoded pixels), shared fairly between users.
 
 pub mod export;
 pub mod kinds;
+pub mod local;
 pub mod providers;
-pub mod services;
 pub mod sketch_overlay;
 pub mod storage;
 pub mod techpack;
 pub mod work_budget;
 
-pub mod local;
+pub use kinds::TechpackServices;
 
 use techpack_engine::StepRegistry;
 

@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 use techpack_engine::{StepKind, StepRegistry};
 
 use crate::PluginError;
-use crate::host::{PluginHost, PluginHostConfig};
+use crate::host::PluginHost;
 use crate::loader::{discover, folder_name};
-use crate::step::WasmStepKind;
+use crate::runtime::PluginHostConfig;
 
 /// Registers every plugin folder under `dirs` as `wasm/<name>`, to be loaded when first
 /// asked for; the first of two plugins with one name wins, as with
@@ -52,10 +52,7 @@ pub fn register_deferred(
                     tracing::warn!(plugin = %dir.display(), "{e}");
                     e.without_paths()
                 })?;
-                Ok(Arc::new(WasmStepKind {
-                    host,
-                    plugin: Arc::new(plugin),
-                }) as Arc<dyn StepKind>)
+                Ok(Arc::new(host.step_kind(Arc::new(plugin))) as Arc<dyn StepKind>)
             })
         });
     }

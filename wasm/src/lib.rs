@@ -19,8 +19,9 @@
 //! - `sandbox`: per-call store state: resource limiter, deadline, fuel, log quota.
 //! - `abi`: the guest contract: required exports and their types, the `techpack.log`
 //!   import, writing the input and reading the result.
-//! - `host`: [`PluginHost`]: the wasmtime engine and its configuration, loading and
-//!   registering plugins, calls.
+//! - `runtime`: the bottom: the wasmtime engine and its configuration
+//!   ([`PluginHostConfig`]), the compile cache, the call slots, and a call itself.
+//! - `host`: [`PluginHost`]: loading, registering and calling plugins on one runtime.
 //! - `fair_slots`: the call slots, shared fairly between users: a cap per user, freed
 //!   slots handed to waiting users in turn.
 //! - `loader`: finding plugin folders and turning one into a [`LoadedPlugin`].
@@ -39,6 +40,7 @@ mod fair_slots;
 mod host;
 mod loader;
 pub mod manifest;
+mod runtime;
 mod sandbox;
 mod schema;
 mod step;
@@ -47,6 +49,7 @@ pub use abi::ABI_VERSION;
 pub use check::{CheckReport, ExampleReport};
 pub use deferred::register_deferred;
 pub use error::PluginError;
-pub use host::{CallContext, PluginHost, PluginHostConfig};
+pub use host::PluginHost;
 pub use loader::{LoadedPlugin, PluginStatus, plugin_dirs};
 pub use manifest::{Limits, Manifest};
+pub use runtime::{CallContext, PluginHostConfig};

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::InstancePre;
 
 use crate::cache::Origin;
-use crate::host::HostInner;
 use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::runtime::{Runtime, one_line};
 use crate::sandbox::{self, CallState, LogFields, Mode};
 use crate::{PluginError, abi};
 
@@ -118,7 +118,7 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Loads every plugin under `dirs`; the first of two plugins with one name wins.
-pub fn load_all(host: &HostInner, dirs: &[PathBuf]) -> Vec<PluginStatus> {
+pub fn load_all(host: &Runtime, dirs: &[PathBuf]) -> Vec<PluginStatus> {
     let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut statuses = Vec::new();
     for dir in discover(dirs) {
@@ -151,7 +151,7 @@ pub(crate) fn folder_name(dir: &Path) -> String {
 }
 
 /// Loads one plugin folder.
-pub fn load(host: &HostInner, dir: &Path) -> Result<LoadedPlugin, PluginError> {
+pub fn load(host: &Runtime, dir: &Path) -> Result<LoadedPlugin, PluginError> {
     let started = Instant::now();
     let manifest = Manifest::read(dir, &host.config.ceilings)?;
     let folder = folder_name(dir);
@@ -223,7 +223,7 @@ pub fn load(host: &HostInner, dir: &Path) -> Result<LoadedPlugin, PluginError> {
 /// Instantiates the module once under its limits and checks its ABI version, so a module
 /// whose start function traps or loops, or whose memory is over its limit, fails at load.
 fn probe(
-    host: &HostInner,
+    host: &Runtime,
     name: &Arc<str>,
     manifest: &Manifest,
     pre: &InstancePre<CallState>,
@@ -249,14 +249,4 @@ fn probe(
         .instantiate(&mut store)
         .map_err(|e| sandbox::classify(&store, e, "instantiating"))?;
     abi::check_version(&mut store, &instance)
-}
-
-/// A wasmtime error as one line: its causes joined, without the backtrace.
-pub fn one_line(error: &wasmtime::Error) -> String {
-    let mut parts: Vec<String> = error
-        .chain()
-        .map(|e| e.to_string().lines().next().unwrap_or_default().to_string())
-        .collect();
-    parts.dedup();
-    parts.join(": ")
 }

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput};
 
-use crate::host::{CallContext, PluginHost};
 use crate::loader::LoadedPlugin;
+use crate::runtime::{CallContext, Runtime};
 
 pub struct WasmStepKind {
-    pub host: PluginHost,
-    pub plugin: Arc<LoadedPlugin>,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) plugin: Arc<LoadedPlugin>,
 }
 
 struct WasmStep {
-    host: PluginHost,
+    runtime: Arc<Runtime>,
     plugin: Arc<LoadedPlugin>,
     with: Value,
 }
@@ -37,7 +37,7 @@ impl StepKind for WasmStepKind {
             crate::schema::check(schema, &with, "with")?;
         }
         Ok(Arc::new(WasmStep {
-            host: self.host.clone(),
+            runtime: self.runtime.clone(),
             plugin: self.plugin.clone(),
             with,
         }))
@@ -54,7 +54,7 @@ impl Step for WasmStep {
             idempotency_key: ctx.idempotency_key,
             owner: ctx.owner,
         };
-        self.host
+        self.runtime
             .call(&self.plugin, &self.with, &ctx.inputs, &context)
             .await
             .map(StepOutput::new)

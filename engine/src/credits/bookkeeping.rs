@@ -7,12 +7,12 @@
 //! id with its parameters: the same id again with the same parameters has no second effect,
 //! with other parameters it is refused (I5).
 
+use super::CreditError;
 use super::reservation::generation_id;
 use super::{
     AppliedOperation, Balance, EntryKind, LedgerEntry, LedgerTables, Reservation, ReservationState,
     TxnError,
 };
-use crate::EngineError;
 use crate::store::HookError;
 
 /// Why a ledger operation did not complete.
@@ -20,7 +20,7 @@ pub(crate) enum Failure {
     /// The store could not read or write the records (or the transaction must be retried).
     Txn(TxnError),
     /// The operation is refused; nothing of the transaction is written.
-    Rejected(EngineError),
+    Rejected(CreditError),
 }
 
 impl From<TxnError> for Failure {
@@ -29,8 +29,8 @@ impl From<TxnError> for Failure {
     }
 }
 
-impl From<EngineError> for Failure {
-    fn from(error: EngineError) -> Self {
+impl From<CreditError> for Failure {
+    fn from(error: CreditError) -> Self {
         Failure::Rejected(error)
     }
 }
@@ -39,7 +39,7 @@ impl From<Failure> for HookError {
     fn from(failure: Failure) -> Self {
         match failure {
             Failure::Txn(error) => HookError::Txn(error),
-            Failure::Rejected(error) => HookError::refused(error),
+            Failure::Rejected(error) => HookError::Refused(error.refusal()),
         }
     }
 }
@@ -104,7 +104,7 @@ impl<'t> Books<'t> {
         match self.tables.operation(op_id)? {
             None => Ok(false),
             Some(applied) if applied.params == params => Ok(true),
-            Some(applied) => Err(Failure::Rejected(EngineError::CreditOperationReused {
+            Some(applied) => Err(Failure::Rejected(CreditError::CreditOperationReused {
                 op_id: op_id.to_string(),
                 applied: applied.params,
                 requested: params.to_string(),
@@ -125,7 +125,7 @@ impl<'t> Books<'t> {
             expires_at,
         } = draft;
         let balance = self.balance(user)?.after(kind, amount).ok_or_else(|| {
-            Failure::Rejected(EngineError::InvalidCreditRequest {
+            Failure::Rejected(CreditError::InvalidCreditRequest {
                 user: user.to_string(),
                 reason: format!(
                     "a {} of {amount} would take a balance below zero or past its limit",
@@ -183,7 +183,7 @@ impl<'t> Books<'t> {
     }
 
     /// Holds `hold.amount` of the user's available credits for a step, or refuses with
-    /// [`EngineError::InsufficientCredits`] naming the step, the user and both figures.
+    /// [`CreditError::InsufficientCredits`] naming the step, the user and both figures.
     pub fn reserve(&mut self, hold: Hold<'_>, now: u64) -> Booked<Reservation> {
         check_user(hold.user)?;
         let op_id = format!("reserve:{}", hold.id);
@@ -195,7 +195,7 @@ impl<'t> Books<'t> {
         }
         let available = self.balance(hold.user)?.available;
         if available < hold.amount {
-            return Err(Failure::Rejected(EngineError::InsufficientCredits {
+            return Err(Failure::Rejected(CreditError::InsufficientCredits {
                 step: hold.step_id.to_string(),
                 user: hold.user.to_string(),
                 needed: hold.amount,
@@ -237,12 +237,9 @@ impl<'t> Books<'t> {
             EntryKind::Expire => ReservationState::Expired,
             other => unreachable!("{} does not resolve a reservation", other.as_str()),
         };
-        let mut reservation = self.reservation(id)?.ok_or_else(|| {
-            Failure::Rejected(EngineError::Corrupt {
-                what: format!("credit reservation `{id}`"),
-                error: "the reservation to resolve does not exist".into(),
-            })
-        })?;
+        let mut reservation = self
+            .reservation(id)?
+            .ok_or_else(|| missing_reservation(id, "the reservation to resolve does not exist"))?;
         // One operation id for all three resolutions: a second, different resolution is a
         // reuse of that id as well as a breach of finality.
         let op_id = format!("settle:{id}");
@@ -260,7 +257,7 @@ impl<'t> Books<'t> {
             };
             return match repeated {
                 true => Ok(reservation),
-                false => Err(Failure::Rejected(EngineError::ReservationResolved {
+                false => Err(Failure::Rejected(CreditError::ReservationResolved {
                     id: id.to_string(),
                     state: reservation.state.as_str(),
                 })),
@@ -289,16 +286,16 @@ impl<'t> Books<'t> {
         let mut reservation = match self.reservation(id)? {
             Some(r) if r.state == ReservationState::Pending => r,
             Some(r) => {
-                return Err(Failure::Rejected(EngineError::ReservationResolved {
+                return Err(Failure::Rejected(CreditError::ReservationResolved {
                     id: id.to_string(),
                     state: r.state.as_str(),
                 }));
             }
             None => {
-                return Err(Failure::Rejected(EngineError::Corrupt {
-                    what: format!("credit reservation `{id}`"),
-                    error: "the reservation to renew does not exist".into(),
-                }));
+                return Err(missing_reservation(
+                    id,
+                    "the reservation to renew does not exist",
+                ));
             }
         };
         reservation.renewals += 1;
@@ -330,7 +327,7 @@ impl<'t> Books<'t> {
 }
 
 fn invalid(user: &str, reason: &str) -> Failure {
-    Failure::Rejected(EngineError::InvalidCreditRequest {
+    Failure::Rejected(CreditError::InvalidCreditRequest {
         user: user.to_string(),
         reason: reason.to_string(),
     })
@@ -345,4 +342,12 @@ fn check_user(user: &str) -> Booked<()> {
         return Err(invalid(user, "the user name contains control characters"));
     }
     Ok(())
+}
+
+/// A reservation an operation names is not stored: the ledger is damaged, not the request.
+fn missing_reservation(id: &str, error: &str) -> Failure {
+    Failure::Txn(TxnError::Failed(crate::EngineError::Corrupt {
+        what: format!("credit reservation `{id}`"),
+        error: error.into(),
+    }))
 }

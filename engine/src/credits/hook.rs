@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::bookkeeping::{Books, Hold};
 use super::reservation::{generation_id, round_key};
-use super::{EntryKind, Ledger, ReservationState};
+use super::{CreditError, EntryKind, Ledger, ReservationState};
 use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHook, NodeHookContext};
 use crate::store::{HookError, LedgerTables, RunRecord, StateStore, now_ms};
@@ -42,7 +42,7 @@ impl CreditHook {
     pub const DEFAULT_RESTART_ALLOWANCE: Duration = Duration::from_secs(10 * 60);
 
     /// Checks the ledger in `store` against its entry log (I6) and returns the hook, or
-    /// [`EngineError::LedgerMismatch`] naming every disagreement: a server must not start
+    /// [`CreditError::LedgerMismatch`] (refused) naming every disagreement: a server must not start
     /// charging on top of balances it cannot account for.
     pub fn open(store: &dyn StateStore) -> Result<CreditHook, EngineError> {
         Ledger::new(store).verify()?;
@@ -97,10 +97,13 @@ impl CreditHook {
                 }
             }
             Some(charged) if charged.state == ReservationState::Posted => {
-                return Err(HookError::refused(EngineError::AlreadyCharged {
-                    step: ctx.step.id.clone(),
-                    reservation: charged.id,
-                }));
+                return Err(HookError::Refused(
+                    CreditError::AlreadyCharged {
+                        step: ctx.step.id.clone(),
+                        reservation: charged.id,
+                    }
+                    .refusal(),
+                ));
             }
             // Nothing held yet, or the last hold was returned: reserve (again).
             _ => {

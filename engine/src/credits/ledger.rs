@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::bookkeeping::{Booked, Books, Failure};
+use super::bookkeeping::{Booked, Books};
 use super::reservation::parse_id;
 use super::{Balance, LedgerEntry, LedgerTables, Reservation, TxnError};
 use crate::EngineError;
@@ -98,39 +98,24 @@ impl<'s> Ledger<'s> {
         Ok(value.expect("the store ran the read"))
     }
 
-    /// Runs one ledger operation in a store transaction of its own, keeping its typed error
-    /// if it is refused (the store only passes the refusal's text through).
+    /// Runs one ledger operation in a store transaction of its own. A refused operation
+    /// comes back as [`EngineError::Refused`] with its [`super::CreditError`] inside.
     pub(crate) fn transact<T: Send>(
         &self,
         operation: impl Fn(&mut Books) -> Booked<T> + Sync,
     ) -> Result<T, EngineError> {
-        let outcome: Mutex<Option<Result<T, EngineError>>> = Mutex::new(None);
+        let outcome: Mutex<Option<T>> = Mutex::new(None);
         let work = |txn: &mut dyn LedgerTables| -> Result<(), HookError> {
-            let mut books = Books::new(txn);
-            let result = match operation(&mut books) {
-                Ok(value) => Ok(value),
-                Err(Failure::Txn(error)) => return Err(HookError::Txn(error)),
-                Err(Failure::Rejected(error)) => Err(error),
-            };
-            let refusal = result
-                .as_ref()
-                .err()
-                .map(|e| HookError::refused(EngineError::Store(format!("refused: {e}"))));
-            *outcome.lock().expect("ledger outcome lock") = Some(result);
-            refusal.map_or(Ok(()), Err)
+            let value = operation(&mut Books::new(txn))?;
+            *outcome.lock().expect("ledger outcome lock") = Some(value);
+            Ok(())
         };
         // Ledger operations outside node transitions (grants, sweeps) are acknowledged to
         // someone: they are on disk before that.
-        let committed = self
-            .store
+        self.store
             .commit(None, None, Some(&work))
-            .and_then(|()| self.store.flush());
-        let outcome = outcome.lock().expect("ledger outcome lock").take();
-        match (committed, outcome) {
-            (Ok(()), Some(result)) => result,
-            (Err(EngineError::Refused(_)), Some(Err(error))) => Err(error),
-            (Err(error), _) => Err(error),
-            (Ok(()), None) => unreachable!("a committed transaction ran its work"),
-        }
+            .and_then(|()| self.store.flush())?;
+        let value = outcome.lock().expect("ledger outcome lock").take();
+        Ok(value.expect("a committed transaction ran its work"))
     }
 }

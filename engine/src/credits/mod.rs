@@ -10,6 +10,7 @@
 //! - `tables`: [`LedgerTables`], the records as a store transaction sees them; each backend
 //!   keeps them its own way.
 //! - `balance`: [`Balance`], one user's account as stored.
+//! - `error`: [`CreditError`], why the ledger refuses an operation.
 //! - `entry`: [`LedgerEntry`], its [`EntryKind`] and the double-entry accounts it moves
 //!   credits between.
 //! - `reservation`: [`Reservation`], its [`ReservationState`] and reservation ids.
@@ -33,6 +34,7 @@
 mod balance;
 mod bookkeeping;
 mod entry;
+mod error;
 mod hook;
 mod ledger;
 mod precheck;
@@ -43,6 +45,7 @@ mod verify;
 
 pub use balance::Balance;
 pub use entry::{EntryKind, ISSUER_ACCOUNT, LedgerEntry, user_account};
+pub use error::CreditError;
 pub use hook::CreditHook;
 pub use ledger::Ledger;
 pub use precheck::credits_required;
@@ -50,15 +53,3 @@ pub use reservation::{Reservation, ReservationState};
 pub use sweep::sweep_periodically;
 pub use tables::{AppliedOperation, LedgerTables, TxnError};
 pub use verify::LedgerProblem;
-pub(crate) use verify::list_problems;
-
-use crate::EngineError;
-
-/// True when `error` says a step could not start for lack of credits (HTTP: 402).
-pub fn is_insufficient_credits(error: &EngineError) -> bool {
-    match error {
-        EngineError::InsufficientCredits { .. } => true,
-        EngineError::Refused(reason) => is_insufficient_credits(reason),
-        _ => false,
-    }
-}

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use super::CreditError;
 use super::{
     Balance, EntryKind, ISSUER_ACCOUNT, Ledger, LedgerEntry, Reservation, ReservationState,
 };
@@ -81,7 +82,7 @@ impl fmt::Display for LedgerProblem {
     }
 }
 
-/// The problems as an indented list, one per line (for [`EngineError::LedgerMismatch`]).
+/// The problems as an indented list, one per line (for [`CreditError::LedgerMismatch`]).
 pub(crate) fn list_problems(problems: &[LedgerProblem]) -> String {
     problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
@@ -110,7 +111,7 @@ impl Ledger<'_> {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(EngineError::LedgerMismatch { problems })
+            Err(CreditError::LedgerMismatch { problems }.into())
         }
     }
 

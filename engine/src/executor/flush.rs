@@ -140,7 +140,7 @@ impl Flusher {
 
 /// Flushes that recently took longer than this (on average) are run with the worker's other
 /// tasks moved to another thread; shorter ones hold the worker, which costs less than handing
-/// its tasks off (about 20 µs, a third of a fast disk's fsync).
+/// its tasks off (measured in BENCHMARKS.md, "Engine overhead").
 const BLOCK_IN_PLACE_AFTER: Duration = Duration::from_micros(500);
 
 /// Flushes on this thread; on a multi-threaded runtime, when flushes have been slow, the

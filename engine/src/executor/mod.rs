@@ -6,6 +6,7 @@ mod flush;
 mod node;
 mod rerun;
 mod run;
+mod run_state;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

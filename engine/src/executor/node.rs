@@ -3,16 +3,20 @@
 
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
 
 use super::Inner;
 use super::backoff;
-use super::run::RunShared;
-use crate::EngineError;
+use super::run_state::RunShared;
 use crate::hooks::{FailureKind, NodeHookContext};
 use crate::step::{Step, StepContext, StepError};
 use crate::store::now_ms;
 use crate::store::{AttemptOutcome, HookError, LedgerTables, NodeRecord, NodeStatus, RunRecord};
 use crate::workflow::StepDef;
+use crate::{EngineError, Refusal};
 
 pub(crate) struct NodeTask {
     pub index: usize,
@@ -21,7 +25,7 @@ pub(crate) struct NodeTask {
     /// The node was running when the process died; it runs again with `on_resume`.
     pub interrupted: bool,
     /// What stops the node: the run's cancellation, or for a finalizer only an abort.
-    pub cancel: tokio_util::sync::CancellationToken,
+    pub cancel: CancellationToken,
 }
 
 enum Outcome {
@@ -37,6 +41,34 @@ enum StartHook {
     None,
 }
 
+/// What one node's task works with.
+struct NodeRun<'a> {
+    shared: &'a RunShared,
+    step: &'a StepDef,
+    index: usize,
+    /// What stops the node: the run's cancellation, or for a finalizer only an abort.
+    cancel: &'a CancellationToken,
+}
+
+/// How a start transition went.
+enum Start {
+    /// The attempt may run; `deferred`: its record is not written yet (no hook work), so the
+    /// attempt writes it once the step has to wait.
+    Started { at: u64, deferred: bool },
+    /// A hook refused the start; nothing of it was written.
+    Refused(Refusal),
+}
+
+/// What the node does after an attempt's outcome is recorded.
+enum Settled {
+    /// The node ended (succeeded or failed); `flush`: steps wait for its record on disk.
+    Ended { flush: bool },
+    /// The run was cancelled during the attempt.
+    Cancelled,
+    /// Another attempt follows after this wait.
+    Retry(Duration),
+}
+
 pub(crate) async fn run(
     shared: Arc<RunShared>,
     task: NodeTask,
@@ -48,23 +80,15 @@ pub(crate) async fn run(
         interrupted,
         cancel,
     } = task;
-    let step = &shared.workflow.steps[index];
-    let inner = &shared.inner;
-
-    // Wait for a slot in the run and in the engine; cancellation wins over waiting.
-    let permits = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => None,
-        permits = async {
-            let run = shared.limit.clone().acquire_owned().await;
-            let global = inner.global.clone().acquire_owned().await;
-            (run, global)
-        } => Some(permits),
+    let node = NodeRun {
+        shared: &shared,
+        step: &shared.workflow.steps[index],
+        index,
+        cancel: &cancel,
     };
-    if permits.is_none() {
-        return finish_cancelled(&shared, step, record, index, None).await;
-    }
-
+    let Some(permits) = node.wait_for_slots().await else {
+        return node.finish_cancelled(record, None).await;
+    };
     let mut start_hook = if interrupted {
         // The attempt the process died in ends here, in the history.
         record.end_attempt(AttemptOutcome::Interrupted, None, None);
@@ -73,16 +97,68 @@ pub(crate) async fn run(
         StartHook::BeforeStart
     };
     loop {
+        let (started, deferred) = match node.start(&mut record, start_hook)? {
+            Start::Started { at, deferred } => (at, deferred),
+            Start::Refused(refusal) => return node.fail_unstarted(record, refusal).await,
+        };
+        start_hook = StartHook::None;
+        shared.emit(Some(&node.step.id), "running", record.attempt, None);
+        let outcome = node.attempt(&record, runnable.as_ref(), deferred).await?;
+        match node.settle(&mut record, outcome, started)? {
+            Settled::Ended { flush } => {
+                // A step waiting for its result to reach disk no longer runs: its slots go to
+                // the next steps, which then share that flush.
+                drop(permits);
+                if flush {
+                    shared.inner.durable().await?;
+                }
+                shared.emit(
+                    Some(&node.step.id),
+                    record.status.as_str(),
+                    record.attempt,
+                    record.error.clone(),
+                );
+                return Ok((index, record));
+            }
+            Settled::Cancelled => return node.finish_cancelled(record, Some(started)).await,
+            Settled::Retry(wait) => {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return node.finish_cancelled(record, None).await,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+impl NodeRun<'_> {
+    /// Waits for a slot in the run and in the engine; `None` if the run is cancelled first.
+    /// The slots are held until the node's result is committed (none is ever closed).
+    async fn wait_for_slots(&self) -> Option<[Option<OwnedSemaphorePermit>; 2]> {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => None,
+            permits = async {
+                let run = self.shared.limit.clone().acquire_owned().await;
+                let global = self.shared.inner.global.clone().acquire_owned().await;
+                [run.ok(), global.ok()]
+            } => Some(permits),
+        }
+    }
+
+    /// Starts an attempt: the record as running, committed with the start hooks' work.
+    fn start(&self, record: &mut NodeRecord, hook: StartHook) -> Result<Start, EngineError> {
+        let (shared, inner, step) = (self.shared, &self.shared.inner, self.step);
         record.attempt += 1;
         record.status = NodeStatus::Running;
-        let attempt_started = now_ms();
-        record.started_at.get_or_insert(attempt_started);
-        let hook = start_hook;
+        let at = now_ms();
+        record.started_at.get_or_insert(at);
         let work = |txn: &mut dyn LedgerTables| -> Result<(), HookError> {
             let ctx = NodeHookContext {
                 run: &shared.run,
                 step,
-                node: &record,
+                node: record,
             };
             for h in &inner.hooks {
                 match hook {
@@ -97,36 +173,49 @@ pub(crate) async fn run(
         // run again on resume with the same idempotency key either way. With no hook work to
         // commit, the start is written only once the step has to wait for something: a step
         // that finishes on its first poll writes one record, not two.
-        let start_work = inner.hook_work(&shared.run, step, &work);
-        let deferred_start = start_work.is_none();
-        if !deferred_start {
-            match inner.store.commit(Some(&record), None, start_work) {
-                Ok(()) => {}
-                Err(EngineError::Refused(reason)) => {
-                    // Nothing of the refused start was written; the node fails without
-                    // starting.
-                    let code = match *reason {
-                        EngineError::InsufficientCredits { .. } => "insufficient_credits",
-                        _ => "refused",
-                    };
-                    let reason = reason.to_string();
-                    record.attempt -= 1;
-                    record.status = NodeStatus::Failed;
-                    record.tolerated = step.continue_on_error;
-                    record.error = Some(reason.clone());
-                    record.error_code = Some(code.to_string());
-                    record.finished_at = Some(now_ms());
-                    inner.store.commit(Some(&record), None, None)?;
-                    inner.durable().await?;
-                    shared.emit(Some(&step.id), "failed", record.attempt, Some(reason));
-                    return Ok((index, record));
-                }
-                Err(e) => return Err(e),
-            }
+        let Some(start_work) = inner.hook_work(&shared.run, step, &work) else {
+            return Ok(Start::Started { at, deferred: true });
+        };
+        match inner.store.commit(Some(record), None, Some(start_work)) {
+            Ok(()) => Ok(Start::Started {
+                at,
+                deferred: false,
+            }),
+            Err(EngineError::Refused(refusal)) => Ok(Start::Refused(refusal)),
+            Err(e) => Err(e),
         }
-        start_hook = StartHook::None;
-        shared.emit(Some(&step.id), "running", record.attempt, None);
+    }
 
+    /// Ends a node whose start a hook refused: it fails without having started, with the
+    /// hook's code and message.
+    async fn fail_unstarted(
+        &self,
+        mut record: NodeRecord,
+        refusal: Refusal,
+    ) -> Result<(usize, NodeRecord), EngineError> {
+        let inner = &self.shared.inner;
+        let reason = refusal.to_string();
+        record.attempt -= 1;
+        record.status = NodeStatus::Failed;
+        record.tolerated = self.step.continue_on_error;
+        record.error = Some(reason.clone());
+        record.error_code = Some(refusal.code().to_string());
+        record.finished_at = Some(now_ms());
+        inner.store.commit(Some(&record), None, None)?;
+        inner.durable().await?;
+        self.shared
+            .emit(Some(&self.step.id), "failed", record.attempt, Some(reason));
+        Ok((self.index, record))
+    }
+
+    /// Runs one attempt of the step under its timeout, until it ends or the node is cancelled.
+    async fn attempt(
+        &self,
+        record: &NodeRecord,
+        runnable: &dyn Step,
+        deferred_start: bool,
+    ) -> Result<Outcome, EngineError> {
+        let (shared, inner, step) = (self.shared, &self.shared.inner, self.step);
         let ctx = StepContext {
             run_id: shared.run.id.clone(),
             step_id: step.id.clone(),
@@ -138,7 +227,7 @@ pub(crate) async fn run(
                 inner.config.file_roots.clone(),
             ),
             inputs: shared.inputs.clone(),
-            cancel: cancel.clone(),
+            cancel: self.cancel.clone(),
             resources: inner.resources.clone(),
         };
         let timed_out = || {
@@ -148,28 +237,35 @@ pub(crate) async fn run(
             ))
         };
         let mut attempt = std::pin::pin!(tokio::time::timeout(step.timeout, runnable.run(ctx)));
-        let outcome = if cancel.is_cancelled() {
-            Outcome::Cancelled
-        } else {
-            match futures::poll!(attempt.as_mut()) {
-                Poll::Ready(result) => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
-                Poll::Pending => {
-                    if deferred_start {
-                        inner.store.commit(Some(&record), None, None)?;
-                    }
-                    tokio::select! {
-                        biased;
-                        _ = cancel.cancelled() => Outcome::Cancelled,
-                        result = attempt => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
-                    }
+        if self.cancel.is_cancelled() {
+            return Ok(Outcome::Cancelled);
+        }
+        Ok(match futures::poll!(attempt.as_mut()) {
+            Poll::Ready(result) => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
+            Poll::Pending => {
+                if deferred_start {
+                    inner.store.commit(Some(record), None, None)?;
+                }
+                tokio::select! {
+                    biased;
+                    _ = self.cancel.cancelled() => Outcome::Cancelled,
+                    result = attempt => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
                 }
             }
-        };
+        })
+    }
 
+    /// Records an attempt's outcome (with the hooks' success or failure work) and says what
+    /// comes next.
+    fn settle(
+        &self,
+        record: &mut NodeRecord,
+        outcome: Outcome,
+        attempt_started: u64,
+    ) -> Result<Settled, EngineError> {
+        let (shared, inner, step) = (self.shared, &self.shared.inner, self.step);
         match outcome {
-            Outcome::Cancelled => {
-                return finish_cancelled(&shared, step, record, index, Some(attempt_started)).await;
-            }
+            Outcome::Cancelled => Ok(Settled::Cancelled),
             Outcome::Done(Ok(output)) => {
                 record.status = NodeStatus::Succeeded;
                 record.output = Some(output.value);
@@ -182,52 +278,43 @@ pub(crate) async fn run(
                     let ctx = NodeHookContext {
                         run: &shared.run,
                         step,
-                        node: &record,
+                        node: record,
                     };
                     inner
                         .hooks
                         .iter()
                         .try_for_each(|h| h.after_success(&ctx, txn))
                 };
-                match inner.store.commit(
-                    Some(&record),
+                let committed = inner.store.commit(
+                    Some(record),
                     None,
                     inner.hook_work(&shared.run, step, &work),
-                ) {
+                );
+                match committed {
                     Ok(()) => {}
-                    Err(EngineError::Refused(reason)) => {
+                    Err(EngineError::Refused(refusal)) => {
                         record.status = NodeStatus::Failed;
                         record.tolerated = step.continue_on_error;
                         record.output = None;
-                        record.error = Some(format!("could not record success: {reason}"));
+                        record.error = Some(format!("could not record success: {refusal}"));
                         if let Some(last) = record.attempts.last_mut() {
                             last.outcome = AttemptOutcome::Failed;
                             last.error = record.error.clone();
                         }
-                        commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
+                        commit_failure(inner, &shared.run, step, record, FailureKind::Failed)?;
                     }
                     Err(e) => return Err(e),
                 }
-                // A step waiting for its result to reach disk no longer runs: its slots go to
-                // the next steps, which then share that flush.
-                drop(permits);
-                if shared.has_dependents[index] {
-                    inner.durable().await?;
-                }
-                shared.emit(
-                    Some(&step.id),
-                    record.status.as_str(),
-                    record.attempt,
-                    record.error.clone(),
-                );
-                return Ok((index, record));
+                Ok(Settled::Ended {
+                    flush: shared.has_dependents[self.index],
+                })
             }
             Outcome::Done(Err(error))
                 if error.retryable && record.round_attempt() < step.retry.attempts =>
             {
                 record.error = Some(error.message.clone());
                 record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
-                inner.store.commit(Some(&record), None, None)?;
+                inner.store.commit(Some(record), None, None)?;
                 let wait = backoff::delay(&step.retry, record.round_attempt() + 1);
                 shared.emit(
                     Some(&step.id),
@@ -239,11 +326,7 @@ pub(crate) async fn run(
                         humantime::format_duration(round_ms(wait))
                     )),
                 );
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return finish_cancelled(&shared, step, record, index, None).await,
-                    _ = tokio::time::sleep(wait) => {}
-                }
+                Ok(Settled::Retry(wait))
             }
             Outcome::Done(Err(error)) => {
                 record.status = NodeStatus::Failed;
@@ -252,55 +335,46 @@ pub(crate) async fn run(
                 record.error = Some(error.message);
                 record.finished_at = Some(now_ms());
                 record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
-                commit_failure(inner, &shared.run, step, &record, FailureKind::Failed)?;
-                drop(permits);
-                inner.durable().await?;
-                shared.emit(
-                    Some(&step.id),
-                    "failed",
-                    record.attempt,
-                    record.error.clone(),
-                );
-                return Ok((index, record));
+                commit_failure(inner, &shared.run, step, record, FailureKind::Failed)?;
+                Ok(Settled::Ended { flush: true })
             }
         }
     }
-}
 
-fn round_ms(d: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_millis(d.as_millis() as u64)
-}
-
-/// Ends a node because its run was cancelled; `attempt_started` is set when an attempt was
-/// under way (rather than waiting for a slot or for its next attempt).
-async fn finish_cancelled(
-    shared: &RunShared,
-    step: &StepDef,
-    mut record: NodeRecord,
-    index: usize,
-    attempt_started: Option<u64>,
-) -> Result<(usize, NodeRecord), EngineError> {
-    record.status = NodeStatus::Cancelled;
-    record.error = Some("run cancelled".into());
-    record.finished_at = Some(now_ms());
-    if attempt_started.is_some() {
-        record.end_attempt(AttemptOutcome::Cancelled, attempt_started, None);
+    /// Ends a node because its run was cancelled; `attempt_started` is set when an attempt
+    /// was under way (rather than waiting for a slot or for its next attempt).
+    async fn finish_cancelled(
+        &self,
+        mut record: NodeRecord,
+        attempt_started: Option<u64>,
+    ) -> Result<(usize, NodeRecord), EngineError> {
+        let shared = self.shared;
+        record.status = NodeStatus::Cancelled;
+        record.error = Some("run cancelled".into());
+        record.finished_at = Some(now_ms());
+        if attempt_started.is_some() {
+            record.end_attempt(AttemptOutcome::Cancelled, attempt_started, None);
+        }
+        commit_failure(
+            &shared.inner,
+            &shared.run,
+            self.step,
+            &record,
+            FailureKind::Cancelled,
+        )?;
+        shared.inner.durable().await?;
+        shared.emit(
+            Some(&self.step.id),
+            "cancelled",
+            record.attempt,
+            record.error.clone(),
+        );
+        Ok((self.index, record))
     }
-    commit_failure(
-        &shared.inner,
-        &shared.run,
-        step,
-        &record,
-        FailureKind::Cancelled,
-    )?;
-    shared.inner.durable().await?;
-    shared.emit(
-        Some(&step.id),
-        "cancelled",
-        record.attempt,
-        record.error.clone(),
-    );
-    Ok((index, record))
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
 }
 
 /// Commits a node's unsuccessful end together with every hook's `after_failure`.

@@ -5,90 +5,17 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::node::{self, NodeTask};
-use super::{Inner, RunEvent, RunReport};
+use super::run_state::RunShared;
+use super::{Inner, RunReport};
 use crate::EngineError;
 use crate::hooks::FailureKind;
-use crate::store::{NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms};
-use crate::workflow::Workflow;
-use crate::workflow::expression::{self, Upstream};
-
-/// What every node task of one run shares.
-pub(crate) struct RunShared {
-    pub inner: Arc<Inner>,
-    pub run: RunRecord,
-    pub workflow: Arc<Workflow>,
-    pub limit: Arc<Semaphore>,
-    pub inputs: Arc<Value>,
-    pub cancel: CancellationToken,
-    /// Cancelled when the run must stop at once (the store failed, a step panicked): it stops
-    /// the finalizers too, which a cancellation of the run does not.
-    pub abort: CancellationToken,
-    /// Per step: whether any step waits for it. A leaf's result needs no flush of its own:
-    /// nothing starts after it, and the run's end is flushed before the run is reported.
-    pub has_dependents: Vec<bool>,
-}
-
-impl RunShared {
-    pub fn emit(&self, step_id: Option<&str>, status: &str, attempt: u32, message: Option<String>) {
-        let _ = self.inner.events.send(RunEvent {
-            run_id: self.run.id.clone(),
-            step_id: step_id.map(str::to_string),
-            status: status.to_string(),
-            attempt,
-            message,
-            at: now_ms(),
-        });
-    }
-
-    /// The values expressions of step `index` may read: inputs, run, and the steps it needs.
-    pub fn context(&self, index: usize, records: &[NodeRecord]) -> Value {
-        let mut steps = Map::new();
-        for &need in &self.workflow.steps[index].needs {
-            let record = &records[need];
-            let error = match record.status {
-                NodeStatus::Failed | NodeStatus::Cancelled => record.error.clone(),
-                _ => None,
-            };
-            steps.insert(
-                record.step_id.clone(),
-                json!({
-                    "output": record.output.clone().unwrap_or(Value::Null),
-                    "status": record.status.as_str(),
-                    "error": error,
-                }),
-            );
-        }
-        json!({ "inputs": *self.inputs, "run": { "id": self.run.id }, "steps": steps })
-    }
-
-    /// How the steps upstream of step `index` ended, for its `when:`'s status functions.
-    fn upstream(&self, index: usize, records: &[NodeRecord]) -> Upstream {
-        let steps = &self.workflow.steps;
-        let mut seen = vec![false; steps.len()];
-        let mut todo = steps[index].needs.clone();
-        let mut failed = false;
-        while let Some(i) = todo.pop() {
-            if std::mem::replace(&mut seen[i], true) {
-                continue;
-            }
-            failed |= records[i].status == NodeStatus::Failed && !records[i].tolerated;
-            todo.extend(&steps[i].needs);
-        }
-        Upstream {
-            failed,
-            cancelled: self.cancel.is_cancelled(),
-            satisfied: steps[index]
-                .needs
-                .iter()
-                .all(|&n| records[n].satisfies_needs()),
-        }
-    }
-}
+use crate::store::{NodeRecord, NodeStatus, RunStatus, RunWarning, now_ms};
+use crate::workflow::expression;
 
 pub(crate) async fn execute(
     inner: Arc<Inner>,

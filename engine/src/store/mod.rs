@@ -43,18 +43,12 @@ pub enum Durability {
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
     /// The transition is refused for this reason (e.g. insufficient credits); nothing of it
-    /// is written, and the store returns [`EngineError::Refused`] with the reason.
+    /// is written, and the store returns [`EngineError::Refused`] with the refusal.
     #[error("{0}")]
-    Refused(Box<EngineError>),
+    Refused(crate::Refusal),
     /// Reading or writing the hook's records failed.
     #[error(transparent)]
     Txn(#[from] TxnError),
-}
-
-impl HookError {
-    pub fn refused(reason: EngineError) -> HookError {
-        HookError::Refused(Box::new(reason))
-    }
 }
 
 /// Hook code run inside a transition's transaction, on the ledger's records.

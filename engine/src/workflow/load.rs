@@ -143,6 +143,9 @@ fn field_error(report: &mut Report, step: Option<&str>, path: &[&str], message: 
     report.add(code, step, &full, message.clone());
 }
 
+/// Every check of a workflow document, in file order of concern: the top level, the
+/// header, inputs, checks, concurrency, defaults, then each step and the graph. Each check
+/// adds its problems to `report`; the workflow is built when the steps could be read.
 fn check(
     document: serde_yaml::Value,
     source: &str,
@@ -159,8 +162,55 @@ fn check(
         );
         return None;
     };
+    let mut fields = check_top_level(top, report);
+    let (name, version, description) = check_header(&mut fields, report);
+    let inputs = check_inputs(fields.remove("inputs"), report);
+    let input_names: BTreeSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+    let checks = check_checks(fields.remove("checks"), &input_names, report);
+    let concurrency = check_concurrency(fields.remove("concurrency"), report);
+    let defaults = check_defaults(fields.remove("defaults"), report);
 
-    let mut fields: HashMap<String, serde_yaml::Value> = HashMap::new();
+    let parsed = check_step_fields(check_steps_mapping(fields.remove("steps"), report)?, report);
+    let index: HashMap<&str, usize> = parsed
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let scope = Scope {
+        index: &index,
+        input_names: &input_names,
+        registry,
+        defaults: &defaults,
+    };
+    let steps: Vec<StepDef> = parsed
+        .iter()
+        .filter_map(|(id, spec)| Some(check_step(id, spec.as_ref()?, &scope, report)))
+        .collect();
+    if steps.len() == parsed.len() {
+        check_cycles(&steps, report);
+    }
+
+    Some(Workflow {
+        name,
+        version,
+        description,
+        origin: origin.to_string(),
+        source: source.to_string(),
+        sha256: hex::encode(Sha256::digest(source.as_bytes())),
+        inputs,
+        steps,
+        parallelism: defaults.parallelism,
+        checks,
+        concurrency,
+    })
+}
+
+/// The top level's fields by name; an unknown one is a problem.
+fn check_top_level(
+    top: serde_yaml::Mapping,
+    report: &mut Report,
+) -> HashMap<String, serde_yaml::Value> {
+    let mut fields = HashMap::new();
     for (key, value) in top {
         let key = key.as_str().unwrap_or_default().to_string();
         if spec::TOP_LEVEL_FIELDS.contains(&key.as_str()) {
@@ -177,7 +227,14 @@ fn check(
             );
         }
     }
+    fields
+}
 
+/// `name` (required), `version` (default `1`) and `description`.
+fn check_header(
+    fields: &mut HashMap<String, serde_yaml::Value>,
+    report: &mut Report,
+) -> (String, String, Option<String>) {
     let name = match fields.remove("name") {
         Some(serde_yaml::Value::String(name)) if !name.trim().is_empty() => name,
         Some(_) => {
@@ -214,20 +271,25 @@ fn check(
             .map_err(|e| report.add(Code::InvalidValue, None, &["description"], e))
             .ok(),
     };
+    (name, version, description)
+}
 
-    let inputs = check_inputs(fields.remove("inputs"), report);
-    let input_names: BTreeSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-    let checks = check_checks(fields.remove("checks"), &input_names, report);
-    let concurrency = check_concurrency(fields.remove("concurrency"), report);
+/// What `defaults:` gives every step that does not say otherwise.
+struct Defaults {
+    retry: RetryPolicy,
+    timeout: Duration,
+    parallelism: Option<usize>,
+}
 
-    let defaults: DefaultsSpec = match fields.remove("defaults") {
+fn check_defaults(value: Option<serde_yaml::Value>, report: &mut Report) -> Defaults {
+    let defaults: DefaultsSpec = match value {
         None => DefaultsSpec::default(),
         Some(value) => yaml::from_value(value).unwrap_or_else(|e| {
             field_error(report, None, &["defaults"], e);
             DefaultsSpec::default()
         }),
     };
-    let default_retry = match &defaults.retry {
+    let retry = match &defaults.retry {
         Some(retry) => retry_policy(
             retry,
             &RetryPolicy::default(),
@@ -237,7 +299,7 @@ fn check(
         ),
         None => RetryPolicy::default(),
     };
-    let default_timeout = match &defaults.timeout {
+    let timeout = match &defaults.timeout {
         Some(text) => {
             duration(text, None, &["defaults", "timeout"], report).unwrap_or(DEFAULT_TIMEOUT)
         }
@@ -251,8 +313,19 @@ fn check(
             "`parallelism` must be at least 1",
         );
     }
+    Defaults {
+        retry,
+        timeout,
+        parallelism: defaults.parallelism,
+    }
+}
 
-    let steps_value = match fields.remove("steps") {
+/// `steps:` as a mapping; `None` (nothing more to check) when it is missing or not one.
+fn check_steps_mapping(
+    value: Option<serde_yaml::Value>,
+    report: &mut Report,
+) -> Option<serde_yaml::Mapping> {
+    let steps = match value {
         Some(serde_yaml::Value::Mapping(steps)) => steps,
         Some(serde_yaml::Value::Null) | None => {
             report.add(
@@ -273,7 +346,7 @@ fn check(
             return None;
         }
     };
-    if steps_value.is_empty() {
+    if steps.is_empty() {
         report.add(
             Code::NoSteps,
             None,
@@ -281,10 +354,16 @@ fn check(
             "a workflow needs at least one step under `steps`",
         );
     }
+    Some(steps)
+}
 
-    // First pass: every step's own fields.
-    let mut parsed: Vec<(String, Option<StepSpec>)> = Vec::new();
-    for (key, value) in steps_value {
+/// First pass: every step's id and own fields (`None`: they do not parse).
+fn check_step_fields(
+    steps: serde_yaml::Mapping,
+    report: &mut Report,
+) -> Vec<(String, Option<StepSpec>)> {
+    let mut parsed = Vec::new();
+    for (key, value) in steps {
         let id = match &key {
             serde_yaml::Value::String(id) => id.clone(),
             other => yaml::to_json(other)
@@ -309,217 +388,240 @@ fn check(
         };
         parsed.push((id, spec));
     }
-    let index: HashMap<&str, usize> = parsed
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (id.as_str(), i))
-        .collect();
+    parsed
+}
 
-    // Second pass: references between steps, expressions, kinds, configs.
-    let mut steps = Vec::new();
-    for (id, spec) in &parsed {
-        let Some(spec) = spec else { continue };
-        let at = |field: &'static str| -> Vec<&str> { vec!["steps", id.as_str(), field] };
-        let mut needs = BTreeSet::new();
+/// What the second pass checks each step against.
+struct Scope<'a> {
+    /// Step ids to their position in the file.
+    index: &'a HashMap<&'a str, usize>,
+    input_names: &'a BTreeSet<&'a str>,
+    registry: &'a StepRegistry,
+    defaults: &'a Defaults,
+}
 
-        for (i, need) in spec.needs.to_vec().iter().enumerate() {
-            match index.get(need.as_str()) {
-                Some(&n) => {
-                    needs.insert(n);
-                }
-                None => {
-                    let i = i.to_string();
-                    report.add(
-                        Code::MissingNeed,
-                        Some(id),
-                        &["steps", id, "needs", &i],
-                        format!("`needs` names `{need}`, which is not a step of this workflow"),
-                    );
-                }
-            }
+/// Second pass, one step: its `needs`, its expressions, its retry and timeout, its kind and
+/// config.
+fn check_step(id: &str, spec: &StepSpec, scope: &Scope, report: &mut Report) -> StepDef {
+    let at = |field: &'static str| -> Vec<&str> { vec!["steps", id, field] };
+    let mut needs = check_needs(id, spec, scope, report);
+    let with = match yaml::to_json(&spec.with) {
+        Ok(v) => v,
+        Err(e) => {
+            report.add(
+                Code::InvalidValue,
+                Some(id),
+                &at("with"),
+                format!("`with` {e}"),
+            );
+            Value::Null
         }
+    };
+    let (when, finalizer) = check_expressions(id, spec, &with, scope, &mut needs, report);
+    let retry = match &spec.retry {
+        Some(r) => retry_policy(r, &scope.defaults.retry, Some(id), &at("retry"), report),
+        None => scope.defaults.retry.clone(),
+    };
+    let timeout = match &spec.timeout {
+        Some(t) => duration(t, Some(id), &at("timeout"), report).unwrap_or(scope.defaults.timeout),
+        None => scope.defaults.timeout,
+    };
+    let templated = expression::has_expressions(&with);
+    check_kind(id, spec, &with, templated, scope.registry, report);
+    StepDef {
+        id: id.to_string(),
+        name: spec.name.clone(),
+        uses: spec.uses.clone(),
+        with,
+        templated,
+        when,
+        needs: needs.into_iter().collect(),
+        retry,
+        timeout,
+        credits: spec.credits,
+        continue_on_error: spec.continue_on_error,
+        finalizer,
+    }
+}
 
-        let with = match yaml::to_json(&spec.with) {
-            Ok(v) => v,
-            Err(e) => {
-                report.add(
-                    Code::InvalidValue,
-                    Some(id),
-                    &at("with"),
-                    format!("`with` {e}"),
-                );
-                Value::Null
-            }
-        };
-        let mut with_sources = Vec::new();
-        expression::expressions_in(&with, &mut with_sources);
-        let mut sources: Vec<(&str, Result<String, String>)> =
-            with_sources.into_iter().map(|s| ("with", s)).collect();
-        let when = match &spec.when {
-            None => None,
-            Some(Condition::Constant(b)) => Some(b.to_string()),
-            Some(Condition::Expression(e)) => {
-                sources.push(("when", Ok(expression::condition_source(e).to_string())));
-                Some(e.clone())
-            }
-        };
-        let mut finalizer = false;
-        for (field, source) in sources {
-            if let Ok(source) = &source
-                && expression::calls_status_function(source)
-            {
-                if field == "when" {
-                    finalizer = true;
-                    for misuse in expression::status_function_misuse(source) {
-                        report.add(Code::StatusFunction, Some(id), &at(field), misuse);
-                    }
-                } else {
-                    report.add(
-                        Code::StatusFunction,
-                        Some(id),
-                        &at(field),
-                        format!(
-                            "`{source}`: status functions (`always()`, `success()`, \
-                             `failure()`, `cancelled()`) can only be used in `when:`"
-                        ),
-                    );
-                }
-            }
-            let checked =
-                source.and_then(|s| expression::references(&s).map_err(|e| format!("`{s}`: {e}")));
-            let refs = match checked {
-                Ok(refs) => refs,
-                Err(e) => {
-                    report.add(
-                        Code::BadExpression,
-                        Some(id),
-                        &at(field),
-                        format!("bad expression in `{field}`: {e}"),
-                    );
-                    continue;
-                }
-            };
-            let status_function = |r: &String| {
-                expression::STATUS_FUNCTIONS.contains(&r.split('.').next().unwrap_or_default())
-            };
-            for reference in refs.into_iter().filter(|r| !status_function(r)) {
-                check_reference(
-                    &reference,
-                    id,
-                    field,
-                    &index,
-                    &input_names,
-                    &mut needs,
-                    report,
-                );
-            }
-        }
-
-        let retry = match &spec.retry {
-            Some(r) => retry_policy(r, &default_retry, Some(id), &at("retry"), report),
-            None => default_retry.clone(),
-        };
-        let timeout = match &spec.timeout {
-            Some(t) => duration(t, Some(id), &at("timeout"), report).unwrap_or(default_timeout),
-            None => default_timeout,
-        };
-
-        let templated = expression::has_expressions(&with);
-        match registry.get(&spec.uses) {
-            None if registry.unavailable_reason(&spec.uses).is_some() => {
-                let reason = registry.unavailable_reason(&spec.uses).unwrap_or_default();
-                report.add(
-                    Code::UnknownUses,
-                    Some(id),
-                    &at("uses"),
-                    format!("step kind `{}` cannot be used: {reason}", spec.uses),
-                );
+/// The steps a step's `needs:` names, each of which must exist.
+fn check_needs(id: &str, spec: &StepSpec, scope: &Scope, report: &mut Report) -> BTreeSet<usize> {
+    let mut needs = BTreeSet::new();
+    for (i, need) in spec.needs.to_vec().iter().enumerate() {
+        match scope.index.get(need.as_str()) {
+            Some(&n) => {
+                needs.insert(n);
             }
             None => {
-                let names = registry.names();
-                let hint = match closest(&spec.uses, names.iter().copied()) {
-                    Some(name) => format!("; did you mean `{name}`?"),
-                    None => {
-                        let mut families: Vec<&str> = names
-                            .iter()
-                            .filter_map(|name| name.split('/').next())
-                            .collect();
-                        families.dedup();
-                        format!(
-                            " (kinds are named {})",
-                            families
-                                .iter()
-                                .map(|f| format!("`{f}/…`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    }
-                };
+                let i = i.to_string();
                 report.add(
-                    Code::UnknownUses,
+                    Code::MissingNeed,
                     Some(id),
-                    &at("uses"),
-                    format!("unknown step kind `{}`{hint}", spec.uses),
+                    &["steps", id, "needs", &i],
+                    format!("`needs` names `{need}`, which is not a step of this workflow"),
                 );
             }
-            Some(kind) if !templated => {
-                if let Err(e) = kind.build(&with) {
-                    report.add(
-                        Code::InvalidConfig,
-                        Some(id),
-                        &at("with"),
-                        format!("invalid `with` for `{}`: {e}", spec.uses),
-                    );
-                }
-            }
-            Some(_) => {}
         }
-
-        steps.push(StepDef {
-            id: id.clone(),
-            name: spec.name.clone(),
-            uses: spec.uses.clone(),
-            with,
-            templated,
-            when,
-            needs: needs.into_iter().collect(),
-            retry,
-            timeout,
-            credits: spec.credits,
-            continue_on_error: spec.continue_on_error,
-            finalizer,
-        });
     }
+    needs
+}
 
-    if steps.len() == parsed.len() {
-        for cycle in super::graph::cycles(&steps) {
-            let chain: Vec<&str> = cycle.iter().map(|&i| steps[i].id.as_str()).collect();
-            let first = chain[0];
-            report.add(
-                Code::Cycle,
-                Some(first),
-                &["steps", first],
-                format!(
-                    "dependency cycle: {} -> {first} (each step needs the next)",
-                    chain.join(" -> ")
-                ),
+/// The expressions in a step's `with:` and `when:`: each must parse, use status functions
+/// only in `when:`, and read only what exists (adding the steps it reads to `needs`).
+/// Returns the step's `when` and whether it is a finalizer (its `when:` calls a status
+/// function).
+fn check_expressions(
+    id: &str,
+    spec: &StepSpec,
+    with: &Value,
+    scope: &Scope,
+    needs: &mut BTreeSet<usize>,
+    report: &mut Report,
+) -> (Option<String>, bool) {
+    let at = |field: &'static str| -> Vec<&str> { vec!["steps", id, field] };
+    let mut with_sources = Vec::new();
+    expression::expressions_in(with, &mut with_sources);
+    let mut sources: Vec<(&str, Result<String, String>)> =
+        with_sources.into_iter().map(|s| ("with", s)).collect();
+    let when = match &spec.when {
+        None => None,
+        Some(Condition::Constant(b)) => Some(b.to_string()),
+        Some(Condition::Expression(e)) => {
+            sources.push(("when", Ok(expression::condition_source(e).to_string())));
+            Some(e.clone())
+        }
+    };
+    let mut finalizer = false;
+    for (field, source) in sources {
+        if let Ok(source) = &source
+            && expression::calls_status_function(source)
+        {
+            if field == "when" {
+                finalizer = true;
+                for misuse in expression::status_function_misuse(source) {
+                    report.add(Code::StatusFunction, Some(id), &at(field), misuse);
+                }
+            } else {
+                report.add(
+                    Code::StatusFunction,
+                    Some(id),
+                    &at(field),
+                    format!(
+                        "`{source}`: status functions (`always()`, `success()`, \
+                         `failure()`, `cancelled()`) can only be used in `when:`"
+                    ),
+                );
+            }
+        }
+        let checked =
+            source.and_then(|s| expression::references(&s).map_err(|e| format!("`{s}`: {e}")));
+        let refs = match checked {
+            Ok(refs) => refs,
+            Err(e) => {
+                report.add(
+                    Code::BadExpression,
+                    Some(id),
+                    &at(field),
+                    format!("bad expression in `{field}`: {e}"),
+                );
+                continue;
+            }
+        };
+        let status_function = |r: &String| {
+            expression::STATUS_FUNCTIONS.contains(&r.split('.').next().unwrap_or_default())
+        };
+        for reference in refs.into_iter().filter(|r| !status_function(r)) {
+            check_reference(
+                &reference,
+                id,
+                field,
+                scope.index,
+                scope.input_names,
+                needs,
+                report,
             );
         }
     }
+    (when, finalizer)
+}
 
-    Some(Workflow {
-        name,
-        version,
-        description,
-        origin: origin.to_string(),
-        source: source.to_string(),
-        sha256: hex::encode(Sha256::digest(source.as_bytes())),
-        inputs,
-        steps,
-        parallelism: defaults.parallelism,
-        checks,
-        concurrency,
-    })
+/// A step's `uses:` names a kind that can be used, and its `with:` (unless templated, which
+/// is known only at run time) builds that kind.
+fn check_kind(
+    id: &str,
+    spec: &StepSpec,
+    with: &Value,
+    templated: bool,
+    registry: &StepRegistry,
+    report: &mut Report,
+) {
+    let at = |field: &'static str| -> Vec<&str> { vec!["steps", id, field] };
+    match registry.get(&spec.uses) {
+        None if registry.unavailable_reason(&spec.uses).is_some() => {
+            let reason = registry.unavailable_reason(&spec.uses).unwrap_or_default();
+            report.add(
+                Code::UnknownUses,
+                Some(id),
+                &at("uses"),
+                format!("step kind `{}` cannot be used: {reason}", spec.uses),
+            );
+        }
+        None => {
+            let names = registry.names();
+            let hint = match closest(&spec.uses, names.iter().copied()) {
+                Some(name) => format!("; did you mean `{name}`?"),
+                None => {
+                    let mut families: Vec<&str> = names
+                        .iter()
+                        .filter_map(|name| name.split('/').next())
+                        .collect();
+                    families.dedup();
+                    format!(
+                        " (kinds are named {})",
+                        families
+                            .iter()
+                            .map(|f| format!("`{f}/…`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            };
+            report.add(
+                Code::UnknownUses,
+                Some(id),
+                &at("uses"),
+                format!("unknown step kind `{}`{hint}", spec.uses),
+            );
+        }
+        Some(kind) if !templated => {
+            if let Err(e) = kind.build(with) {
+                report.add(
+                    Code::InvalidConfig,
+                    Some(id),
+                    &at("with"),
+                    format!("invalid `with` for `{}`: {e}", spec.uses),
+                );
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// Every dependency cycle, as its whole chain.
+fn check_cycles(steps: &[StepDef], report: &mut Report) {
+    for cycle in super::graph::cycles(steps) {
+        let chain: Vec<&str> = cycle.iter().map(|&i| steps[i].id.as_str()).collect();
+        let first = chain[0];
+        report.add(
+            Code::Cycle,
+            Some(first),
+            &["steps", first],
+            format!(
+                "dependency cycle: {} -> {first} (each step needs the next)",
+                chain.join(" -> ")
+            ),
+        );
+    }
 }
 
 /// The workflow's `checks:`: each a rule over the inputs, which is all it may read.

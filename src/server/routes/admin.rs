@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use techpack_engine::credits::Ledger;
+use techpack_engine::credits::{CreditError, Ledger};
 
 use super::Body;
 use crate::server::AppState;
@@ -105,14 +105,12 @@ pub async fn grant(
     let ledger = Ledger::new(state.engine.store().as_ref());
     let balance = ledger
         .grant(&name, body.amount, &body.operation_id)
-        .map_err(|e| match e {
-            techpack_engine::EngineError::CreditOperationReused { .. } => {
+        .map_err(|e| match CreditError::of(&e) {
+            Some(CreditError::CreditOperationReused { .. }) => {
                 ApiError::of(ErrorCode::OperationReused, e.to_string())
             }
-            techpack_engine::EngineError::InvalidCreditRequest { .. } => {
-                ApiError::bad_request(e.to_string())
-            }
-            other => other.into(),
+            Some(CreditError::InvalidCreditRequest { .. }) => ApiError::bad_request(e.to_string()),
+            _ => e.into(),
         })?;
     Ok(Json(Granted {
         name,

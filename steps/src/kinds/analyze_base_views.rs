@@ -10,12 +10,11 @@ use serde_json::Value;
 use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
+use super::failure::{invalid_input, storage_error};
+use super::{TechpackServices, describe_images};
 use super::{detail_plan, load_image, output, owned_product, parse_answer, pick_revisions};
 use crate::providers::VisionTask;
-use crate::services::{
-    ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
-    storage_error,
-};
+use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::cache::CacheKey;
 use crate::storage::{AnalysisRecord, ImageRevision};
 use crate::techpack::{

@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
+use super::failure::{invalid_input, storage_error};
 use super::{
     PhotoRef, ingest_path, load_image, output, owned_product, parse_answer, parse_view,
     pick_revisions,
 };
+use super::{TechpackServices, describe_images};
+use crate::providers::ProviderSelection;
 use crate::providers::VisionTask;
-use crate::services::{
-    ProviderSelection, TechpackServices, describe_images, invalid_input, storage_error,
-};
 use crate::storage::cache::CacheKey;
 use crate::storage::{ImageRevision, Product, StorageError};
 use crate::techpack::{CategoryGuess, SCHEMA_VERSION, Source};
@@ -35,7 +35,7 @@ struct Config {
     revision_ids: Vec<String>,
     /// A category the operator already knows: recorded as given, no model is asked.
     category: Option<String>,
-    provider: Option<crate::services::VisionChoice>,
+    provider: Option<crate::providers::VisionChoice>,
     model: Option<String>,
 }
 

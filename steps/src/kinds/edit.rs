@@ -10,11 +10,11 @@ use serde_json::Value;
 use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
+use super::TechpackServices;
+use super::failure::{invalid_input, storage_error};
 use super::{output, owned_product, parse_answer};
 use crate::providers::VisionTask;
-use crate::services::{
-    ProviderSelection, TechpackServices, VisionChoice, invalid_input, storage_error,
-};
+use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::EditRecord;
 use crate::techpack::{TechPack, spec};
 

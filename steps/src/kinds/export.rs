@@ -10,9 +10,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
+use super::TechpackServices;
+use super::failure::storage_error;
 use super::{output, owned_analysis, owned_product};
 use crate::export::StoredTechPack;
-use crate::services::{TechpackServices, storage_error};
 use crate::techpack::{NotProduced, Part};
 
 pub struct Export;

@@ -14,14 +14,13 @@ use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::analyze_base_views::short_hash;
+use super::failure::{invalid_input, storage_error};
+use super::{TechpackServices, describe_images};
 use super::{
     detail_plan, load_image, output, owned_analysis, owned_product, parse_answer, parse_view,
 };
+use crate::providers::{ImageChoice, ProviderSelection, VisionChoice};
 use crate::providers::{ImageProvider, ImageTask, InlineImage, VisionProvider, VisionTask};
-use crate::services::{
-    ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
-    storage_error,
-};
 use crate::storage::cache::CacheKey;
 use crate::storage::{CloseUpRecord, ImageRevision};
 use crate::techpack::{CloseUpAnalysis, SCHEMA_VERSION, TechPack};

@@ -10,11 +10,11 @@ use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::analyze_base_views::short_hash;
+use super::failure::storage_error;
+use super::{TechpackServices, describe_images};
 use super::{load_image, output, owned_analysis, owned_product, parse_view};
+use crate::providers::{ImageChoice, ProviderSelection};
 use crate::providers::{ImageTask, InlineImage};
-use crate::services::{
-    ImageChoice, ProviderSelection, TechpackServices, describe_images, storage_error,
-};
 use crate::sketch_overlay::callouts_for_view;
 use crate::storage::SketchRecord;
 use crate::storage::cache::CacheKey;

@@ -1,13 +1,23 @@
 //! The `techpack/*` step kinds, one file each, and what they share: finding the product and
 //! its images, with ownership checked.
+//!
+//! Besides the kinds: `services` ([`TechpackServices`], what the wiring hands them),
+//! `failure` (how they fail, with the codes the API answers by) and `ai_calls` (provider
+//! calls made on behalf of the run's owner and written to the AI operation log).
 
+mod ai_calls;
 mod analyze_base_views;
 mod detect_category;
 mod edit;
 mod export;
+pub mod failure;
 mod generate_close_ups;
 mod generate_sketches;
 mod regenerate;
+mod services;
+
+pub use ai_calls::describe_images;
+pub use services::TechpackServices;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -18,9 +28,9 @@ use techpack_engine::{StepContext, StepError, StepRegistry};
 
 use crate::local;
 use crate::providers::InlineImage;
-use crate::services::{TechpackServices, busy_error, invalid_input, storage_error};
 use crate::storage::{ImageRevision, Product, RevisionOrigin, StorageError};
 use crate::techpack::View;
+use failure::{busy_error, invalid_input, storage_error};
 
 pub fn register(registry: &mut StepRegistry) {
     registry.register("techpack/detect-category", detect_category::DetectCategory);
@@ -292,7 +302,7 @@ pub async fn detail_plan(
     })
     .await
     .map_err(|e| StepError::retryable(e.to_string()))?
-    .map_err(crate::services::provider_error)?;
+    .map_err(failure::provider_error)?;
     services
         .catalog
         .cache

@@ -9,12 +9,11 @@ use serde_json::Value;
 use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
+use super::failure::{invalid_input, storage_error};
+use super::{TechpackServices, describe_images};
 use super::{load_image, output, owned_product, parse_answer, parse_view, store_revision};
+use crate::providers::{ImageChoice, ProviderSelection, VisionChoice};
 use crate::providers::{ImageTask, InlineImage, VisionTask};
-use crate::services::{
-    ImageChoice, ProviderSelection, TechpackServices, VisionChoice, describe_images, invalid_input,
-    storage_error,
-};
 use crate::storage::cache::CacheKey;
 use crate::storage::{EditRecord, ImageRevision, RevisionOrigin};
 use crate::techpack::{SCHEMA_VERSION, SourcePhoto, TechPack, ViewAnalysis, merge_views};

@@ -2,8 +2,10 @@
 //! offline `local` provider.
 //!
 //! The HTTP clients speak the providers' wire formats (`openai`, `gemini`) and share one
-//! retry policy (`retry`); `types` holds what every provider exchanges.
+//! retry policy (`retry`); `types` holds what every provider exchanges; `choice` says which
+//! provider answers a step (run defaults, a step's selection, [`RemoteProviders`]).
 
+pub mod choice;
 pub mod error;
 pub mod gemini;
 pub mod imaging;
@@ -15,6 +17,7 @@ pub mod retry;
 pub mod types;
 pub mod vision;
 
+pub use choice::{ImageChoice, ProviderDefaults, ProviderSelection, RemoteProviders, VisionChoice};
 pub use error::ProviderError;
 pub use imaging::{ImageAnswer, ImageProvider, ImageTask};
 pub use local::LocalProvider;

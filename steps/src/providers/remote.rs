@@ -8,9 +8,9 @@ use super::imaging::{ImageAnswer, ImageProvider, ImageTask};
 use super::openai::{ChatJsonRequest, OpenAiClient, OpenAiConfig};
 use super::prompts::{SYSTEM, image_prompt, vision_prompt};
 use super::vision::{VisionAnswer, VisionProvider, VisionTask};
+use super::{ImageChoice, RemoteProviders, VisionChoice};
 use super::{InlineImage, ProviderError};
 use crate::local::{self, DecodeLimits};
-use crate::services::{ImageChoice, RemoteProviders, VisionChoice};
 
 /// Builds HTTP providers from endpoint settings; a step's `model` replaces the default.
 pub struct HttpProviders {

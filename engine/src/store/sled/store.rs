@@ -515,12 +515,15 @@ mod tests {
         let node = NodeRecord::pending("run-1", "paid");
         let refuse = |txn: &mut dyn crate::store::LedgerTables| -> Result<(), HookError> {
             txn.put_account("alice", &crate::credits::Balance::default())?;
-            Err(HookError::refused(EngineError::InsufficientCredits {
-                step: "paid".into(),
-                user: "alice".into(),
-                needed: 3,
-                available: 0,
-            }))
+            Err(HookError::Refused(
+                crate::credits::CreditError::InsufficientCredits {
+                    step: "paid".into(),
+                    user: "alice".into(),
+                    needed: 3,
+                    available: 0,
+                }
+                .refusal(),
+            ))
         };
         let result = store.commit(Some(&node), None, Some(&refuse));
         assert!(matches!(result, Err(EngineError::Refused(_))));

@@ -1,0 +1,73 @@
+//! [`Refusal`]: why a lifecycle hook refused a transition, as a value the generic executor
+//! carries to whoever answers it without reading it.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// A hook's refusal: a stable code (recorded as the node's `error_code`), the sentence a user
+/// reads, and the hook's own typed reason, which the one answering it (the HTTP API) gets back
+/// with [`Refusal::reason`] together with its figures (e.g. the balance and the price).
+#[derive(Clone)]
+pub struct Refusal {
+    code: &'static str,
+    reason: Arc<dyn Error + Send + Sync>,
+}
+
+impl Refusal {
+    /// A refusal with `code` (snake_case, stable) for `reason`.
+    pub fn new(code: &'static str, reason: impl Error + Send + Sync + 'static) -> Refusal {
+        Refusal {
+            code,
+            reason: Arc::new(reason),
+        }
+    }
+
+    /// The refusal's stable code, e.g. `insufficient_credits`.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The hook's reason as its own type, if it is an `E`.
+    pub fn reason<E: Error + 'static>(&self) -> Option<&E> {
+        let reason: &(dyn Error + 'static) = &*self.reason;
+        reason.downcast_ref()
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.reason.fmt(f)
+    }
+}
+
+impl fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refusal")
+            .field("code", &self.code)
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+impl Error for Refusal {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("needs {needed}")]
+    struct Short {
+        needed: u64,
+    }
+
+    #[test]
+    fn the_reason_comes_back_typed_and_its_text_unchanged() {
+        let refusal = Refusal::new("short", Short { needed: 3 });
+        assert_eq!(refusal.code(), "short");
+        assert_eq!(refusal.to_string(), "needs 3");
+        assert_eq!(refusal.reason::<Short>().map(|s| s.needed), Some(3));
+        assert!(refusal.reason::<std::io::Error>().is_none());
+    }
+}
