@@ -365,8 +365,10 @@ impl Engine {
             }
         }
         let _active = Active(&self.inner, run_id);
-        // A queued run waits for its slot: `admit_queued` makes it pending first.
-        if let Some(run) = self.inner.store.run(run_id)?
+        // A queued run waits for its slot: `admit_queued` makes it pending first. (A run this
+        // process holds is not queued, so that read is spared.)
+        if !self.inner.store.holds(run_id)
+            && let Some(run) = self.inner.store.run(run_id)?
             && run.status == RunStatus::Queued
         {
             return Err(EngineError::RunQueued(run_id.to_string()));

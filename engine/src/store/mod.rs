@@ -117,6 +117,12 @@ pub trait StateStore: Send + Sync + 'static {
     // Several processes on one store (PostgreSQL): which of them executes a run. A store that
     // one process holds alone (the embedded one) keeps these defaults.
 
+    /// Whether this process already holds the run (it created, admitted or claimed it). A
+    /// queued run is never held: it has no lease until it is admitted.
+    fn holds(&self, _run_id: &str) -> bool {
+        false
+    }
+
     /// Takes the run for this process to execute: `false` if another process holds it.
     fn claim(&self, _run_id: &str) -> Result<bool, EngineError> {
         Ok(true)

@@ -590,6 +590,10 @@ impl StateStore for PgStore {
         Ok(())
     }
 
+    fn holds(&self, run_id: &str) -> bool {
+        self.leases.fence(run_id).is_some()
+    }
+
     fn claim(&self, run_id: &str) -> Result<bool, EngineError> {
         if self.leases.fence(run_id).is_some() {
             return Ok(true);
