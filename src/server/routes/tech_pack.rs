@@ -57,6 +57,39 @@ const SHIPPED: &[(&str, &str)] = &[
     ),
 ];
 
+/// A step of a shipped workflow: its kind and price, read from the YAML once per process
+/// (only those two fields; the shipped files are validated with the rest of `workflows/` by
+/// `techpack validate` and the tests).
+fn shipped_step(workflow: &str, step: &str) -> Option<StepCall> {
+    /// (workflow, step id, kind, credits)
+    type Steps = Vec<(&'static str, String, String, u64)>;
+    static STEPS: std::sync::LazyLock<Steps> = std::sync::LazyLock::new(|| {
+        let mut steps = Steps::new();
+        for (name, text) in SHIPPED {
+            let Ok(parsed) = serde_yaml::from_str::<Value>(text) else {
+                continue;
+            };
+            let Some(map) = parsed["steps"].as_object() else {
+                continue;
+            };
+            for (id, step) in map {
+                if let Some(uses) = step["uses"].as_str() {
+                    let credits = step["credits"].as_u64().unwrap_or(0);
+                    steps.push((*name, id.clone(), uses.to_string(), credits));
+                }
+            }
+        }
+        steps
+    });
+    let (_, _, uses, credits) = STEPS
+        .iter()
+        .find(|(name, id, ..)| *name == workflow && id == step)?;
+    Some(StepCall {
+        uses: uses.clone(),
+        credits: *credits,
+    })
+}
+
 impl Priced {
     const fn of(workflow: &'static str, step: &'static str) -> Priced {
         Priced { workflow, step }
@@ -75,19 +108,7 @@ impl Priced {
                 credits: step.credits,
             });
         }
-        let (_, text) = SHIPPED
-            .iter()
-            .find(|(name, _)| *name == self.workflow)
-            .ok_or_else(|| self.missing())?;
-        // Only the step's two fields are read; the shipped files are validated with the
-        // rest of `workflows/` (`techpack validate`, the tests).
-        let shipped: Value = serde_yaml::from_str(text).map_err(ApiError::internal)?;
-        let step = &shipped["steps"][self.step];
-        let uses = step["uses"].as_str().ok_or_else(|| self.missing())?;
-        Ok(StepCall {
-            uses: uses.to_string(),
-            credits: step["credits"].as_u64().unwrap_or(0),
-        })
+        shipped_step(self.workflow, self.step).ok_or_else(|| self.missing())
     }
 
     /// What the step costs now.
