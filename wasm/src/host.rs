@@ -17,7 +17,7 @@ use crate::loader::{self, LoadedPlugin, PluginStatus};
 use crate::manifest::Ceilings;
 use crate::sandbox::{self, CallState, LogFields, Mode};
 use crate::step::WasmStepKind;
-use crate::{PluginError, abi, schema};
+use crate::{PluginError, abi};
 
 /// The deepest wasm call stack allowed; deeper recursion traps with "call stack exhausted".
 const MAX_WASM_STACK: usize = 512 << 10;
@@ -179,6 +179,14 @@ impl PluginHost {
         inputs: &Value,
         context: &CallContext,
     ) -> Result<Value, PluginError> {
+        if let Some(schema) = &plugin.manifest.input {
+            schema
+                .check(with, "with")
+                .map_err(|message| PluginError::InvalidInput {
+                    name: plugin.name().to_string(),
+                    message,
+                })?;
+        }
         let input = json!({
             "with": with,
             "inputs": inputs,
@@ -220,11 +228,13 @@ impl PluginHost {
                 "dropped {dropped} log lines over the plugin's `limits.log_lines`"
             );
         }
-        if let Some(schema) = &plugin.manifest.output_schema {
-            schema::check(schema, &output, "output").map_err(|message| PluginError::BadOutput {
-                name: plugin.name().to_string(),
-                message: format!("it does not match the manifest's output_schema: {message}"),
-            })?;
+        if let Some(schema) = &plugin.manifest.output {
+            schema
+                .check(&output, "output")
+                .map_err(|message| PluginError::BadOutput {
+                    name: plugin.name().to_string(),
+                    message: format!("it does not match the manifest's output_schema: {message}"),
+                })?;
         }
         Ok(output)
     }
