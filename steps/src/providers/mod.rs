@@ -1,9 +1,11 @@
 //! Model providers behind traits: OpenAI-compatible vision, Gemini image generation, and the
 //! offline `local` provider.
 //!
-//! The HTTP clients speak the providers' wire formats (`openai`, `gemini`) and share one
-//! retry policy (`retry`); `types` holds what every provider exchanges.
+//! The HTTP clients speak the providers' wire formats (`openai`, `gemini`), are configured
+//! alike (`endpoint`) and share one retry policy (`retry`); `types` holds what every provider
+//! exchanges.
 
+pub mod endpoint;
 pub mod error;
 pub mod gemini;
 pub mod imaging;
