@@ -314,16 +314,7 @@ fn tech_pack_tables(tp: &TechPack) -> Vec<Section<'_>> {
         table("Colourways", &["Colourway", "Colour"], colors),
         table(
             "Bill of materials",
-            &[
-                "Line",
-                "Placement",
-                "Material",
-                "Composition",
-                "Weight / thickness",
-                "Finish",
-                "Colour",
-                "Consumption",
-            ],
+            &[&["Line"], &tables::BOM_COLUMNS[..]].concat(),
             bill_of_materials,
         ),
         table(

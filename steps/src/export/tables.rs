@@ -22,6 +22,17 @@ fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
+/// The bill of materials' columns after the line id, in every format.
+pub const BOM_COLUMNS: [&str; 7] = [
+    "Placement",
+    "Material",
+    "Composition",
+    "Weight / thickness",
+    "Finish",
+    "Colour",
+    "Consumption",
+];
+
 pub fn source(source: Source) -> &'static str {
     match source {
         Source::EstimatedFromPhoto => "estimated from photo",
@@ -91,17 +102,7 @@ pub fn color(c: &Color) -> String {
 pub fn bill_of_materials(tp: &TechPack) -> Table {
     Table {
         title: "Bill of materials",
-        header: header(&[
-            "ID",
-            "Placement",
-            "Material",
-            "Composition",
-            "Weight / thickness",
-            "Finish",
-            "Colour",
-            "Consumption",
-            "Source",
-        ]),
+        header: header(&[&["ID"], &BOM_COLUMNS[..], &["Source"]].concat()),
         rows: tp
             .bill_of_materials
             .iter()

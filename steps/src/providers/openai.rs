@@ -355,15 +355,7 @@ fn strip_code_fence(content: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        }
-    }
+    use crate::providers::endpoint::tests::lookup;
 
     #[tokio::test]
     async fn openai_itself_needs_a_key_before_any_request() {
