@@ -58,12 +58,12 @@ fn main() {
                 OpenAiConfig {
                     base_url: fake.base_url_openai(),
                     api_key: Some(ApiKey::new("sk-bench")),
-                    ..OpenAiConfig::from_env(None)
+                    ..OpenAiConfig::from_env(&techpack_steps::providers::openai::SERVICE, None)
                 },
                 GeminiConfig {
                     base_url: fake.base_url_gemini(),
                     api_key: Some(ApiKey::new("gm-bench")),
-                    ..GeminiConfig::from_env(None)
+                    ..GeminiConfig::from_env(&techpack_steps::providers::gemini::SERVICE, None)
                 },
             ))),
             budget: Default::default(),

@@ -20,10 +20,12 @@ const GEMINI_KEY: &str = "AIzaSy-test-91e8d7c6b5a4";
 /// Retries fast enough that only a server's delay can make a test slow.
 fn quick_retries(max_attempts: u32) -> RetryPolicy {
     RetryPolicy {
-        max_attempts,
-        initial_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
         max_server_delay: Duration::from_secs(5),
+        ..RetryPolicy::exponential(
+            max_attempts,
+            Duration::from_millis(5),
+            Duration::from_millis(20),
+        )
     }
 }
 
@@ -776,7 +778,7 @@ async fn keys_never_appear_in_errors_or_debug_output() {
         "{:?}",
         OpenAiConfig {
             api_key: Some(ApiKey::new(OPENAI_KEY)),
-            ..OpenAiConfig::from_env(None)
+            ..OpenAiConfig::from_env(&techpack_steps::providers::openai::SERVICE, None)
         }
     ));
     for text in printed {

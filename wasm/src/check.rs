@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::PluginError;
 use crate::host::{PluginHost, check_context};
 use crate::manifest::Limits;
-use crate::{PluginError, schema};
 
 /// What a successful check found.
 #[derive(Debug)]
@@ -47,14 +47,6 @@ impl PluginHost {
                 } else {
                     example.with.clone()
                 };
-                if let Some(input_schema) = &plugin.manifest.input_schema {
-                    schema::check(input_schema, &with, "example.with").map_err(|message| {
-                        PluginError::InvalidInput {
-                            name: plugin.name().to_string(),
-                            message,
-                        }
-                    })?;
-                }
                 let started = Instant::now();
                 let output = self
                     .call(&plugin, &with, &example.inputs, &check_context())

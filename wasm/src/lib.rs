@@ -14,7 +14,8 @@
 //!
 //! # Layout
 //! - [`manifest`]: `plugin.yaml`: fields, limits with their defaults, the example input.
-//! - `schema`: the small JSON Schema subset checked against `with` and plugin output.
+//! - `schema`: the manifest's JSON Schemas, compiled by `jsonschema`, checked against `with`
+//!   and plugin output.
 //! - `cache`: compiled artifacts on disk, keyed by module sha256 and engine config.
 //! - `sandbox`: per-call store state: resource limiter, deadline, fuel, log quota.
 //! - `abi`: the guest contract: required exports and their types, the `techpack.log`

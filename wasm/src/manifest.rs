@@ -5,8 +5,8 @@
 //! version: 1.0.0
 //! description: Grades a base-size POM table into a size chart
 //! module: grade-sizes.wasm     # relative to the folder; `.wat` text works too
-//! input_schema: { type: object, required: [sizes] }   # optional, checked against `with`
-//! output_schema: { type: object }                     # optional, checked against output
+//! input_schema: { type: object, required: [sizes] }   # optional JSON Schema for `with`
+//! output_schema: { type: object }                     # optional JSON Schema for the output
 //! limits: { timeout: 2s, memory: 16MiB, fuel: 100000000, output: 1MiB }
 //! capabilities: []             # none can be granted yet
 //! example: { with: {...}, inputs: {...}, expect: {...} }   # run by `plugins check`
@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::schema;
+use crate::schema::PluginSchema;
 
 /// The manifest's file name inside a plugin folder.
 pub const MANIFEST_FILE: &str = "plugin.yaml";
@@ -33,9 +33,9 @@ pub struct Manifest {
     pub description: String,
     /// The module file, relative to the plugin folder.
     pub module: PathBuf,
-    /// A JSON Schema (subset: `type`, `required`, `properties`, `items`) for `with`.
+    /// A JSON Schema for `with`, checked when a workflow is loaded and before every call.
     pub input_schema: Option<Value>,
-    /// The same subset, checked against every output; a mismatch fails the step.
+    /// A JSON Schema checked against every output; a mismatch fails the step.
     pub output_schema: Option<Value>,
     #[serde(default)]
     limits: LimitsSpec,
@@ -48,6 +48,12 @@ pub struct Manifest {
     /// The limits resolved against the defaults (filled by [`Manifest::read`]).
     #[serde(skip)]
     pub resolved_limits: Limits,
+    /// `input_schema`, compiled (filled by [`Manifest::parse`]).
+    #[serde(skip)]
+    pub input: Option<PluginSchema>,
+    /// `output_schema`, compiled.
+    #[serde(skip)]
+    pub output: Option<PluginSchema>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,14 +184,15 @@ impl Manifest {
                 manifest.module.display()
             ));
         }
-        for (field, schema) in [
-            ("input_schema", &manifest.input_schema),
-            ("output_schema", &manifest.output_schema),
-        ] {
-            if let Some(schema) = schema {
-                schema::check_schema(schema).map_err(|e| format!("{field}: {e}"))?;
-            }
-        }
+        let compile = |field: &str, schema: &Option<Value>| {
+            schema
+                .as_ref()
+                .map(PluginSchema::compile)
+                .transpose()
+                .map_err(|e| format!("{field}: {e}"))
+        };
+        manifest.input = compile("input_schema", &manifest.input_schema)?;
+        manifest.output = compile("output_schema", &manifest.output_schema)?;
         manifest.resolved_limits = manifest.limits.resolve(ceilings)?;
         Ok(manifest)
     }
@@ -363,7 +370,7 @@ mod tests {
             ("capabilityz: []", "unknown field `capabilityz`"),
             (
                 "input_schema: { type: thing }",
-                "input_schema: unknown type `thing`",
+                "input_schema: `type`: \"thing\" is not valid",
             ),
         ];
         for (extra, expected) in cases {

@@ -16,7 +16,7 @@ use crate::fair_slots::{FairSlots, Tenant};
 use crate::loader::LoadedPlugin;
 use crate::manifest::Ceilings;
 use crate::sandbox::{self, CallState, LogFields, Mode};
-use crate::{PluginError, abi, schema};
+use crate::{PluginError, abi};
 
 /// The deepest wasm call stack allowed; deeper recursion traps with "call stack exhausted".
 const MAX_WASM_STACK: usize = 512 << 10;
@@ -128,6 +128,14 @@ impl Runtime {
         inputs: &Value,
         context: &CallContext,
     ) -> Result<Value, PluginError> {
+        if let Some(schema) = &plugin.manifest.input {
+            schema
+                .check(with, "with")
+                .map_err(|message| PluginError::InvalidInput {
+                    name: plugin.name().to_string(),
+                    message,
+                })?;
+        }
         let input = json!({
             "with": with,
             "inputs": inputs,
@@ -168,11 +176,13 @@ impl Runtime {
                 "dropped {dropped} log lines over the plugin's `limits.log_lines`"
             );
         }
-        if let Some(schema) = &plugin.manifest.output_schema {
-            schema::check(schema, &output, "output").map_err(|message| PluginError::BadOutput {
-                name: plugin.name().to_string(),
-                message: format!("it does not match the manifest's output_schema: {message}"),
-            })?;
+        if let Some(schema) = &plugin.manifest.output {
+            schema
+                .check(&output, "output")
+                .map_err(|message| PluginError::BadOutput {
+                    name: plugin.name().to_string(),
+                    message: format!("it does not match the manifest's output_schema: {message}"),
+                })?;
         }
         Ok(output)
     }

@@ -1,155 +1,116 @@
-//! The JSON Schema subset plugins can declare: `type` (a name or a list of names),
-//! `required`, `properties` and `items`, applied recursively. Other keywords are allowed
-//! and ignored, so a full schema written for other tools still loads; this keeps the
-//! check in a few lines instead of a JSON Schema dependency.
+//! A manifest's `input_schema` and `output_schema`: full JSON Schema (2020-12 unless the
+//! schema's `$schema` names another draft), checked by the `jsonschema` crate, so every
+//! keyword a manifest writes (`enum`, `minimum`, `additionalProperties`, `pattern` …) is
+//! enforced. A schema is checked against its draft's meta-schema and compiled once, when the
+//! manifest is read. References outside the schema itself are refused ([`NoFetch`]), so a
+//! plugin's schema never makes the host read a file or call a URL.
 
-use serde_json::{Map, Value};
+use std::fmt;
+use std::sync::Arc;
 
-const TYPES: [&str; 7] = [
-    "object", "array", "string", "number", "integer", "boolean", "null",
-];
+use jsonschema::paths::LocationSegment;
+use jsonschema::{Draft, Retrieve, Uri, ValidationError, Validator};
+use serde_json::Value;
 
-/// Schemas nested deeper than this are refused (and values are not checked deeper).
-const MAX_DEPTH: usize = 32;
+/// The retriever a plugin schema's external `$ref` (and a custom `$schema`) reaches: it
+/// refuses every one, whatever features the `jsonschema` crate is built with.
+struct NoFetch;
 
-/// Checks that `schema` uses the subset correctly.
-pub fn check_schema(schema: &Value) -> Result<(), String> {
-    check_schema_at(schema, 0)
-}
-
-fn check_schema_at(schema: &Value, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("nested more than {MAX_DEPTH} levels"));
-    }
-    let Value::Object(schema) = schema else {
-        return Err("a schema must be a mapping".to_string());
-    };
-    if let Some(ty) = schema.get("type") {
-        for name in type_names(ty)? {
-            if !TYPES.contains(&name) {
-                return Err(format!(
-                    "unknown type `{name}` (known: {})",
-                    TYPES.join(", ")
-                ));
-            }
-        }
-    }
-    if let Some(required) = schema.get("required") {
-        let names = required
-            .as_array()
-            .filter(|r| r.iter().all(Value::is_string));
-        if names.is_none() {
-            return Err("`required` must be a list of field names".to_string());
-        }
-    }
-    if let Some(properties) = schema.get("properties") {
-        let Value::Object(properties) = properties else {
-            return Err("`properties` must map field names to schemas".to_string());
-        };
-        for (name, property) in properties {
-            check_schema_at(property, depth + 1).map_err(|e| format!("properties.{name}: {e}"))?;
-        }
-    }
-    if let Some(items) = schema.get("items") {
-        check_schema_at(items, depth + 1).map_err(|e| format!("items: {e}"))?;
-    }
-    Ok(())
-}
-
-fn type_names(ty: &Value) -> Result<Vec<&str>, String> {
-    match ty {
-        Value::String(name) => Ok(vec![name.as_str()]),
-        Value::Array(names) => names
-            .iter()
-            .map(|n| {
-                n.as_str()
-                    .ok_or_else(|| "`type` must be a name or a list of names".to_string())
-            })
-            .collect(),
-        _ => Err("`type` must be a name or a list of names".to_string()),
+impl Retrieve for NoFetch {
+    fn retrieve(
+        &self,
+        uri: &Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        Err(format!("`{uri}` is outside the schema: plugin schemas are self-contained").into())
     }
 }
 
-/// Checks `value` against a schema that passed [`check_schema`]; the error names the path
-/// (`with.sizes[2]`) from `root`.
-pub fn check(schema: &Value, value: &Value, root: &str) -> Result<(), String> {
-    check_at(schema, value, root, 0)
+/// A schema that passed its meta-schema and compiled, ready to check values.
+#[derive(Clone)]
+pub struct PluginSchema {
+    validator: Arc<Validator>,
 }
 
-fn check_at(schema: &Value, value: &Value, path: &str, depth: usize) -> Result<(), String> {
-    let Value::Object(schema) = schema else {
-        return Ok(());
-    };
-    if depth > MAX_DEPTH {
-        return Ok(());
+impl fmt::Debug for PluginSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PluginSchema")
     }
-    if let Some(ty) = schema.get("type") {
-        let names = type_names(ty).unwrap_or_default();
-        if !names.iter().any(|name| is_type(value, name)) {
+}
+
+impl PluginSchema {
+    /// Checks `schema` against its meta-schema and compiles it.
+    ///
+    /// # Errors
+    /// Every way the schema is not valid JSON Schema, each with where in the schema it is
+    /// (`properties.sizes.type: "strnig" is not valid under any of the schemas listed in the
+    /// 'anyOf' keyword`), or why it does not compile (an unresolvable `$ref`, a bad `pattern`).
+    pub fn compile(schema: &Value) -> Result<PluginSchema, String> {
+        if Draft::default().detect(schema) == Draft::Unknown {
             return Err(format!(
-                "`{path}` must be {}, not {}",
-                names.join(" or "),
-                type_of(value)
+                "`$schema` {} is not a JSON Schema draft (4, 6, 7, 2019-09 or 2020-12)",
+                schema["$schema"]
             ));
         }
+        let problems: Vec<String> = match jsonschema::meta::validator_for(schema) {
+            Ok(meta) => meta
+                .iter_errors(schema)
+                .map(|error| describe(&error, "", schema))
+                .collect(),
+            Err(error) => vec![error.to_string()],
+        };
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        let validator = jsonschema::options()
+            .with_retriever(NoFetch)
+            .build(schema)
+            .map_err(|error| error.to_string())?;
+        Ok(PluginSchema {
+            validator: Arc::new(validator),
+        })
     }
-    if let Value::Object(fields) = value {
-        check_object(schema, fields, path, depth)?;
-    }
-    if let (Some(items), Value::Array(elements)) = (schema.get("items"), value) {
-        for (i, element) in elements.iter().enumerate() {
-            check_at(items, element, &format!("{path}[{i}]"), depth + 1)?;
+
+    /// Checks `value`; the error lists every violation, each naming its place from `root`
+    /// (`with.sizes[1]: 3 is not of type "string"`).
+    pub fn check(&self, value: &Value, root: &str) -> Result<(), String> {
+        let problems: Vec<String> = self
+            .validator
+            .iter_errors(value)
+            .map(|error| describe(&error, root, value))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
         }
     }
-    Ok(())
 }
 
-fn check_object(
-    schema: &Map<String, Value>,
-    fields: &Map<String, Value>,
-    path: &str,
-    depth: usize,
-) -> Result<(), String> {
-    if let Some(Value::Array(required)) = schema.get("required") {
-        for name in required.iter().filter_map(Value::as_str) {
-            if !fields.contains_key(name) {
-                return Err(format!("`{path}` is missing the required field `{name}`"));
+/// `{place}: {what the schema says}`, the place written the way the manifest's author reads
+/// the value: `.field` into a mapping, `[i]` into a list.
+fn describe(error: &ValidationError<'_>, root: &str, value: &Value) -> String {
+    let mut place = root.to_string();
+    let mut at = Some(value);
+    for segment in error.instance_path().segments() {
+        let (text, next) = match &segment {
+            LocationSegment::Index(i) => (format!("[{i}]"), at.and_then(|v| v.get(*i))),
+            LocationSegment::Property(name) => {
+                let in_list = at.is_some_and(Value::is_array);
+                let index = name.parse::<usize>().ok().filter(|_| in_list);
+                match index {
+                    Some(i) => (format!("[{i}]"), at.and_then(|v| v.get(i))),
+                    None => (format!(".{name}"), at.and_then(|v| v.get(name.as_ref()))),
+                }
             }
-        }
+        };
+        place.push_str(&text);
+        at = next;
     }
-    if let Some(Value::Object(properties)) = schema.get("properties") {
-        for (name, property) in properties {
-            if let Some(field) = fields.get(name) {
-                check_at(property, field, &format!("{path}.{name}"), depth + 1)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn is_type(value: &Value, name: &str) -> bool {
-    match name {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "number" => value.is_number(),
-        "integer" => {
-            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
-        "boolean" => value.is_boolean(),
-        "null" => value.is_null(),
-        _ => false,
-    }
-}
-
-fn type_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
+    let place = place.trim_start_matches('.');
+    if place.is_empty() {
+        error.to_string()
+    } else {
+        format!("`{place}`: {error}")
     }
 }
 
@@ -159,44 +120,103 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn names_the_first_problem_with_its_path() {
-        let schema = json!({
+    fn schema() -> PluginSchema {
+        PluginSchema::compile(&json!({
             "type": "object",
             "required": ["sizes", "base_size"],
+            "additionalProperties": false,
             "properties": {
-                "sizes": { "type": "array", "items": { "type": "string" } },
-                "precision": { "type": ["number", "null"] }
+                "sizes": { "type": "array", "items": { "type": "string" }, "minItems": 1 },
+                "base_size": { "type": "string", "enum": ["S", "M", "L"] },
+                "precision": { "type": ["number", "null"], "minimum": 0 }
             }
-        });
-        check_schema(&schema).unwrap();
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_valid_value_passes() {
         assert_eq!(
-            check(&schema, &json!({"sizes": ["S"], "base_size": "S"}), "with"),
+            schema().check(&json!({"sizes": ["S"], "base_size": "S"}), "with"),
             Ok(())
         );
-        assert_eq!(
-            check(&schema, &json!({"sizes": ["S"]}), "with"),
-            Err("`with` is missing the required field `base_size`".to_string())
+    }
+
+    #[test]
+    fn types_and_required_fields_are_named_with_their_path() {
+        let error = schema()
+            .check(&json!({"sizes": ["S", 3]}), "with")
+            .unwrap_err();
+        assert!(
+            error.contains("`with`: \"base_size\" is a required property"),
+            "{error}"
         );
-        assert_eq!(
-            check(
-                &schema,
-                &json!({"sizes": ["S", 3], "base_size": "S"}),
-                "with"
+        assert!(
+            error.contains("`with.sizes[1]`: 3 is not of type \"string\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn keywords_beyond_type_and_required_are_enforced() {
+        let schema = schema();
+        for (value, expected) in [
+            (
+                json!({"sizes": ["S"], "base_size": "XL"}),
+                "`with.base_size`: \"XL\" is not one of",
             ),
-            Err("`with.sizes[1]` must be string, not a number".to_string())
-        );
-        assert_eq!(
-            check(
-                &schema,
-                &json!({"sizes": [], "base_size": "S", "precision": "x"}),
-                "with"
+            (
+                json!({"sizes": ["S"], "base_size": "S", "precision": -1}),
+                "`with.precision`: -1 is less than the minimum of 0",
             ),
-            Err("`with.precision` must be number or null, not a string".to_string())
+            (
+                json!({"sizes": ["S"], "base_size": "S", "colour": "red"}),
+                "Additional properties are not allowed ('colour' was unexpected)",
+            ),
+            (
+                json!({"sizes": [], "base_size": "S"}),
+                "`with.sizes`: [] has less than 1 item",
+            ),
+        ] {
+            let error = schema.check(&value, "with").unwrap_err();
+            assert!(error.contains(expected), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_schema_is_refused_with_where_it_is_wrong() {
+        let error = PluginSchema::compile(&json!({"properties": {"sizes": {"type": "strnig"}}}))
+            .unwrap_err();
+        assert!(error.contains("strnig"), "{error}");
+        let error = PluginSchema::compile(&json!({"minimum": "zero"})).unwrap_err();
+        assert!(
+            error.contains("\"zero\" is not of type \"number\""),
+            "{error}"
         );
-        assert_eq!(
-            check(&schema, &json!(null), "with"),
-            Err("`with` must be object, not null".to_string())
-        );
+        let error =
+            PluginSchema::compile(&json!({"type": "string", "pattern": "(unclosed"})).unwrap_err();
+        assert!(!error.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_draft_is_refused() {
+        let error =
+            PluginSchema::compile(&json!({"$schema": "https://example.com/my-draft"})).unwrap_err();
+        assert!(error.contains("is not a JSON Schema draft"), "{error}");
+    }
+
+    #[test]
+    fn a_reference_outside_the_schema_is_refused_not_fetched() {
+        for reference in [
+            "https://example.com/schema.json",
+            "file:///etc/passwd",
+            "#/$defs/missing",
+        ] {
+            let schema = json!({"$ref": reference});
+            assert!(
+                PluginSchema::compile(&schema).is_err(),
+                "{reference} compiled"
+            );
+        }
     }
 }

@@ -33,8 +33,8 @@ impl StepKind for WasmStepKind {
         } else {
             config.clone()
         };
-        if let Some(schema) = &self.plugin.manifest.input_schema {
-            crate::schema::check(schema, &with, "with")?;
+        if let Some(schema) = &self.plugin.manifest.input {
+            schema.check(&with, "with")?;
         }
         Ok(Arc::new(WasmStep {
             runtime: self.runtime.clone(),

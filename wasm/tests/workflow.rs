@@ -136,7 +136,7 @@ steps:
         "step kind `wasm/wrong-signature` cannot be used: plugin `wrong-signature` does not follow the plugin ABI: \
          export `techpack_run` has type (i32) -> i32, expected (i32, i32) -> i64",
         "unknown step kind `wasm/nope`",
-        "invalid `with` for `wasm/grade-sizes`: `with` is missing the required field `base_size`",
+        "invalid `with` for `wasm/grade-sizes`: `with`: \"base_size\" is a required property",
     ] {
         assert!(
             errors.contains(expected),

@@ -6,20 +6,28 @@ use crate::workflow::{Backoff, RetryPolicy};
 
 /// The wait before attempt `next_attempt` (2 for the first retry).
 pub fn delay(policy: &RetryPolicy, next_attempt: u32) -> Duration {
-    let retry_number = next_attempt.saturating_sub(2);
-    let base = match policy.backoff {
-        Backoff::Fixed => policy.initial_delay,
-        Backoff::Exponential => policy
-            .initial_delay
-            .saturating_mul(2u32.saturating_pow(retry_number.min(30))),
-    }
-    .min(policy.max_delay);
-    if policy.jitter {
-        // "Equal jitter": half fixed, half random, so retries of many runs spread out.
-        let half = base / 2;
-        half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64))
-    } else {
-        base
+    policy.delay_before(next_attempt)
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `next_attempt` (2 for the first retry): the one backoff rule
+    /// for a step's attempts and for the model providers' HTTP retries (techpack-steps).
+    pub fn delay_before(&self, next_attempt: u32) -> Duration {
+        let retry_number = next_attempt.saturating_sub(2);
+        let base = match self.backoff {
+            Backoff::Fixed => self.initial_delay,
+            Backoff::Exponential => self
+                .initial_delay
+                .saturating_mul(2u32.saturating_pow(retry_number.min(30))),
+        }
+        .min(self.max_delay);
+        if self.jitter {
+            // "Equal jitter": half fixed, half random, so retries of many runs spread out.
+            let half = base / 2;
+            half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64))
+        } else {
+            base
+        }
     }
 }
 

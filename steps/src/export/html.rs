@@ -1,13 +1,29 @@
 //! The tech pack as one self-contained HTML page (images inlined), readable in any browser
-//! and printable for the factory floor.
+//! and printable for the factory floor. The page is `templates/techpack.html` (minijinja,
+//! compiled into the binary), rendered with HTML auto-escaping: every value from the tech
+//! pack is text, whatever it holds; only the sketches' SVG, which we draw, goes in as markup.
 
 use std::collections::HashMap;
-use std::fmt::Write;
+use std::sync::LazyLock;
 
 use base64::Engine;
+use minijinja::Environment;
+use serde::Serialize;
 
 use super::Bundle;
+use super::tables::{self, UNKNOWN};
 use crate::techpack::{Color, Estimate, Part, Quantity, Source, TechPack};
+
+const TEMPLATE: &str = "techpack.html";
+
+/// The environment holding the page's template, parsed once. The `.html` name turns on
+/// minijinja's HTML auto-escaping.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.add_template(TEMPLATE, include_str!("templates/techpack.html"))
+        .expect("templates/techpack.html parses");
+    env
+});
 
 /// Images by hash, as `data:` URLs.
 #[derive(Default)]
@@ -25,391 +41,540 @@ impl Images {
     }
 }
 
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// A section of the page, in page order.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Section<'a> {
+    Table {
+        title: &'a str,
+        /// `meta` for the product's label/value table.
+        class: Option<&'static str>,
+        header: Vec<String>,
+        rows: Vec<Vec<Cell>>,
+    },
+    Photos {
+        photos: Vec<Photo<'a>>,
+    },
+    Sketches {
+        sketches: Vec<Sketch<'a>>,
+    },
+    CloseUps {
+        close_ups: Vec<CloseUp<'a>>,
+    },
+    NotProduced {
+        part: &'static str,
+        title: &'static str,
+        reason: &'a str,
+    },
 }
 
-fn source_badge(source: Source, confidence: f64) -> String {
-    let (class, label) = match source {
-        Source::EstimatedFromPhoto => ("est", "estimated"),
-        Source::Given => ("given", "given"),
-        Source::Measured => ("measured", "measured"),
-        Source::Unknown => ("unknown", "unknown"),
-    };
-    format!(
-        r#"<span class="badge {class}" title="confidence {confidence:.2}">{label} · {confidence:.2}</span>"#
-    )
+/// One table cell: text, with an optional colour swatch, code, note and source badge.
+#[derive(Serialize, Default)]
+struct Cell {
+    text: String,
+    /// A `#RRGGBB` colour (anything else is never put in the page's CSS).
+    swatch: Option<String>,
+    code: Option<String>,
+    note: Option<String>,
+    badge: Option<Badge>,
 }
 
-fn estimate(e: &Estimate) -> String {
-    format!(
-        "{} {}",
-        esc(e.value.as_deref().unwrap_or("—")),
-        source_badge(e.source, e.confidence)
-    )
+#[derive(Serialize)]
+struct Badge {
+    class: &'static str,
+    label: &'static str,
+    confidence: String,
 }
 
-fn quantity(q: &Quantity) -> String {
-    match q.value {
-        Some(v) => format!(
-            "{v} {} {}",
-            esc(q.unit.as_deref().unwrap_or("")),
-            source_badge(q.source, q.confidence)
-        ),
-        None => format!("— {}", source_badge(q.source, q.confidence)),
-    }
+#[derive(Serialize)]
+struct Photo<'a> {
+    url: &'a str,
+    view: &'static str,
+    version: u32,
+    width: u32,
+    height: u32,
+    hash: &'a str,
 }
 
-fn swatch(c: &Color) -> String {
-    let hex = c.hex.clone().unwrap_or_else(|| "#ffffff".into());
-    let refs: Vec<String> = [
-        c.pantone.as_ref().map(|p| format!("Pantone {p}")),
-        c.ral.as_ref().map(|r| format!("RAL {r}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    format!(
-        r#"<span class="swatch" style="background:{}"></span>{} <code>{}</code> {} {}"#,
-        esc(&hex),
-        esc(&c.name),
-        esc(&hex),
-        esc(&refs.join(", ")),
-        source_badge(c.source, c.confidence)
-    )
+#[derive(Serialize)]
+struct Sketch<'a> {
+    svg: &'a str,
+    view: &'static str,
 }
 
-fn table(out: &mut String, title: &str, headers: &[&str], rows: Vec<Vec<String>>) {
-    let _ = writeln!(out, "<section><h2>{}</h2>", esc(title));
-    if rows.is_empty() {
-        let _ = writeln!(out, r#"<p class="empty">Nothing recorded.</p></section>"#);
-        return;
-    }
-    out.push_str("<table><thead><tr>");
-    for h in headers {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead><tbody>\n");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{cell}</td>");
+#[derive(Serialize)]
+struct CloseUp<'a> {
+    url: &'a str,
+    detail: &'a str,
+    notes: &'a str,
+}
+
+impl Cell {
+    fn text(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            ..Cell::default()
         }
-        out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table></section>\n");
-}
 
-fn opt(value: &Option<String>) -> String {
-    esc(value.as_deref().unwrap_or("—"))
-}
+    fn with_badge(mut self, source: Source, confidence: f64) -> Cell {
+        let (class, label) = match source {
+            Source::EstimatedFromPhoto => ("est", "estimated"),
+            Source::Given => ("given", "given"),
+            Source::Measured => ("measured", "measured"),
+            Source::Unknown => ("unknown", "unknown"),
+        };
+        self.badge = Some(Badge {
+            class,
+            label,
+            confidence: format!("{confidence:.2}"),
+        });
+        self
+    }
 
-/// The graded size chart: a row per point of measure, a column per size.
-fn size_chart(out: &mut String, chart: &serde_json::Value) {
-    let sizes: Vec<&str> = chart["sizes"]
-        .as_array()
-        .map(|s| s.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
-    let base = chart["base_size"].as_str().unwrap_or("");
-    let mut headers = vec!["Code".to_string(), "Point of measure".to_string()];
-    headers.extend(sizes.iter().map(|s| {
-        if *s == base {
-            format!("{s} (base)")
-        } else {
-            s.to_string()
+    fn badge(source: Source, confidence: f64) -> Cell {
+        Cell::text("").with_badge(source, confidence)
+    }
+
+    fn estimate(e: &Estimate) -> Cell {
+        Cell::text(e.value.as_deref().unwrap_or(UNKNOWN)).with_badge(e.source, e.confidence)
+    }
+
+    fn quantity(q: &Quantity) -> Cell {
+        let text = match q.value {
+            Some(v) => tables::with_unit(v, q.unit.as_deref().unwrap_or("")),
+            None => UNKNOWN.to_string(),
+        };
+        Cell::text(text).with_badge(q.source, q.confidence)
+    }
+
+    fn color(c: &Color) -> Cell {
+        let hex = c.hex.as_deref().filter(|hex| is_hex_color(hex));
+        let refs: Vec<String> = [
+            c.pantone.as_ref().map(|p| format!("Pantone {p}")),
+            c.ral.as_ref().map(|r| format!("RAL {r}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Cell {
+            text: c.name.clone(),
+            swatch: Some(hex.unwrap_or("#ffffff").to_string()),
+            code: c.hex.clone(),
+            note: (!refs.is_empty()).then(|| refs.join(", ")),
+            badge: None,
         }
-    }));
-    headers.push("Tolerance".into());
-    let rows = chart["points_of_measure"]
-        .as_array()
-        .map(|poms| {
-            poms.iter()
-                .map(|pom| {
-                    let unit = pom["unit"].as_str().unwrap_or("");
-                    let mut row = vec![
-                        esc(pom["code"].as_str().unwrap_or("")),
-                        esc(pom["name"].as_str().unwrap_or("")),
-                    ];
-                    row.extend(sizes.iter().map(|size| match &pom["values"][size] {
-                        serde_json::Value::Null => "—".to_string(),
-                        value => format!("{value} {}", esc(unit)),
-                    }));
-                    row.push(format!("± {} {}", pom["tolerance"], esc(unit)));
-                    row
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-    table(out, "Graded size chart", &headers, rows);
+        .with_badge(c.source, c.confidence)
+    }
+
+    fn optional(value: &Option<String>) -> Cell {
+        Cell::text(value.as_deref().unwrap_or(UNKNOWN))
+    }
+}
+
+/// `#RRGGBB`: the only colour text that reaches the page's CSS.
+fn is_hex_color(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn table<'a>(title: &'a str, header: &[&str], rows: Vec<Vec<Cell>>) -> Section<'a> {
+    Section::Table {
+        title,
+        class: None,
+        header: header.iter().map(|h| h.to_string()).collect(),
+        rows,
+    }
 }
 
 /// In place of a part the run could not make: its heading and why.
-fn not_produced(out: &mut String, tp: &TechPack, part: Part) {
+fn not_produced<'a>(tp: &'a TechPack, part: Part, sections: &mut Vec<Section<'a>>) {
     for missing in tp.not_produced.iter().filter(|m| m.part == part) {
-        let _ = writeln!(
-            out,
-            r#"<section class="not-produced" id="not-produced-{}"><h2>{}</h2><p class="empty">not produced: {}</p></section>"#,
-            part.as_str(),
-            part.title(),
-            esc(&missing.reason)
-        );
+        sections.push(Section::NotProduced {
+            part: part.as_str(),
+            title: part.title(),
+            reason: &missing.reason,
+        });
+    }
+}
+
+fn product(tp: &TechPack) -> Section<'_> {
+    let meta = &tp.meta;
+    let row = |label: &str, value: Cell| vec![Cell::text(label), value];
+    Section::Table {
+        title: "Product",
+        class: Some("meta"),
+        header: Vec::new(),
+        rows: vec![
+            row("Product", Cell::text(&meta.product_name)),
+            row("Style", Cell::optional(&meta.style_id)),
+            row("Category", Cell::estimate(&meta.category)),
+            row("Subcategory", Cell::estimate(&meta.subcategory)),
+            row("Units", Cell::text(&meta.units)),
+        ],
+    }
+}
+
+/// The tech pack's own sections, from colourways to views.
+fn tech_pack_tables(tp: &TechPack) -> Vec<Section<'_>> {
+    let colors = tp
+        .colorways
+        .iter()
+        .flat_map(|cw| {
+            cw.colors
+                .iter()
+                .map(move |c| vec![Cell::text(&cw.name), Cell::color(c)])
+        })
+        .collect();
+    let bill_of_materials = tp
+        .bill_of_materials
+        .iter()
+        .map(|l| {
+            vec![
+                Cell::text(&l.id),
+                Cell::text(&l.placement),
+                Cell::estimate(&l.material),
+                Cell::estimate(&l.composition),
+                Cell::quantity(&l.weight_or_thickness),
+                Cell::estimate(&l.finish),
+                Cell::color(&l.color),
+                Cell::quantity(&l.consumption),
+            ]
+        })
+        .collect();
+    let points_of_measure = tp
+        .points_of_measure
+        .iter()
+        .map(|p| {
+            vec![
+                Cell::text(&p.code),
+                Cell::text(&p.name),
+                Cell::text(&p.how_to_measure),
+                Cell::text(tables::pom_value(p)),
+                Cell::text(tables::pom_tolerance(p)),
+                Cell::text(tables::criticality(p.criticality)),
+                Cell::badge(p.source, p.confidence),
+            ]
+        })
+        .collect();
+    let construction = tp
+        .construction
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::text(&c.operation),
+                Cell::text(&c.location),
+                Cell::optional(&c.seam_type),
+                Cell::optional(&c.stitch_class_iso4915),
+                Cell::text(
+                    c.stitches_per_inch
+                        .map_or_else(|| UNKNOWN.into(), tables::number),
+                ),
+                Cell::optional(&c.joinery_or_fastening),
+                Cell::badge(c.source, c.confidence),
+            ]
+        })
+        .collect();
+    let labels = tp
+        .labels_and_packaging
+        .iter()
+        .map(|l| {
+            vec![
+                Cell::text(&l.kind),
+                Cell::text(&l.placement),
+                Cell::text(&l.content),
+                Cell::badge(l.source, l.confidence),
+            ]
+        })
+        .collect();
+    let category_specific = tp
+        .category_specific
+        .iter()
+        .map(|v| {
+            let value = format!("{} {}", v.value, v.unit.as_deref().unwrap_or(""));
+            vec![
+                Cell::text(&v.name),
+                Cell::text(value.trim_end()),
+                Cell::badge(v.source, v.confidence),
+            ]
+        })
+        .collect();
+    let views = tp
+        .views
+        .iter()
+        .map(|v| {
+            vec![
+                Cell::text(v.view.as_str()),
+                Cell::text(&v.summary),
+                Cell::text(v.design_elements.join("; ")),
+                Cell::text(format!("{:.2}", v.confidence)),
+            ]
+        })
+        .collect();
+    vec![
+        table("Colourways", &["Colourway", "Colour"], colors),
+        table(
+            "Bill of materials",
+            &[&["Line"], &tables::BOM_COLUMNS[..]].concat(),
+            bill_of_materials,
+        ),
+        table(
+            "Points of measure",
+            &[
+                "Code",
+                "Name",
+                "How to measure",
+                "Value",
+                "Tolerance",
+                "Criticality",
+                "Source",
+            ],
+            points_of_measure,
+        ),
+        table(
+            "Construction",
+            &[
+                "Operation",
+                "Location",
+                "Seam",
+                "ISO 4915 stitch",
+                "SPI",
+                "Joinery / fastening",
+                "Source",
+            ],
+            construction,
+        ),
+        table(
+            "Labels and packaging",
+            &["Kind", "Placement", "Content", "Source"],
+            labels,
+        ),
+        table(
+            "Category-specific",
+            &["Attribute", "Value", "Source"],
+            category_specific,
+        ),
+        table(
+            "Views",
+            &["View", "Summary", "Design elements", "Confidence"],
+            views,
+        ),
+    ]
+}
+
+/// The graded size chart: the factory files' table, each size's value with its unit.
+fn size_chart(chart: &serde_json::Value) -> Section<'static> {
+    let chart = tables::size_chart_with_units(chart);
+    let rows = chart
+        .rows
+        .into_iter()
+        .map(|row| row.into_iter().map(Cell::text).collect())
+        .collect();
+    Section::Table {
+        title: chart.title,
+        class: None,
+        header: chart.header,
+        rows,
     }
 }
 
 /// The page; `svgs` are the sketches' overlays, in the order of `bundle.sketches`.
 pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
     let tp = bundle.tech_pack;
-    let meta = &tp.meta;
-    let mut out = String::new();
-    let title = format!("Tech pack — {}", meta.product_name);
-    let _ = writeln!(
-        out,
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{}</title><meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{{font-family:Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}}
-h1{{margin-bottom:.2rem}} h2{{border-bottom:2px solid #222;padding-bottom:.2rem;margin-top:2rem}}
-table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{border:1px solid #ccc;padding:.35rem .5rem;text-align:left;vertical-align:top}} th{{background:#f3f3f3}}
-.meta td:first-child{{font-weight:bold;width:12rem}} .grid{{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:1rem}}
-figure{{margin:0;border:1px solid #ddd;padding:.5rem}} figure img{{width:100%;height:auto;display:block}} figcaption{{font-size:.85rem;margin-top:.4rem}}
-.sketch svg{{width:100%;height:auto;border:1px solid #ddd}} .swatch{{display:inline-block;width:1rem;height:1rem;border:1px solid #999;vertical-align:middle;margin-right:.3rem}}
-.badge{{font-size:.7rem;padding:.05rem .35rem;border-radius:.6rem;margin-left:.3rem;white-space:nowrap}} .est{{background:#fff3cd}} .given{{background:#d1e7dd}} .measured{{background:#cfe2ff}} .unknown{{background:#eee;color:#777}}
-.empty{{color:#777;font-style:italic}} @media print{{section{{break-inside:avoid}}}}
-</style></head><body>"#,
-        esc(&title)
-    );
-    let _ = writeln!(out, "<h1>{}</h1>", esc(&title));
-    let _ = writeln!(
-        out,
-        r#"<p>Values are marked <span class="badge given">given</span> <span class="badge measured">measured</span> <span class="badge est">estimated</span> from a photo or <span class="badge unknown">unknown</span>, with a confidence from 0 to 1.</p>"#
-    );
-    let _ = writeln!(out, r#"<section><h2>Product</h2><table class="meta">"#);
-    let _ = writeln!(
-        out,
-        "<tr><td>Product</td><td>{}</td></tr>",
-        esc(&meta.product_name)
-    );
-    let _ = writeln!(
-        out,
-        "<tr><td>Style</td><td>{}</td></tr>",
-        opt(&meta.style_id)
-    );
-    let _ = writeln!(
-        out,
-        "<tr><td>Category</td><td>{}</td></tr>",
-        estimate(&meta.category)
-    );
-    let _ = writeln!(
-        out,
-        "<tr><td>Subcategory</td><td>{}</td></tr>",
-        estimate(&meta.subcategory)
-    );
-    let _ = writeln!(
-        out,
-        "<tr><td>Units</td><td>{}</td></tr></table></section>",
-        esc(&meta.units)
-    );
+    let mut sections = vec![product(tp)];
+    sections.push(Section::Photos {
+        photos: bundle
+            .photos
+            .iter()
+            .map(|photo| Photo {
+                url: images.url(&photo.image_hash),
+                view: photo.view.as_str(),
+                version: photo.version,
+                width: photo.width,
+                height: photo.height,
+                hash: &photo.image_hash[..16.min(photo.image_hash.len())],
+            })
+            .collect(),
+    });
+    not_produced(tp, Part::Sketches, &mut sections);
+    if !bundle.sketches.is_empty() {
+        sections.push(Section::Sketches {
+            sketches: bundle
+                .sketches
+                .iter()
+                .zip(svgs)
+                .map(|(sketch, svg)| Sketch {
+                    svg: svg.trim_start_matches(|c| c != '<'),
+                    view: sketch.view.as_str(),
+                })
+                .collect(),
+        });
+    }
+    sections.extend(tech_pack_tables(tp));
+    not_produced(tp, Part::SizeChart, &mut sections);
+    if let Some(chart) = bundle.size_chart {
+        sections.push(size_chart(chart));
+    }
+    not_produced(tp, Part::CloseUps, &mut sections);
+    if !bundle.close_ups.is_empty() {
+        sections.push(Section::CloseUps {
+            close_ups: bundle
+                .close_ups
+                .iter()
+                .map(|close_up| CloseUp {
+                    url: images.url(&close_up.image_hash),
+                    detail: &close_up.detail,
+                    notes: &close_up.analysis.notes,
+                })
+                .collect(),
+        });
+    }
+    let title = format!("Tech pack — {}", tp.meta.product_name);
+    let mut page = TEMPLATES
+        .get_template(TEMPLATE)
+        .and_then(|template| {
+            template.render(minijinja::context! { title => title, sections => sections })
+        })
+        .expect("the page's template renders any tech pack");
+    page.push('\n');
+    page
+}
 
-    out.push_str("<section><h2>Source photos</h2><div class=\"grid\">\n");
-    for photo in bundle.photos {
-        let _ = writeln!(
-            out,
-            r#"<figure><img src="{}" alt="{} view"><figcaption>{} — version {}, {}×{} px<br><code>{}</code></figcaption></figure>"#,
-            images.url(&photo.image_hash),
-            photo.view.as_str(),
-            photo.view.as_str(),
-            photo.version,
-            photo.width,
-            photo.height,
-            &photo.image_hash[..16.min(photo.image_hash.len())]
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::export::Edition;
+    use crate::storage::CloseUpRecord;
+    use crate::techpack::CloseUpAnalysis;
+
+    const HOSTILE: &str = r#"<script>alert("x")</script> & 'quoted'"#;
+
+    /// A tech pack whose every free-text field a person or a model fills holds `HOSTILE`.
+    fn hostile_tech_pack() -> TechPack {
+        let estimate = json!({ "value": HOSTILE, "source": "given", "confidence": 1.0 });
+        let color = json!({ "name": HOSTILE, "hex": format!("#fff\" onload=\"{HOSTILE}"),
+            "pantone": HOSTILE, "ral": null, "source": "given", "confidence": 1.0 });
+        serde_json::from_value(json!({
+            "meta": { "style_id": HOSTILE, "product_name": HOSTILE, "category": estimate,
+                "subcategory": estimate, "units": "metric", "source_photos": [] },
+            "views": [],
+            "bill_of_materials": [{ "id": HOSTILE, "placement": HOSTILE, "material": estimate,
+                "composition": estimate, "finish": estimate, "color": color,
+                "weight_or_thickness": { "value": 340, "unit": HOSTILE, "source": "given", "confidence": 1.0 },
+                "consumption": { "value": null, "unit": null, "source": "unknown", "confidence": 0.0 } }],
+            "points_of_measure": [{ "code": HOSTILE, "name": HOSTILE, "how_to_measure": HOSTILE,
+                "value": 400, "unit": "mm", "tolerance": 5, "criticality": "major",
+                "source": "measured", "confidence": 0.9 }],
+            "construction": [],
+            "colorways": [{ "name": HOSTILE, "colors": [color] }],
+            "labels_and_packaging": [{ "kind": HOSTILE, "placement": HOSTILE, "content": HOSTILE,
+                "source": "given", "confidence": 1.0 }],
+            "callouts": [],
+            "category_specific": [{ "name": HOSTILE, "value": HOSTILE, "unit": null,
+                "source": "given", "confidence": 1.0 }],
+            "not_produced": [{ "part": "sketches", "reason": HOSTILE }]
+        }))
+        .unwrap()
+    }
+
+    fn page(
+        tp: &TechPack,
+        close_ups: &[CloseUpRecord],
+        chart: Option<&serde_json::Value>,
+    ) -> String {
+        let edition = Edition {
+            version: "1".into(),
+            date: "2026-01-01".into(),
+            paper: Default::default(),
+        };
+        let bundle = Bundle {
+            tech_pack: tp,
+            photos: &[],
+            close_ups,
+            sketches: &[],
+            size_chart: chart,
+            edition: &edition,
+        };
+        render(&bundle, &Images::default(), &[])
+    }
+
+    #[test]
+    fn a_hostile_string_in_any_field_comes_out_as_text() {
+        let tp = hostile_tech_pack();
+        let close_up = CloseUpRecord {
+            id: "c1".into(),
+            product_id: "p".into(),
+            analysis_id: "a".into(),
+            detail: HOSTILE.into(),
+            image_hash: "h".into(),
+            source_revision_id: "r".into(),
+            crop: None,
+            analysis: CloseUpAnalysis {
+                detail: HOSTILE.into(),
+                materials: vec![],
+                construction: vec![],
+                notes: HOSTILE.into(),
+                confidence: 1.0,
+            },
+            provider: "local".into(),
+            model: "m".into(),
+            created_at: 0,
+        };
+        let chart = json!({ "sizes": [HOSTILE], "base_size": HOSTILE, "unit": "mm",
+            "points_of_measure": [{ "code": HOSTILE, "name": HOSTILE, "tolerance": 1,
+                "values": { HOSTILE: 400 } }] });
+        let html = page(&tp, &[close_up], Some(&chart));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            !html.contains("onload=\""),
+            "an attribute broke out: {html}"
+        );
+        let escaped =
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;&#x2f;script&gt; &amp; &#x27;quoted&#x27;";
+        // Title, product, BOM, POM, colourway, label, category-specific, the not-produced
+        // reason, the size chart and the close-up (alt text, caption, notes) all show it.
+        assert!(
+            html.matches(escaped).count() >= 20,
+            "{} escaped copies in {html}",
+            html.matches(escaped).count()
+        );
+        assert!(
+            html.contains(r#"<span class="swatch" style="background:#ffffff">"#),
+            "a colour that is not #RRGGBB never reaches the CSS"
         );
     }
-    out.push_str("</div></section>\n");
 
-    not_produced(&mut out, tp, Part::Sketches);
-    if !bundle.sketches.is_empty() {
-        out.push_str("<section><h2>Technical sketches</h2><div class=\"grid\">\n");
-        for (sketch, svg) in bundle.sketches.iter().zip(svgs) {
-            let svg = svg.trim_start_matches(|c| c != '<');
-            let _ = writeln!(
-                out,
-                r#"<figure class="sketch">{svg}<figcaption>{} view</figcaption></figure>"#,
-                sketch.view.as_str()
-            );
+    #[test]
+    fn the_page_keeps_its_sections_and_shared_number_formats() {
+        let tp = hostile_tech_pack();
+        let chart = json!({ "sizes": ["S", "M"], "base_size": "M", "unit": "mm",
+            "points_of_measure": [{ "code": "A", "name": "width", "tolerance": 1,
+                "values": { "S": 380, "M": 400.5 } }] });
+        let html = page(&tp, &[], Some(&chart));
+        for expected in [
+            "<h2>Product</h2>",
+            "<h2>Source photos</h2>",
+            r#"<section class="not-produced" id="not-produced-sketches"><h2>Technical sketches</h2><p class="empty">not produced: "#,
+            "<h2>Colourways</h2>",
+            "<h2>Bill of materials</h2>",
+            "<h2>Points of measure</h2>",
+            "<td>400 mm</td><td>± 5 mm</td><td>major</td>",
+            "<h2>Construction</h2>\n<p class=\"empty\">Nothing recorded.</p></section>",
+            "<h2>Labels and packaging</h2>",
+            "<h2>Category-specific</h2>",
+            "<h2>Views</h2>",
+            "<h2>Graded size chart</h2>",
+            "<th>M (base)</th>",
+            "<td>400.5 mm</td>",
+            r#"340 &lt;script&gt;"#,
+            r#"<span class="badge measured" title="confidence 0.90">measured · 0.90</span>"#,
+        ] {
+            assert!(html.contains(expected), "missing {expected:?} in {html}");
         }
-        out.push_str("</div></section>\n");
+        assert!(
+            !html.contains("<h2>Close-ups</h2>"),
+            "no close-ups, no section"
+        );
     }
-
-    let colors: Vec<Vec<String>> = tp
-        .colorways
-        .iter()
-        .flat_map(|cw| {
-            cw.colors
-                .iter()
-                .map(move |c| vec![esc(&cw.name), swatch(c)])
-        })
-        .collect();
-    table(&mut out, "Colourways", &["Colourway", "Colour"], colors);
-    table(
-        &mut out,
-        "Bill of materials",
-        &[
-            "Line",
-            "Placement",
-            "Material",
-            "Composition",
-            "Weight / thickness",
-            "Finish",
-            "Colour",
-            "Consumption",
-        ],
-        tp.bill_of_materials
-            .iter()
-            .map(|l| {
-                vec![
-                    esc(&l.id),
-                    esc(&l.placement),
-                    estimate(&l.material),
-                    estimate(&l.composition),
-                    quantity(&l.weight_or_thickness),
-                    estimate(&l.finish),
-                    swatch(&l.color),
-                    quantity(&l.consumption),
-                ]
-            })
-            .collect(),
-    );
-    table(
-        &mut out,
-        "Points of measure",
-        &[
-            "Code",
-            "Name",
-            "How to measure",
-            "Value",
-            "Tolerance",
-            "Criticality",
-            "Source",
-        ],
-        tp.points_of_measure
-            .iter()
-            .map(|p| {
-                vec![
-                    esc(&p.code),
-                    esc(&p.name),
-                    esc(&p.how_to_measure),
-                    p.value
-                        .map(|v| format!("{v} {}", esc(&p.unit)))
-                        .unwrap_or_else(|| super::tables::MEASURE_ON_SAMPLE.into()),
-                    p.tolerance
-                        .map(|t| format!("± {t} {}", esc(&p.unit)))
-                        .unwrap_or_else(|| "—".into()),
-                    format!("{:?}", p.criticality).to_lowercase(),
-                    source_badge(p.source, p.confidence),
-                ]
-            })
-            .collect(),
-    );
-    table(
-        &mut out,
-        "Construction",
-        &[
-            "Operation",
-            "Location",
-            "Seam",
-            "ISO 4915 stitch",
-            "SPI",
-            "Joinery / fastening",
-            "Source",
-        ],
-        tp.construction
-            .iter()
-            .map(|c| {
-                vec![
-                    esc(&c.operation),
-                    esc(&c.location),
-                    opt(&c.seam_type),
-                    opt(&c.stitch_class_iso4915),
-                    c.stitches_per_inch
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "—".into()),
-                    opt(&c.joinery_or_fastening),
-                    source_badge(c.source, c.confidence),
-                ]
-            })
-            .collect(),
-    );
-    table(
-        &mut out,
-        "Labels and packaging",
-        &["Kind", "Placement", "Content", "Source"],
-        tp.labels_and_packaging
-            .iter()
-            .map(|l| {
-                vec![
-                    esc(&l.kind),
-                    esc(&l.placement),
-                    esc(&l.content),
-                    source_badge(l.source, l.confidence),
-                ]
-            })
-            .collect(),
-    );
-    table(
-        &mut out,
-        "Category-specific",
-        &["Attribute", "Value", "Source"],
-        tp.category_specific
-            .iter()
-            .map(|v| {
-                vec![
-                    esc(&v.name),
-                    format!("{} {}", esc(&v.value), opt(&v.unit).replace('—', "")),
-                    source_badge(v.source, v.confidence),
-                ]
-            })
-            .collect(),
-    );
-    table(
-        &mut out,
-        "Views",
-        &["View", "Summary", "Design elements", "Confidence"],
-        tp.views
-            .iter()
-            .map(|v| {
-                vec![
-                    esc(v.view.as_str()),
-                    esc(&v.summary),
-                    esc(&v.design_elements.join("; ")),
-                    format!("{:.2}", v.confidence),
-                ]
-            })
-            .collect(),
-    );
-
-    not_produced(&mut out, tp, Part::SizeChart);
-    if let Some(chart) = bundle.size_chart {
-        size_chart(&mut out, chart);
-    }
-
-    not_produced(&mut out, tp, Part::CloseUps);
-    if !bundle.close_ups.is_empty() {
-        out.push_str("<section><h2>Close-ups</h2><div class=\"grid\">\n");
-        for close_up in bundle.close_ups {
-            let _ = writeln!(
-                out,
-                r#"<figure><img src="{}" alt="{}"><figcaption><b>{}</b><br>{}</figcaption></figure>"#,
-                images.url(&close_up.image_hash),
-                esc(&close_up.detail),
-                esc(&close_up.detail),
-                esc(&close_up.analysis.notes)
-            );
-        }
-        out.push_str("</div></section>\n");
-    }
-    out.push_str("</body></html>\n");
-    out
 }

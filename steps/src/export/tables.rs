@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::techpack::{Color, Estimate, Quantity, Source, TechPack};
+use crate::techpack::{Color, Criticality, Estimate, PointOfMeasure, Quantity, Source, TechPack};
 
 /// What a table shows in a cell whose value is not known.
 pub const UNKNOWN: &str = "—";
@@ -21,6 +21,17 @@ pub struct Table {
 fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
+
+/// The bill of materials' columns after the line id, in every format.
+pub const BOM_COLUMNS: [&str; 7] = [
+    "Placement",
+    "Material",
+    "Composition",
+    "Weight / thickness",
+    "Finish",
+    "Colour",
+    "Consumption",
+];
 
 pub fn source(source: Source) -> &'static str {
     match source {
@@ -42,15 +53,40 @@ pub fn number(value: f64) -> String {
     }
 }
 
+/// A number and its unit: `361.25 mm`, or the number alone when the unit is empty.
+pub fn with_unit(value: f64, unit: &str) -> String {
+    format!("{} {unit}", number(value)).trim_end().to_string()
+}
+
+/// A POM's value with its unit, or what to do when there is none.
+pub fn pom_value(p: &PointOfMeasure) -> String {
+    p.value
+        .map_or_else(|| MEASURE_ON_SAMPLE.into(), |v| with_unit(v, &p.unit))
+}
+
+/// A POM's tolerance as `± 5 mm`.
+pub fn pom_tolerance(p: &PointOfMeasure) -> String {
+    p.tolerance.map_or_else(
+        || UNKNOWN.into(),
+        |t| format!("± {}", with_unit(t, &p.unit)),
+    )
+}
+
+pub fn criticality(criticality: Criticality) -> &'static str {
+    match criticality {
+        Criticality::Critical => "critical",
+        Criticality::Major => "major",
+        Criticality::Minor => "minor",
+    }
+}
+
 fn text(estimate: &Estimate) -> String {
     estimate.value.clone().unwrap_or_else(|| UNKNOWN.into())
 }
 
 fn quantity(q: &Quantity) -> String {
     match q.value {
-        Some(v) => format!("{} {}", number(v), q.unit.as_deref().unwrap_or(""))
-            .trim()
-            .to_string(),
+        Some(v) => with_unit(v, q.unit.as_deref().unwrap_or("")),
         None => UNKNOWN.into(),
     }
 }
@@ -66,17 +102,7 @@ pub fn color(c: &Color) -> String {
 pub fn bill_of_materials(tp: &TechPack) -> Table {
     Table {
         title: "Bill of materials",
-        header: header(&[
-            "ID",
-            "Placement",
-            "Material",
-            "Composition",
-            "Weight / thickness",
-            "Finish",
-            "Colour",
-            "Consumption",
-            "Source",
-        ]),
+        header: header(&[&["ID"], &BOM_COLUMNS[..], &["Source"]].concat()),
         rows: tp
             .bill_of_materials
             .iter()
@@ -122,7 +148,7 @@ pub fn points_of_measure(tp: &TechPack) -> Table {
                     p.value.map_or_else(|| MEASURE_ON_SAMPLE.into(), number),
                     p.unit.clone(),
                     p.tolerance.map_or_else(|| UNKNOWN.into(), number),
-                    format!("{:?}", p.criticality).to_lowercase(),
+                    criticality(p.criticality).into(),
                     source(p.source).into(),
                     number(p.confidence),
                 ]
@@ -133,6 +159,15 @@ pub fn points_of_measure(tp: &TechPack) -> Table {
 
 /// The graded chart (the `wasm/grade-sizes` output): a row per POM, a column per size.
 pub fn size_chart(chart: &Value) -> Table {
+    graded(chart, false)
+}
+
+/// [`size_chart`] with each size's value followed by its unit (`400 mm`), for the page.
+pub fn size_chart_with_units(chart: &Value) -> Table {
+    graded(chart, true)
+}
+
+fn graded(chart: &Value, cells_with_unit: bool) -> Table {
     let sizes: Vec<&str> = chart["sizes"]
         .as_array()
         .map(|s| s.iter().filter_map(Value::as_str).collect())
@@ -147,19 +182,29 @@ pub fn size_chart(chart: &Value) -> Table {
             s.to_string()
         }
     }));
-    let cell = |v: &Value| v.as_f64().map_or_else(|| UNKNOWN.to_string(), number);
     let rows = chart["points_of_measure"]
         .as_array()
         .map(|poms| {
             poms.iter()
                 .map(|pom| {
+                    let unit = pom["unit"].as_str().unwrap_or(unit);
+                    let cell = |v: &Value, with: bool| {
+                        v.as_f64().map_or_else(
+                            || UNKNOWN.to_string(),
+                            |v| if with { with_unit(v, unit) } else { number(v) },
+                        )
+                    };
                     let mut row = vec![
                         pom["code"].as_str().unwrap_or("").to_string(),
                         pom["name"].as_str().unwrap_or("").to_string(),
-                        pom["unit"].as_str().unwrap_or(unit).to_string(),
-                        cell(&pom["tolerance"]),
+                        unit.to_string(),
+                        cell(&pom["tolerance"], false),
                     ];
-                    row.extend(sizes.iter().map(|s| cell(&pom["values"][s])));
+                    row.extend(
+                        sizes
+                            .iter()
+                            .map(|s| cell(&pom["values"][s], cells_with_unit)),
+                    );
                     row
                 })
                 .collect()

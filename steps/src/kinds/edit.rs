@@ -16,7 +16,7 @@ use super::{output, owned_product, parse_answer};
 use crate::providers::VisionTask;
 use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::EditRecord;
-use crate::techpack::{TechPack, spec};
+use crate::techpack::{FieldEdit, TechPack, spec};
 
 pub struct Edit;
 
@@ -48,12 +48,6 @@ enum Op {
     Add,
     /// `path` names a row (`bill_of_materials.1`).
     Remove,
-}
-
-#[derive(Debug, Deserialize)]
-struct EditAnswer {
-    new_value_json: String,
-    explanation: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,7 +142,7 @@ impl Step for EditStep {
                 let answer = services
                     .ask(&ctx, vision.as_ref(), &task, &[], summary)
                     .await?;
-                let answer: EditAnswer = parse_answer(vision.name(), answer.value)?;
+                let answer: FieldEdit = parse_answer(vision.name(), answer.value)?;
                 let value: Value = serde_json::from_str(&answer.new_value_json).map_err(|e| {
                     StepError::permanent(format!(
                         "{}: the new value is not JSON: {e}",

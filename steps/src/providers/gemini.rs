@@ -11,9 +11,10 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::endpoint::{EndpointConfig, Service};
 use super::retry::{
-    ApiKey, Failure, RetryPolicy, error_message, google_error_details, google_retry_delay,
-    header_retry_delay, is_retryable_status, redact_error, send_with_retries, snippet,
+    Failure, error_message, google_error_details, google_retry_delay, header_retry_delay,
+    is_retryable_status, redact_error, send_with_retries, snippet,
 };
 use super::{InlineImage, ProviderError, Usage};
 
@@ -24,7 +25,6 @@ pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 pub const DEFAULT_MODEL: &str = "gemini-2.5-flash-image";
 /// Generating an image usually takes 10–30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-const KEY_ENV: &str = "GEMINI_API_KEY";
 
 /// Finish reasons that mean "a safety or policy filter stopped it", as opposed to the model
 /// choosing to answer otherwise.
@@ -39,41 +39,21 @@ const BLOCKING_FINISH_REASONS: &[&str] = &[
     "IMAGE_RECITATION",
 ];
 
-#[derive(Debug, Clone)]
-pub struct GeminiConfig {
-    /// Everything before `/v1beta/models/...`.
-    pub base_url: String,
-    /// Sent as `x-goog-api-key` (never in the URL, where it would reach logs). Gemini always
-    /// needs one; without it no request is made.
-    pub api_key: Option<ApiKey>,
-    /// `gemini-2.5-flash-image`; a leading `models/` is accepted.
-    pub model: String,
-    /// Per attempt: connecting, sending, and reading the whole answer.
-    pub timeout: Duration,
-    pub retry: RetryPolicy,
-}
+/// `GEMINI_API_KEY`, `GEMINI_BASE_URL` (everything before `/v1beta/models/...`),
+/// `gemini-2.5-flash-image` (a leading `models/` is accepted). The key is sent as
+/// `x-goog-api-key`, never in the URL where it would reach logs; Gemini always needs one, and
+/// without it no request is made.
+pub const SERVICE: Service = Service {
+    name: PROVIDER,
+    key_env: "GEMINI_API_KEY",
+    base_url_env: "GEMINI_BASE_URL",
+    default_base_url: DEFAULT_BASE_URL,
+    default_model: DEFAULT_MODEL,
+    default_timeout: DEFAULT_TIMEOUT,
+};
 
-impl GeminiConfig {
-    /// `GEMINI_API_KEY`, `GEMINI_BASE_URL` (default
-    /// `https://generativelanguage.googleapis.com`), and `model` or `gemini-2.5-flash-image`.
-    pub fn from_env(model: Option<String>) -> GeminiConfig {
-        Self::from_lookup(model, |name| std::env::var(name).ok())
-    }
-
-    fn from_lookup(model: Option<String>, lookup: impl Fn(&str) -> Option<String>) -> GeminiConfig {
-        let base_url = lookup("GEMINI_BASE_URL")
-            .map(|url| url.trim().to_string())
-            .filter(|url| !url.is_empty())
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-        GeminiConfig {
-            base_url,
-            api_key: ApiKey::from_env_value(lookup(KEY_ENV)),
-            model: model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
-            timeout: DEFAULT_TIMEOUT,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
+/// A Gemini endpoint ([`SERVICE`] names its environment).
+pub type GeminiConfig = EndpointConfig;
 
 /// A picture to make from a prompt and source images.
 #[derive(Debug, Clone)]
@@ -141,14 +121,15 @@ impl GeminiClient {
             .as_ref()
             .ok_or(ProviderError::MissingKey {
                 provider: PROVIDER,
-                env: KEY_ENV,
+                env: SERVICE.key_env,
             })?;
         let mut key_header =
             HeaderValue::from_str(key.expose()).map_err(|_| ProviderError::Auth {
                 provider: PROVIDER,
                 status: 0,
                 message: format!(
-                    "{KEY_ENV} holds characters that cannot be sent in an HTTP header"
+                    "{} holds characters that cannot be sent in an HTTP header",
+                    SERVICE.key_env
                 ),
             })?;
         key_header.set_sensitive(true);
@@ -459,16 +440,12 @@ mod tests {
     }
 
     #[test]
-    fn config_comes_from_the_environment_with_defaults() {
-        let config = GeminiConfig::from_lookup(None, |_| None);
-        assert_eq!(config.base_url, DEFAULT_BASE_URL);
-        assert_eq!(config.model, "gemini-2.5-flash-image");
-        assert!(config.api_key.is_none());
-        let config =
-            GeminiConfig::from_lookup(Some("models/gemini-3-pro-image-preview".into()), |name| {
-                (name == "GEMINI_API_KEY").then(|| "AIza-env".to_string())
-            });
-        assert!(!format!("{config:?}").contains("AIza-env"));
+    fn a_model_named_models_slash_is_called_by_its_name() {
+        let config = GeminiConfig::from_lookup(
+            &SERVICE,
+            Some("models/gemini-3-pro-image-preview".into()),
+            |_| None,
+        );
         let client = GeminiClient::new(config, reqwest::Client::new());
         assert_eq!(
             client.endpoint,

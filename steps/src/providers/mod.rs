@@ -1,11 +1,13 @@
 //! Model providers behind traits: OpenAI-compatible vision, Gemini image generation, and the
 //! offline `local` provider.
 //!
-//! The HTTP clients speak the providers' wire formats (`openai`, `gemini`) and share one
-//! retry policy (`retry`); `types` holds what every provider exchanges; `choice` says which
-//! provider answers a step (run defaults, a step's selection, [`RemoteProviders`]).
+//! The HTTP clients speak the providers' wire formats (`openai`, `gemini`), are configured
+//! alike (`endpoint`) and share one retry policy (`retry`); `types` holds what every provider
+//! exchanges; `choice` says which provider answers a step (run defaults, a step's selection,
+//! [`RemoteProviders`]).
 
 pub mod choice;
+pub mod endpoint;
 pub mod error;
 pub mod gemini;
 pub mod imaging;

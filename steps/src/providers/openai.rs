@@ -11,9 +11,10 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::endpoint::{EndpointConfig, Service};
 use super::retry::{
-    ApiKey, Failure, RetryPolicy, error_message, header_retry_delay, is_retryable_status,
-    redact_error, send_with_retries, snippet,
+    Failure, error_message, header_retry_delay, is_retryable_status, redact_error,
+    send_with_retries, snippet,
 };
 use super::{InlineImage, ProviderError, Usage};
 
@@ -23,43 +24,22 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-4o";
 /// Vision answers over several photos can take a minute; a stuck call should not take five.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-const KEY_ENV: &str = "OPENAI_API_KEY";
 
-#[derive(Debug, Clone)]
-pub struct OpenAiConfig {
-    /// Everything before `/chat/completions` (`https://api.openai.com/v1`,
-    /// `http://localhost:11434/v1` for Ollama): another value means another compatible server.
-    pub base_url: String,
-    /// Sent as `Authorization: Bearer`. Optional because local servers often need none; only
-    /// `api.openai.com` itself refuses to be called without one.
-    pub api_key: Option<ApiKey>,
-    pub model: String,
-    /// Per attempt: connecting, sending, and reading the whole answer.
-    pub timeout: Duration,
-    pub retry: RetryPolicy,
-}
+/// `OPENAI_API_KEY`, `OPENAI_BASE_URL` (everything before `/chat/completions`:
+/// `http://localhost:11434/v1` for Ollama), `gpt-4o`. The key is sent as `Authorization:
+/// Bearer`; it is optional because local servers often need none, and only
+/// `api.openai.com` itself refuses to be called without one.
+pub const SERVICE: Service = Service {
+    name: PROVIDER,
+    key_env: "OPENAI_API_KEY",
+    base_url_env: "OPENAI_BASE_URL",
+    default_base_url: DEFAULT_BASE_URL,
+    default_model: DEFAULT_MODEL,
+    default_timeout: DEFAULT_TIMEOUT,
+};
 
-impl OpenAiConfig {
-    /// `OPENAI_API_KEY`, `OPENAI_BASE_URL` (default `https://api.openai.com/v1`), and `model`
-    /// or `gpt-4o`.
-    pub fn from_env(model: Option<String>) -> OpenAiConfig {
-        Self::from_lookup(model, |name| std::env::var(name).ok())
-    }
-
-    fn from_lookup(model: Option<String>, lookup: impl Fn(&str) -> Option<String>) -> OpenAiConfig {
-        let base_url = lookup("OPENAI_BASE_URL")
-            .map(|url| url.trim().to_string())
-            .filter(|url| !url.is_empty())
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-        OpenAiConfig {
-            base_url,
-            api_key: ApiKey::from_env_value(lookup(KEY_ENV)),
-            model: model.unwrap_or_else(|| DEFAULT_MODEL.to_string()),
-            timeout: DEFAULT_TIMEOUT,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
+/// An OpenAI-compatible endpoint ([`SERVICE`] names its environment).
+pub type OpenAiConfig = EndpointConfig;
 
 /// A question whose answer is a JSON document following `schema`.
 #[derive(Debug, Clone)]
@@ -124,7 +104,7 @@ impl OpenAiClient {
         if self.config.api_key.is_none() && self.is_openai_itself() {
             return Err(ProviderError::MissingKey {
                 provider: PROVIDER,
-                env: KEY_ENV,
+                env: SERVICE.key_env,
             });
         }
         let body = serde_json::to_vec(&self.request_body(request)).map_err(|error| {
@@ -375,39 +355,11 @@ fn strip_code_fence(content: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        }
-    }
-
-    #[test]
-    fn config_comes_from_the_environment_with_defaults() {
-        let config = OpenAiConfig::from_lookup(None, lookup(&[]));
-        assert_eq!(config.base_url, DEFAULT_BASE_URL);
-        assert_eq!(config.model, "gpt-4o");
-        assert!(config.api_key.is_none());
-
-        let config = OpenAiConfig::from_lookup(
-            Some("llava".into()),
-            lookup(&[
-                ("OPENAI_BASE_URL", "http://localhost:11434/v1"),
-                ("OPENAI_API_KEY", "sk-env"),
-            ]),
-        );
-        assert_eq!(config.base_url, "http://localhost:11434/v1");
-        assert_eq!(config.model, "llava");
-        assert_eq!(config.api_key.as_ref().map(ApiKey::expose), Some("sk-env"));
-        assert!(!format!("{config:?}").contains("sk-env"));
-    }
+    use crate::providers::endpoint::tests::lookup;
 
     #[tokio::test]
     async fn openai_itself_needs_a_key_before_any_request() {
-        let config = OpenAiConfig::from_lookup(None, lookup(&[]));
+        let config = OpenAiConfig::from_lookup(&SERVICE, None, lookup(&[]));
         let client = OpenAiClient::new(config, reqwest::Client::new());
         let request = ChatJsonRequest {
             system: "s".into(),
@@ -438,7 +390,7 @@ mod tests {
             max_tokens: Some(500),
         };
         let official = OpenAiClient::new(
-            OpenAiConfig::from_lookup(None, lookup(&[])),
+            OpenAiConfig::from_lookup(&SERVICE, None, lookup(&[])),
             reqwest::Client::new(),
         );
         let body = official.request_body(&request);
@@ -447,6 +399,7 @@ mod tests {
 
         let ollama = OpenAiClient::new(
             OpenAiConfig::from_lookup(
+                &SERVICE,
                 None,
                 lookup(&[("OPENAI_BASE_URL", "http://localhost:11434/v1/")]),
             ),

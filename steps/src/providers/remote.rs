@@ -27,8 +27,8 @@ impl HttpProviders {
     pub fn from_env(limits: DecodeLimits) -> Self {
         Self::new(
             limits,
-            OpenAiConfig::from_env(None),
-            GeminiConfig::from_env(None),
+            OpenAiConfig::from_env(&super::openai::SERVICE, None),
+            GeminiConfig::from_env(&super::gemini::SERVICE, None),
         )
     }
 

@@ -9,65 +9,64 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::ProviderError;
 
-/// How a provider call is retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a provider call is retried: the engine's policy for a workflow step's attempts (the
+/// same type, so one backoff rule) and a ceiling on the pauses servers ask for.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included; 1 never retries (0 is taken as 1).
-    pub max_attempts: u32,
-    /// Backoff before the second attempt; it doubles for each attempt after that.
-    pub initial_delay: Duration,
-    /// Ceiling on the computed backoff, so a long outage does not grow pauses without end.
-    pub max_delay: Duration,
+    /// Attempts in all (1 never retries; 0 is taken as 1) and the backoff between them.
+    pub attempts: techpack_engine::workflow::RetryPolicy,
     /// Ceiling on a delay the server asks for (`retry-after`, `retry-after-ms`, Gemini's
     /// `RetryInfo`), so a hostile or broken header cannot stall a run.
     pub max_server_delay: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// 4 attempts, 0.5 s doubling to at most 8 s with jitter; servers may ask for up to 30 s.
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            initial_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
-            max_server_delay: Duration::from_secs(30),
-        }
+        RetryPolicy::exponential(4, Duration::from_millis(500), Duration::from_secs(8))
     }
 }
 
 impl RetryPolicy {
+    /// `attempts` in all, exponential backoff from `initial_delay` up to `max_delay` with
+    /// jitter, and the default 30 s ceiling on what a server asks for.
+    pub fn exponential(attempts: u32, initial_delay: Duration, max_delay: Duration) -> Self {
+        RetryPolicy {
+            attempts: techpack_engine::workflow::RetryPolicy {
+                attempts,
+                backoff: techpack_engine::workflow::Backoff::Exponential,
+                initial_delay,
+                max_delay,
+                jitter: true,
+            },
+            max_server_delay: Duration::from_secs(30),
+        }
+    }
+
     /// One attempt, no retries.
     pub fn no_retries() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        }
+        let mut policy = RetryPolicy::default();
+        policy.attempts.attempts = 1;
+        policy
+    }
+
+    /// Attempts in all, at least 1.
+    pub fn max_attempts(&self) -> u32 {
+        self.attempts.attempts.max(1)
     }
 
     /// The pause after attempt `attempt` (1-based) failed. A delay the server asked for wins,
-    /// capped at `max_server_delay`; otherwise exponential backoff with jitter.
+    /// capped at `max_server_delay`; otherwise the engine's backoff before the next attempt.
     pub fn delay_after(&self, attempt: u32, server_delay: Option<Duration>) -> Duration {
         match server_delay {
             Some(asked) => asked.min(self.max_server_delay),
-            None => self.backoff(attempt),
+            None => self.attempts.delay_before(attempt.saturating_add(1)),
         }
-    }
-
-    /// `initial_delay * 2^(attempt-1)`, capped at `max_delay`, then a random point in its upper
-    /// half: never less than half the step (so retries do spread out), and clients that failed
-    /// together do not come back together.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
-        let step = self
-            .initial_delay
-            .saturating_mul(1 << doublings)
-            .min(self.max_delay);
-        let half = step / 2;
-        let jitter_nanos = fastrand::u64(0..=u64::try_from(half.as_nanos()).unwrap_or(u64::MAX));
-        half + Duration::from_nanos(jitter_nanos)
     }
 }
 
@@ -166,7 +165,7 @@ pub(crate) async fn send_with_retries(
     build: impl Fn() -> reqwest::RequestBuilder,
     classify: impl Fn(StatusCode, &HeaderMap, &[u8]) -> Failure,
 ) -> Result<Delivered, ProviderError> {
-    let max_attempts = policy.max_attempts.max(1);
+    let max_attempts = policy.max_attempts();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -277,14 +276,15 @@ pub(crate) fn snippet(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// An API key. It prints as `***` in `Debug` and `Display`, so it cannot reach a log, an error
-/// or a panic message by accident; only [`ApiKey::expose`] hands it out, for the auth header.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+/// An API key, held as a `secrecy` secret: zeroed when dropped, and printed as `***` in
+/// `Debug` and `Display`, so it cannot reach a log, an error or a panic message by accident;
+/// only [`ApiKey::expose`] hands it out, for the auth header.
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
 
 impl ApiKey {
     pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into())
+        ApiKey(SecretString::from(key.into()))
     }
 
     /// The key from an environment variable's value: trimmed, and `None` when empty.
@@ -292,24 +292,33 @@ impl ApiKey {
         value
             .map(|value| value.trim().to_string())
             .filter(|value| !value.is_empty())
-            .map(ApiKey)
+            .map(ApiKey::new)
     }
 
     /// The key itself, for the one header that carries it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// `text` with every occurrence of the key replaced by `***` (some servers echo the key
     /// they were sent in their error messages).
     pub fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
+        let key = self.expose();
+        if key.is_empty() {
             text.to_string()
         } else {
-            text.replace(&self.0, "***")
+            text.replace(key, "***")
         }
     }
 }
+
+impl PartialEq for ApiKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for ApiKey {}
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -469,18 +478,14 @@ mod tests {
 
     #[test]
     fn backoff_doubles_within_jitter_and_stops_at_the_ceiling() {
-        let policy = RetryPolicy {
-            max_attempts: 10,
-            initial_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(1000),
-            max_server_delay: Duration::from_secs(30),
-        };
+        let policy =
+            RetryPolicy::exponential(10, Duration::from_millis(100), Duration::from_millis(1000));
         for _ in 0..200 {
-            let first = policy.backoff(1);
+            let first = policy.delay_after(1, None);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let third = policy.backoff(3);
+            let third = policy.delay_after(3, None);
             assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
-            let late = policy.backoff(40);
+            let late = policy.delay_after(40, None);
             assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000));
         }
     }
@@ -499,6 +504,20 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn the_default_policy_is_four_attempts_from_half_a_second_to_eight() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.max_attempts(), 4);
+        assert_eq!(policy.max_server_delay, Duration::from_secs(30));
+        for _ in 0..100 {
+            let first = policy.delay_after(1, None);
+            assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+            let late = policy.delay_after(9, None);
+            assert!(late >= Duration::from_secs(4) && late <= Duration::from_secs(8));
+        }
+        assert_eq!(RetryPolicy::no_retries().max_attempts(), 1);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod scale;
 mod schema;
 pub mod spec;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use merge::merge_views;
@@ -29,8 +30,9 @@ pub use schema::{
     view_analysis_schema, view_analysis_schema_for,
 };
 
-/// Where a value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the value comes from: estimated from a photo, given by a person, measured, or
+/// unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Read off a photo by a model or by image processing.
@@ -44,10 +46,12 @@ pub enum Source {
 }
 
 /// A text value with its provenance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Estimate {
+    /// The value, or null when it cannot be known.
     pub value: Option<String>,
     pub source: Source,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
@@ -62,26 +66,35 @@ impl Estimate {
 }
 
 /// A number with a unit and its provenance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Quantity {
+    /// The number, or null when it cannot be known.
     pub value: Option<f64>,
+    /// Unit such as mm, cm, g, gsm, ml, px.
     pub unit: Option<String>,
     pub source: Source,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Color {
+    /// Common colour name.
     pub name: String,
-    /// `#RRGGBB`.
+    /// #RRGGBB.
     pub hex: Option<String>,
+    /// Pantone reference, if known.
     pub pantone: Option<String>,
+    /// RAL reference, if known.
     pub ral: Option<String>,
     pub source: Source,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum View {
     Front,
@@ -109,10 +122,12 @@ impl View {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SourcePhoto {
     pub view: View,
+    /// The image revision's id.
     pub revision_id: String,
+    /// sha256 of the image bytes.
     pub sha256: String,
     pub width: u32,
     pub height: u32,
@@ -120,14 +135,17 @@ pub struct SourcePhoto {
 
 /// Real sizes a person gave for the product's axes (width left to right seen from the
 /// front, height bottom to top, depth front to back), in mm. Each scales only the photos
-/// that show its axis ([`scale`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// that show its axis (the `scale` module).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct References {
+    /// The product's real width, if given.
     #[serde(default)]
     pub width_mm: Option<f64>,
+    /// The product's real height, if given.
     #[serde(default)]
     pub height_mm: Option<f64>,
+    /// The product's real depth, if given.
     #[serde(default)]
     pub depth_mm: Option<f64>,
 }
@@ -140,24 +158,30 @@ impl References {
 
 /// Which points-of-measure set the tech pack uses, and why (a category that matches no set
 /// gets the generic one, and the reason says so).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PomSetChoice {
+    /// The points-of-measure set used, e.g. bags, generic.
     pub name: String,
+    /// Why that set.
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Meta {
+    /// The brand's style number, if given.
     pub style_id: Option<String>,
+    /// Product name.
     pub product_name: String,
-    /// The season the style is for (e.g. SS26), when a designer gave it.
+    /// The season the style is for (e.g. SS26), if given.
     #[serde(default)]
     pub season: Option<String>,
+    /// The brand, if given.
     #[serde(default)]
     pub brand: Option<String>,
     pub category: Estimate,
     pub subcategory: Estimate,
-    /// `metric` or `imperial`.
+    /// metric or imperial.
+    #[schemars(extend("enum" = ["metric", "imperial"]))]
     pub units: String,
     pub source_photos: Vec<SourcePhoto>,
     /// The reference sizes the measurements were scaled by, kept so a re-merge (after a view
@@ -169,14 +193,16 @@ pub struct Meta {
 }
 
 /// What one photo shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ViewAnalysis {
     pub view: View,
+    /// One or two sentences on what the photo shows.
     pub summary: String,
     pub materials: Vec<Estimate>,
     pub colors: Vec<Color>,
     pub dimensions: Vec<PointOfMeasure>,
     pub construction: Vec<ConstructionDetail>,
+    /// The visible design elements.
     pub design_elements: Vec<String>,
     pub bill_of_materials: Vec<BomLine>,
     pub labels_and_packaging: Vec<LabelItem>,
@@ -184,26 +210,29 @@ pub struct ViewAnalysis {
     /// How this photo's pixels relate to millimetres.
     #[serde(default)]
     pub scale: ViewScale,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
 /// The product's size in one photo and, once a reference size reached this view, the
 /// photo's scale.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ViewScale {
-    /// The product's extent left to right in the photo, px; `None` when not measured.
+    /// The product's extent left to right in the photo, in pixels, or null.
     pub horizontal_px: Option<f64>,
-    /// The product's extent top to bottom in the photo, px.
+    /// The product's extent top to bottom in the photo, in pixels, or null.
     pub vertical_px: Option<f64>,
-    /// Millimetres per photo pixel; `None` when no reference size reaches this view.
+    /// Millimetres per photo pixel, or null when no reference size is known.
     pub mm_per_px: Option<f64>,
-    /// Where the scale comes from, e.g. "width 400 mm given, over 600 px".
+    /// Where the scale comes from (e.g. "width 400 mm given, over 600 px"), or null.
     pub basis: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BomLine {
+    /// Stable line id, e.g. BOM-1.
     pub id: String,
+    /// Where the material is used.
     pub placement: String,
     pub material: Estimate,
     pub composition: Estimate,
@@ -213,7 +242,7 @@ pub struct BomLine {
     pub consumption: Quantity,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Criticality {
     Critical,
@@ -221,72 +250,96 @@ pub enum Criticality {
     Minor,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PointOfMeasure {
+    /// POM code, e.g. A, B, H1.
     pub code: String,
+    /// What is measured, e.g. body height.
     pub name: String,
+    /// Where the tape starts and ends.
     pub how_to_measure: String,
+    /// The measurement, or null if unknown.
     pub value: Option<f64>,
+    /// mm, cm, in or px.
     pub unit: String,
+    /// Plus/minus tolerance in the same unit.
     pub tolerance: Option<f64>,
     pub criticality: Criticality,
     pub source: Source,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConstructionDetail {
+    /// E.g. attach handle, topstitch hem.
     pub operation: String,
+    /// Where on the product.
     pub location: String,
+    /// Seam type, e.g. plain seam, French seam.
     pub seam_type: Option<String>,
-    /// ISO 4915 stitch class, e.g. `301` (lockstitch).
+    /// ISO 4915 stitch class, e.g. 301 (lockstitch), 401, 504.
     pub stitch_class_iso4915: Option<String>,
+    /// Stitch density.
     pub stitches_per_inch: Option<f64>,
-    /// For hard goods: joinery or fastening (screws, rivets, adhesive …).
+    /// Hard goods: joinery or fastening (screws, rivets, adhesive, welding).
     pub joinery_or_fastening: Option<String>,
     pub source: Source,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Colorway {
+    /// Colourway name.
     pub name: String,
     pub colors: Vec<Color>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LabelItem {
+    /// Care label, brand label, hang tag, polybag, box …
     pub kind: String,
+    /// Where it goes.
     pub placement: String,
+    /// What it says or holds.
     pub content: String,
     pub source: Source,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Callout {
     pub view: View,
-    /// Position on the drawing, 0..1 from the left.
+    /// 0..1 from the left of the drawing.
     pub x: f64,
-    /// Position on the drawing, 0..1 from the top.
+    /// 0..1 from the top of the drawing.
     pub y: f64,
+    /// The callout text.
     pub text: String,
+    /// Linked bill-of-materials line id.
     pub bom_ref: Option<String>,
+    /// Linked point-of-measure code.
     pub pom_ref: Option<String>,
 }
 
 /// A fact only some categories have (heel height, capacity, screen size …).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NamedValue {
+    /// A category-specific attribute, e.g. capacity, heel height.
     pub name: String,
+    /// Its value.
     pub value: String,
+    /// Its unit, if any.
     pub unit: Option<String>,
     pub source: Source,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
 }
 
 /// The whole tech pack.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TechPack {
     pub meta: Meta,
     pub views: Vec<ViewAnalysis>,
@@ -304,15 +357,17 @@ pub struct TechPack {
 }
 
 /// A part of the tech pack that was not produced, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NotProduced {
+    /// The part of the tech pack the run could not make.
     pub part: Part,
+    /// Why it was not produced.
     pub reason: String,
 }
 
 /// The parts of a tech pack made by steps that may fail without taking the tech pack with
 /// them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     CloseUps,
@@ -342,19 +397,34 @@ impl Part {
 }
 
 /// What category detection answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CategoryGuess {
     pub category: Estimate,
     pub subcategory: Estimate,
+    /// What in the photos decided it.
     pub reasoning: String,
 }
 
 /// What the analysis of one close-up shot answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CloseUpAnalysis {
+    /// Which detail the shot shows.
     pub detail: String,
     pub materials: Vec<Estimate>,
     pub construction: Vec<ConstructionDetail>,
+    /// What a factory should know about this detail.
     pub notes: String,
+    /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
+}
+
+/// What a model answers to "apply this instruction to this field": the field's new value as
+/// JSON text (strict structured outputs cannot express "any JSON value", so it travels as a
+/// string).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldEdit {
+    /// The field's new value, as JSON text of the same shape as the old value.
+    pub new_value_json: String,
+    /// What was changed and why.
+    pub explanation: String,
 }
