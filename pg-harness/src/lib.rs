@@ -227,23 +227,7 @@ impl PgServer {
         loop {
             attempt += 1;
             self.port = free_port()?;
-            let log = self.log_path();
-            let options = format!("-p {}", self.port);
-            let timeout = READY_TIMEOUT.as_secs().to_string();
-            let pg_ctl = [
-                path_str(&self.tools.pg_ctl)?,
-                "-D",
-                data,
-                "-l",
-                path_str(&log)?,
-                "-o",
-                &options,
-                "-w",
-                "-t",
-                &timeout,
-                "start",
-            ];
-            let out = run(&mut self.runner.command(&pg_ctl, self.dir.path()))?;
+            let out = self.pg_ctl_start()?;
             if out.status.success() {
                 break;
             }
@@ -264,6 +248,27 @@ impl PgServer {
         Ok(self)
     }
 
+    /// `pg_ctl start` on this server's data directory and port, waiting for it.
+    fn pg_ctl_start(&self) -> Result<std::process::Output, String> {
+        let options = format!("-p {}", self.port);
+        let timeout = READY_TIMEOUT.as_secs().to_string();
+        let log = self.log_path();
+        let pg_ctl = [
+            path_str(&self.tools.pg_ctl)?,
+            "-D",
+            path_str(&self.data)?,
+            "-l",
+            path_str(&log)?,
+            "-o",
+            &options,
+            "-w",
+            "-t",
+            &timeout,
+            "start",
+        ];
+        run(&mut self.runner.command(&pg_ctl, self.dir.path()))
+    }
+
     /// Crashes the server (`pg_ctl stop -m immediate`: every process exits at once, without a
     /// checkpoint or writing out its WAL buffers) and starts it again on the same port, which
     /// replays the WAL on disk. What a commit left only in memory is gone; what was flushed
@@ -274,24 +279,7 @@ impl PgServer {
     pub fn crash_and_restart(&self) {
         self.stop("immediate");
         let restart = || -> Result<(), String> {
-            let options = format!("-p {}", self.port);
-            let timeout = READY_TIMEOUT.as_secs().to_string();
-            let log = self.log_path();
-            let pg_ctl = [
-                path_str(&self.tools.pg_ctl)?,
-                "-D",
-                path_str(&self.data)?,
-                "-l",
-                path_str(&log)?,
-                "-o",
-                &options,
-                "-w",
-                "-t",
-                &timeout,
-                "start",
-            ];
-            let out = run(&mut self.runner.command(&pg_ctl, self.dir.path()))?;
-            check("pg_ctl start", &out)?;
+            check("pg_ctl start", &self.pg_ctl_start()?)?;
             self.wait_ready()
         };
         if let Err(e) = restart() {
