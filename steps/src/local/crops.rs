@@ -203,9 +203,7 @@ fn grid_positions(start: u32, length: u32, window: u32, stride: u32) -> Vec<u32>
     positions
 }
 
-/// Summed-area tables, so every window is scored in constant time. Ours rather than
-/// `imageproc::integral_image`, which sums 8-bit channels: luma here is the fractional
-/// Rec. 601 value and its square, and one pass over the image fills all four tables.
+/// Summed-area tables, so every window is scored in constant time.
 struct ScoreMaps {
     /// Row stride of the tables: image width + 1.
     stride: usize,

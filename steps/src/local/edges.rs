@@ -1,14 +1,8 @@
 //! Edge detection on a grey plane: Gaussian blur, Sobel gradients and Canny's
 //! non-maximum suppression with hysteresis. Line art draws these edges; close-up
 //! selection counts them.
-//!
-//! The blur is `imageproc`'s separable filter with our kernel: imageproc's own
-//! `gaussian_blur_f32` cuts the kernel at 2 sigma where ours goes to 3 (and caps the radius,
-//! see [`MAX_BLUR_RADIUS`]). Sobel and Canny stay ours: imageproc's Sobel and Canny take 8-bit
-//! images, and these run on the blurred float plane (so gradients finer than a grey level
-//! survive) and compute each pixel's gradient direction in the same pass.
 
-use image::{ImageBuffer, Luma, RgbImage};
+use image::RgbImage;
 
 use super::pixel_box::PixelBox;
 
@@ -51,14 +45,35 @@ impl GrayPlane {
             return self.clone();
         }
         let kernel = gaussian_kernel(sigma);
-        let plane: ImageBuffer<Luma<f32>, Vec<f32>> =
-            ImageBuffer::from_raw(self.width as u32, self.height as u32, self.data.clone())
-                .expect("a plane holds width × height values");
-        let blurred = imageproc::filter::separable_filter_equal(&plane, &kernel);
+        let radius = kernel.len() / 2;
+        let (w, h) = (self.width, self.height);
+        let mut across = vec![0.0; self.data.len()];
+        for y in 0..h {
+            let row = &self.data[y * w..(y + 1) * w];
+            for x in 0..w {
+                let mut sum = 0.0;
+                for (k, weight) in kernel.iter().enumerate() {
+                    let sx = (x + k).saturating_sub(radius).min(w - 1);
+                    sum += weight * row[sx];
+                }
+                across[y * w + x] = sum;
+            }
+        }
+        let mut data = vec![0.0; self.data.len()];
+        for y in 0..h {
+            for x in 0..w {
+                let mut sum = 0.0;
+                for (k, weight) in kernel.iter().enumerate() {
+                    let sy = (y + k).saturating_sub(radius).min(h - 1);
+                    sum += weight * across[sy * w + x];
+                }
+                data[y * w + x] = sum;
+            }
+        }
         Self {
-            width: self.width,
-            height: self.height,
-            data: blurred.into_raw(),
+            width: w,
+            height: h,
+            data,
         }
     }
 

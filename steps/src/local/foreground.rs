@@ -1,10 +1,8 @@
 //! Tells the product apart from a plain studio backdrop. The backdrop colour is read from
 //! the image border, where product photos almost always show only backdrop; every pixel
-//! clearly different from it is product. Specks and holes are found as connected regions
-//! by `imageproc`.
+//! clearly different from it is product.
 
-use image::{GrayImage, Luma, RgbImage};
-use imageproc::region_labelling::{Connectivity, connected_components};
+use image::RgbImage;
 
 use super::lab::Lab;
 use super::pixel_box::PixelBox;
@@ -162,43 +160,45 @@ fn median_color(pixels: &[[u8; 3]]) -> [u8; 3] {
     })
 }
 
-/// The connected regions (`connectivity`) of the pixels where `mask` is `of`, labelled by
-/// imageproc: one label per pixel, 0 where the mask is not `of`, regions 1, 2, ….
-fn regions(
-    mask: &[bool],
-    width: u32,
-    height: u32,
-    of: bool,
-    connectivity: Connectivity,
-) -> Vec<u32> {
-    let image = GrayImage::from_fn(width, height, |x, y| {
-        Luma([u8::from(mask[(y * width + x) as usize] == of)])
-    });
-    connected_components(&image, connectivity, Luma([0])).into_raw()
-}
-
 /// Removes connected blobs (8-neighbour) much smaller than the largest one and returns
 /// the cleaned mask, the box around what is left and its pixel count.
 fn drop_specks(mask: Vec<bool>, width: u32, height: u32) -> (Vec<bool>, Option<PixelBox>, u64) {
-    let labels = regions(&mask, width, height, true, Connectivity::Eight);
-    let w = width as usize;
-    // Per blob: area and bounds (left, top, right, bottom).
-    let mut blobs: Vec<(u64, [usize; 4])> = Vec::new();
-    for (index, &label) in labels.iter().enumerate() {
-        if label == 0 {
+    let (w, h) = (width as usize, height as usize);
+    let mut labels = vec![0u32; mask.len()];
+    let mut blobs: Vec<(u64, PixelBox)> = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..mask.len() {
+        if !mask[start] || labels[start] != 0 {
             continue;
         }
-        let slot = label as usize - 1;
-        if blobs.len() <= slot {
-            blobs.resize(slot + 1, (0, [usize::MAX, usize::MAX, 0, 0]));
+        let label = blobs.len() as u32 + 1;
+        labels[start] = label;
+        stack.push(start);
+        let (mut area, mut left, mut top, mut right, mut bottom) = (0u64, w, h, 0, 0);
+        while let Some(index) = stack.pop() {
+            let (x, y) = (index % w, index / w);
+            area += 1;
+            left = left.min(x);
+            right = right.max(x);
+            top = top.min(y);
+            bottom = bottom.max(y);
+            for ny in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                for nx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                    let neighbour = ny * w + nx;
+                    if mask[neighbour] && labels[neighbour] == 0 {
+                        labels[neighbour] = label;
+                        stack.push(neighbour);
+                    }
+                }
+            }
         }
-        let (x, y) = (index % w, index / w);
-        let (area, [left, top, right, bottom]) = &mut blobs[slot];
-        *area += 1;
-        *left = (*left).min(x);
-        *top = (*top).min(y);
-        *right = (*right).max(x);
-        *bottom = (*bottom).max(y);
+        let bbox = PixelBox {
+            x: left as u32,
+            y: top as u32,
+            w: (right - left + 1) as u32,
+            h: (bottom - top + 1) as u32,
+        };
+        blobs.push((area, bbox));
     }
 
     let largest = blobs.iter().map(|(area, _)| *area).max().unwrap_or(0);
@@ -206,20 +206,14 @@ fn drop_specks(mask: Vec<bool>, width: u32, height: u32) -> (Vec<bool>, Option<P
     let kept: Vec<bool> = blobs.iter().map(|(area, _)| *area >= min_area).collect();
     let mut bbox: Option<PixelBox> = None;
     let mut count = 0;
-    for ((area, [left, top, right, bottom]), keep) in blobs.iter().zip(&kept) {
+    for ((area, blob), keep) in blobs.iter().zip(&kept) {
         if !keep {
             continue;
         }
         count += area;
-        let blob = PixelBox {
-            x: *left as u32,
-            y: *top as u32,
-            w: (right - left + 1) as u32,
-            h: (bottom - top + 1) as u32,
-        };
         bbox = Some(match bbox {
-            None => blob,
-            Some(current) => union(&current, &blob),
+            None => *blob,
+            Some(current) => union(&current, blob),
         });
     }
     let cleaned = labels
@@ -237,33 +231,42 @@ fn fill_small_holes(
     height: u32,
     product: u64,
 ) -> (Vec<bool>, u64) {
-    let labels = regions(&mask, width, height, false, Connectivity::Four);
     let (w, h) = (width as usize, height as usize);
     let max_hole = product / MAX_HOLE_FRACTION_OF_PRODUCT;
-    // Per non-product area: its size and whether it reaches the border.
-    let mut areas: Vec<(u64, bool)> = Vec::new();
-    for (index, &label) in labels.iter().enumerate() {
-        if label == 0 {
-            continue;
-        }
-        let slot = label as usize - 1;
-        if areas.len() <= slot {
-            areas.resize(slot + 1, (0, false));
-        }
-        let (x, y) = (index % w, index / w);
-        let (size, touches_border) = &mut areas[slot];
-        *size += 1;
-        *touches_border |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
-    }
+    let mut visited = vec![false; mask.len()];
+    let mut area_pixels = Vec::new();
+    let mut stack = Vec::new();
     let mut filled = 0;
-    for (index, &label) in labels.iter().enumerate() {
-        if label == 0 {
+    for start in 0..mask.len() {
+        if mask[start] || visited[start] {
             continue;
         }
-        let (size, touches_border) = areas[label as usize - 1];
-        if !touches_border && size <= max_hole {
-            mask[index] = true;
-            filled += 1;
+        area_pixels.clear();
+        let mut touches_border = false;
+        visited[start] = true;
+        stack.push(start);
+        while let Some(index) = stack.pop() {
+            area_pixels.push(index);
+            let (x, y) = (index % w, index / w);
+            touches_border |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
+            let neighbours = [
+                (x > 0).then(|| index - 1),
+                (x + 1 < w).then(|| index + 1),
+                (y > 0).then(|| index - w),
+                (y + 1 < h).then(|| index + w),
+            ];
+            for neighbour in neighbours.into_iter().flatten() {
+                if !mask[neighbour] && !visited[neighbour] {
+                    visited[neighbour] = true;
+                    stack.push(neighbour);
+                }
+            }
+        }
+        if !touches_border && area_pixels.len() as u64 <= max_hole {
+            for &index in &area_pixels {
+                mask[index] = true;
+            }
+            filled += area_pixels.len() as u64;
         }
     }
     (mask, product + filled)
