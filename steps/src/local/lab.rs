@@ -1,9 +1,7 @@
 //! sRGB to CIE Lab conversion. Distances in Lab follow perceived colour difference, so
-//! "is this pixel backdrop?" and "which colour name is nearest?" agree with the eye. The
-//! conversion itself (sRGB transfer function, D65 primaries, the Lab curve) is `palette`'s.
+//! "is this pixel backdrop?" and "which colour name is nearest?" agree with the eye.
 
-use palette::white_point::D65;
-use palette::{FromColor, LinSrgb, Srgb};
+use std::sync::LazyLock;
 
 /// A colour in CIE L*a*b* (D65 white).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -13,24 +11,49 @@ pub(crate) struct Lab {
     pub b: f32,
 }
 
+/// sRGB byte to linear light, tabulated because it is needed for every pixel.
+static SRGB_TO_LINEAR: LazyLock<[f32; 256]> = LazyLock::new(|| {
+    std::array::from_fn(|index| {
+        let c = index as f32 / 255.0;
+        if c <= 0.040_45 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    })
+});
+
 impl Lab {
     /// Converts an 8-bit sRGB colour.
     pub fn from_rgb(rgb: [u8; 3]) -> Self {
-        Self::from_linear(Srgb::from(rgb).into_linear())
+        let table = &*SRGB_TO_LINEAR;
+        let [r, g, b] = rgb.map(|c| table[usize::from(c)]);
+        Self::from_linear(r, g, b)
     }
 
     /// Converts an sRGB colour given as 0..=255 floats, for cluster means.
     pub fn from_rgb_f32(rgb: [f32; 3]) -> Self {
-        let [r, g, b] = rgb.map(|c| (c / 255.0).clamp(0.0, 1.0));
-        Self::from_linear(Srgb::new(r, g, b).into_linear())
+        let [r, g, b] = rgb.map(|c| {
+            let c = (c / 255.0).clamp(0.0, 1.0);
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        });
+        Self::from_linear(r, g, b)
     }
 
-    fn from_linear(rgb: LinSrgb<f32>) -> Self {
-        let lab = palette::Lab::<D65, f32>::from_color(rgb);
+    fn from_linear(r: f32, g: f32, b: f32) -> Self {
+        // sRGB primaries to XYZ, normalised by the D65 white point.
+        let x = (0.412_456_4 * r + 0.357_576_1 * g + 0.180_437_5 * b) / 0.950_47;
+        let y = 0.212_672_9 * r + 0.715_152_2 * g + 0.072_175 * b;
+        let z = (0.019_333_9 * r + 0.119_192 * g + 0.950_304_1 * b) / 1.088_83;
+        let (fx, fy, fz) = (lab_f(x), lab_f(y), lab_f(z));
         Self {
-            l: lab.l,
-            a: lab.a,
-            b: lab.b,
+            l: 116.0 * fy - 16.0,
+            a: 500.0 * (fx - fy),
+            b: 200.0 * (fy - fz),
         }
     }
 
@@ -45,6 +68,16 @@ impl Lab {
     /// CIE76 colour difference: about 2.3 is just noticeable, above 10 clearly different.
     pub fn delta_e(&self, other: &Lab) -> f32 {
         self.distance_squared(other).sqrt()
+    }
+}
+
+fn lab_f(t: f32) -> f32 {
+    const EPSILON: f32 = 216.0 / 24_389.0;
+    const KAPPA: f32 = 24_389.0 / 27.0;
+    if t > EPSILON {
+        t.cbrt()
+    } else {
+        (KAPPA * t + 16.0) / 116.0
     }
 }
 
