@@ -169,6 +169,15 @@ impl PgUsers {
         Ok(PgUsers { pool: pool.clone() })
     }
 
+    /// The user a query of the users' columns, by one key, finds.
+    fn one(&self, sql: &str, key: &str) -> Result<Option<User>, UserError> {
+        Ok(self
+            .pool
+            .query_opt(sql, &[&key])?
+            .as_ref()
+            .map(PgUsers::user_of))
+    }
+
     fn user_of(row: &tokio_postgres::Row) -> User {
         User {
             id: row.get(0),
@@ -192,15 +201,10 @@ impl UserRecords for PgUsers {
     }
 
     fn by_name(&self, name: &str) -> Result<Option<User>, UserError> {
-        Ok(self
-            .pool
-            .query_opt(
-                "SELECT id, name, token_sha256, created_at, webhook_secret FROM users
-                 WHERE name = $1",
-                &[&name],
-            )?
-            .as_ref()
-            .map(PgUsers::user_of))
+        self.one(
+            "SELECT id, name, token_sha256, created_at, webhook_secret FROM users WHERE name = $1",
+            name,
+        )
     }
 
     fn name_of(&self, id: &str) -> Result<Option<String>, UserError> {
@@ -212,15 +216,10 @@ impl UserRecords for PgUsers {
 
     /// One query instead of the id -> name -> user of the default.
     fn by_id(&self, id: &str) -> Result<Option<User>, UserError> {
-        Ok(self
-            .pool
-            .query_opt(
-                "SELECT id, name, token_sha256, created_at, webhook_secret FROM users
-                 WHERE id = $1",
-                &[&id],
-            )?
-            .as_ref()
-            .map(PgUsers::user_of))
+        self.one(
+            "SELECT id, name, token_sha256, created_at, webhook_secret FROM users WHERE id = $1",
+            id,
+        )
     }
 
     fn set_webhook_secret(&self, name: &str, secret: &str) -> Result<bool, UserError> {
