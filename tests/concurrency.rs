@@ -29,21 +29,7 @@ fn workflows(dir: &Path) -> std::path::PathBuf {
 
 /// Starts a run: its id and the status the trigger answered.
 fn trigger(server: &Server, token: &str) -> (String, String) {
-    trigger_of(server, token, "limited")
-}
-
-fn trigger_of(server: &Server, token: &str, workflow: &str) -> (String, String) {
-    let (status, body) = server.send(
-        "POST",
-        &format!("/api/workflows/{workflow}/runs"),
-        Some(token),
-        Some(json!({ "inputs": {} })),
-    );
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    (
-        body["runId"].as_str().unwrap().to_string(),
-        body["status"].as_str().unwrap().to_string(),
-    )
+    server.trigger(token, "limited")
 }
 
 fn run(server: &Server, token: &str, id: &str) -> Value {
@@ -153,14 +139,13 @@ fn a_user_with_a_long_queue_does_not_starve_another_user() {
     let bob = server.user("bob", 0);
 
     // `fair` has two slots, both ada's; she queues four more, then bob queues one.
-    let ada_runs: Vec<(String, String)> =
-        (0..6).map(|_| trigger_of(&server, &ada, "fair")).collect();
+    let ada_runs: Vec<(String, String)> = (0..6).map(|_| server.trigger(&ada, "fair")).collect();
     let statuses: Vec<&str> = ada_runs.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(
         statuses,
         ["pending", "pending", "queued", "queued", "queued", "queued"]
     );
-    let (bob_run, bob_status) = trigger_of(&server, &bob, "fair");
+    let (bob_run, bob_status) = server.trigger(&bob, "fair");
     assert_eq!(bob_status, "queued");
 
     // When ada's first runs end, bob's run gets a slot before her older queued runs take

@@ -45,14 +45,7 @@ fn folders(
 }
 
 fn trigger(server: &Server, token: &str, workflow: &str) -> String {
-    let (status, body) = server.send(
-        "POST",
-        &format!("/api/workflows/{workflow}/runs"),
-        Some(token),
-        Some(json!({ "inputs": {} })),
-    );
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["runId"].as_str().unwrap().to_string()
+    server.trigger(token, workflow).0
 }
 
 fn status(body: &Value) -> &str {

@@ -224,6 +224,22 @@ impl Server {
     }
 
     /// Polls a run until `done` holds for its record (60 s at most).
+    /// Starts a run of `workflow` with no inputs; its id and the status the trigger answered
+    /// (asserting the trigger was accepted).
+    pub fn trigger(&self, token: &str, workflow: &str) -> (String, String) {
+        let (status, body) = self.send(
+            "POST",
+            &format!("/api/workflows/{workflow}/runs"),
+            Some(token),
+            Some(serde_json::json!({ "inputs": {} })),
+        );
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        (
+            body["runId"].as_str().unwrap().to_string(),
+            body["status"].as_str().unwrap().to_string(),
+        )
+    }
+
     pub fn wait_for(&self, token: &str, run: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
