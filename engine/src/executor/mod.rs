@@ -456,7 +456,14 @@ impl Engine {
             node.status = NodeStatus::Cancelled;
             node.error = Some("run cancelled".into());
             node.finished_at = Some(now_ms());
-            node::commit_failure(&self.inner, &run, step, &node, FailureKind::Cancelled)?;
+            node::commit_failure_with(
+                &self.inner,
+                &run,
+                None,
+                step,
+                &node,
+                FailureKind::Cancelled,
+            )?;
         }
         run.status = RunStatus::Cancelled;
         run.finished_at = Some(now_ms());

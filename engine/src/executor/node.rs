@@ -176,7 +176,7 @@ impl NodeRun<'_> {
         let Some(start_work) = inner.hook_work(&shared.run, step, &work) else {
             return Ok(Start::Started { at, deferred: true });
         };
-        match inner.store.commit(Some(record), None, Some(start_work)) {
+        match shared.commit(record, Some(start_work)) {
             Ok(()) => Ok(Start::Started {
                 at,
                 deferred: false,
@@ -201,7 +201,7 @@ impl NodeRun<'_> {
         record.error = Some(reason.clone());
         record.error_code = Some(refusal.code().to_string());
         record.finished_at = Some(now_ms());
-        inner.store.commit(Some(&record), None, None)?;
+        self.shared.commit(&record, None)?;
         inner.durable().await?;
         self.shared
             .emit(Some(&self.step.id), "failed", record.attempt, Some(reason));
@@ -244,7 +244,7 @@ impl NodeRun<'_> {
             Poll::Ready(result) => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
             Poll::Pending => {
                 if deferred_start {
-                    inner.store.commit(Some(record), None, None)?;
+                    shared.commit(record, None)?;
                 }
                 tokio::select! {
                     biased;
@@ -285,11 +285,7 @@ impl NodeRun<'_> {
                         .iter()
                         .try_for_each(|h| h.after_success(&ctx, txn))
                 };
-                let committed = inner.store.commit(
-                    Some(record),
-                    None,
-                    inner.hook_work(&shared.run, step, &work),
-                );
+                let committed = shared.commit(record, inner.hook_work(&shared.run, step, &work));
                 match committed {
                     Ok(()) => {}
                     Err(EngineError::Refused(refusal)) => {
@@ -301,7 +297,7 @@ impl NodeRun<'_> {
                             last.outcome = AttemptOutcome::Failed;
                             last.error = record.error.clone();
                         }
-                        commit_failure(inner, &shared.run, step, record, FailureKind::Failed)?;
+                        commit_failure(shared, step, record, FailureKind::Failed)?;
                     }
                     Err(e) => return Err(e),
                 }
@@ -314,7 +310,7 @@ impl NodeRun<'_> {
             {
                 record.error = Some(error.message.clone());
                 record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
-                inner.store.commit(Some(record), None, None)?;
+                shared.commit(record, None)?;
                 let wait = backoff::delay(&step.retry, record.round_attempt() + 1);
                 shared.emit(
                     Some(&step.id),
@@ -335,7 +331,7 @@ impl NodeRun<'_> {
                 record.error = Some(error.message);
                 record.finished_at = Some(now_ms());
                 record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
-                commit_failure(inner, &shared.run, step, record, FailureKind::Failed)?;
+                commit_failure(shared, step, record, FailureKind::Failed)?;
                 Ok(Settled::Ended { flush: true })
             }
         }
@@ -355,13 +351,7 @@ impl NodeRun<'_> {
         if attempt_started.is_some() {
             record.end_attempt(AttemptOutcome::Cancelled, attempt_started, None);
         }
-        commit_failure(
-            &shared.inner,
-            &shared.run,
-            self.step,
-            &record,
-            FailureKind::Cancelled,
-        )?;
+        commit_failure(shared, self.step, &record, FailureKind::Cancelled)?;
         shared.inner.durable().await?;
         shared.emit(
             Some(&self.step.id),
@@ -379,8 +369,22 @@ fn round_ms(d: Duration) -> Duration {
 
 /// Commits a node's unsuccessful end together with every hook's `after_failure`.
 pub(crate) fn commit_failure(
+    shared: &RunShared,
+    step: &StepDef,
+    record: &NodeRecord,
+    kind: FailureKind,
+) -> Result<(), EngineError> {
+    shared.with_run_start(|run| {
+        commit_failure_with(&shared.inner, &shared.run, run, step, record, kind)
+    })
+}
+
+/// [`commit_failure`] with the run's record to write in the same transaction (`write_run`), or
+/// outside a run's execution (a run cancelled where nothing executes it).
+pub(crate) fn commit_failure_with(
     inner: &Inner,
     run: &RunRecord,
+    write_run: Option<&RunRecord>,
     step: &StepDef,
     record: &NodeRecord,
     kind: FailureKind,
@@ -398,5 +402,5 @@ pub(crate) fn commit_failure(
     };
     inner
         .store
-        .commit(Some(record), None, inner.hook_work(run, step, &work))
+        .commit(Some(record), write_run, inner.hook_work(run, step, &work))
 }

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -41,9 +42,9 @@ pub(crate) async fn execute(
     }
     run.status = RunStatus::Running;
     run.started_at.get_or_insert_with(now_ms);
-    // Not flushed: a run that dies before any step's result is durable is still unfinished in
-    // the store (pending or running) and is resumed either way.
-    inner.store.commit(None, Some(&run), None)?;
+    // Not written here: the start travels with the first node transition (`RunShared::commit`)
+    // or the run's end. A run that dies before any step's result is durable is still unfinished
+    // in the store (pending or running) and is resumed either way.
 
     let steps = &workflow.steps;
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
@@ -73,6 +74,7 @@ pub(crate) async fn execute(
         workflow,
         cancel: cancel.clone(),
         abort: CancellationToken::new(),
+        start_unwritten: AtomicBool::new(true),
     });
     shared.emit(None, "running", 0, None);
 
@@ -195,7 +197,7 @@ fn start_or_settle(
         record.tolerated = status == NodeStatus::Failed && step.continue_on_error;
         record.error = Some(message.clone());
         record.finished_at = Some(now_ms());
-        node::commit_failure(&shared.inner, &shared.run, step, &record, kind)?;
+        node::commit_failure(shared, step, &record, kind)?;
         shared.emit(
             Some(&step.id),
             status.as_str(),
@@ -244,13 +246,7 @@ fn start_or_settle(
                 record.finished_at = Some(now_ms());
                 let message = format!("skipped: `when: {when}` is false");
                 record.error = None;
-                node::commit_failure(
-                    &shared.inner,
-                    &shared.run,
-                    step,
-                    &record,
-                    FailureKind::Skipped,
-                )?;
+                node::commit_failure(shared, step, &record, FailureKind::Skipped)?;
                 shared.emit(Some(&step.id), "skipped", 0, Some(message));
                 return Ok(Settled::Now(record));
             }

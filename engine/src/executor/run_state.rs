@@ -2,13 +2,15 @@
 //! share: the run, its workflow and inputs, its slots and its cancellation.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{Inner, RunEvent};
-use crate::store::{NodeRecord, NodeStatus, RunRecord, now_ms};
+use crate::EngineError;
+use crate::store::{NodeRecord, NodeStatus, RunRecord, TxnWork, now_ms};
 use crate::workflow::Workflow;
 use crate::workflow::expression::Upstream;
 
@@ -26,9 +28,31 @@ pub(crate) struct RunShared {
     /// Per step: whether any step waits for it. A leaf's result needs no flush of its own:
     /// nothing starts after it, and the run's end is flushed before the run is reported.
     pub has_dependents: Vec<bool>,
+    /// The run's start (status running, a resume counted) is not in the store yet: it is
+    /// written with the run's first node transition rather than in a transaction of its own.
+    pub start_unwritten: AtomicBool,
 }
 
 impl RunShared {
+    /// Runs `commit` with the run's record when its start is still to be written; if the
+    /// commit fails, the next one writes it.
+    pub fn with_run_start(
+        &self,
+        commit: impl FnOnce(Option<&RunRecord>) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        let unwritten = self.start_unwritten.swap(false, Ordering::AcqRel);
+        let result = commit(unwritten.then_some(&self.run));
+        if unwritten && result.is_err() {
+            self.start_unwritten.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    /// Commits a transition of one of the run's nodes with the hooks' work.
+    pub fn commit(&self, node: &NodeRecord, work: Option<TxnWork<'_>>) -> Result<(), EngineError> {
+        self.with_run_start(|run| self.inner.store.commit(Some(node), run, work))
+    }
+
     pub fn emit(&self, step_id: Option<&str>, status: &str, attempt: u32, message: Option<String>) {
         let _ = self.inner.events.send(RunEvent {
             run_id: self.run.id.clone(),

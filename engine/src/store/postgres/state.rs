@@ -498,20 +498,23 @@ impl StateStore for PgStore {
                     }
                 }
             }
+            // A run's start travels with its first node transition: its event comes first.
+            if let Some(run) = run.filter(|_| !finished) {
+                upsert_run(txn, run)?;
+                insert_event(txn, &RunEvent::of_run(run))?;
+            }
             if let Some(node) = node {
                 upsert_node(txn, node)?;
                 insert_event(txn, &RunEvent::of_node(node))?;
             }
-            if let Some(run) = run {
+            if let Some(run) = run.filter(|_| finished) {
                 upsert_run(txn, run)?;
                 insert_event(txn, &RunEvent::of_run(run))?;
-                if finished {
-                    txn.defer(
-                        "DELETE FROM run_leases WHERE run_id = $1",
-                        vec![owned(run.id.clone())],
-                    )?;
-                    deliveries::queue_for(txn, run)?;
-                }
+                txn.defer(
+                    "DELETE FROM run_leases WHERE run_id = $1",
+                    vec![owned(run.id.clone())],
+                )?;
+                deliveries::queue_for(txn, run)?;
             }
             Ok::<_, CommitError>(())
         });
