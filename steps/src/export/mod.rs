@@ -125,9 +125,11 @@ fn add_made_revisions(
             summary,
         ));
     }
-    // RFC 3339 UTC to the second sorts as text; the sort is stable, so what one step made
-    // at once keeps its order.
-    tech_pack.revisions.sort_by(|a, b| a.at.cmp(&b.at));
+    // By version (counted to the ms above), then time (RFC 3339 UTC to the second sorts
+    // as text); the sort is stable, so what one step made at once keeps its order.
+    tech_pack
+        .revisions
+        .sort_by(|a, b| (a.version, &a.at).cmp(&(b.version, &b.at)));
 }
 
 impl StoredTechPack {
