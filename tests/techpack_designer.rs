@@ -1,6 +1,7 @@
 //! What a designer adds and what a factory gets, through the real binary, offline: a spec
 //! sheet file merged as given, a misspelt field named, rows added and removed with `edit`,
-//! and the factory files (PDF, XLSX, CSV) in the export folder.
+//! the factory files (PDF, XLSX, CSV) in the export folder, and a regenerated view that
+//! leaves the designer's rows alone.
 
 mod common;
 
@@ -212,4 +213,93 @@ fn edit_adds_and_removes_bom_rows() {
     ok(&output);
     let edited = &json(&edit_out.join("run.json"))["outputs"]["edit"];
     assert_eq!(edited["history_length"], 3);
+}
+
+#[test]
+fn regenerating_a_view_keeps_the_spec_rows_and_the_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, out) = run_with_sheet(dir.path(), SHEET);
+    ok(&output);
+    let base = json(&out.join("run.json"))["outputs"]["base_views"].clone();
+    let analysis = format!("analysis_id={}", base["analysis_id"].as_str().unwrap());
+    let product = format!("product_id={}", base["product_id"].as_str().unwrap());
+    let data = dir.path().join("data");
+    let step = |workflow: &str, inputs: &[&str]| {
+        let out = dir.path().join(workflow);
+        let mut args = vec!["run", workflow, "-q", "--out", out.to_str().unwrap()];
+        for input in inputs {
+            args.extend(["-i", input]);
+        }
+        ok(&techpack(&data, &args));
+        out
+    };
+    step(
+        "workflows/edit.yaml",
+        &[
+            &analysis,
+            "op=add",
+            "path=bill_of_materials",
+            r#"value={"placement": "handle", "material": "leather"}"#,
+        ],
+    );
+    step(
+        "workflows/edit.yaml",
+        &[&analysis, "path=meta.brand", "value=\"Acme Bags\""],
+    );
+    let before = json(&out.join("techpack.json"));
+    step(
+        "workflows/regenerate.yaml",
+        &[&analysis, &product, "view=front"],
+    );
+    let pack = json(&step("workflows/export.yaml", &[&product]).join("techpack.json"));
+
+    let placements: Vec<&str> = pack["bill_of_materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["placement"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        placements,
+        ["body", "handle"],
+        "the sheet's line and the added one"
+    );
+    assert_eq!(
+        pack["bill_of_materials"][0]["material"]["value"],
+        "cotton canvas"
+    );
+    assert_eq!(pack["bill_of_materials"][1]["material"]["value"], "leather");
+    for section in ["construction", "labels_and_packaging"] {
+        assert_eq!(pack[section], before[section], "{section} changed");
+    }
+    assert_eq!(pack["colorways"][0]["name"], "Navy / Mustard");
+    let handle_drop = pack["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "HD")
+        .unwrap();
+    assert_eq!(
+        (&handle_drop["value"], &handle_drop["source"]),
+        (&serde_json::json!(230.0), &serde_json::json!("given"))
+    );
+    assert_eq!(pack["meta"]["brand"], "Acme Bags");
+    assert_eq!(pack["meta"]["style_id"], "SS26-014");
+    let last = pack["revisions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&last["by"], &last["version"]),
+        (&serde_json::json!("regenerate"), &serde_json::json!(4))
+    );
+    assert!(
+        last["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("regenerated the front view as revision 2"),
+        "{last}"
+    );
 }

@@ -103,6 +103,7 @@ pub fn spreadsheet_files(
         tables::construction(tp),
         tables::colorways(tp),
         tables::labels_and_packaging(tp),
+        tables::revisions(tp),
     ]);
     let workbook = super::xlsx::workbook(&style_sheet(bundle, edition), &sheets)
         .map_err(|e| StorageError::Backend(format!("cannot write techpack.xlsx: {e}")))?;

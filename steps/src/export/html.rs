@@ -100,6 +100,86 @@ struct Photo<'a> {
 struct Sketch<'a> {
     svg: &'a str,
     view: &'static str,
+    /// The drawing's font size in print, in its own units: large enough that its callouts
+    /// print at 8 pt or more once the flat fills its page.
+    print_font: String,
+}
+
+/// The page's print rules, matching the PDF's: paper, the running header's texts (as CSS
+/// strings) and how large a flat prints.
+#[derive(Serialize)]
+struct Print {
+    /// The `@page` size, e.g. `A4 landscape`.
+    size: &'static str,
+    /// The running header's left and right texts, as quoted CSS strings.
+    header_left: String,
+    header_right: String,
+    /// The flat's box on its page, in mm.
+    flat_width_mm: f64,
+    flat_height_mm: f64,
+}
+
+/// Height of a flat printed on its own page, in mm: the page's height less its margins,
+/// the section heading and the caption, on A4 and letter alike.
+const FLAT_HEIGHT_MM: f64 = 150.0;
+/// The smallest callout text in print.
+const MIN_CALLOUT_PT: f64 = 8.0;
+const MM_PER_PT: f64 = 25.4 / 72.0;
+
+impl Print {
+    fn of(bundle: &Bundle) -> Print {
+        let meta = &bundle.tech_pack.meta;
+        let edition = bundle.edition;
+        let (size, page_width_mm) = match edition.paper {
+            super::pdf::Paper::A4 => ("A4 landscape", 297.0),
+            super::pdf::Paper::Letter => ("letter landscape", 279.4),
+        };
+        let style = meta.style_id.as_deref().unwrap_or(UNKNOWN);
+        let season = meta.season.as_deref().unwrap_or(UNKNOWN);
+        Print {
+            size,
+            header_left: css_string(&format!(
+                "{} · Style {style} · Season {season}",
+                meta.product_name
+            )),
+            header_right: css_string(&format!("Version {} · {}", edition.version, edition.date)),
+            // The page's side margins are 12 mm each.
+            flat_width_mm: page_width_mm - 24.0,
+            flat_height_mm: FLAT_HEIGHT_MM,
+        }
+    }
+
+    /// The font size, in the drawing's units, that prints a `width` x `height` drawing's
+    /// text at no less than 8 pt: its own (`font`) when that is enough.
+    fn callout_font(&self, width: u32, height: u32, font: f64) -> f64 {
+        let mm_per_unit = (self.flat_width_mm / f64::from(width.max(1)))
+            .min(self.flat_height_mm / f64::from(height.max(1)));
+        let least = MIN_CALLOUT_PT * MM_PER_PT / mm_per_unit;
+        font.max(least).ceil()
+    }
+}
+
+/// `text` as a double-quoted CSS string: anything but letters, digits, spaces and plain
+/// punctuation is a hex escape, so no text can end the string or the style sheet.
+fn css_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || " -_.,:;()/#+".contains(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\{:x} ", u32::from(c)));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The font size an SVG we drew sets on its root (`font-size="28"`), if any.
+fn svg_font_size(svg: &str) -> Option<f64> {
+    let root = &svg[svg.find("<svg")?..];
+    let root = &root[..root.find('>')?];
+    let value = root.split("font-size=\"").nth(1)?.split('"').next()?;
+    value.parse().ok()
 }
 
 #[derive(Serialize)]
@@ -141,11 +221,7 @@ impl Cell {
     }
 
     fn quantity(q: &Quantity) -> Cell {
-        let text = match q.value {
-            Some(v) => tables::with_unit(v, q.unit.as_deref().unwrap_or("")),
-            None => UNKNOWN.to_string(),
-        };
-        Cell::text(text).with_badge(q.source, q.confidence)
+        Cell::text(tables::quantity(q)).with_badge(q.source, q.confidence)
     }
 
     fn color(c: &Color) -> Cell {
@@ -183,6 +259,20 @@ fn table<'a>(title: &'a str, header: &[&str], rows: Vec<Vec<Cell>>) -> Section<'
         class: None,
         header: header.iter().map(|h| h.to_string()).collect(),
         rows,
+    }
+}
+
+/// A table of the factory files, as plain text cells.
+fn text_table<'a>(table: tables::Table) -> Section<'a> {
+    Section::Table {
+        title: table.title,
+        class: None,
+        header: table.header,
+        rows: table
+            .rows
+            .into_iter()
+            .map(|row| row.into_iter().map(Cell::text).collect())
+            .collect(),
     }
 }
 
@@ -241,21 +331,22 @@ fn tech_pack_tables(tp: &TechPack) -> Vec<Section<'_>> {
             ]
         })
         .collect();
-    let points_of_measure = tp
-        .points_of_measure
+    // The factory files' table, its source and confidence as one badge.
+    let poms = tables::points_of_measure(tp);
+    let figures = poms.header.len() - tables::POM_PROVENANCE_COLUMNS;
+    let mut pom_header: Vec<&str> = poms.header[..figures].iter().map(String::as_str).collect();
+    pom_header.push("Source");
+    let points_of_measure = poms
+        .rows
         .iter()
-        .map(|p| {
-            vec![
-                Cell::text(&p.code),
-                Cell::text(&p.name),
-                Cell::text(&p.how_to_measure),
-                Cell::text(tables::pom_value(p)),
-                Cell::text(tables::pom_tolerance(p)),
-                Cell::text(tables::criticality(p.criticality)),
-                Cell::badge(p.source, p.confidence),
-            ]
+        .zip(&tp.points_of_measure)
+        .map(|(row, p)| {
+            let mut cells: Vec<Cell> = row[..figures].iter().map(Cell::text).collect();
+            cells.push(Cell::badge(p.source, p.confidence));
+            cells
         })
         .collect();
+    let revisions = tables::revisions(tp);
     let construction = tp
         .construction
         .iter()
@@ -317,19 +408,7 @@ fn tech_pack_tables(tp: &TechPack) -> Vec<Section<'_>> {
             &[&["Line"], &tables::BOM_COLUMNS[..]].concat(),
             bill_of_materials,
         ),
-        table(
-            "Points of measure",
-            &[
-                "Code",
-                "Name",
-                "How to measure",
-                "Value",
-                "Tolerance",
-                "Criticality",
-                "Source",
-            ],
-            points_of_measure,
-        ),
+        table("Points of measure", &pom_header, points_of_measure),
         table(
             "Construction",
             &[
@@ -358,28 +437,19 @@ fn tech_pack_tables(tp: &TechPack) -> Vec<Section<'_>> {
             &["View", "Summary", "Design elements", "Confidence"],
             views,
         ),
+        text_table(revisions),
     ]
 }
 
 /// The graded size chart: the factory files' table, each size's value with its unit.
 fn size_chart(chart: &serde_json::Value) -> Section<'static> {
-    let chart = tables::size_chart_with_units(chart);
-    let rows = chart
-        .rows
-        .into_iter()
-        .map(|row| row.into_iter().map(Cell::text).collect())
-        .collect();
-    Section::Table {
-        title: chart.title,
-        class: None,
-        header: chart.header,
-        rows,
-    }
+    text_table(tables::size_chart_with_units(chart))
 }
 
 /// The page; `svgs` are the sketches' overlays, in the order of `bundle.sketches`.
 pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
     let tp = bundle.tech_pack;
+    let print = Print::of(bundle);
     let mut sections = vec![product(tp)];
     sections.push(Section::Photos {
         photos: bundle
@@ -405,6 +475,11 @@ pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
                 .map(|(sketch, svg)| Sketch {
                     svg: svg.trim_start_matches(|c| c != '<'),
                     view: sketch.view.as_str(),
+                    print_font: tables::number(print.callout_font(
+                        sketch.width,
+                        sketch.height,
+                        svg_font_size(svg).unwrap_or(0.0),
+                    )),
                 })
                 .collect(),
         });
@@ -432,7 +507,13 @@ pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
     let mut page = TEMPLATES
         .get_template(TEMPLATE)
         .and_then(|template| {
-            template.render(minijinja::context! { title => title, sections => sections })
+            template.render(minijinja::context! {
+                title => title,
+                sections => sections,
+                print => print,
+                version => bundle.edition.version,
+                date => bundle.edition.date,
+            })
         })
         .expect("the page's template renders any tech pack");
     page.push('\n');
@@ -559,7 +640,7 @@ mod tests {
             "<h2>Colourways</h2>",
             "<h2>Bill of materials</h2>",
             "<h2>Points of measure</h2>",
-            "<td>400 mm</td><td>± 5 mm</td><td>major</td>",
+            "<td>400</td><td>mm</td><td>5</td><td>major</td>",
             "<h2>Construction</h2>\n<p class=\"empty\">Nothing recorded.</p></section>",
             "<h2>Labels and packaging</h2>",
             "<h2>Category-specific</h2>",
@@ -575,6 +656,71 @@ mod tests {
         assert!(
             !html.contains("<h2>Close-ups</h2>"),
             "no close-ups, no section"
+        );
+    }
+
+    #[test]
+    fn the_print_rules_follow_the_pdf() {
+        let tp = hostile_tech_pack();
+        let edition = Edition {
+            version: "3".into(),
+            date: "2026-01-01".into(),
+            paper: crate::export::pdf::Paper::Letter,
+        };
+        let bundle = Bundle {
+            tech_pack: &tp,
+            photos: &[],
+            close_ups: &[],
+            sketches: &[],
+            size_chart: None,
+            edition: &edition,
+        };
+        let html = render(&bundle, &Images::default(), &[]);
+        assert_eq!(
+            html.matches("</style>").count(),
+            1,
+            "no text ends the style sheet"
+        );
+        let style = &html[..html.find("</style>").unwrap()];
+        for expected in [
+            "@page{size:letter landscape;",
+            r#"@top-right{content:"Version 3 \b7  2026-01-01""#,
+            r#"@bottom-center{content:"page " counter(page) " of " counter(pages)"#,
+            ".sketches,.sketches+section,.sketch+.sketch{break-before:page}",
+            "tr,figure{break-inside:avoid}",
+        ] {
+            assert!(style.contains(expected), "missing {expected:?} in {style}");
+        }
+        // The hostile style id and product name stay inside their CSS string.
+        assert!(
+            !style.contains("<script") && !style.contains(r#""x""#),
+            "{style}"
+        );
+        assert!(html.contains("<p class=\"edition\">Version 3 · 2026-01-01</p>"));
+    }
+
+    #[test]
+    fn callouts_print_at_8_pt_or_more() {
+        let print = Print {
+            size: "A4 landscape",
+            header_left: String::new(),
+            header_right: String::new(),
+            flat_width_mm: 273.0,
+            flat_height_mm: FLAT_HEIGHT_MM,
+        };
+        assert_eq!(
+            print.callout_font(1024, 1024, 28.0),
+            28.0,
+            "a 1024 px flat's own text is large enough"
+        );
+        let font = print.callout_font(2048, 2048, 28.0);
+        let printed_pt = font * (FLAT_HEIGHT_MM / 2048.0) / MM_PER_PT;
+        assert!((8.0..8.5).contains(&printed_pt), "{printed_pt} pt");
+        assert_eq!(
+            svg_font_size(
+                r#"<?xml version="1.0"?><svg viewBox="0 0 9 9" font-size="28"><text font-size="3">1</text></svg>"#
+            ),
+            Some(28.0)
         );
     }
 }

@@ -21,12 +21,20 @@ use std::path::{Path, PathBuf};
 
 use crate::sketch_overlay::render_svg;
 use crate::storage::{Catalog, CloseUpRecord, ImageRevision, SketchRecord, StorageError};
-use crate::techpack::TechPack;
+use crate::techpack::{ChangeKind, Revision, TechPack};
 
 /// What went into an export folder.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExportSummary {
-    pub dir: PathBuf,
+    /// The folder written, as the run named it; none when nothing was written (a run over
+    /// the API, whose files stay in the store and are downloaded from the product).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// The analysis whose tech pack was exported, and its version.
+    #[serde(default)]
+    pub analysis_id: String,
+    #[serde(default)]
+    pub version: String,
     pub files: Vec<String>,
     /// The parts marked not produced in `techpack.json` and `index.html`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +68,7 @@ fn extension(mime: &str) -> &'static str {
 /// A product's finished tech pack with everything it shows, loaded from the catalog: what
 /// the export step writes to a folder and the API serves for download.
 pub struct StoredTechPack {
+    pub analysis_id: String,
     pub tech_pack: TechPack,
     pub photos: Vec<ImageRevision>,
     pub close_ups: Vec<CloseUpRecord>,
@@ -73,6 +82,54 @@ pub struct StoredTechPack {
 fn day_of(ms: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_seconds(time).to_string()[..10].to_string()
+}
+
+/// The revisions of the close-ups and sketches made for `analysis` (kept in records of
+/// their own, which two steps write side by side), in the table's time order.
+fn add_made_revisions(
+    tech_pack: &mut TechPack,
+    analysis: &crate::storage::AnalysisRecord,
+    close_ups: &[CloseUpRecord],
+    sketches: &[SketchRecord],
+) {
+    // The version the pack had when they were made: 1 plus the edits before them.
+    let version_at = |ms: u64| 1 + analysis.history.iter().filter(|h| h.at <= ms).count() as u32;
+    let made = |at: u64, by: ChangeKind, provider: &str, summary: String| {
+        Revision::new(version_at(at), at, by, provider, summary)
+    };
+    if let Some(last) = close_ups.iter().max_by_key(|c| c.created_at) {
+        let summary = format!(
+            "made {} close-up{}",
+            close_ups.len(),
+            if close_ups.len() == 1 { "" } else { "s" }
+        );
+        tech_pack.revisions.push(made(
+            last.created_at,
+            ChangeKind::CloseUps,
+            &last.provider,
+            summary,
+        ));
+    }
+    if let Some(last) = sketches.iter().max_by_key(|s| s.created_at) {
+        let views: Vec<&str> = sketches.iter().map(|s| s.view.as_str()).collect();
+        let callouts: usize = sketches.iter().map(|s| s.callouts.len()).sum();
+        let summary = format!(
+            "drew the {} flat{} with {callouts} callouts",
+            views.join(", "),
+            if views.len() == 1 { "" } else { "s" }
+        );
+        tech_pack.revisions.push(made(
+            last.created_at,
+            ChangeKind::Sketches,
+            &last.provider,
+            summary,
+        ));
+    }
+    // By version (counted to the ms above), then time (RFC 3339 UTC to the second sorts
+    // as text); the sort is stable, so what one step made at once keeps its order.
+    tech_pack
+        .revisions
+        .sort_by(|a, b| (a.version, &a.at).cmp(&(b.version, &b.at)));
 }
 
 impl StoredTechPack {
@@ -104,7 +161,9 @@ impl StoredTechPack {
             .iter()
             .flat_map(|s| s.callouts.iter().cloned())
             .collect();
+        add_made_revisions(&mut tech_pack, analysis, &close_ups, &sketches);
         Ok(StoredTechPack {
+            analysis_id: analysis.id.clone(),
             tech_pack,
             photos,
             close_ups,
@@ -154,7 +213,36 @@ impl StoredTechPack {
 
     /// Writes everything into `dir` (created if needed); files are replaced atomically.
     pub fn write(&self, catalog: &Catalog, dir: &Path) -> Result<ExportSummary, StorageError> {
-        write_bundle(catalog, &self.bundle(), dir)
+        let files = all_files(catalog, &self.bundle())?;
+        let mut summary = self.summary(&files);
+        for (name, bytes) in files {
+            let path = dir.join(&name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+            }
+            let temp = path.with_extension("tmp");
+            std::fs::write(&temp, &bytes).map_err(io("write", &temp))?;
+            std::fs::rename(&temp, &path).map_err(io("rename", &path))?;
+        }
+        summary.dir = Some(dir.to_path_buf());
+        Ok(summary)
+    }
+
+    /// Makes every file of the export without writing any: what a run that names no folder
+    /// does, so that a tech pack that cannot be rendered fails the run, not its download.
+    pub fn render(&self, catalog: &Catalog) -> Result<ExportSummary, StorageError> {
+        let files = all_files(catalog, &self.bundle())?;
+        Ok(self.summary(&files))
+    }
+
+    fn summary(&self, files: &[(String, Vec<u8>)]) -> ExportSummary {
+        ExportSummary {
+            dir: None,
+            analysis_id: self.analysis_id.clone(),
+            version: self.edition.version.clone(),
+            files: files.iter().map(|(name, _)| name.clone()).collect(),
+            not_produced: self.tech_pack.not_produced.clone(),
+        }
     }
 }
 
@@ -205,29 +293,10 @@ fn render_files(catalog: &Catalog, bundle: &Bundle) -> Result<Rendered, StorageE
     Ok(Rendered { files, html })
 }
 
-/// Writes the bundle into `dir` (created if needed); files are replaced atomically.
-fn write_bundle(
-    catalog: &Catalog,
-    bundle: &Bundle,
-    dir: &Path,
-) -> Result<ExportSummary, StorageError> {
+/// Every file of an export, by its name in the folder.
+fn all_files(catalog: &Catalog, bundle: &Bundle) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
     let Rendered { mut files, html } = render_files(catalog, bundle)?;
     files.push(("index.html".to_string(), html.into_bytes()));
     files.extend(factory::files(catalog, bundle, bundle.edition)?);
-    let mut names = Vec::new();
-    for (name, bytes) in files {
-        let path = dir.join(&name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
-        }
-        let temp = path.with_extension("tmp");
-        std::fs::write(&temp, &bytes).map_err(io("write", &temp))?;
-        std::fs::rename(&temp, &path).map_err(io("rename", &path))?;
-        names.push(name);
-    }
-    Ok(ExportSummary {
-        dir: dir.to_path_buf(),
-        files: names,
-        not_produced: bundle.tech_pack.not_produced.clone(),
-    })
+    Ok(files)
 }

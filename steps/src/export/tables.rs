@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::techpack::{Color, Criticality, Estimate, PointOfMeasure, Quantity, Source, TechPack};
+use crate::techpack::{Color, Criticality, Estimate, Quantity, Source, TechPack};
 
 /// What a table shows in a cell whose value is not known.
 pub const UNKNOWN: &str = "—";
@@ -58,20 +58,6 @@ pub fn with_unit(value: f64, unit: &str) -> String {
     format!("{} {unit}", number(value)).trim_end().to_string()
 }
 
-/// A POM's value with its unit, or what to do when there is none.
-pub fn pom_value(p: &PointOfMeasure) -> String {
-    p.value
-        .map_or_else(|| MEASURE_ON_SAMPLE.into(), |v| with_unit(v, &p.unit))
-}
-
-/// A POM's tolerance as `± 5 mm`.
-pub fn pom_tolerance(p: &PointOfMeasure) -> String {
-    p.tolerance.map_or_else(
-        || UNKNOWN.into(),
-        |t| format!("± {}", with_unit(t, &p.unit)),
-    )
-}
-
 pub fn criticality(criticality: Criticality) -> &'static str {
     match criticality {
         Criticality::Critical => "critical",
@@ -84,7 +70,8 @@ fn text(estimate: &Estimate) -> String {
     estimate.value.clone().unwrap_or_else(|| UNKNOWN.into())
 }
 
-fn quantity(q: &Quantity) -> String {
+/// A quantity with its unit, or [`UNKNOWN`].
+pub fn quantity(q: &Quantity) -> String {
     match q.value {
         Some(v) => with_unit(v, q.unit.as_deref().unwrap_or("")),
         None => UNKNOWN.into(),
@@ -123,6 +110,12 @@ pub fn bill_of_materials(tp: &TechPack) -> Table {
     }
 }
 
+/// The points-of-measure table's columns that say where a value came from (source and
+/// confidence): the page shows them as one badge after the others.
+pub const POM_PROVENANCE_COLUMNS: usize = 2;
+
+/// The points of measure in every format (CSV, XLSX, PDF and the page): figures as numbers,
+/// the unit in a column of its own.
 pub fn points_of_measure(tp: &TechPack) -> Table {
     Table {
         title: "Points of measure",
@@ -285,6 +278,47 @@ pub fn colorways(tp: &TechPack) -> Table {
                         source(c.source).into(),
                     ]
                 })
+            })
+            .collect(),
+    }
+}
+
+/// A value in the revision table: JSON text, shortened past 80 characters.
+fn change_value(value: &Option<String>) -> String {
+    match value {
+        None => "nothing".into(),
+        Some(text) if text.chars().count() > 80 => {
+            format!("{}…", text.chars().take(79).collect::<String>())
+        }
+        Some(text) => text.clone(),
+    }
+}
+
+/// The revision table: a row per change, oldest first.
+pub fn revisions(tp: &TechPack) -> Table {
+    Table {
+        title: "Revisions",
+        header: header(&["Version", "When (UTC)", "Change", "By", "What changed"]),
+        rows: tp
+            .revisions
+            .iter()
+            .map(|r| {
+                let mut what = vec![r.summary.clone()];
+                what.extend(r.changes.iter().map(|c| {
+                    format!(
+                        "{}: was {}, now {}",
+                        c.path,
+                        change_value(&c.old_value),
+                        change_value(&c.new_value)
+                    )
+                }));
+                vec![
+                    r.version.to_string(),
+                    r.at.trim_end_matches('Z').replacen('T', " ", 1),
+                    r.by.label().into(),
+                    r.provider.clone(),
+                    what.join("; "),
+                ]
             })
             .collect(),
     }

@@ -18,8 +18,8 @@ use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::cache::CacheKey;
 use crate::storage::{AnalysisRecord, ImageRevision};
 use crate::techpack::{
-    Estimate, Meta, References, SCHEMA_VERSION, Source, SourcePhoto, TechPack, ViewAnalysis,
-    merge_views,
+    ChangeKind, Estimate, Meta, References, Revision, SCHEMA_VERSION, Source, SourcePhoto,
+    TechPack, ViewAnalysis, merge_views,
     spec::{self, SpecSheet},
 };
 
@@ -216,14 +216,41 @@ impl Step for AnalyzeBaseViewsStep {
                 })
                 .collect(),
         };
+        let now = now_ms();
         let mut tech_pack = merge_views(meta, view_analyses);
+        tech_pack.revisions.push(Revision::new(
+            1,
+            now,
+            ChangeKind::Analysis,
+            provider.name(),
+            format!(
+                "analyzed the {} {} with {}",
+                revisions
+                    .iter()
+                    .map(|r| r.view.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if revisions.len() == 1 {
+                    "view"
+                } else {
+                    "views"
+                },
+                provider.model()
+            ),
+        ));
         if let Some(sheet) = &self.1 {
             spec::apply(&mut tech_pack, sheet);
+            tech_pack.revisions.push(Revision::new(
+                1,
+                now,
+                ChangeKind::SpecSheet,
+                "given",
+                sheet.summary(),
+            ));
         }
         if config.for_grading {
             check_gradable(&tech_pack)?;
         }
-        let now = now_ms();
         // The analysis id follows the run and step, so a retried or resumed step overwrites
         // its own record instead of leaving a second one.
         let analysis_id = format!("ana_{}", short_hash(&ctx.idempotency_key));

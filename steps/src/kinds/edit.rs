@@ -16,7 +16,7 @@ use super::{output, owned_product, parse_answer};
 use crate::providers::VisionTask;
 use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::EditRecord;
-use crate::techpack::{FieldEdit, TechPack, spec};
+use crate::techpack::{ChangeKind, FieldChange, FieldEdit, Revision, TechPack, spec};
 
 pub struct Edit;
 
@@ -115,6 +115,11 @@ impl Step for EditStep {
             ))
         })?;
         let pointer = pointer(&config.path);
+        if pointer == "/revisions" || pointer.starts_with("/revisions/") {
+            return Err(invalid_input(
+                "the revision table is the tech pack's own record of its changes: edits cannot change it",
+            ));
+        }
         let old_value = record.data.pointer(&pointer).cloned().ok_or_else(|| {
             invalid_input(format!("the analysis has no field at `{}`", config.path))
         })?;
@@ -167,12 +172,7 @@ impl Step for EditStep {
                 fields.insert("confidence".into(), serde_json::json!(1.0));
             }
         }
-        serde_json::from_value::<TechPack>(data.clone()).map_err(|e| {
-            invalid_input(format!(
-                "the new value does not fit the tech pack at `{}`: {e}",
-                config.path
-            ))
-        })?;
+        let pack = fitting(data, &config.path)?;
 
         // A retried or resumed edit must not be recorded twice.
         let repeated = record.history.last().is_some_and(|last| {
@@ -180,17 +180,26 @@ impl Step for EditStep {
                 && last.new_value == new_value
                 && last.instruction == config.instruction
         });
-        if !repeated {
+        record.data = if repeated {
+            output(&pack)
+        } else {
+            let at = now_ms();
+            let summary = match &config.instruction {
+                Some(instruction) => format!("changed {}: {instruction}", config.path),
+                None => format!("changed {}", config.path),
+            };
+            let revision = revision(&record, at, &provider, summary)
+                .with_change(FieldChange::new(&pointer, &old_value, &new_value));
             record.history.push(EditRecord {
                 path: pointer.clone(),
                 old_value: old_value.clone(),
                 new_value: new_value.clone(),
                 instruction: config.instruction.clone(),
                 provider,
-                at: now_ms(),
+                at,
             });
-        }
-        record.data = data;
+            with_revision(pack, revision)
+        };
         record.updated_at = now_ms();
         services
             .catalog
@@ -214,6 +223,33 @@ impl Step for EditStep {
             history_length: record.history.len(),
         })))
     }
+}
+
+/// `data` as a tech pack, or why the edit that made it does not fit one.
+fn fitting(data: Value, path: &str) -> Result<TechPack, StepError> {
+    serde_json::from_value(data).map_err(|e| {
+        invalid_input(format!(
+            "the new value does not fit the tech pack at `{path}`: {e}"
+        ))
+    })
+}
+
+/// The revision an edit of `record` made at `at` (before its history entry is added: the
+/// edit makes the next version).
+fn revision(
+    record: &crate::storage::AnalysisRecord,
+    at: u64,
+    provider: &str,
+    summary: String,
+) -> Revision {
+    let version = record.history.len() as u32 + 2;
+    Revision::new(version, at, ChangeKind::Edit, provider, summary)
+}
+
+/// `pack` as stored, one revision longer.
+fn with_revision(mut pack: TechPack, revision: Revision) -> Value {
+    pack.revisions.push(revision);
+    output(&pack)
 }
 
 /// Adds or removes a row of one of the tech pack's lists.
@@ -283,12 +319,7 @@ fn edit_rows(
         }
         Op::Set => unreachable!("set is handled by the caller"),
     };
-    serde_json::from_value::<TechPack>(data.clone()).map_err(|e| {
-        invalid_input(format!(
-            "the edit does not fit the tech pack at `{}`: {e}",
-            config.path
-        ))
-    })?;
+    let pack = fitting(data, &config.path)?;
     // The edit's own id in its history entry: a retried or resumed edit finds it and is not
     // applied twice (removing "row 1" again would remove the next row).
     let instruction = Some(match config.op {
@@ -300,15 +331,32 @@ fn edit_rows(
         .iter()
         .any(|h| h.path == pointer && h.instruction == instruction);
     if !repeated {
+        let at = now_ms();
+        let section = pointer.trim_start_matches('/');
+        let (summary, change) = match config.op {
+            Op::Add => {
+                let index = new_value.as_array().map_or(0, Vec::len).saturating_sub(1);
+                let row = &new_value[index];
+                (
+                    format!("added a row to {section}"),
+                    FieldChange::new(&format!("{pointer}/{index}"), &Value::Null, row),
+                )
+            }
+            _ => (
+                format!("removed row {}", section.replace('/', ".")),
+                FieldChange::new(&pointer, &old_value, &Value::Null),
+            ),
+        };
+        let revision = revision(&record, at, "given", summary).with_change(change);
         record.history.push(EditRecord {
             path: pointer.clone(),
             old_value: old_value.clone(),
             new_value: new_value.clone(),
             instruction,
             provider: "given".into(),
-            at: now_ms(),
+            at,
         });
-        record.data = data;
+        record.data = with_revision(pack, revision);
         record.updated_at = now_ms();
         services
             .catalog

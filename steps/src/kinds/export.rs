@@ -1,7 +1,9 @@
-//! `techpack/export` (free): writes the finished tech pack of a product to a folder. The
-//! folder is a server path: an operator's run may name any, a user's run only one under a
-//! folder the operator allowed for writing (`ctx.files`). Over HTTP, the tech pack is
-//! downloaded from the API instead.
+//! `techpack/export` (free): renders a product's stored tech pack (the analysis named, or
+//! its newest) as every export file, with no model involved, and writes them to a folder
+//! when one is named. The folder is a server path: an operator's run may name any, a user's
+//! run only one under a folder the operator allowed for writing (`ctx.files`). A run that
+//! names none (every run over HTTP) writes nothing: its files stay in the store and are
+//! downloaded from the product through the API.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::TechpackServices;
-use super::failure::storage_error;
+use super::failure::{invalid_input, storage_error};
 use super::{output, owned_analysis, owned_product};
 use crate::export::StoredTechPack;
 use crate::techpack::{NotProduced, Part};
@@ -21,9 +23,13 @@ pub struct Export;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    out_dir: PathBuf,
+    /// Where to write the files; none to only render them.
+    #[serde(default)]
+    out_dir: Option<PathBuf>,
     product_id: String,
-    analysis_id: String,
+    /// The analysis whose tech pack is exported; the product's newest when left out.
+    #[serde(default)]
+    analysis_id: Option<String>,
     /// A graded size chart (the `wasm/grade-sizes` output), if the run made one.
     #[serde(default)]
     size_chart: Option<Value>,
@@ -65,12 +71,16 @@ impl NotProducedConfig {
 
 impl StepKind for Export {
     fn description(&self) -> &str {
-        "writes techpack.json, photos, close-ups, sketches (PNG + SVG), index.html, techpack.pdf, techpack.xlsx and CSVs to a folder"
+        "renders a stored tech pack as techpack.json, photos, close-ups, sketches (PNG + SVG), index.html, techpack.pdf, techpack.xlsx and CSVs, written to a folder when one is named"
     }
 
     fn build(&self, config: &Value) -> Result<Arc<dyn Step>, String> {
         let config: Config = parse_config(config)?;
-        if config.out_dir.as_os_str().is_empty() {
+        if config
+            .out_dir
+            .as_ref()
+            .is_some_and(|dir| dir.as_os_str().is_empty())
+        {
             return Err("`out_dir` must name a folder".into());
         }
         Ok(Arc::new(ExportStep(config)))
@@ -83,19 +93,37 @@ struct ExportStep(Config);
 impl Step for ExportStep {
     async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
         let config = &self.0;
-        let dir = ctx.files.writable(&config.out_dir, "`out_dir`")?;
+        let dir = match &config.out_dir {
+            Some(dir) => Some(ctx.files.writable(dir, "`out_dir`")?),
+            None => None,
+        };
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let (analysis, _) = owned_analysis(&services, &product, &config.analysis_id)?;
+        let analysis = match &config.analysis_id {
+            Some(id) => owned_analysis(&services, &product, id)?.0,
+            None => services
+                .catalog
+                .latest_analysis(&product.id)
+                .map_err(storage_error)?
+                .ok_or_else(|| {
+                    invalid_input(format!(
+                        "product `{}` has no tech pack yet: run tech-pack-v2 on its photos first",
+                        product.id
+                    ))
+                })?,
+        };
         let mut stored = StoredTechPack::load(&services.catalog, &product.id, &analysis)
             .map_err(storage_error)?;
         stored.size_chart = config.size_chart.clone();
         stored.tech_pack.not_produced = config.not_produced.parts();
         stored.edition.paper = config.paper.unwrap_or_default();
-        let summary = tokio::task::spawn_blocking(move || stored.write(&services.catalog, &dir))
-            .await
-            .map_err(|e| StepError::retryable(e.to_string()))?
-            .map_err(storage_error)?;
+        let summary = tokio::task::spawn_blocking(move || match dir {
+            Some(dir) => stored.write(&services.catalog, &dir),
+            None => stored.render(&services.catalog),
+        })
+        .await
+        .map_err(|e| StepError::retryable(e.to_string()))?
+        .map_err(storage_error)?;
         // The folder as the run named it: a user's run must not learn where it resolved to.
         let summary = crate::export::ExportSummary {
             dir: config.out_dir.clone(),

@@ -16,7 +16,9 @@ use crate::providers::{ImageChoice, ProviderSelection, VisionChoice};
 use crate::providers::{ImageTask, InlineImage, VisionTask};
 use crate::storage::cache::CacheKey;
 use crate::storage::{EditRecord, ImageRevision, RevisionOrigin};
-use crate::techpack::{SCHEMA_VERSION, SourcePhoto, TechPack, ViewAnalysis, merge_views};
+use crate::techpack::{
+    ChangeKind, Revision, SCHEMA_VERSION, SourcePhoto, TechPack, ViewAnalysis, remerge_views,
+};
 
 pub struct Regenerate;
 
@@ -222,11 +224,13 @@ impl Step for RegenerateStep {
         analysis.view = revision.view;
 
         if let Some(record) = analysis_record.as_mut() {
-            let tech_pack: TechPack = serde_json::from_value(record.data.clone())
+            let mut tech_pack: TechPack = serde_json::from_value(record.data.clone())
                 .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
-            let mut meta = tech_pack.meta.clone();
-            meta.source_photos.retain(|p| p.view != revision.view);
-            meta.source_photos.push(SourcePhoto {
+            tech_pack
+                .meta
+                .source_photos
+                .retain(|p| p.view != revision.view);
+            tech_pack.meta.source_photos.push(SourcePhoto {
                 view: revision.view,
                 revision_id: revision.id.clone(),
                 sha256: revision.image_hash.clone(),
@@ -235,8 +239,9 @@ impl Step for RegenerateStep {
             });
             let mut views: Vec<ViewAnalysis> = tech_pack
                 .views
-                .into_iter()
+                .iter()
                 .filter(|v| v.view != revision.view)
+                .cloned()
                 .collect();
             views.push(analysis.clone());
             let old_view = record
@@ -244,18 +249,29 @@ impl Step for RegenerateStep {
                 .pointer("/views")
                 .cloned()
                 .unwrap_or(Value::Null);
-            record.data = output(&merge_views(meta, views));
+            let summary = format!(
+                "regenerated the {} view as revision {}",
+                revision.view.as_str(),
+                revision.version
+            );
+            let at = now_ms();
+            // Only what the views make is made again: the designer's rows stay.
+            let mut tech_pack = remerge_views(tech_pack, views);
+            tech_pack.revisions.push(Revision::new(
+                record.history.len() as u32 + 2,
+                at,
+                ChangeKind::Regenerate,
+                imaging.name(),
+                summary.clone(),
+            ));
+            record.data = output(&tech_pack);
             record.history.push(EditRecord {
                 path: "/views".into(),
                 old_value: old_view,
                 new_value: output(&analysis),
-                instruction: Some(format!(
-                    "regenerated the {} view as revision {}",
-                    revision.view.as_str(),
-                    revision.version
-                )),
+                instruction: Some(summary),
                 provider: imaging.name().into(),
-                at: now_ms(),
+                at,
             });
             record.revision_ids.retain(|id| id != &source.id);
             record.revision_ids.push(revision.id.clone());

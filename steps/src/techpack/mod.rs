@@ -13,10 +13,12 @@
 //! - `scale`: pixels to millimetres across views from reference sizes per axis, and the tech
 //!   pack's POM list.
 //! - `spec`: the designer's spec sheet, merged as given; plain rows for `edit` to add.
+//! - `revisions`: the revision table (what changed, when, by which step or edit).
 //! - `schema`: the published JSON Schemas.
 
 mod merge;
 pub mod pom_library;
+pub mod revisions;
 pub mod scale;
 mod schema;
 pub mod spec;
@@ -24,7 +26,8 @@ pub mod spec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use merge::merge_views;
+pub use merge::{merge_views, remerge_views};
+pub use revisions::{ChangeKind, FieldChange, Revision};
 pub use schema::{
     SCHEMA_VERSION, category_schema, close_up_schema, edit_schema, tech_pack_schema,
     view_analysis_schema, view_analysis_schema_for,
@@ -354,6 +357,9 @@ pub struct TechPack {
     /// a tech pack that lacks one says so rather than leaving it out silently.
     #[serde(default)]
     pub not_produced: Vec<NotProduced>,
+    /// What changed, when, by which step or edit, oldest first.
+    #[serde(default)]
+    pub revisions: Vec<Revision>,
 }
 
 /// A part of the tech pack that was not produced, and why.

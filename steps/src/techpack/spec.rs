@@ -365,6 +365,58 @@ pub fn row_for(section: &str, row: &Value, id: String) -> Result<Value, String> 
     Ok(value.expect("tech pack rows serialize"))
 }
 
+impl SpecSheet {
+    /// What the sheet gives, in words, for the revision table: `style id, season; 2 BOM
+    /// lines, 1 construction row`.
+    pub fn summary(&self) -> String {
+        let facts: Vec<&str> = [
+            ("style id", self.style_id.is_some()),
+            ("season", self.season.is_some()),
+            ("brand", self.brand.is_some()),
+            ("product name", self.product_name.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect();
+        let count = |n: usize, one: &str, many: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {one}")),
+            n => Some(format!("{n} {many}")),
+        };
+        let rows: Vec<String> = [
+            count(self.bill_of_materials.len(), "BOM line", "BOM lines"),
+            count(
+                self.construction.len(),
+                "construction row",
+                "construction rows",
+            ),
+            count(
+                self.labels_and_packaging.len(),
+                "label or packaging row",
+                "label or packaging rows",
+            ),
+            count(self.colorways.len(), "colourway", "colourways"),
+            count(
+                self.points_of_measure.len(),
+                "point of measure",
+                "points of measure",
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let parts: Vec<String> = [facts.join(", "), rows.join(", ")]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.is_empty() {
+            "merged an empty spec sheet".into()
+        } else {
+            format!("merged the spec sheet: {}", parts.join("; "))
+        }
+    }
+}
+
 /// Merges the sheet into `pack`: its rows replace the photo's rows for the same thing (BOM
 /// placement, construction operation and location, label kind and placement, POM code) and
 /// the rest are added; its colourways come first; its style facts fill the header.

@@ -1,9 +1,9 @@
 //! `techpack.pdf`, made by the binary itself with `pdf-writer` (no browser, no office suite):
 //! A4 landscape by default, a cover with the main flat and the style facts, one flat per page
 //! with numbered callouts and leader lines, then the points of measure, the graded chart, the
-//! BOM, construction, colourways with swatches, labels and packaging, and the close-ups. Every
-//! page carries a header (style, season, version, date) and "page x of y". Text is real text
-//! in the standard Helvetica faces, so it can be searched and copied.
+//! BOM, construction, colourways with swatches, labels and packaging, the revision table and
+//! the close-ups. Every page carries a header (style, season, version, date) and "page x of
+//! y". Text is real text in the standard Helvetica faces, so it can be searched and copied.
 
 mod text;
 
@@ -646,6 +646,7 @@ pub fn render(doc: &Document) -> Vec<u8> {
     w.table(&tables::construction(tp));
     colourways(&mut w, tp);
     w.table(&tables::labels_and_packaging(tp));
+    w.table(&tables::revisions(tp));
     let close_up_ids: Vec<Ref> = doc.close_ups.iter().map(|c| w.image(&c.image)).collect();
     close_up_pages(&mut w, &doc.close_ups, &close_up_ids);
 

@@ -1,0 +1,341 @@
+//! The export-only workflow (`workflows/export.yaml`) and the revision table, offline: an
+//! edited tech pack re-rendered with no model, from the CLI into a folder and over HTTP into
+//! the store, every export showing the edit and the table of what changed.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use common::cli::{json, ok, techpack};
+use common::{Server, dirs};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const SAMPLE: &str = "workflows/samples/sample-product.png";
+
+/// `techpack run WORKFLOW -q --out OUT ARGS…` on `data` (ARGS: `-i` inputs, `--image`): the
+/// run's `run.json`.
+fn run(data: &Path, workflow: &str, out: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["run", workflow, "-q", "--out", out.to_str().unwrap()];
+    all.extend(args);
+    ok(&techpack(data, &all));
+    json(&out.join("run.json"))
+}
+
+/// The AI operations a run logged.
+fn logged_calls(data: &Path, run: &Value) -> Vec<Value> {
+    let id = run["run"].as_str().unwrap();
+    let text = ok(&techpack(data, &["logs", "--run", id, "--json"]));
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Whether the PDF holds `text` as text (in a page's content stream: as written, or in hex
+/// when it has characters beyond ASCII).
+fn pdf_has_text(pdf: &[u8], text: &str) -> bool {
+    let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+    [text.as_bytes(), hex.as_bytes()]
+        .iter()
+        .any(|needle| pdf.windows(needle.len()).any(|w| w == *needle))
+}
+
+/// A file of the workbook (a zip), as text.
+fn xlsx_part(xlsx: &Path, name: &str) -> String {
+    let file = std::fs::File::open(xlsx).unwrap();
+    let mut archive = zip::ZipArchive::new(file).unwrap();
+    let mut text = String::new();
+    archive
+        .by_name(name)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+/// A tech pack made offline from the sample with a one-line spec sheet: (data folder,
+/// product id, analysis id, the pipeline's run.json).
+fn pipeline(dir: &Path) -> (PathBuf, String, String, Value) {
+    let data = dir.join("data");
+    let sheet = dir.join("sheet.yaml");
+    std::fs::write(
+        &sheet,
+        "style_id: SS26-014\nseason: SS26\nbill_of_materials:\n  - { placement: body, material: cotton canvas }\n",
+    )
+    .unwrap();
+    let spec = format!("spec={}", sheet.display());
+    let report = run(
+        &data,
+        "workflows/tech-pack-v2.yaml",
+        &dir.join("first"),
+        &[
+            "--image",
+            SAMPLE,
+            "-i",
+            &spec,
+            "-i",
+            "category=tote bag",
+            "-i",
+            "width_mm=380",
+        ],
+    );
+    let base = &report["outputs"]["base_views"];
+    let product = base["product_id"].as_str().unwrap().to_string();
+    let analysis = base["analysis_id"].as_str().unwrap().to_string();
+    (data, product, analysis, report)
+}
+
+#[test]
+fn the_export_workflow_re_renders_an_edit_with_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (data, product, analysis, first) = pipeline(dir);
+    assert!(
+        !logged_calls(&data, &first).is_empty(),
+        "the pipeline's model calls are logged, so an export's would be"
+    );
+    run(
+        &data,
+        "workflows/edit.yaml",
+        &dir.join("edit"),
+        &[
+            "-i",
+            &format!("analysis_id={analysis}"),
+            "-i",
+            "path=bill_of_materials.0.material.value",
+            "-i",
+            "value=\"waxed cotton canvas\"",
+        ],
+    );
+
+    let out = dir.join("export");
+    let report = run(
+        &data,
+        "workflows/export.yaml",
+        &out,
+        &["-i", &format!("product_id={product}"), "-i", "paper=letter"],
+    );
+    assert_eq!(report["status"], "succeeded");
+    let steps: Vec<&String> = report["outputs"].as_object().unwrap().keys().collect();
+    assert_eq!(steps, ["export"], "no step but the export ran");
+    assert!(
+        logged_calls(&data, &report).is_empty(),
+        "an export calls no model"
+    );
+    let exported = &report["outputs"]["export"];
+    assert_eq!(exported["analysis_id"], analysis.as_str());
+    assert_eq!(exported["version"], "2", "one edit after the analysis");
+
+    // techpack.json: the edit, and the revision table that says what changed.
+    let pack = json(&out.join("techpack.json"));
+    let line = &pack["bill_of_materials"][0];
+    assert_eq!(line["material"]["value"], "waxed cotton canvas");
+    let revisions = pack["revisions"].as_array().unwrap();
+    let mut kinds: Vec<&str> = revisions
+        .iter()
+        .map(|r| r["by"].as_str().unwrap())
+        .collect();
+    // Close-ups and sketches are made side by side: either may be first.
+    kinds[2..4].sort_unstable();
+    assert_eq!(
+        kinds,
+        ["analysis", "spec_sheet", "close_ups", "sketches", "edit"],
+        "{revisions:?}"
+    );
+    let edit = revisions.last().unwrap();
+    assert_eq!(edit["version"], 2);
+    assert_eq!(edit["provider"], "given");
+    assert_eq!(
+        edit["changes"],
+        serde_json::json!([{
+            "path": "/bill_of_materials/0/material/value",
+            "old_value": "\"cotton canvas\"",
+            "new_value": "\"waxed cotton canvas\"",
+        }])
+    );
+    assert!(
+        revisions[1]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("style id, season; 1 BOM line"),
+        "{}",
+        revisions[1]
+    );
+    let schema = json(Path::new("steps/schema/techpack.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&pack), "techpack.json fits its schema");
+
+    // The page, the PDF (its text), the workbook and the CSV all show the edit and the table.
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for expected in [
+        "waxed cotton canvas",
+        "<h2>Revisions</h2>",
+        "changed bill_of_materials.0.material.value; ",
+        "material&#x2f;value: was &quot;cotton canvas&quot;, now &quot;waxed cotton canvas&quot;",
+        "@page{size:letter landscape",
+        "Version 2",
+    ] {
+        assert!(html.contains(expected), "index.html lacks {expected:?}");
+    }
+    let pdf = std::fs::read(out.join("techpack.pdf")).unwrap();
+    assert!(
+        pdf_has_text(&pdf, "/MediaBox [0 0 792 612]"),
+        "letter landscape"
+    );
+    for expected in [
+        "waxed cotton canvas",
+        "Revisions",
+        "Version 2",
+        "changed bill_of_materials.0.material.value",
+    ] {
+        assert!(pdf_has_text(&pdf, expected), "the PDF lacks {expected:?}");
+    }
+    let xlsx = out.join("techpack.xlsx");
+    assert!(
+        xlsx_part(&xlsx, "xl/workbook.xml").contains(r#"<sheet name="Revisions""#),
+        "no Revisions sheet"
+    );
+    let strings = xlsx_part(&xlsx, "xl/sharedStrings.xml");
+    for expected in [
+        "waxed cotton canvas",
+        "changed bill_of_materials.0.material.value",
+    ] {
+        assert!(
+            strings.contains(expected),
+            "the workbook lacks {expected:?}"
+        );
+    }
+    let bom = std::fs::read_to_string(out.join("bom.csv")).unwrap();
+    assert!(bom.contains("BOM-1,body,waxed cotton canvas"), "{bom}");
+
+    // The first export, made before the edit, is left as it was.
+    let before = json(&dir.join("first/techpack.json"));
+    assert_eq!(
+        before["bill_of_materials"][0]["material"]["value"],
+        "cotton canvas"
+    );
+}
+
+#[test]
+fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit() {
+    let (_dir, data, workflows) = dirs(&["tech-pack-v2.yaml", "export.yaml", "edit.yaml"]);
+    let server = Server::start(&data, &workflows, &[]);
+    let alice = server.user("alice", 20);
+    let (product, revision) = server.product_with_photo(&alice);
+    let trigger = |workflow: &str, inputs: Value| {
+        server.send(
+            "POST",
+            &format!("/api/workflows/{workflow}/runs"),
+            Some(&alice),
+            Some(serde_json::json!({ "inputs": inputs })),
+        )
+    };
+    let finish = |(status, body): (StatusCode, Value)| {
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let report = server.wait_finished(&alice, body["runId"].as_str().unwrap());
+        assert_eq!(report["run"]["status"], "succeeded", "{report}");
+        report
+    };
+    let images = serde_json::json!([{ "view": "front", "revisionId": revision }]);
+    let first = finish(trigger(
+        "tech-pack-v2",
+        serde_json::json!({ "images": images }),
+    ));
+    let analysis = common::node(&first, "base_views")["output"]["analysis_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    finish(trigger(
+        "edit",
+        serde_json::json!({ "analysis_id": analysis, "path": "meta.season", "value": "AW27" }),
+    ));
+    let balance = server.balance(&alice);
+
+    // A folder is a server path: refused before anything runs.
+    let (status, body) = trigger(
+        "export",
+        serde_json::json!({ "product_id": product, "out": "/tmp/pack" }),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("server path"),
+        "{body}"
+    );
+
+    let report = finish(trigger(
+        "export",
+        serde_json::json!({ "product_id": product }),
+    ));
+    let run = report["run"]["id"].as_str().unwrap();
+    let exported = &common::node(&report, "export")["output"];
+    assert!(
+        exported.get("dir").is_none(),
+        "nothing was written: {exported}"
+    );
+    assert_eq!(exported["version"], "2");
+    let files: Vec<&str> = exported["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for file in [
+        "techpack.json",
+        "index.html",
+        "techpack.pdf",
+        "techpack.xlsx",
+        "bom.csv",
+    ] {
+        assert!(files.contains(&file), "{file} not rendered: {files:?}");
+    }
+    assert_eq!(server.balance(&alice), balance, "an export is free");
+    let (status, logs) = server.send("GET", &format!("/api/logs?run={run}"), Some(&alice), None);
+    assert_eq!(status, StatusCode::OK, "{logs}");
+    assert_eq!(
+        logs["operations"],
+        serde_json::json!([]),
+        "no model was called"
+    );
+
+    // The downloads are the same tech pack: the edit and the revision that made it.
+    let (status, pack) = server.send(
+        "GET",
+        &format!("/api/products/{product}/tech-pack"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pack["meta"]["season"], "AW27");
+    let edit = pack["revisions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&edit["by"], &edit["version"]),
+        (&serde_json::json!("edit"), &serde_json::json!(2))
+    );
+    let pdf = server
+        .client
+        .get(server.url(&format!("/api/products/{product}/tech-pack/techpack.pdf")))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(
+        pdf_has_text(&pdf, "Season AW27"),
+        "the PDF's header shows the edit"
+    );
+    assert!(
+        pdf_has_text(&pdf, "changed meta.season"),
+        "the PDF's revision table"
+    );
+}
