@@ -36,7 +36,8 @@ use techpack_engine::credits::{
 use techpack_engine::store::{DeliveryAttempt, DeliveryStatus};
 use techpack_engine::{
     AttemptOutcome, AttemptRecord, Balance, CreditHook, EngineError, HookError, LedgerTables,
-    NodeRecord, NodeStatus, Refusal, RunRecord, RunStatus, RunWarning, TxnError, Workflow,
+    NodeRecord, NodeStatus, Refusal, RunRecord, RunStatus, RunWarning, StepFailure, TxnError,
+    Workflow,
 };
 
 // ---- Helpers -------------------------------------------------------------------------------
@@ -679,7 +680,7 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
             raw_grant(t, "alice", 5, "payment-2")?;
             raw_resolve(t, &format!("{}/b", run.id), EntryKind::Post)?;
             Err(HookError::Refused(Refusal::new(
-                "no",
+                StepFailure::Refused,
                 std::io::Error::other("no"),
             )))
         };
@@ -1759,7 +1760,7 @@ fn a_runs_end_queues_one_delivery_per_end_and_only_with_a_callback() {
         refused_run.status = RunStatus::Succeeded;
         let refuse = |_: &mut dyn LedgerTables| -> Result<(), HookError> {
             Err(HookError::Refused(Refusal::new(
-                "no",
+                StepFailure::Refused,
                 std::io::Error::other("no"),
             )))
         };

@@ -15,9 +15,9 @@ use techpack_engine::EngineError;
 use techpack_engine::credits::CreditError;
 
 /// Declares a list of codes users see: an enum whose variants each have their text, one
-/// more property (`$extra`: the API code's status, a step failure's API code), what it means
-/// and what to do. The API's [`ErrorCode`] and the steps' failure codes are declared with it;
-/// the handlers, the middleware, the OpenAPI document and `docs/error-codes.md` all read them.
+/// more property (`$extra`: the API code's status), what it means and what to do. The API's
+/// [`ErrorCode`] is declared with it; the handlers, the middleware, the OpenAPI document and
+/// `docs/error-codes.md` all read it.
 macro_rules! code_list {
     (
         $(#[$doc:meta])* $name:ident, $(#[$extra_doc:meta])* $extra:ident: $extra_ty:ty;
@@ -46,7 +46,6 @@ macro_rules! code_list {
             }
 
             /// One sentence a user can read.
-            #[allow(dead_code)] // some lists are read only by docs/error-codes.md's generator
             pub fn meaning(self) -> &'static str {
                 match self {
                     $($name::$variant => $meaning,)+
@@ -54,7 +53,6 @@ macro_rules! code_list {
             }
 
             /// What the caller can do about it.
-            #[allow(dead_code)]
             pub fn remedy(self) -> &'static str {
                 match self {
                     $($name::$variant => $remedy,)+
@@ -63,7 +61,6 @@ macro_rules! code_list {
         }
     };
 }
-pub(crate) use code_list;
 
 code_list! {
     /// The stable `error.code` of an API error; its meaning is also the message of errors
