@@ -33,7 +33,7 @@ use techpack_engine::credits::{
     AppliedOperation, CreditError, EntryKind, ISSUER_ACCOUNT, LedgerEntry, Reservation,
     ReservationState, user_account,
 };
-use techpack_engine::store::{DeliveryAttempt, DeliveryStatus};
+use techpack_engine::store::{DeliveryAttempt, DeliveryStatus, StoreError};
 use techpack_engine::{
     AttemptOutcome, AttemptRecord, Balance, CreditHook, EngineError, HookError, LedgerTables,
     NodeRecord, NodeStatus, Refusal, RunRecord, RunStatus, RunWarning, StepFailure, TxnError,
@@ -618,7 +618,7 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
         let failing = |t: &mut dyn LedgerTables| -> Result<(), HookError> {
             writes(t)?;
             Err(HookError::Txn(TxnError::Failed(EngineError::Store(
-                "the hook failed".into(),
+                StoreError::unavailable(std::io::Error::other("the hook failed")),
             ))))
         };
 

@@ -316,6 +316,9 @@ impl From<EngineError> for ApiError {
             {
                 ApiError::of(ErrorCode::InsufficientCredits, e.to_string())
             }
+            // The store's failure, whatever its kind, is ours: the log gets the whole of it
+            // (it may name a database host or a data path), the caller a generic 500.
+            EngineError::Store(_) | EngineError::StepPanicked(_) => ApiError::internal(error),
             other => ApiError::internal(other),
         }
     }
@@ -369,6 +372,7 @@ fn is_json(response: &Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use techpack_engine::store::StoreError;
 
     #[test]
     fn a_credit_refusal_is_answered_by_its_type_not_its_text() {
@@ -391,6 +395,20 @@ mod tests {
         };
         assert_eq!(
             ApiError::from(EngineError::from(charged)).code,
+            ErrorCode::Internal
+        );
+    }
+
+    #[test]
+    fn a_store_failure_is_a_generic_500_that_names_nothing_of_the_store() {
+        let failure = std::io::Error::other("/srv/techpack/state: no space left on device");
+        let error = ApiError::from(EngineError::from(StoreError::unavailable(failure)));
+        assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error.code, ErrorCode::Internal);
+        assert!(!error.message.contains("/srv"), "{}", error.message);
+        let conflict = StoreError::Conflict("could not serialize access".into());
+        assert_eq!(
+            ApiError::from(EngineError::from(conflict)).code,
             ErrorCode::Internal
         );
     }

@@ -119,7 +119,7 @@ pub(crate) async fn execute(
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                failure.get_or_insert(EngineError::Store(format!("a step panicked: {reason}")));
+                failure.get_or_insert(EngineError::StepPanicked(reason));
             }
         }
     }

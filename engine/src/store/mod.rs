@@ -7,12 +7,14 @@
 
 mod admission;
 mod deliveries;
+mod error;
 pub mod postgres;
 mod records;
 mod sled;
 
 pub use admission::{Contender, RunLimits, admit};
 pub use deliveries::{DeliveryAttempt, DeliveryRecord, DeliveryStatus};
+pub use error::StoreError;
 pub use postgres::{PgStore, PgStoreOptions};
 pub use records::{
     AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms,

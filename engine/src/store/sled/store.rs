@@ -9,7 +9,7 @@ use super::ledger::LedgerView;
 use crate::EngineError;
 use crate::store::{
     Contender, DeliveryRecord, DeliveryStatus, HookError, LedgerRead, NodeRecord, RunLimits,
-    RunRecord, RunStatus, StateStore, TxnError, TxnWork, admit,
+    RunRecord, RunStatus, StateStore, StoreError, TxnError, TxnWork, admit,
 };
 
 /// The engine's records in a data directory.
@@ -315,7 +315,7 @@ impl StateStore for SledStore {
                 Err(HookError::Refused(reason)) => return Err(EngineError::Refused(reason)),
                 Err(HookError::Txn(TxnError::Failed(error))) => return Err(error),
                 Err(HookError::Txn(TxnError::Conflict(message))) => {
-                    return Err(EngineError::Store(message));
+                    return Err(StoreError::Conflict(message).into());
                 }
             }
         }
@@ -387,7 +387,7 @@ impl StateStore for SledStore {
         let _settled = self.transition_lock();
         read(&mut LedgerView::new(&self.hooks)).map_err(|e| match e {
             TxnError::Failed(error) => error,
-            TxnError::Conflict(message) => EngineError::Store(message),
+            TxnError::Conflict(message) => StoreError::Conflict(message).into(),
         })
     }
 
