@@ -176,7 +176,7 @@ impl NodeRun<'_> {
         let Some(start_work) = inner.hook_work(&shared.run, step, &work) else {
             return Ok(Start::Started { at, deferred: true });
         };
-        match inner.store.commit(Some(record), None, Some(start_work)) {
+        match inner.commit(Some(record), None, Some(start_work)) {
             Ok(()) => Ok(Start::Started {
                 at,
                 deferred: false,
@@ -201,7 +201,7 @@ impl NodeRun<'_> {
         record.error = Some(reason.clone());
         record.error_code = Some(refusal.code().as_str().to_string());
         record.finished_at = Some(now_ms());
-        inner.store.commit(Some(&record), None, None)?;
+        inner.commit(Some(&record), None, None)?;
         inner.durable().await?;
         self.shared
             .emit(Some(&self.step.id), "failed", record.attempt, Some(reason));
@@ -244,7 +244,7 @@ impl NodeRun<'_> {
             Poll::Ready(result) => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
             Poll::Pending => {
                 if deferred_start {
-                    inner.store.commit(Some(record), None, None)?;
+                    inner.commit(Some(record), None, None)?;
                 }
                 tokio::select! {
                     biased;
@@ -285,7 +285,7 @@ impl NodeRun<'_> {
                         .iter()
                         .try_for_each(|h| h.after_success(&ctx, txn))
                 };
-                let committed = inner.store.commit(
+                let committed = inner.commit(
                     Some(record),
                     None,
                     inner.hook_work(&shared.run, step, &work),
@@ -318,7 +318,7 @@ impl NodeRun<'_> {
                     Some(attempt_started),
                     error.code.as_ref().map(FailureCode::as_str),
                 );
-                inner.store.commit(Some(record), None, None)?;
+                inner.commit(Some(record), None, None)?;
                 let wait = backoff::delay(&step.retry, record.round_attempt() + 1);
                 shared.emit(
                     Some(&step.id),
@@ -404,7 +404,5 @@ pub(crate) fn commit_failure(
             .iter()
             .try_for_each(|h| h.after_failure(&ctx, kind, txn))
     };
-    inner
-        .store
-        .commit(Some(record), None, inner.hook_work(run, step, &work))
+    inner.commit(Some(record), None, inner.hook_work(run, step, &work))
 }

@@ -43,7 +43,7 @@ pub(crate) async fn execute(
     run.started_at.get_or_insert_with(now_ms);
     // Not flushed: a run that dies before any step's result is durable is still unfinished in
     // the store (pending or running) and is resumed either way.
-    inner.store.commit(None, Some(&run), None)?;
+    inner.commit(None, Some(&run), None)?;
 
     let steps = &workflow.steps;
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
@@ -148,7 +148,7 @@ pub(crate) async fn execute(
                 )
             });
     }
-    inner.store.commit(None, Some(&run), None)?;
+    inner.commit(None, Some(&run), None)?;
     inner.durable().await?;
     shared.emit(None, run.status.as_str(), 0, run.error.clone());
     Ok(RunReport {

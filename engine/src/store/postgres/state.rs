@@ -20,7 +20,7 @@ use crate::EngineError;
 use crate::executor::{RunEvent, StoredEvent};
 use crate::store::{
     Contender, DeliveryRecord, HookError, LedgerRead, NodeRecord, RunLimits, RunRecord, RunStatus,
-    StateStore, StoreError, TxnError, TxnWork, admit,
+    StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns, admit,
 };
 
 /// How a [`PgStore`] is opened.
@@ -427,6 +427,31 @@ impl StateStore for PgStore {
             .into_iter()
             .map(|row| from_json("a queued run", row.get(0)))
             .collect()
+    }
+
+    fn count_unfinished_runs(&self) -> Result<UnfinishedRuns, EngineError> {
+        // The predicate is `runs_contending`'s, so the partial index of unfinished runs is
+        // what the count reads.
+        let rows = self
+            .pool
+            .query(
+                "SELECT status, count(*) FROM runs \
+                 WHERE status IN ('pending', 'running', 'queued') GROUP BY status",
+                &[],
+            )
+            .map_err(store_error)?;
+        let mut counts = UnfinishedRuns::default();
+        for row in rows {
+            let status: String = row.get(0);
+            let n: i64 = row.get(1);
+            let status = match status.as_str() {
+                "queued" => RunStatus::Queued,
+                "pending" => RunStatus::Pending,
+                _ => RunStatus::Running,
+            };
+            counts.add(status, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
     }
 
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {

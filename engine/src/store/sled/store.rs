@@ -9,7 +9,7 @@ use super::ledger::LedgerView;
 use crate::EngineError;
 use crate::store::{
     Contender, DeliveryRecord, DeliveryStatus, HookError, LedgerRead, NodeRecord, RunLimits,
-    RunRecord, RunStatus, StateStore, StoreError, TxnError, TxnWork, admit,
+    RunRecord, RunStatus, StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns, admit,
 };
 
 /// The engine's records in a data directory.
@@ -284,6 +284,15 @@ impl StateStore for SledStore {
         }
         queued.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(queued)
+    }
+
+    fn count_unfinished_runs(&self) -> Result<UnfinishedRuns, EngineError> {
+        let mut counts = UnfinishedRuns::default();
+        for (_, bytes) in self.unfinished.iter().map_err(store_error)? {
+            let entry: UnfinishedEntry = decode("an unfinished run's index entry", &bytes)?;
+            counts.add(entry.status, 1);
+        }
+        Ok(counts)
     }
 
     fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError> {
