@@ -2021,7 +2021,7 @@ fn the_unfinished_runs_are_counted_by_status_and_finished_ones_not_at_all() {
         };
         assert_eq!(count(), UnfinishedRuns::default(), "[{b:?}] an empty store");
         let wf = workflow(LIMITED);
-        let limits = wf.concurrency.clone().expect("the workflow's limits");
+        let limits = wf.concurrency.expect("the workflow's limits");
         let mut runs = Vec::new();
         for owner in ["ada", "ada", "bob", "cyd"] {
             std::thread::sleep(Duration::from_millis(2));
