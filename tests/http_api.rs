@@ -347,7 +347,7 @@ fn runs_are_idempotent_followable_and_private() {
     );
     assert_eq!(status, StatusCode::OK);
     assert!(
-        metrics.contains("techpack_runs{status=\"succeeded\"}"),
+        metrics.contains("techpack_runs_finished_total{status=\"succeeded\"}"),
         "{metrics}"
     );
     assert!(metrics.contains("techpack_credits_total{kind=\"posted\"}"));

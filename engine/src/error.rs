@@ -1,5 +1,6 @@
 //! The engine's error type.
 
+use crate::store::StoreError;
 use crate::workflow::Diagnostics;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +18,9 @@ pub enum EngineError {
         "the data directory {path} is in use by another techpack process; stop it or use another --data-dir"
     )]
     StoreLocked { path: String },
+    /// The store failed to read or write; its kind says how.
     #[error("state store error: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
     #[error("stored record {what} is unreadable: {error}")]
     Corrupt { what: String, error: String },
     #[error("no run with id `{0}`")]
@@ -45,6 +47,9 @@ pub enum EngineError {
         step: String,
         steps: Vec<String>,
     },
+    /// A step's task panicked; the run stopped and stays resumable.
+    #[error("a step panicked: {0}")]
+    StepPanicked(String),
     /// Another worker took the run over (this one lost its lease): its writes are refused.
     #[error("run `{0}` is now executed by another worker; this worker's writes for it are refused")]
     Fenced(String),

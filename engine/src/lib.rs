@@ -8,7 +8,8 @@
 //! - [`workflow`]: the YAML format, its validation (`diagnostic`, `load`), expressions
 //!   (`expression`), inputs, the DAG (`graph`), and the one YAML module (`yaml`).
 //! - [`step`]: the [`Step`] and [`StepKind`] traits, the [`StepRegistry`], shared
-//!   [`Resources`], and the built-in `core/*` kinds (`step/builtin`).
+//!   [`Resources`], the failure codes steps record ([`StepFailure`], [`FailureCode`]), and
+//!   the built-in `core/*` kinds (`step/builtin`).
 //! - [`hooks`]: the [`NodeHook`] lifecycle trait.
 //! - [`credits`]: the credit [`Ledger`] (append-only, double-entry, in the store's hook
 //!   keyspace) and the [`CreditHook`] that reserves, posts and voids with node transitions.
@@ -38,7 +39,10 @@ pub use error::EngineError;
 pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport, StoredEvent};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
 pub use refusal::Refusal;
-pub use step::{Resources, Step, StepContext, StepError, StepKind, StepOutput, StepRegistry};
+pub use step::{
+    FailureCode, PluginCode, Resources, Step, StepContext, StepError, StepFailure, StepKind,
+    StepOutput, StepRegistry,
+};
 pub use store::{
     AttemptOutcome, AttemptRecord, Durability, HookError, NodeRecord, NodeStatus, RunRecord,
     RunStatus, RunWarning, SledStore, StateStore,

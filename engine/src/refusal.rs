@@ -5,26 +5,28 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
-/// A hook's refusal: a stable code (recorded as the node's `error_code`), the sentence a user
+use crate::step::StepFailure;
+
+/// A hook's refusal: a failure code (recorded as the node's `error_code`), the sentence a user
 /// reads, and the hook's own typed reason, which the one answering it (the HTTP API) gets back
 /// with [`Refusal::reason`] together with its figures (e.g. the balance and the price).
 #[derive(Clone)]
 pub struct Refusal {
-    code: &'static str,
+    code: StepFailure,
     reason: Arc<dyn Error + Send + Sync>,
 }
 
 impl Refusal {
-    /// A refusal with `code` (snake_case, stable) for `reason`.
-    pub fn new(code: &'static str, reason: impl Error + Send + Sync + 'static) -> Refusal {
+    /// A refusal with `code` for `reason`.
+    pub fn new(code: StepFailure, reason: impl Error + Send + Sync + 'static) -> Refusal {
         Refusal {
             code,
             reason: Arc::new(reason),
         }
     }
 
-    /// The refusal's stable code, e.g. `insufficient_credits`.
-    pub fn code(&self) -> &'static str {
+    /// The refusal's code, e.g. [`StepFailure::InsufficientCredits`].
+    pub fn code(&self) -> StepFailure {
         self.code
     }
 
@@ -64,8 +66,8 @@ mod tests {
 
     #[test]
     fn the_reason_comes_back_typed_and_its_text_unchanged() {
-        let refusal = Refusal::new("short", Short { needed: 3 });
-        assert_eq!(refusal.code(), "short");
+        let refusal = Refusal::new(StepFailure::Refused, Short { needed: 3 });
+        assert_eq!(refusal.code(), StepFailure::Refused);
         assert_eq!(refusal.to_string(), "needs 3");
         assert_eq!(refusal.reason::<Short>().map(|s| s.needed), Some(3));
         assert!(refusal.reason::<std::io::Error>().is_none());

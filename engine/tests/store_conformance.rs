@@ -33,10 +33,11 @@ use techpack_engine::credits::{
     AppliedOperation, CreditError, EntryKind, ISSUER_ACCOUNT, LedgerEntry, Reservation,
     ReservationState, user_account,
 };
-use techpack_engine::store::{DeliveryAttempt, DeliveryStatus};
+use techpack_engine::store::{DeliveryAttempt, DeliveryStatus, StoreError, UnfinishedRuns};
 use techpack_engine::{
     AttemptOutcome, AttemptRecord, Balance, CreditHook, EngineError, HookError, LedgerTables,
-    NodeRecord, NodeStatus, Refusal, RunRecord, RunStatus, RunWarning, TxnError, Workflow,
+    NodeRecord, NodeStatus, Refusal, RunRecord, RunStatus, RunWarning, StepFailure, TxnError,
+    Workflow,
 };
 
 // ---- Helpers -------------------------------------------------------------------------------
@@ -617,7 +618,7 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
         let failing = |t: &mut dyn LedgerTables| -> Result<(), HookError> {
             writes(t)?;
             Err(HookError::Txn(TxnError::Failed(EngineError::Store(
-                "the hook failed".into(),
+                StoreError::unavailable(std::io::Error::other("the hook failed")),
             ))))
         };
 
@@ -679,7 +680,7 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
             raw_grant(t, "alice", 5, "payment-2")?;
             raw_resolve(t, &format!("{}/b", run.id), EntryKind::Post)?;
             Err(HookError::Refused(Refusal::new(
-                "no",
+                StepFailure::Refused,
                 std::io::Error::other("no"),
             )))
         };
@@ -1759,7 +1760,7 @@ fn a_runs_end_queues_one_delivery_per_end_and_only_with_a_callback() {
         refused_run.status = RunStatus::Succeeded;
         let refuse = |_: &mut dyn LedgerTables| -> Result<(), HookError> {
             Err(HookError::Refused(Refusal::new(
-                "no",
+                StepFailure::Refused,
                 std::io::Error::other("no"),
             )))
         };
@@ -2005,6 +2006,60 @@ fn runs_over_their_limits_are_queued_and_admitted_in_turn() {
                 .unwrap(),
             RunStatus::Pending,
             "[{b:?}]"
+        );
+    }
+}
+
+#[test]
+fn the_unfinished_runs_are_counted_by_status_and_finished_ones_not_at_all() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let count = || {
+            b.store
+                .count_unfinished_runs()
+                .unwrap_or_else(|e| panic!("[{b:?}] count_unfinished_runs: {e}"))
+        };
+        assert_eq!(count(), UnfinishedRuns::default(), "[{b:?}] an empty store");
+        let wf = workflow(LIMITED);
+        let limits = wf.concurrency.expect("the workflow's limits");
+        let mut runs = Vec::new();
+        for owner in ["ada", "ada", "bob", "cyd"] {
+            std::thread::sleep(Duration::from_millis(2));
+            let run = run_record(&wf, Some(owner), techpack_engine::store::now_ms());
+            b.store
+                .create_run_limited(&run, &wf.source, &limits)
+                .unwrap_or_else(|e| panic!("[{b:?}] create_run_limited: {e}"));
+            runs.push(run);
+        }
+        // ada's second is over per_user, cyd's over per_workflow.
+        let expected = UnfinishedRuns {
+            queued: 2,
+            pending: 2,
+            running: 0,
+        };
+        assert_eq!(count(), expected, "[{b:?}] as created");
+        let set = |run: &RunRecord, status: RunStatus| {
+            let mut run = b.store.run(&run.id).unwrap().unwrap();
+            run.status = status;
+            b.store.commit(None, Some(&run), None).unwrap();
+        };
+        set(&runs[0], RunStatus::Running);
+        set(&runs[2], RunStatus::Failed);
+        let expected = UnfinishedRuns {
+            queued: 2,
+            pending: 0,
+            running: 1,
+        };
+        assert_eq!(count(), expected, "[{b:?}] one running, one ended");
+        set(&runs[0], RunStatus::Succeeded);
+        for run in [&runs[1], &runs[3]] {
+            set(run, RunStatus::Cancelled);
+        }
+        assert_eq!(count(), UnfinishedRuns::default(), "[{b:?}] all ended");
+        assert_eq!(
+            b.store.runs().unwrap().len(),
+            4,
+            "[{b:?}] the ended runs stay"
         );
     }
 }

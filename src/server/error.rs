@@ -15,9 +15,9 @@ use techpack_engine::EngineError;
 use techpack_engine::credits::CreditError;
 
 /// Declares a list of codes users see: an enum whose variants each have their text, one
-/// more property (`$extra`: the API code's status, a step failure's API code), what it means
-/// and what to do. The API's [`ErrorCode`] and the steps' failure codes are declared with it;
-/// the handlers, the middleware, the OpenAPI document and `docs/error-codes.md` all read them.
+/// more property (`$extra`: the API code's status), what it means and what to do. The API's
+/// [`ErrorCode`] is declared with it; the handlers, the middleware, the OpenAPI document and
+/// `docs/error-codes.md` all read it.
 macro_rules! code_list {
     (
         $(#[$doc:meta])* $name:ident, $(#[$extra_doc:meta])* $extra:ident: $extra_ty:ty;
@@ -46,7 +46,6 @@ macro_rules! code_list {
             }
 
             /// One sentence a user can read.
-            #[allow(dead_code)] // some lists are read only by docs/error-codes.md's generator
             pub fn meaning(self) -> &'static str {
                 match self {
                     $($name::$variant => $meaning,)+
@@ -54,7 +53,6 @@ macro_rules! code_list {
             }
 
             /// What the caller can do about it.
-            #[allow(dead_code)]
             pub fn remedy(self) -> &'static str {
                 match self {
                     $($name::$variant => $remedy,)+
@@ -63,7 +61,6 @@ macro_rules! code_list {
         }
     };
 }
-pub(crate) use code_list;
 
 code_list! {
     /// The stable `error.code` of an API error; its meaning is also the message of errors
@@ -319,6 +316,9 @@ impl From<EngineError> for ApiError {
             {
                 ApiError::of(ErrorCode::InsufficientCredits, e.to_string())
             }
+            // The store's failure, whatever its kind, is ours: the log gets the whole of it
+            // (it may name a database host or a data path), the caller a generic 500.
+            EngineError::Store(_) | EngineError::StepPanicked(_) => ApiError::internal(error),
             other => ApiError::internal(other),
         }
     }
@@ -372,6 +372,7 @@ fn is_json(response: &Response) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use techpack_engine::store::StoreError;
 
     #[test]
     fn a_credit_refusal_is_answered_by_its_type_not_its_text() {
@@ -394,6 +395,20 @@ mod tests {
         };
         assert_eq!(
             ApiError::from(EngineError::from(charged)).code,
+            ErrorCode::Internal
+        );
+    }
+
+    #[test]
+    fn a_store_failure_is_a_generic_500_that_names_nothing_of_the_store() {
+        let failure = std::io::Error::other("/srv/techpack/state: no space left on device");
+        let error = ApiError::from(EngineError::from(StoreError::unavailable(failure)));
+        assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error.code, ErrorCode::Internal);
+        assert!(!error.message.contains("/srv"), "{}", error.message);
+        let conflict = StoreError::Conflict("could not serialize access".into());
+        assert_eq!(
+            ApiError::from(EngineError::from(conflict)).code,
             ErrorCode::Internal
         );
     }

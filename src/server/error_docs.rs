@@ -1,12 +1,14 @@
 //! `docs/error-codes.md`: every code a user sees, each once with what it means and what to
-//! do, generated from the three lists: the API's [`ErrorCode`], the steps'
-//! [`StepFailure`] and the workflow validator's TP codes ([`Code`]). A test fails when the
+//! do, generated from the three lists: the API's [`ErrorCode`], the engine's
+//! [`StepFailure`] (with the API code each is answered by) and the workflow validator's TP
+//! codes ([`Code`]). A test fails when the
 //! file is stale (`TECHPACK_BLESS=1` rewrites it).
 
 use techpack_engine::workflow::Code;
+use techpack_engine::{PluginCode, StepFailure};
 
 use super::error::ErrorCode;
-use super::step_failure::StepFailure;
+use super::step_failure::api_code;
 
 /// Every TP code, in the validator's order, with what it means and what to do. The match is
 /// exhaustive, so a new code does not build until it is documented here; the position it
@@ -149,7 +151,7 @@ pub fn markdown() -> String {
          | code | API code | meaning | what to do |\n|---|---|---|---|\n",
     );
     for failure in StepFailure::ALL {
-        let api = quoted(failure.api_code().as_str());
+        let api = quoted(api_code(*failure).as_str());
         let cells = [
             &quoted(failure.as_str()),
             &api,
@@ -158,6 +160,19 @@ pub fn markdown() -> String {
         ];
         row(&mut text, &cells);
     }
+    let plugin_code = format!("`{}<code>`", PluginCode::PREFIX);
+    let plugin_meaning = format!(
+        "a WASM plugin failed with a code of its own (`{{\"error\": {{\"message\": ..., \"code\": ...}}}}`; \
+         the code matches `{}`; one that does not makes the step fail with `plugin_bad_output`)",
+        PluginCode::PATTERN
+    );
+    let cells: [&str; 4] = [
+        &plugin_code,
+        &quoted(ErrorCode::StepFailed.as_str()),
+        &plugin_meaning,
+        "read the plugin's message; its documentation says what its codes mean",
+    ];
+    row(&mut text, &cells);
     text.push_str(
         "\nA step that failed without a code (an attempt that timed out, an error of the step's \
          own) has none; the message says why.\n\n\

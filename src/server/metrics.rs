@@ -1,114 +1,125 @@
-//! `/metrics` in Prometheus text format, computed from the store on each scrape so it is
-//! always consistent with it: runs and steps by status, step durations, provider calls and
-//! tokens, credits reserved / posted / refunded.
+//! `/metrics` in Prometheus text format. Counters are this process's, kept as things happen
+//! (the engine's [`techpack_engine::executor::Counters`], the AI operation log's tallies):
+//! several workers on one database each report what they did, and Prometheus sums them and
+//! handles restarts. The `techpack_runs` gauge is the store's now, from its index of
+//! unfinished runs, so a scrape costs the same however many runs the store has kept.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{Display, Write};
 
-use techpack_engine::credits::{EntryKind, Ledger};
+use techpack_engine::credits::EntryKind;
 
 use super::AppState;
 use super::error::ApiError;
 
-const DURATION_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
-
 pub fn render(state: &AppState) -> Result<String, ApiError> {
-    let store = state.engine.store();
     let mut out = String::new();
-    let runs = store.runs()?;
-    let mut run_status: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut step_status: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut durations = Vec::new();
-    for run in &runs {
-        *run_status.entry(run.status.as_str()).or_default() += 1;
-        for node in state.engine.nodes(run)? {
-            *step_status.entry(node.status.as_str()).or_default() += 1;
-            if let (Some(start), Some(end)) = (node.started_at, node.finished_at) {
-                durations.push(end.saturating_sub(start) as f64 / 1000.0);
-            }
-        }
-    }
-    out.push_str("# HELP techpack_runs Runs in the store by status.\n# TYPE techpack_runs gauge\n");
-    for (status, n) in &run_status {
-        let _ = writeln!(out, "techpack_runs{{status=\"{status}\"}} {n}");
-    }
-    out.push_str(
-        "# HELP techpack_steps Steps of stored runs by status.\n# TYPE techpack_steps gauge\n",
-    );
-    for (status, n) in &step_status {
-        let _ = writeln!(out, "techpack_steps{{status=\"{status}\"}} {n}");
-    }
-    out.push_str("# HELP techpack_step_duration_seconds Wall time of finished steps.\n# TYPE techpack_step_duration_seconds histogram\n");
-    for bucket in DURATION_BUCKETS {
-        let n = durations.iter().filter(|d| **d <= bucket).count();
-        let _ = writeln!(
-            out,
-            "techpack_step_duration_seconds_bucket{{le=\"{bucket}\"}} {n}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "techpack_step_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-        durations.len()
-    );
-    let _ = writeln!(
-        out,
-        "techpack_step_duration_seconds_sum {}",
-        durations.iter().sum::<f64>()
-    );
-    let _ = writeln!(
-        out,
-        "techpack_step_duration_seconds_count {}",
-        durations.len()
+    let unfinished = state.engine.store().count_unfinished_runs()?;
+    family(
+        &mut out,
+        ("techpack_runs", "gauge"),
+        "Runs in the store that have not finished, by status (the same on every worker).",
+        [
+            ("queued", unfinished.queued),
+            ("pending", unfinished.pending),
+            ("running", unfinished.running),
+        ]
+        .map(|(status, n)| (label("status", status), n)),
     );
 
-    let mut calls: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut tokens: BTreeMap<(String, &str), u64> = BTreeMap::new();
-    for op in state.services.catalog.ai_log.list(None, None)? {
-        *calls
-            .entry((op.provider.clone(), op.status.clone()))
-            .or_default() += 1;
-        *tokens.entry((op.provider.clone(), "prompt")).or_default() += op.usage.prompt_tokens;
-        *tokens
-            .entry((op.provider.clone(), "completion"))
-            .or_default() += op.usage.completion_tokens;
-    }
-    out.push_str("# HELP techpack_provider_calls_total Model calls by provider and outcome.\n# TYPE techpack_provider_calls_total counter\n");
-    for ((provider, status), n) in &calls {
-        let _ = writeln!(
-            out,
-            "techpack_provider_calls_total{{provider=\"{provider}\",status=\"{status}\"}} {n}"
-        );
-    }
-    out.push_str("# HELP techpack_provider_tokens_total Tokens reported by providers.\n# TYPE techpack_provider_tokens_total counter\n");
-    for ((provider, kind), n) in &tokens {
-        let _ = writeln!(
-            out,
-            "techpack_provider_tokens_total{{provider=\"{provider}\",kind=\"{kind}\"}} {n}"
-        );
-    }
+    let counters = state.engine.counters();
+    family(
+        &mut out,
+        ("techpack_runs_finished_total", "counter"),
+        "Runs this process finished, by final status.",
+        counters
+            .runs_finished
+            .iter()
+            .map(|(status, n)| (label("status", status.as_str()), n)),
+    );
+    family(
+        &mut out,
+        ("techpack_steps_finished_total", "counter"),
+        "Steps this process finished, by final status.",
+        counters
+            .steps_finished
+            .iter()
+            .map(|(status, n)| (label("status", status.as_str()), n)),
+    );
+    let count = counters.step_duration_count;
+    family(
+        &mut out,
+        ("techpack_step_duration_seconds", "histogram"),
+        "Wall time of the steps this process finished, from their first attempt's start.",
+        counters
+            .step_duration_buckets
+            .iter()
+            .map(|(le, n)| (label("le", le), *n))
+            .chain([(label("le", "+Inf"), count)]),
+    );
+    let _ = writeln!(
+        out,
+        "techpack_step_duration_seconds_sum {}\ntechpack_step_duration_seconds_count {count}",
+        counters.step_duration_seconds
+    );
 
-    let mut credits: BTreeMap<&str, u64> = BTreeMap::from([
-        ("reserved", 0),
-        ("posted", 0),
-        ("refunded", 0),
-        ("expired", 0),
-        ("granted", 0),
-    ]);
-    for entry in Ledger::new(store.as_ref()).all_entries()? {
-        let kind = match entry.kind {
-            EntryKind::Reserve => "reserved",
-            EntryKind::Post => "posted",
-            EntryKind::Void => "refunded",
-            EntryKind::Expire => "expired",
-            EntryKind::Grant => "granted",
-            _ => continue,
-        };
-        *credits.entry(kind).or_default() += entry.amount;
-    }
-    out.push_str("# HELP techpack_credits_total Credits moved through the ledger, by kind.\n# TYPE techpack_credits_total counter\n");
-    for (kind, n) in &credits {
-        let _ = writeln!(out, "techpack_credits_total{{kind=\"{kind}\"}} {n}");
-    }
+    let tallies = state.services.catalog.ai_log.tallies();
+    family(
+        &mut out,
+        ("techpack_provider_calls_total", "counter"),
+        "Model calls this process made, by provider and outcome.",
+        tallies.iter().flat_map(|(provider, tally)| {
+            let provider = label("provider", provider);
+            [("ok", tally.ok), ("error", tally.errors)]
+                .map(|(status, n)| (format!("{provider},{}", label("status", status)), n))
+        }),
+    );
+    family(
+        &mut out,
+        ("techpack_provider_tokens_total", "counter"),
+        "Tokens providers reported for this process's calls.",
+        tallies.iter().flat_map(|(provider, tally)| {
+            let provider = label("provider", provider);
+            [
+                ("prompt", tally.prompt_tokens),
+                ("completion", tally.completion_tokens),
+            ]
+            .map(|(kind, n)| (format!("{provider},{}", label("kind", kind)), n))
+        }),
+    );
+
+    family(
+        &mut out,
+        ("techpack_credits_total", "counter"),
+        "Credits moved by the steps this process ran, by kind.",
+        counters.credits.iter().filter_map(|(kind, n)| {
+            let kind = match kind {
+                EntryKind::Reserve => "reserved",
+                EntryKind::Post => "posted",
+                EntryKind::Void => "refunded",
+                _ => return None,
+            };
+            Some((label("kind", kind), n))
+        }),
+    );
     Ok(out)
+}
+
+/// A metric family: its `# HELP` and `# TYPE` lines, then one sample per `(labels, value)`
+/// (a histogram's samples are its buckets).
+fn family<V: Display>(
+    out: &mut String,
+    (name, kind): (&str, &str),
+    help: &str,
+    samples: impl IntoIterator<Item = (String, V)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    let suffix = if kind == "histogram" { "_bucket" } else { "" };
+    for (labels, n) in samples {
+        let _ = writeln!(out, "{name}{suffix}{{{labels}}} {n}");
+    }
+}
+
+/// One label, `name="value"`.
+fn label(name: &str, value: impl Display) -> String {
+    format!("{name}=\"{value}\"")
 }

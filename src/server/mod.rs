@@ -9,7 +9,7 @@
 //! - `views`: what the API answers, in camelCase, for the engine's and the steps' records.
 //! - `workflow_folder`: the watched workflows folder (and saving an edited file into it).
 //! - `single_step`: running one tech-pack step as its own run (the seed's endpoints).
-//! - `step_failure`: the failure codes steps record, as the API reads and documents them.
+//! - `step_failure`: which API error answers each failure code a step records.
 //! - `error_docs`: `docs/error-codes.md`, generated from the three lists of codes.
 //! - `routes/`: one file per group of endpoints.
 //! - `callbacks/`: completion callbacks: which URLs may be called, and the sender.

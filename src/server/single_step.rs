@@ -12,7 +12,7 @@ use techpack_engine::{NodeStatus, Workflow};
 
 use super::AppState;
 use super::error::{ApiError, ErrorCode};
-use super::step_failure::StepFailure;
+use super::step_failure;
 
 /// A paid step by kind, and what it costs (its workflow's `credits:`).
 pub struct StepCall {
@@ -120,8 +120,11 @@ pub async fn run_step(
                 .clone()
                 .unwrap_or_else(|| "the step did not finish".into());
             // The step's error class, as the engine records it.
-            let failure = node.error_code.as_deref().and_then(StepFailure::of);
-            let code = match failure.map(StepFailure::api_code) {
+            let failure = node
+                .error_code
+                .as_deref()
+                .and_then(step_failure::api_code_of);
+            let code = match failure {
                 Some(code) if code != ErrorCode::StepFailed => code,
                 _ if node.status == NodeStatus::Cancelled => ErrorCode::Cancelled,
                 _ => ErrorCode::StepFailed,

@@ -5,6 +5,7 @@
 //! nothing but their compiler, and the contract is four exports and one import.
 
 use serde_json::Value;
+use techpack_engine::PluginCode;
 use wasmtime::{Caller, ExternType, FuncType, Instance, Linker, Module, Store};
 
 use crate::PluginError;
@@ -216,7 +217,8 @@ pub async fn run(
     parse_result(&name, bytes)
 }
 
-/// `{"output": value}` or `{"error": "message"}` (or `{"error": {"message": ...}}`).
+/// `{"output": value}` or `{"error": "message"}` (or `{"error": {"message": ...}}`, with an
+/// optional `"code"` of the plugin's own: see [`PluginCode`]).
 pub fn parse_result(name: &str, bytes: &[u8]) -> Result<Value, PluginError> {
     let bad = |message: String| PluginError::BadOutput {
         name: name.to_string(),
@@ -236,18 +238,32 @@ pub fn parse_result(name: &str, bytes: &[u8]) -> Result<Value, PluginError> {
         if let Some(output) = map.remove("output") {
             return Ok(output);
         }
-        let message = match map.remove("error") {
-            Some(Value::String(message)) => Some(message),
+        let (message, code) = match map.remove("error") {
+            Some(Value::String(message)) => (Some(message), None),
             Some(Value::Object(mut error)) => match error.remove("message") {
-                Some(Value::String(message)) => Some(message),
-                _ => None,
+                Some(Value::String(message)) => (Some(message), error.remove("code")),
+                _ => (None, None),
             },
-            _ => None,
+            _ => (None, None),
         };
         if let Some(message) = message {
+            let code = match code {
+                None => None,
+                Some(Value::String(code)) => Some(
+                    PluginCode::new(&code)
+                        .map_err(|e| bad(format!("its error code {code:?} is not valid: {e}")))?,
+                ),
+                Some(other) => {
+                    return Err(bad(format!(
+                        "its error code must be a string, got {}",
+                        shorten(&other)
+                    )));
+                }
+            };
             return Err(PluginError::Failed {
                 name: name.to_string(),
                 message,
+                code,
             });
         }
     }
@@ -262,5 +278,37 @@ fn shorten(value: &Value) -> String {
     match text.char_indices().nth(80) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(result: &str) -> PluginError {
+        parse_result("p", result.as_bytes()).expect_err("the plugin failed")
+    }
+
+    #[test]
+    fn a_failure_carries_the_plugins_code_when_it_gives_a_valid_one() {
+        let error = failure(r#"{"error": {"message": "too big", "code": "size_out_of_range"}}"#);
+        assert_eq!(error.code().as_str(), "plugin:size_out_of_range");
+        assert_eq!(error.to_string(), "plugin `p` failed: too big");
+        let error = failure(r#"{"error": "too big"}"#);
+        assert_eq!(error.code().as_str(), "plugin_failed");
+    }
+
+    #[test]
+    fn an_invalid_code_is_bad_output_not_a_code() {
+        for code in [r#""Not-Snake""#, r#""""#, "7"] {
+            let error = failure(&format!(
+                r#"{{"error": {{"message": "too big", "code": {code}}}}}"#
+            ));
+            assert!(
+                matches!(error, PluginError::BadOutput { .. }),
+                "{code}: {error}"
+            );
+            assert_eq!(error.code().as_str(), "plugin_bad_output");
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use techpack_engine::StepError;
+use techpack_engine::{FailureCode, PluginCode, StepError, StepFailure};
 
 /// One error type for the crate. Load-time variants make a plugin unavailable (workflows
 /// naming it fail validation with the message); call-time variants end one step attempt.
@@ -65,7 +65,12 @@ pub enum PluginError {
     OutputTooLarge { name: String, size: u64, limit: u64 },
 
     #[error("plugin `{name}` failed: {message}")]
-    Failed { name: String, message: String },
+    Failed {
+        name: String,
+        message: String,
+        /// The plugin's own code for the failure, if it gave one.
+        code: Option<PluginCode>,
+    },
 
     #[error("plugin `{name}`: invalid `with`: {message}")]
     InvalidInput { name: String, message: String },
@@ -114,20 +119,25 @@ impl PluginError {
         }
     }
 
-    /// A stable class for the node record (and the HTTP API's error codes).
-    pub fn code(&self) -> &'static str {
-        match self {
-            PluginError::Timeout { .. } => "plugin_timeout",
-            PluginError::OutOfFuel { .. } => "plugin_out_of_fuel",
-            PluginError::ResourceLimit { .. } => "plugin_resource_limit",
-            PluginError::Trap { .. } => "plugin_trap",
+    /// The failure code a step that ends with this error records: the plugin's own code
+    /// when it reported one.
+    pub fn code(&self) -> FailureCode {
+        let failure = match self {
+            PluginError::Timeout { .. } => StepFailure::PluginTimeout,
+            PluginError::OutOfFuel { .. } => StepFailure::PluginOutOfFuel,
+            PluginError::ResourceLimit { .. } => StepFailure::PluginResourceLimit,
+            PluginError::Trap { .. } => StepFailure::PluginTrap,
             PluginError::BadOutput { .. } | PluginError::OutputTooLarge { .. } => {
-                "plugin_bad_output"
+                StepFailure::PluginBadOutput
             }
-            PluginError::Failed { .. } => "plugin_failed",
-            PluginError::InvalidInput { .. } => "invalid_input",
-            _ => "plugin_unavailable",
-        }
+            PluginError::Failed {
+                code: Some(code), ..
+            } => return code.clone().into(),
+            PluginError::Failed { code: None, .. } => StepFailure::PluginFailed,
+            PluginError::InvalidInput { .. } => StepFailure::InvalidInput,
+            _ => StepFailure::PluginUnavailable,
+        };
+        failure.into()
     }
 }
 

@@ -1,9 +1,9 @@
-//! [`PluginHost`]: loading, registering and calling plugins on one [`Runtime`].
+//! [`PluginHost`]: loading and registering plugins on one [`Runtime`], which it derefs to
+//! for calls.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::Value;
 use techpack_engine::StepRegistry;
 
 use crate::PluginError;
@@ -76,17 +76,15 @@ impl PluginHost {
         }
         statuses
     }
+}
 
-    /// Calls `plugin` with `{"with": .., "inputs": .., "context": {..}}` in a fresh
-    /// sandbox, and returns its output value.
-    pub async fn call(
-        &self,
-        plugin: &LoadedPlugin,
-        with: &Value,
-        inputs: &Value,
-        context: &CallContext,
-    ) -> Result<Value, PluginError> {
-        self.inner.call(plugin, with, inputs, context).await
+/// A host is used as its runtime for calls ([`Runtime::call`]), so the call has one
+/// signature, the runtime's.
+impl std::ops::Deref for PluginHost {
+    type Target = Runtime;
+
+    fn deref(&self) -> &Runtime {
+        &self.inner
     }
 }
 

@@ -22,7 +22,8 @@
 //!   import, writing the input and reading the result.
 //! - `runtime`: the bottom: the wasmtime engine and its configuration
 //!   ([`PluginHostConfig`]), the compile cache, the call slots, and a call itself.
-//! - `host`: [`PluginHost`]: loading, registering and calling plugins on one runtime.
+//! - `host`: [`PluginHost`]: loading and registering plugins on one runtime, which it
+//!   derefs to for calls ([`Runtime::call`]).
 //! - `fair_slots`: the call slots, shared fairly between users: a cap per user, freed
 //!   slots handed to waiting users in turn.
 //! - `loader`: finding plugin folders and turning one into a [`LoadedPlugin`].
@@ -53,4 +54,4 @@ pub use error::PluginError;
 pub use host::PluginHost;
 pub use loader::{LoadedPlugin, PluginStatus, plugin_dirs};
 pub use manifest::{Limits, Manifest};
-pub use runtime::{CallContext, PluginHostConfig};
+pub use runtime::{CallContext, PluginHostConfig, Runtime};

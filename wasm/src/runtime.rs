@@ -83,22 +83,23 @@ pub struct CallContext {
 
 /// The wasmtime engine with the plugin ABI pre-linked, the compile cache and the call
 /// slots: what loading and calling plugins run on. The epoch ticker stops once the last
-/// `Arc` of it is dropped.
-pub(crate) struct Runtime {
-    pub engine: Engine,
-    pub linker: Linker<CallState>,
-    pub cache: CompileCache,
-    pub config: PluginHostConfig,
+/// `Arc` of it is dropped. Callers outside the crate reach it through a
+/// [`crate::PluginHost`], for [`Runtime::call`].
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<CallState>,
+    pub(crate) cache: CompileCache,
+    pub(crate) config: PluginHostConfig,
     /// Bounds concurrent calls to the pool's size, so a burst waits instead of failing, and
     /// each user's to their share, so a burst from one user does not hold up the others.
     calls: FairSlots,
     /// The pool slot kept for load-time probes, one at a time.
-    pub probe: Mutex<()>,
+    pub(crate) probe: Mutex<()>,
 }
 
 impl Runtime {
     /// A runtime with `config`; without a cache folder every load compiles.
-    pub fn start(
+    pub(crate) fn start(
         cache_dir: Option<&Path>,
         config: PluginHostConfig,
     ) -> Result<Arc<Runtime>, PluginError> {

@@ -12,6 +12,11 @@ use serde_json::json;
 use techpack_engine::StepError;
 use techpack_wasm::PluginError;
 
+/// The failure code a step recording `error` keeps.
+fn code(error: &StepError) -> Option<&str> {
+    error.code.as_ref().map(|code| code.as_str())
+}
+
 #[tokio::test]
 async fn a_well_behaved_plugin_gets_with_inputs_and_context() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,7 +87,7 @@ async fn an_infinite_loop_ends_at_its_deadline_without_blocking_tokio() {
     // Only a timeout may be retried.
     let step_error = StepError::from(error);
     assert!(step_error.retryable);
-    assert_eq!(step_error.code, Some("plugin_timeout"));
+    assert_eq!(code(&step_error), Some("plugin_timeout"));
     assert_host_usable(&host, dir.path()).await;
 }
 
@@ -126,7 +131,7 @@ async fn a_memory_grow_bomb_stops_at_the_memory_limit() {
     );
     let step_error = StepError::from(error);
     assert!(!step_error.retryable);
-    assert_eq!(step_error.code, Some("plugin_resource_limit"));
+    assert_eq!(code(&step_error), Some("plugin_resource_limit"));
     assert_host_usable(&host, dir.path()).await;
 }
 
@@ -190,7 +195,7 @@ async fn a_trap_ends_the_call_with_its_reason() {
     );
     let step_error = StepError::from(error);
     assert!(!step_error.retryable);
-    assert_eq!(step_error.code, Some("plugin_trap"));
+    assert_eq!(code(&step_error), Some("plugin_trap"));
     assert_host_usable(&host, dir.path()).await;
 }
 
@@ -283,7 +288,7 @@ async fn garbage_and_misplaced_output_are_rejected() {
         error.to_string().starts_with("plugin `garbage-output` returned an invalid result: not JSON (expected ident at line 1 column 2); it starts with \"not json"),
         "{error}"
     );
-    assert_eq!(StepError::from(error).code, Some("plugin_bad_output"));
+    assert_eq!(code(&StepError::from(error)), Some("plugin_bad_output"));
     let error = load_and_call(&host, dir.path(), "out_of_bounds_output", "")
         .await
         .unwrap_err();
@@ -321,7 +326,23 @@ async fn a_plugin_error_is_reported_and_not_retried() {
     );
     let step_error = StepError::from(error);
     assert!(!step_error.retryable);
-    assert_eq!(step_error.code, Some("plugin_failed"));
+    assert_eq!(code(&step_error), Some("plugin_failed"));
+}
+
+#[tokio::test]
+async fn a_plugins_own_error_code_is_recorded_apart_from_the_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(&dir.path().join("cache"));
+    let error = load_and_call(&host, dir.path(), "plugin_error_code", "")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin `plugin-error-code` failed: size XXL is not graded"
+    );
+    let step_error = StepError::from(error);
+    assert!(!step_error.retryable);
+    assert_eq!(code(&step_error), Some("plugin:size_out_of_range"));
 }
 
 #[tokio::test]

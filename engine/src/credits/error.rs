@@ -4,6 +4,7 @@
 
 use super::LedgerProblem;
 use crate::refusal::Refusal;
+use crate::step::StepFailure;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CreditError {
@@ -46,15 +47,12 @@ pub enum CreditError {
 }
 
 impl CreditError {
-    /// The stable code a refusal for this error carries (a node's `error_code`).
-    pub fn code(&self) -> &'static str {
+    /// The failure a node refused for this error records: the owner's lack of credits is
+    /// its own code; the rest are the ledger's bookkeeping, which a user reads as a refusal.
+    pub fn failure(&self) -> StepFailure {
         match self {
-            CreditError::InsufficientCredits { .. } => "insufficient_credits",
-            CreditError::AlreadyCharged { .. } => "already_charged",
-            CreditError::CreditOperationReused { .. } => "credit_operation_reused",
-            CreditError::InvalidCreditRequest { .. } => "invalid_credit_request",
-            CreditError::ReservationResolved { .. } => "reservation_resolved",
-            CreditError::LedgerMismatch { .. } => "ledger_mismatch",
+            CreditError::InsufficientCredits { .. } => StepFailure::InsufficientCredits,
+            _ => StepFailure::Refused,
         }
     }
 
@@ -68,7 +66,7 @@ impl CreditError {
 
     /// The error as the refusal a hook or the ledger returns.
     pub fn refusal(self) -> Refusal {
-        Refusal::new(self.code(), self)
+        Refusal::new(self.failure(), self)
     }
 }
 

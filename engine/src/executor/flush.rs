@@ -16,7 +16,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::Notify;
 
 use crate::EngineError;
-use crate::store::{Durability, StateStore};
+use crate::store::{Durability, StateStore, StoreError};
 
 pub(crate) struct Flusher {
     durability: Durability,
@@ -32,7 +32,7 @@ struct Progress {
     finished: u64,
     /// The newest flush that succeeded, and why the newest failed one failed.
     succeeded: u64,
-    error: Option<String>,
+    error: Option<StoreError>,
     /// A leader has claimed flush `begun + 1` and is letting others join before it begins.
     claimed: bool,
     stats: FlushStats,
@@ -82,9 +82,9 @@ impl Flusher {
                     return if progress.succeeded >= target {
                         Ok(())
                     } else {
-                        Err(EngineError::Store(
-                            progress.error.clone().unwrap_or_default(),
-                        ))
+                        Err(EngineError::Store(progress.error.clone().unwrap_or_else(
+                            || StoreError::unavailable(std::io::Error::other("a flush failed")),
+                        )))
                     };
                 }
                 let idle = progress.begun == progress.finished && !progress.claimed;
@@ -130,7 +130,12 @@ impl Flusher {
             progress.stats.time += took;
             match &result {
                 Ok(()) => progress.succeeded = target,
-                Err(e) => progress.error = Some(e.to_string()),
+                Err(EngineError::Store(e)) => progress.error = Some(e.clone()),
+                Err(e) => {
+                    progress.error = Some(StoreError::unavailable(std::io::Error::other(
+                        e.to_string(),
+                    )))
+                }
             }
         }
         self.finished.notify_waiters();

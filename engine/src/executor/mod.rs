@@ -1,6 +1,7 @@
 //! The executor: runs a workflow's DAG on tokio, persisting every transition.
 
 mod backoff;
+mod counters;
 mod events;
 mod flush;
 mod node;
@@ -15,14 +16,19 @@ use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
+pub use counters::{Counters, CountersSnapshot, STEP_DURATION_BUCKETS};
 pub use events::{RunEvent, StoredEvent};
 pub use flush::FlushStats;
 
 use crate::EngineError;
 use crate::hooks::{FailureKind, NodeHook};
 use crate::step::{Resources, StepRegistry};
-use crate::store::{Durability, NodeRecord, NodeStatus, RunRecord, RunStatus, StateStore, now_ms};
+use crate::store::{
+    Durability, HookError, LedgerTables, NodeRecord, NodeStatus, RunRecord, RunStatus, StateStore,
+    TxnWork, now_ms,
+};
 use crate::workflow::Workflow;
+use counters::{CreditMoves, NotingTables};
 use flush::Flusher;
 
 /// Limits and modes of an [`Engine`].
@@ -95,6 +101,8 @@ pub(crate) struct Inner {
     global: Arc<Semaphore>,
     events: broadcast::Sender<RunEvent>,
     flusher: Flusher,
+    /// What this process finished, counted by [`Inner::commit`] as it commits.
+    counters: Counters,
     /// Runs executing in this process, with the token that cancels each.
     active: Mutex<HashMap<String, CancellationToken>>,
     /// Parsed workflows by the sha256 of their text, so runs need not re-validate them.
@@ -105,6 +113,32 @@ impl Inner {
     /// Waits until everything committed so far is on disk (in `sync` durability).
     pub(crate) async fn durable(&self) -> Result<(), EngineError> {
         self.flusher.durable(&*self.store).await
+    }
+
+    /// Commits one transition of a run this process executes (see [`StateStore::commit`])
+    /// and, once it is committed, counts what it finished. Every node and run transition of
+    /// the executor goes through here, each committed once, so each is counted once.
+    pub(crate) fn commit(
+        &self,
+        node: Option<&NodeRecord>,
+        run: Option<&RunRecord>,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError> {
+        let moves = &CreditMoves::default();
+        let noting;
+        let work = match work {
+            Some(work) => {
+                noting = move |tables: &mut dyn LedgerTables| -> Result<(), HookError> {
+                    moves.restart();
+                    work(&mut NotingTables { tables, moves })
+                };
+                Some(&noting as TxnWork<'_>)
+            }
+            None => None,
+        };
+        self.store.commit(node, run, work)?;
+        self.counters.committed(node, run, &moves.take());
+        Ok(())
     }
 
     /// Hook work for a transition of `step`, or none when no hook takes part in it (a
@@ -227,6 +261,7 @@ impl Engine {
                 resources: Arc::new(resources),
                 config,
                 events,
+                counters: Counters::default(),
                 active: Mutex::new(HashMap::new()),
                 workflows: Mutex::new(HashMap::new()),
             }),
@@ -255,6 +290,11 @@ impl Engine {
     /// at once in `relaxed`). Concurrent callers share one flush.
     pub async fn durable(&self) -> Result<(), EngineError> {
         self.inner.durable().await
+    }
+
+    /// What this process's engine finished since it started (see [`Counters`]).
+    pub fn counters(&self) -> CountersSnapshot {
+        self.inner.counters.snapshot()
     }
 
     /// How often this engine waited for the store to reach disk, and for how long.
@@ -468,7 +508,7 @@ impl Engine {
         run.status = RunStatus::Cancelled;
         run.finished_at = Some(now_ms());
         run.error = Some("cancelled".into());
-        self.inner.store.commit(None, Some(&run), None)?;
+        self.inner.commit(None, Some(&run), None)?;
         self.inner.durable().await?;
         self.report(run_id)
     }

@@ -12,7 +12,7 @@ use super::Inner;
 use super::backoff;
 use super::run_state::RunShared;
 use crate::hooks::{FailureKind, NodeHookContext};
-use crate::step::{Step, StepContext, StepError};
+use crate::step::{FailureCode, Step, StepContext, StepError};
 use crate::store::now_ms;
 use crate::store::{AttemptOutcome, HookError, LedgerTables, NodeRecord, NodeStatus, RunRecord};
 use crate::workflow::StepDef;
@@ -199,7 +199,7 @@ impl NodeRun<'_> {
         record.status = NodeStatus::Failed;
         record.tolerated = self.step.continue_on_error;
         record.error = Some(reason.clone());
-        record.error_code = Some(refusal.code().to_string());
+        record.error_code = Some(refusal.code().as_str().to_string());
         record.finished_at = Some(now_ms());
         self.shared.commit(&record, None)?;
         inner.durable().await?;
@@ -309,7 +309,11 @@ impl NodeRun<'_> {
                 if error.retryable && record.round_attempt() < step.retry.attempts =>
             {
                 record.error = Some(error.message.clone());
-                record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
+                record.end_attempt(
+                    AttemptOutcome::Failed,
+                    Some(attempt_started),
+                    error.code.as_ref().map(FailureCode::as_str),
+                );
                 shared.commit(record, None)?;
                 let wait = backoff::delay(&step.retry, record.round_attempt() + 1);
                 shared.emit(
@@ -327,10 +331,14 @@ impl NodeRun<'_> {
             Outcome::Done(Err(error)) => {
                 record.status = NodeStatus::Failed;
                 record.tolerated = step.continue_on_error;
-                record.error_code = error.code.map(str::to_string);
+                record.error_code = error.code.as_ref().map(|code| code.as_str().to_string());
                 record.error = Some(error.message);
                 record.finished_at = Some(now_ms());
-                record.end_attempt(AttemptOutcome::Failed, Some(attempt_started), error.code);
+                record.end_attempt(
+                    AttemptOutcome::Failed,
+                    Some(attempt_started),
+                    error.code.as_ref().map(FailureCode::as_str),
+                );
                 commit_failure(shared, step, record, FailureKind::Failed)?;
                 Ok(Settled::Ended { flush: true })
             }
@@ -400,7 +408,5 @@ pub(crate) fn commit_failure_with(
             .iter()
             .try_for_each(|h| h.after_failure(&ctx, kind, txn))
     };
-    inner
-        .store
-        .commit(Some(record), write_run, inner.hook_work(run, step, &work))
+    inner.commit(Some(record), write_run, inner.hook_work(run, step, &work))
 }

@@ -121,7 +121,7 @@ pub(crate) async fn execute(
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                failure.get_or_insert(EngineError::Store(format!("a step panicked: {reason}")));
+                failure.get_or_insert(EngineError::StepPanicked(reason));
             }
         }
     }
@@ -150,7 +150,7 @@ pub(crate) async fn execute(
                 )
             });
     }
-    inner.store.commit(None, Some(&run), None)?;
+    inner.commit(None, Some(&run), None)?;
     inner.durable().await?;
     shared.emit(None, run.status.as_str(), 0, run.error.clone());
     Ok(RunReport {

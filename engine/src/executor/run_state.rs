@@ -50,7 +50,7 @@ impl RunShared {
 
     /// Commits a transition of one of the run's nodes with the hooks' work.
     pub fn commit(&self, node: &NodeRecord, work: Option<TxnWork<'_>>) -> Result<(), EngineError> {
-        self.with_run_start(|run| self.inner.store.commit(Some(node), run, work))
+        self.with_run_start(|run| self.inner.commit(Some(node), run, work))
     }
 
     pub fn emit(&self, step_id: Option<&str>, status: &str, attempt: u32, message: Option<String>) {

@@ -9,10 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::StepError;
-
-/// The step error code of a refused path (`StepError::code`).
-pub const PATH_REFUSED: &str = "path_refused";
+use super::{StepError, StepFailure};
 
 /// The folders an operator opened to users' runs, resolved (symlinks followed) once at start.
 #[derive(Debug, Clone, Default)]
@@ -75,7 +72,7 @@ impl FileAccess {
     /// The path to open for reading the file that `field` (e.g. "`images[0].path`") names.
     ///
     /// # Errors
-    /// In a user's run, a [`PATH_REFUSED`] error unless the file lies under a folder the
+    /// In a user's run, a [`StepFailure::PathRefused`] error unless the file lies under a folder the
     /// operator allowed; the message never repeats the path or the folders.
     pub fn readable(&self, path: &Path, field: &str) -> Result<PathBuf, StepError> {
         self.check(path, field, Use::Read)
@@ -105,7 +102,7 @@ impl FileAccess {
                  {reach} files under the folders the operator allowed with `{flag}`{}",
                 if roots.is_empty() { " (none are)" } else { "" }
             ))
-            .with_code(PATH_REFUSED)
+            .with_code(StepFailure::PathRefused)
         };
         if roots.is_empty() || !path.is_absolute() {
             // A relative path would resolve against the server's working directory.
@@ -179,7 +176,7 @@ mod tests {
         let error = access
             .readable(Path::new("/etc/passwd"), "`images[0].path`")
             .unwrap_err();
-        assert_eq!(error.code, Some(PATH_REFUSED));
+        assert_eq!(error.code, Some(StepFailure::PathRefused.into()));
         assert!(!error.retryable);
         assert!(!error.message.contains("/etc"), "{}", error.message);
         assert!(error.message.contains("`images[0].path`"));

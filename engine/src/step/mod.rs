@@ -1,10 +1,12 @@
-//! Steps: the trait a step kind implements, what it is given, and the registry of kinds.
+//! Steps: the trait a step kind implements, what it is given, how it fails (`failure`: the
+//! [`StepFailure`] codes), and the registry of kinds.
 //!
 //! A kind is a factory: `build` turns the step's resolved `with:` value into a runnable
 //! [`Step`]. Validation calls it at load time for every step whose `with:` holds no
 //! expressions, so a bad config fails before anything runs.
 
 pub mod builtin;
+mod failure;
 pub mod files;
 mod registry;
 mod resources;
@@ -15,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use failure::{FailureCode, InvalidPluginCode, PluginCode, StepFailure};
 pub use files::{FileAccess, FileRoots};
 pub use registry::StepRegistry;
 pub use resources::Resources;
@@ -93,7 +96,7 @@ pub struct StepError {
     pub retryable: bool,
     /// A stable machine-readable class (`not_found`, `invalid_input` …) that callers such
     /// as the HTTP API map to their own codes; kept in the node record.
-    pub code: Option<&'static str>,
+    pub code: Option<FailureCode>,
 }
 
 impl StepError {
@@ -114,8 +117,8 @@ impl StepError {
     }
 
     /// The same error with a stable class attached.
-    pub fn with_code(mut self, code: &'static str) -> Self {
-        self.code = Some(code);
+    pub fn with_code(mut self, code: impl Into<FailureCode>) -> Self {
+        self.code = Some(code.into());
         self
     }
 }

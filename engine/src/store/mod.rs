@@ -7,12 +7,14 @@
 
 mod admission;
 mod deliveries;
+mod error;
 pub mod postgres;
 mod records;
 mod sled;
 
 pub use admission::{Contender, RunLimits, admit};
 pub use deliveries::{DeliveryAttempt, DeliveryRecord, DeliveryStatus};
+pub use error::StoreError;
 pub use postgres::{PgStore, PgStoreOptions};
 pub use records::{
     AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms,
@@ -37,6 +39,27 @@ pub enum Durability {
     /// before it may run again (with the same idempotency key). Records stay consistent with
     /// each other: a node state and its ledger entries are lost or kept together.
     Relaxed,
+}
+
+/// The store's unfinished runs by status ([`StateStore::count_unfinished_runs`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnfinishedRuns {
+    pub queued: u64,
+    pub pending: u64,
+    /// Running, or interrupted (no process executes it) until resumed.
+    pub running: u64,
+}
+
+impl UnfinishedRuns {
+    /// Counts one more run of `status`; a finished one is not counted.
+    pub fn add(&mut self, status: RunStatus, n: u64) {
+        match status {
+            RunStatus::Queued => self.queued += n,
+            RunStatus::Pending => self.pending += n,
+            RunStatus::Running => self.running += n,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled => {}
+        }
+    }
 }
 
 /// Why a hook refused a transition, or could not do its part of it.
@@ -89,6 +112,11 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Every queued run, oldest first.
     fn queued_runs(&self) -> Result<Vec<RunRecord>, EngineError>;
+
+    /// How many runs are queued, pending and running (or interrupted) now, across every
+    /// process on the store. Read from the index of unfinished runs, so its cost follows the
+    /// runs in flight, not the store's history.
+    fn count_unfinished_runs(&self) -> Result<UnfinishedRuns, EngineError>;
 
     /// Writes a node record, optionally its run record, and `work`'s writes in one
     /// transaction. If `work` refuses, nothing is written and the refusal is returned.

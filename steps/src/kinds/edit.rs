@@ -11,7 +11,7 @@ use techpack_engine::store::now_ms;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::TechpackServices;
-use super::failure::{invalid_input, storage_error};
+use super::failure::{invalid_input, storage_error, unusable_answer};
 use super::{output, owned_product, parse_answer};
 use crate::providers::VisionTask;
 use crate::providers::{ProviderSelection, VisionChoice};
@@ -149,11 +149,7 @@ impl Step for EditStep {
                     .await?;
                 let answer: FieldEdit = parse_answer(vision.name(), answer.value)?;
                 let value: Value = serde_json::from_str(&answer.new_value_json).map_err(|e| {
-                    StepError::permanent(format!(
-                        "{}: the new value is not JSON: {e}",
-                        vision.name()
-                    ))
-                    .with_code("provider")
+                    unusable_answer(format!("{}: the new value is not JSON: {e}", vision.name()))
                 })?;
                 (value, Some(answer.explanation), vision.name().to_string())
             }

@@ -1,7 +1,7 @@
 //! How the tech-pack steps fail: storage and provider errors as [`StepError`]s with the codes
 //! the API answers by (`not_found`, `provider`, `busy`, `invalid_input`).
 
-use techpack_engine::StepError;
+use techpack_engine::{StepError, StepFailure};
 
 use crate::providers::ProviderError;
 use crate::storage::StorageError;
@@ -14,7 +14,7 @@ pub fn storage_error(error: StorageError) -> StepError {
         | StorageError::RevisionNotFound { .. }
         | StorageError::PhotoNotFound(_)
         | StorageError::AnalysisNotFound(_) => {
-            StepError::permanent(error.to_string()).with_code("not_found")
+            StepError::permanent(error.to_string()).with_code(StepFailure::NotFound)
         }
         StorageError::BlobMissing(_) | StorageError::Corrupt(_) => {
             StepError::permanent(error.to_string())
@@ -42,15 +42,20 @@ pub fn provider_error(error: ProviderError) -> StepError {
     } else {
         StepError::permanent(error.to_string())
     };
-    step_error.with_code("provider")
+    step_error.with_code(StepFailure::Provider)
+}
+
+/// A provider answered something unusable: asking again the same way gets the same.
+pub fn unusable_answer(message: impl Into<String>) -> StepError {
+    StepError::permanent(message).with_code(StepFailure::Provider)
 }
 
 /// The memory budget stayed full: worth retrying later, and answered as 503 `busy`.
 pub fn busy_error(busy: &Busy) -> StepError {
-    StepError::retryable(busy.to_string()).with_code("busy")
+    StepError::retryable(busy.to_string()).with_code(StepFailure::Busy)
 }
 
 /// The step's input cannot work, whatever is tried again.
 pub fn invalid_input(message: impl Into<String>) -> StepError {
-    StepError::permanent(message).with_code("invalid_input")
+    StepError::permanent(message).with_code(StepFailure::InvalidInput)
 }

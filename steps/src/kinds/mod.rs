@@ -30,7 +30,7 @@ use crate::local;
 use crate::providers::InlineImage;
 use crate::storage::{ImageRevision, Product, RevisionOrigin, StorageError};
 use crate::techpack::View;
-use failure::{busy_error, invalid_input, storage_error};
+use failure::{busy_error, invalid_input, storage_error, unusable_answer};
 
 pub fn register(registry: &mut StepRegistry) {
     registry.register("techpack/detect-category", detect_category::DetectCategory);
@@ -254,10 +254,9 @@ pub fn parse_answer<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<T, StepError> {
     serde_json::from_value(value).map_err(|e| {
-        StepError::permanent(format!(
+        unusable_answer(format!(
             "{provider}: the answer does not fit the schema: {e}"
         ))
-        .with_code("provider")
     })
 }
 

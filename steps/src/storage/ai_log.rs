@@ -1,7 +1,8 @@
 //! The AI operation log: every provider call with tokens, timing and errors. Inputs are
 //! summarised (never raw image bytes or keys).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -48,20 +49,58 @@ pub trait AiOperationStore: Send + Sync {
 #[derive(Clone)]
 pub struct AiOperationLog {
     store: Arc<dyn AiOperationStore>,
+    /// What this process appended since it started, for `/metrics` (per process: several
+    /// workers on one database each count their own calls).
+    tallies: Arc<Mutex<BTreeMap<String, ProviderTally>>>,
+}
+
+/// One provider's calls and tokens as this process logged them; every field only grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProviderTally {
+    /// Calls that answered (`ok`).
+    pub ok: u64,
+    /// Calls that failed (`error`).
+    pub errors: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }
 
 impl AiOperationLog {
     pub fn new(store: Arc<dyn AiOperationStore>) -> Self {
-        AiOperationLog { store }
+        AiOperationLog {
+            store,
+            tallies: Arc::default(),
+        }
     }
 
-    /// Stores `operation`, with a new id when it has none.
+    /// Stores `operation`, with a new id when it has none. The call is counted in
+    /// [`AiOperationLog::tallies`] even when storing it fails: it was made either way.
     pub fn append(&self, mut operation: AiOperation) -> Result<AiOperation, StorageError> {
         if operation.id.is_empty() {
             operation.id = new_id("op");
         }
+        self.tally(&operation);
         self.store.append(&operation)?;
         Ok(operation)
+    }
+
+    fn tally(&self, operation: &AiOperation) {
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let tally = tallies.entry(operation.provider.clone()).or_default();
+        match operation.status.as_str() {
+            "ok" => tally.ok += 1,
+            _ => tally.errors += 1,
+        }
+        tally.prompt_tokens += operation.usage.prompt_tokens;
+        tally.completion_tokens += operation.usage.completion_tokens;
+    }
+
+    /// Every provider's calls and tokens this process logged since it started, by provider.
+    pub fn tallies(&self) -> BTreeMap<String, ProviderTally> {
+        self.tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Oldest first; filtered by run and/or user when given.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use techpack_engine::store::Database;
 use techpack_engine::store::postgres::PgPool;
 
-pub use ai_log::{AiOperation, AiOperationLog, AiOperationStore};
+pub use ai_log::{AiOperation, AiOperationLog, AiOperationStore, ProviderTally};
 pub use blobs::{BlobStore, ImageBlobStore, sha256_hex};
 pub use cache::{AnalysisCache, AnalysisCacheStore};
 pub use records::{

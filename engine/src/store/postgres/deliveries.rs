@@ -3,15 +3,12 @@
 
 use super::ledger::{from_json, owned, to_json};
 use super::pool::{PgError, PgPool, PgTxn};
+use super::state::store_error;
 use crate::EngineError;
 use crate::store::{DeliveryRecord, RunRecord};
 
 fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn store_error(e: PgError) -> EngineError {
-    EngineError::Store(e.to_string())
 }
 
 /// Queues the delivery of `run`'s end, if it has a callback and has finished; a second

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::pool::{OwnedParam, PgError, PgTxn};
 use crate::EngineError;
 use crate::credits::{AppliedOperation, Balance, LedgerEntry, Reservation};
-use crate::store::{LedgerTables, TxnError};
+use crate::store::{LedgerTables, StoreError, TxnError};
 
 /// The ledger's tables inside one PostgreSQL transaction.
 pub(super) struct PgLedger<'t, 'c> {
@@ -23,7 +23,7 @@ pub(super) struct PgLedger<'t, 'c> {
 pub(super) fn txn_error(error: PgError) -> TxnError {
     match error.is_retryable() {
         true => TxnError::Conflict(error.to_string()),
-        false => TxnError::Failed(EngineError::Store(error.to_string())),
+        false => TxnError::Failed(StoreError::unavailable(error).into()),
     }
 }
 
@@ -50,9 +50,10 @@ pub(super) fn from_json<T: DeserializeOwned>(
 
 fn int(value: u64, what: &str) -> Result<i64, TxnError> {
     i64::try_from(value).map_err(|_| {
-        TxnError::Failed(EngineError::Store(format!(
-            "{what} {value} does not fit PostgreSQL's bigint"
-        )))
+        TxnError::Failed(
+            StoreError::Unrepresentable(format!("{what} {value} does not fit PostgreSQL's bigint"))
+                .into(),
+        )
     })
 }
 

@@ -20,7 +20,7 @@ use crate::EngineError;
 use crate::executor::{RunEvent, StoredEvent};
 use crate::store::{
     Contender, DeliveryRecord, HookError, LedgerRead, NodeRecord, RunLimits, RunRecord, RunStatus,
-    StateStore, TxnError, TxnWork, admit,
+    StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns, admit,
 };
 
 /// How a [`PgStore`] is opened.
@@ -99,8 +99,14 @@ impl Drop for PgStore {
     }
 }
 
-fn store_error(e: PgError) -> EngineError {
-    EngineError::Store(e.to_string())
+/// A statement or connection failure as the engine's error: a conflict when running the
+/// transaction again could have worked (serialization failure, deadlock, duplicate key).
+pub(super) fn store_error(e: PgError) -> EngineError {
+    match e.is_retryable() {
+        true => StoreError::Conflict(e.to_string()),
+        false => StoreError::unavailable(e),
+    }
+    .into()
 }
 
 impl PgStore {
@@ -155,7 +161,10 @@ impl PgStore {
                     }
                 }
             })
-            .map_err(|e| EngineError::Store(format!("cannot start the lease heartbeat: {e}")))?;
+            .map_err(|e| StoreError::Startup {
+                what: "the lease heartbeat",
+                source: Arc::new(e),
+            })?;
         Ok(PgStore { pool, leases })
     }
 
@@ -420,6 +429,31 @@ impl StateStore for PgStore {
             .collect()
     }
 
+    fn count_unfinished_runs(&self) -> Result<UnfinishedRuns, EngineError> {
+        // The predicate is `runs_contending`'s, so the partial index of unfinished runs is
+        // what the count reads.
+        let rows = self
+            .pool
+            .query(
+                "SELECT status, count(*) FROM runs \
+                 WHERE status IN ('pending', 'running', 'queued') GROUP BY status",
+                &[],
+            )
+            .map_err(store_error)?;
+        let mut counts = UnfinishedRuns::default();
+        for row in rows {
+            let status: String = row.get(0);
+            let n: i64 = row.get(1);
+            let status = match status.as_str() {
+                "queued" => RunStatus::Queued,
+                "pending" => RunStatus::Pending,
+                _ => RunStatus::Running,
+            };
+            counts.add(status, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
     fn create_run(&self, run: &RunRecord, workflow_source: &str) -> Result<(), EngineError> {
         self.pool
             .transaction(|txn| {
@@ -494,7 +528,7 @@ impl StateStore for PgStore {
                         return Err(CommitError::Engine(error));
                     }
                     Err(HookError::Txn(TxnError::Conflict(message))) => {
-                        return Err(CommitError::Engine(EngineError::Store(message)));
+                        return Err(CommitError::Engine(StoreError::Conflict(message).into()));
                     }
                 }
             }
@@ -586,7 +620,7 @@ impl StateStore for PgStore {
                 Ok(()) => Ok(()),
                 Err(TxnError::Failed(error)) => Err(CommitError::Engine(error)),
                 Err(TxnError::Conflict(message)) => {
-                    Err(CommitError::Engine(EngineError::Store(message)))
+                    Err(CommitError::Engine(StoreError::Conflict(message).into()))
                 }
             }
         })?;

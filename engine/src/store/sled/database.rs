@@ -26,6 +26,7 @@ use sled::IVec;
 
 use super::wal::{self, WriteAheadLog};
 use crate::EngineError;
+use crate::store::StoreError;
 
 /// Writes left pending this long are committed by the background thread.
 const BACKGROUND_COMMIT: Duration = Duration::from_millis(500);
@@ -80,7 +81,7 @@ impl From<std::io::Error> for DbError {
 
 impl From<DbError> for EngineError {
     fn from(e: DbError) -> Self {
-        EngineError::Store(e.to_string())
+        StoreError::unavailable(e).into()
     }
 }
 
@@ -200,7 +201,7 @@ impl Database {
                         path: dir.display().to_string(),
                     }
                 }
-                other => EngineError::Store(other.to_string()),
+                other => StoreError::unavailable(DbError(other)).into(),
             })?;
         let io = |path: &Path| {
             let path = path.display().to_string();

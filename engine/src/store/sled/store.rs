@@ -9,7 +9,7 @@ use super::ledger::LedgerView;
 use crate::EngineError;
 use crate::store::{
     Contender, DeliveryRecord, DeliveryStatus, HookError, LedgerRead, NodeRecord, RunLimits,
-    RunRecord, RunStatus, StateStore, TxnError, TxnWork, admit,
+    RunRecord, RunStatus, StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns, admit,
 };
 
 /// The engine's records in a data directory.
@@ -286,6 +286,15 @@ impl StateStore for SledStore {
         Ok(queued)
     }
 
+    fn count_unfinished_runs(&self) -> Result<UnfinishedRuns, EngineError> {
+        let mut counts = UnfinishedRuns::default();
+        for (_, bytes) in self.unfinished.iter().map_err(store_error)? {
+            let entry: UnfinishedEntry = decode("an unfinished run's index entry", &bytes)?;
+            counts.add(entry.status, 1);
+        }
+        Ok(counts)
+    }
+
     fn workflow_source(&self, sha256: &str) -> Result<Option<String>, EngineError> {
         match self.workflows.get(sha256.as_bytes()).map_err(store_error)? {
             Some(bytes) => {
@@ -315,7 +324,7 @@ impl StateStore for SledStore {
                 Err(HookError::Refused(reason)) => return Err(EngineError::Refused(reason)),
                 Err(HookError::Txn(TxnError::Failed(error))) => return Err(error),
                 Err(HookError::Txn(TxnError::Conflict(message))) => {
-                    return Err(EngineError::Store(message));
+                    return Err(StoreError::Conflict(message).into());
                 }
             }
         }
@@ -387,7 +396,7 @@ impl StateStore for SledStore {
         let _settled = self.transition_lock();
         read(&mut LedgerView::new(&self.hooks)).map_err(|e| match e {
             TxnError::Failed(error) => error,
-            TxnError::Conflict(message) => EngineError::Store(message),
+            TxnError::Conflict(message) => StoreError::Conflict(message).into(),
         })
     }
 
