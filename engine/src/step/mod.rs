@@ -6,6 +6,7 @@
 
 pub mod builtin;
 pub mod files;
+pub mod log;
 mod registry;
 mod resources;
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use files::{FileAccess, FileRoots};
+pub use log::{AttemptLog, LogLevel, LogLine, StepLog};
 pub use registry::StepRegistry;
 pub use resources::Resources;
 
@@ -58,6 +60,9 @@ pub struct StepContext {
     pub cancel: CancellationToken,
     /// Shared services the wiring put in (stores, providers, caches).
     pub resources: Arc<Resources>,
+    /// Where the step's log lines go: kept with the attempt in the store, and in the
+    /// process's log.
+    pub log: StepLog,
 }
 
 /// A step's result.
