@@ -501,7 +501,7 @@ fn the_yaml_editor_marks_the_bad_line_and_saves_only_valid_text() {
         b,
         &[
             "/api/session - Failed to load resource",
-            "/api/runs? - Failed to load resource: the server responded with a status of 401",
+            "/api/runs?limit=50 - Failed to load resource: the server responded with a status of 401",
         ],
     );
 }
