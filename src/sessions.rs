@@ -103,7 +103,11 @@ impl Sessions {
         getrandom::fill(&mut secret).map_err(SessionError::Random)?;
         let id = hex::encode(secret);
         let now = now_ms();
-        if self.opened.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+        if self
+            .opened
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
             self.records.sweep(now)?;
         }
         let expires_at = now.saturating_add(LIFETIME.as_millis() as u64);
