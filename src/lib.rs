@@ -11,6 +11,8 @@
 //! - `control/`: the operator's channel to a running server (a Unix socket), and the one
 //!   `answer` it and the CLI share.
 //! - `users`: users and their bearer tokens (hashes only, compared in constant time).
+//! - `sessions`: the console's sign-in sessions, in the store every worker shares (hashed
+//!   ids, with expiry).
 //! - `wiring`: builds the step registry, store and engine the commands share.
 //! - `exit`: the process exit codes and how errors map to them.
 
@@ -19,5 +21,6 @@ pub mod cli;
 pub mod control;
 pub mod exit;
 pub mod server;
+pub mod sessions;
 pub mod users;
 pub mod wiring;

@@ -76,6 +76,8 @@ pub trait UserRecords: Send + Sync {
     }
     /// Replaces the user's webhook secret; `false` if there is no such user.
     fn set_webhook_secret(&self, name: &str, secret: &str) -> Result<bool, UserError>;
+    /// Every user, by name.
+    fn all(&self) -> Result<Vec<User>, UserError>;
 }
 
 pub struct Users {
@@ -139,6 +141,19 @@ impl UserRecords for SledUsers {
         self.db.apply(batch)?;
         self.db.flush()?;
         Ok(true)
+    }
+
+    fn all(&self) -> Result<Vec<User>, UserError> {
+        self.by_name
+            .iter()?
+            .into_iter()
+            .map(|(name, bytes)| {
+                serde_json::from_slice(&bytes).map_err(|source| UserError::Unreadable {
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                    source,
+                })
+            })
+            .collect()
     }
 }
 
@@ -229,6 +244,18 @@ impl UserRecords for PgUsers {
         )?;
         Ok(changed == 1)
     }
+
+    fn all(&self) -> Result<Vec<User>, UserError> {
+        Ok(self
+            .pool
+            .query(
+                "SELECT id, name, token_sha256, created_at, webhook_secret FROM users ORDER BY name COLLATE \"C\"",
+                &[],
+            )?
+            .iter()
+            .map(PgUsers::user_of)
+            .collect())
+    }
 }
 
 fn hash(secret: &str) -> [u8; 32] {
@@ -286,6 +313,11 @@ impl Users {
             return Err(UserError::Exists(name.to_string()));
         }
         Ok((user.clone(), format!("tp_{}_{secret}", user.id)))
+    }
+
+    /// Every user, by name.
+    pub fn all(&self) -> Result<Vec<User>, UserError> {
+        self.records.all()
     }
 
     pub fn get(&self, name: &str) -> Result<User, UserError> {

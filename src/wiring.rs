@@ -12,6 +12,7 @@ use techpack_engine::{
 
 use crate::args::DataDir;
 use crate::server::idempotency::{IdempotencyKeys, PgIdempotency, SledIdempotency};
+use crate::sessions::Sessions;
 use crate::users::Users;
 use techpack_steps::TechpackServices;
 use techpack_steps::local::DecodeLimits;
@@ -63,6 +64,8 @@ pub struct Opened {
     pub services: Arc<TechpackServices>,
     /// The HTTP API's `Idempotency-Key`s.
     pub idempotency: Arc<Idempotency>,
+    /// The console's sign-in sessions, shared by every worker on the store.
+    pub sessions: Arc<Sessions>,
 }
 
 pub fn open_engine(location: &DataDir, options: EngineOptions) -> anyhow::Result<Opened> {
@@ -80,58 +83,69 @@ pub fn open_engine_with_budget(
     budget: Arc<MemoryBudget>,
 ) -> anyhow::Result<Opened> {
     let data_dir = &location.path();
-    let (store, users, catalog, idempotency): (Arc<dyn StateStore>, _, _, Idempotency) =
-        match location.database_url() {
-            None => {
-                let store = SledStore::open(data_dir).with_context(|| {
-                    format!("cannot open the state store in {}", data_dir.display())
-                })?;
-                let users = Users::open(store.db()).context("cannot open the user store")?;
-                let catalog = Catalog::open(store.db(), data_dir).with_context(|| {
-                    format!(
-                        "cannot open the tech-pack catalog in {}",
-                        data_dir.display()
-                    )
-                })?;
-                let idempotency = store
-                    .db()
-                    .open_tree("api/idempotency")
-                    .context("cannot open the idempotency keys")?;
-                (
-                    Arc::new(store),
-                    users,
-                    catalog,
-                    Idempotency(Box::new(SledIdempotency(idempotency))),
+    let (store, users, sessions, catalog, idempotency): (
+        Arc<dyn StateStore>,
+        _,
+        _,
+        _,
+        Idempotency,
+    ) = match location.database_url() {
+        None => {
+            let store = SledStore::open(data_dir).with_context(|| {
+                format!("cannot open the state store in {}", data_dir.display())
+            })?;
+            let users = Users::open(store.db()).context("cannot open the user store")?;
+            let sessions =
+                Sessions::open(store.db()).context("cannot open the console's sessions")?;
+            let catalog = Catalog::open(store.db(), data_dir).with_context(|| {
+                format!(
+                    "cannot open the tech-pack catalog in {}",
+                    data_dir.display()
                 )
-            }
-            Some(url) => {
-                // The data directory keeps only this worker's caches (compiled plugins).
-                std::fs::create_dir_all(data_dir)
-                    .with_context(|| format!("cannot create {}", data_dir.display()))?;
-                let store = PgStore::connect_with(
-                    url,
-                    PgStoreOptions {
-                        lease: lease_from_env(),
-                        ..PgStoreOptions::default()
-                    },
-                )
-                .context("cannot open the PostgreSQL database")?;
-                let pool = store.pool().clone();
-                let users =
-                    Users::open_postgres(&pool).context("cannot open the users in PostgreSQL")?;
-                let catalog = Catalog::open_postgres(&pool)
-                    .context("cannot open the tech-pack catalog in PostgreSQL")?;
-                let idempotency = PgIdempotency::open(&pool)
-                    .map_err(anyhow::Error::msg)
-                    .context("cannot open the idempotency keys in PostgreSQL")?;
-                (
-                    Arc::new(store),
-                    users,
-                    catalog,
-                    Idempotency(Box::new(idempotency)),
-                )
-            }
-        };
+            })?;
+            let idempotency = store
+                .db()
+                .open_tree("api/idempotency")
+                .context("cannot open the idempotency keys")?;
+            (
+                Arc::new(store),
+                users,
+                sessions,
+                catalog,
+                Idempotency(Box::new(SledIdempotency(idempotency))),
+            )
+        }
+        Some(url) => {
+            // The data directory keeps only this worker's caches (compiled plugins).
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            let store = PgStore::connect_with(
+                url,
+                PgStoreOptions {
+                    lease: lease_from_env(),
+                    ..PgStoreOptions::default()
+                },
+            )
+            .context("cannot open the PostgreSQL database")?;
+            let pool = store.pool().clone();
+            let users =
+                Users::open_postgres(&pool).context("cannot open the users in PostgreSQL")?;
+            let sessions = Sessions::open_postgres(&pool)
+                .context("cannot open the console's sessions in PostgreSQL")?;
+            let catalog = Catalog::open_postgres(&pool)
+                .context("cannot open the tech-pack catalog in PostgreSQL")?;
+            let idempotency = PgIdempotency::open(&pool)
+                .map_err(anyhow::Error::msg)
+                .context("cannot open the idempotency keys in PostgreSQL")?;
+            (
+                Arc::new(store),
+                users,
+                sessions,
+                catalog,
+                Idempotency(Box::new(idempotency)),
+            )
+        }
+    };
     // Refuses to open when the ledger's balances do not match its log (I6).
     let credits = CreditHook::open(&*store)?;
     let services = Arc::new(TechpackServices {
@@ -163,6 +177,7 @@ pub fn open_engine_with_budget(
         users: Arc::new(users),
         services,
         idempotency: Arc::new(idempotency),
+        sessions: Arc::new(sessions),
     })
 }
 

@@ -322,7 +322,43 @@ fn the_runs_list_is_the_callers_newest_first_filtered_with_its_credits() {
         list["runs"][0]["credits"],
         json!({ "charged": 2, "refunded": 0, "reserved": 0 })
     );
-    assert_eq!(list["workflows"], json!(["failing", "three-steps"]));
+    assert_eq!(list["next"], Value::Null, "one page holds them all");
+
+    // A page at a time: the cursor continues below the last run shown, to the end.
+    let mut paged = Vec::new();
+    let mut before = String::new();
+    loop {
+        let (status, page) = server.send(
+            "GET",
+            &format!("/api/runs?limit=2{before}"),
+            Some(&ada),
+            None,
+        );
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page["runs"].as_array().unwrap().len() <= 2);
+        paged.extend(
+            page["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string()),
+        );
+        match page["next"].as_str() {
+            Some(next) => before = format!("&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, listed, "the pages, one after the other");
+    let (_, of_workflow) = server.send(
+        "GET",
+        "/api/runs?workflow=three-steps&limit=1",
+        Some(&ada),
+        None,
+    );
+    assert_eq!(of_workflow["runs"][0]["id"], ids[2].as_str());
+    assert_eq!(of_workflow["next"], ids[2].as_str());
+    let (status, _) = server.send("GET", "/api/runs?status=sleepy", Some(&ada), None);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an unknown status");
 
     let (_, failed) = server.send("GET", "/api/runs?status=failed", Some(&ada), None);
     assert_eq!(failed["runs"].as_array().unwrap().len(), 1);
@@ -337,6 +373,30 @@ fn the_runs_list_is_the_callers_newest_first_filtered_with_its_credits() {
     assert_eq!(by_id["runs"][0]["id"], ids[0].as_str());
     let (status, _) = server.send("GET", "/api/runs?colour=red", Some(&ada), None);
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The failed step's log lines, per attempt, for its owner only.
+    let logs_of = |token: &str| {
+        server.send(
+            "GET",
+            &format!("/api/runs/{}/nodes/boom/logs", ids[1]),
+            Some(token),
+            None,
+        )
+    };
+    let (status, logs) = logs_of(&ada);
+    assert_eq!(status, StatusCode::OK, "{logs}");
+    assert_eq!(logs["attempts"][0]["attempt"], 1);
+    let lines: Vec<(&str, &str)> = logs["attempts"][0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["level"].as_str().unwrap(), l["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        lines,
+        [("info", "attempt 1"), ("error", "the cutter jammed")]
+    );
+    assert_eq!(logs_of(&bo).0, StatusCode::NOT_FOUND, "another user's run");
 
     // Another user sees none of them, and not their workflows either.
     let (_, theirs) = server.send("GET", "/api/runs", Some(&bo), None);
@@ -366,6 +426,58 @@ fn the_runs_list_is_the_callers_newest_first_filtered_with_its_credits() {
 }
 
 #[test]
+fn the_admin_lists_every_user_with_its_balance_and_nobody_else_does() {
+    let (_dir, server) = start();
+    let bo = server.user("bo", 3);
+    server.user("ada", 10);
+    let (status, list) = server.send("GET", "/api/admin/users", Some(ADMIN), None);
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let rows: Vec<(&str, u64)> = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["name"].as_str().unwrap(), u["balance"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rows, [("ada", 10), ("bo", 3)], "by name, with balances");
+    assert!(list["users"][0]["createdAt"].as_u64().unwrap() > 0);
+    assert!(
+        !list.to_string().contains("tp_") && !list.to_string().contains("token"),
+        "no token or its hash is listed: {list}"
+    );
+    // The admin's console session lists them too; a user (bearer or cookie) and nobody
+    // signed in do not.
+    let signed = server
+        .request("POST", "/api/session")
+        .json(&json!({ "token": ADMIN }))
+        .send()
+        .unwrap();
+    let admin_cookie = session_cookie(&signed);
+    let with_cookie = |cookie: &str| {
+        server
+            .request("GET", "/api/admin/users")
+            .header("cookie", cookie)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(with_cookie(&admin_cookie), StatusCode::OK);
+    let user_signed = server
+        .request("POST", "/api/session")
+        .json(&json!({ "token": bo }))
+        .send()
+        .unwrap();
+    assert_eq!(
+        with_cookie(&session_cookie(&user_signed)),
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = server.send("GET", "/api/admin/users", Some(&bo), None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let (status, _) = server.send("GET", "/api/admin/users", None, None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
 fn the_openapi_document_lists_the_console_endpoints() {
     let (_dir, server) = start();
     let (_, document) = server.send("GET", "/api/openapi.json", None, None);
@@ -379,6 +491,9 @@ fn the_openapi_document_lists_the_console_endpoints() {
         ("/api/workflows/validate", "post"),
         ("/api/products", "get"),
         ("/api/products/{id}/images/{sha256}", "get"),
+        ("/api/products/{id}/analyses", "get"),
+        ("/api/runs/{id}/nodes/{step}/logs", "get"),
+        ("/api/admin/users", "get"),
     ] {
         assert!(
             document["paths"][path][method].is_object(),
@@ -394,4 +509,78 @@ fn the_openapi_document_lists_the_console_endpoints() {
             .unwrap()
             .contains(&json!("invalid_workflow"))
     );
+}
+
+/// Two workers on one PostgreSQL database, as behind a load balancer: a session made on one
+/// is known to the other, and signing out on either ends it on both. Only the session id's
+/// hash is in the database.
+#[test]
+fn a_session_made_on_one_worker_signs_in_on_another_until_signed_out_on_either() {
+    let Some(pg) = techpack_pg_harness::server() else {
+        return;
+    };
+    let url = pg.database();
+    let (_dir, data, workflows) = dirs(&[]);
+    std::fs::write(workflows.join("three-steps.yaml"), THREE_STEPS).unwrap();
+    let worker = |name: &str| {
+        common::Server::start_with(
+            &data.join(name),
+            &workflows,
+            common::Options {
+                envs: &[("TECHPACK_DATABASE_URL", url.as_str())],
+                ..common::Options::default()
+            },
+        )
+    };
+    let (first, second) = (worker("a"), worker("b"));
+    let token = first.user("ada", 5);
+    let signed = first
+        .request("POST", "/api/session")
+        .header("origin", &first.base)
+        .json(&json!({ "token": token }))
+        .send()
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::OK);
+    let cookie = session_cookie(&signed);
+    let who = |server: &Server| {
+        let answer = server
+            .request("GET", "/api/session")
+            .header("cookie", &cookie)
+            .send()
+            .unwrap();
+        let status = answer.status();
+        (status, answer.json::<Value>().unwrap())
+    };
+    let (status, on_second) = who(&second);
+    assert_eq!(status, StatusCode::OK, "{on_second}");
+    assert_eq!(
+        on_second["user"], "ada",
+        "the other worker knows the session"
+    );
+    let runs = second
+        .request("GET", "/api/runs")
+        .header("cookie", &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(runs.status(), StatusCode::OK, "the API takes it there too");
+
+    let id = cookie.split_once('=').unwrap().1;
+    let stored = pg.psql(&url, "SELECT id_sha256 FROM console_sessions");
+    use sha2::Digest;
+    assert_eq!(stored, hex::encode(sha2::Sha256::digest(id.as_bytes())));
+    assert!(!stored.contains(id));
+
+    let out = second
+        .request("DELETE", "/api/session")
+        .header("cookie", &cookie)
+        .header("origin", &second.base)
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    for server in [&first, &second] {
+        let (status, body) = who(server);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    assert_eq!(pg.psql(&url, "SELECT count(*) FROM console_sessions"), "0");
 }

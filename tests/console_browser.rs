@@ -32,7 +32,7 @@ const FAILING: &str = "name: failing
 version: 1
 steps:
   prepare: { uses: core/echo, with: { value: ready } }
-  cut: { uses: core/fail, needs: prepare, retry: { attempts: 2, initial_delay: 10ms }, with: { message: the cutter jammed } }
+  cut: { uses: core/fail, needs: prepare, retry: { attempts: 2, initial_delay: 10ms }, with: { message: the cutter <b>jammed</b> } }
   pack: { uses: core/echo, needs: cut }
 ";
 
@@ -274,7 +274,7 @@ fn a_failed_steps_error_is_open_and_a_402_says_the_balance() {
         "return document.querySelector('#step-panel details.step-error[open]')?.innerText",
     );
     assert!(
-        error.as_str().unwrap().contains("the cutter jammed"),
+        error.as_str().unwrap().contains("the cutter <b>jammed</b>"),
         "{error}"
     );
     let panel = b.text("#step-panel");
@@ -292,6 +292,30 @@ fn a_failed_steps_error_is_open_and_a_402_says_the_balance() {
     );
     assert!(b.text(".dag .node[data-step=pack]").contains("cancelled"));
     assert!(b.text(".actions").contains("Retry"));
+    // The step's log lines, a block per attempt, as text (the message's markup included).
+    let logs = b.wait(
+        "the step's log",
+        SECONDS,
+        "const blocks = [...document.querySelectorAll('#step-panel pre.log')]; return blocks.length === 2 && blocks.map(p => p.dataset.attempt + ':' + p.textContent)",
+    );
+    let logs: Vec<String> = serde_json::from_value(logs).unwrap();
+    for (attempt, block) in logs.iter().enumerate() {
+        let attempt = attempt + 1;
+        assert!(
+            block.starts_with(&format!("{attempt}:"))
+                && block.contains(&format!("INFO  attempt {attempt}"))
+                && block.contains("ERROR the cutter <b>jammed</b>"),
+            "attempt {attempt}'s log: {block}"
+        );
+    }
+    assert_eq!(
+        b.run(
+            "return document.querySelectorAll('#step-panel pre.log b').length",
+            json!([])
+        ),
+        0,
+        "a log line was read as HTML"
+    );
     b.screenshot("run-failed");
 
     // The run's buttons: cancel a running run, then retry it; the page follows both live.
@@ -354,9 +378,17 @@ fn a_failed_steps_error_is_open_and_a_402_says_the_balance() {
     for id in &two {
         server.wait_for(&token, id, |r| r["run"]["status"] == "cancelled");
     }
-    b.open(&server.url("/runs?status=cancelled"));
+    // A page at a time, newest first, "Load more" for the next, until the last: the two
+    // runs cancelled together, then the one cancelled before them.
+    b.open(&server.url("/runs?status=cancelled&limit=1"));
+    b.wait("the first page", SECONDS, &format!(
+        "return document.querySelectorAll('tr[data-run]').length === 1 && document.querySelector(\"tr[data-run='{}']\")", two[1]));
+    b.click(&b.find("#load-more"));
     b.wait("both cancelled", SECONDS, &format!(
-        "return document.querySelector(\"tr[data-run='{}']\") && document.querySelector(\"tr[data-run='{}']\")", two[0], two[1]));
+        "return document.querySelectorAll('tr[data-run]').length === 2 && document.querySelector(\"tr[data-run='{}']\")", two[0]));
+    b.click(&b.find("#load-more"));
+    b.wait("the last page", SECONDS, &format!(
+        "return document.querySelectorAll('tr[data-run]').length === 3 && document.querySelector(\"tr[data-run='{slow}']\") && !document.querySelector('#load-more')"));
     server.send(
         "POST",
         &format!("/api/runs/{slow}/cancel"),
@@ -469,7 +501,7 @@ fn the_yaml_editor_marks_the_bad_line_and_saves_only_valid_text() {
         b,
         &[
             "/api/session - Failed to load resource",
-            "/api/runs? - Failed to load resource: the server responded with a status of 401",
+            "/api/runs?limit=50 - Failed to load resource: the server responded with a status of 401",
         ],
     );
 }
@@ -702,5 +734,103 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
             "/api/session - Failed to load resource",
             "/tech-pack - Failed to load resource: the server responded with a status of 404",
         ],
+    );
+}
+
+#[test]
+fn a_tech_pack_field_is_edited_in_place_for_a_credit_and_shows_in_the_history() {
+    let Some(setup) = setup("console_browser::edit_field", &[]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    // The analysis costs 3 credits: one is left, for one edit.
+    let token = server.user("ada", 4);
+    let (product, revision) = server.product_with_photo(&token);
+    let (status, analysis) = server.send(
+        "POST",
+        "/api/tech-pack-v2/base-views/analyze",
+        Some(&token),
+        Some(json!({ "productId": product, "revisionIds": [revision] })),
+    );
+    assert_eq!(status, reqwest::StatusCode::OK, "{analysis}");
+    assert_eq!(server.balance(&token), 1);
+
+    sign_in(&setup, &token);
+    b.open(&server.url(&format!("/products/{product}")));
+    b.wait(
+        "the balance",
+        SECONDS,
+        "return document.querySelector('#balance')?.innerText.includes('balance: 1 credit.')",
+    );
+    let path = "points_of_measure.0.name";
+    let edit = b.find(&format!("button.edit-field[data-path='{path}']"));
+    b.click(&edit);
+    let field = b.find("form.cell-edit input");
+    b.clear(&field);
+    b.type_into(&field, "waxed <i>canvas</i>");
+    b.screenshot("product-edit-field");
+    b.click(&b.find("form.cell-edit button[type=submit]"));
+    // The new value in its table, the edit in the history, the balance one credit lower.
+    b.wait(
+        "the new value",
+        SECONDS,
+        "return document.querySelector('[data-section=points_of_measure] tbody tr')?.innerText.includes('waxed <i>canvas</i>')",
+    );
+    b.wait(
+        "the history entry",
+        SECONDS,
+        "return document.querySelectorAll('table.edits tr.edit').length === 1",
+    );
+    let entry = b.text("table.edits tr.edit");
+    assert!(
+        entry.contains("/points_of_measure/0/name")
+            && entry.contains("waxed <i>canvas</i>")
+            && entry.contains("given"),
+        "{entry}"
+    );
+    b.wait(
+        "the balance after",
+        SECONDS,
+        "return document.querySelector('#balance')?.innerText.includes('balance: 0 credits.')",
+    );
+    assert_eq!(server.balance(&token), 0);
+    assert_eq!(
+        b.run(
+            "return document.querySelectorAll('#tech-pack i').length",
+            json!([])
+        ),
+        0,
+        "the value was read as HTML"
+    );
+    b.screenshot("product-history");
+
+    // Another edit with nothing left: the 402 says the price and the balance.
+    b.click(&b.find(&format!("button.edit-field[data-path='{path}']")));
+    let field = b.find("form.cell-edit input");
+    b.clear(&field);
+    b.type_into(&field, "denim");
+    b.click(&b.find("form.cell-edit button[type=submit]"));
+    let refused = b.wait(
+        "the refusal",
+        SECONDS,
+        "return document.querySelector('#product-message [role=alert]')?.innerText",
+    );
+    assert!(
+        refused
+            .as_str()
+            .unwrap()
+            .contains("it costs 1 credit and your balance is 0 credits"),
+        "{refused}"
+    );
+    assert_eq!(
+        b.run(
+            "return document.querySelectorAll('table.edits tr.edit').length",
+            json!([])
+        ),
+        1
+    );
+    no_console_errors(
+        b,
+        &["/api/session - Failed to load resource", "status of 402"],
     );
 }

@@ -8,8 +8,8 @@
 //! - [`workflow`]: the YAML format, its validation (`diagnostic`, `load`), expressions
 //!   (`expression`), inputs, the DAG (`graph`), and the one YAML module (`yaml`).
 //! - [`step`]: the [`Step`] and [`StepKind`] traits, the [`StepRegistry`], shared
-//!   [`Resources`], the failure codes steps record ([`StepFailure`], [`FailureCode`]), and
-//!   the built-in `core/*` kinds (`step/builtin`).
+//!   [`Resources`], the failure codes steps record ([`StepFailure`], [`FailureCode`]), a
+//!   step's log lines (`log`), and the built-in `core/*` kinds (`step/builtin`).
 //! - [`hooks`]: the [`NodeHook`] lifecycle trait.
 //! - [`credits`]: the credit [`Ledger`] (append-only, double-entry, in the store's hook
 //!   keyspace) and the [`CreditHook`] that reserves, posts and voids with node transitions.

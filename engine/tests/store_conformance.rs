@@ -7,6 +7,10 @@
 //! backend it failed on (and `OnBackend` says it for any other panic).
 //!
 //! - Runs, workflow texts and nodes: stored and read back as written, runs newest first.
+//! - Pages of runs: newest first, filtered by owner, status, workflow and id, continued
+//!   below a cursor, through writes not yet flushed and after.
+//! - Attempt logs: kept per node attempt, read back oldest attempt first; a real engine keeps
+//!   what its steps logged, per attempt.
 //! - Atomicity: a commit's node, run and hook writes land together, or (refused, failed)
 //!   not at all.
 //! - Visibility: `read_ledger` sees committed writes; a transaction sees its own.
@@ -33,7 +37,10 @@ use techpack_engine::credits::{
     AppliedOperation, CreditError, EntryKind, ISSUER_ACCOUNT, LedgerEntry, Reservation,
     ReservationState, user_account,
 };
-use techpack_engine::store::{DeliveryAttempt, DeliveryStatus, StoreError, UnfinishedRuns};
+use techpack_engine::step::{AttemptLog, LogLevel};
+use techpack_engine::store::{
+    DeliveryAttempt, DeliveryStatus, RunQuery, StoreError, UnfinishedRuns,
+};
 use techpack_engine::{
     AttemptOutcome, AttemptRecord, Balance, CreditHook, EngineError, HookError, LedgerTables,
     NodeRecord, NodeStatus, Refusal, RunRecord, RunStatus, RunWarning, StepFailure, TxnError,
@@ -572,6 +579,201 @@ fn a_runs_nodes_are_its_own_and_read_back_as_written() {
             store.run(&other.id).unwrap(),
             Some(other),
             "[{b:?}] the other run"
+        );
+    }
+}
+
+#[test]
+fn a_page_of_runs_is_newest_first_filtered_and_continues_below_its_cursor() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let store = &b.store;
+        let wf_a = workflow("name: a\nsteps:\n  greet: { uses: core/echo, with: { value: 1 } }\n");
+        let wf_b = workflow("name: b\nsteps:\n  greet: { uses: core/echo, with: { value: 2 } }\n");
+        let owners = [
+            Some("alice"),
+            Some("bob"),
+            None,
+            Some("alice"),
+            Some("alicia"),
+        ];
+        let mut created = Vec::new();
+        for i in 0..15 {
+            let wf = if i % 3 == 0 { &wf_b } else { &wf_a };
+            let run = run_record(wf, owners[i % owners.len()], 1_000 + i as u64);
+            store
+                .create_run(&run, &wf.source)
+                .unwrap_or_else(|e| panic!("[{b:?}] create_run {i}: {e}"));
+            created.push(run);
+            // Half the runs flushed, half still pending writes: a page sees both.
+            if i == 7 {
+                store.flush().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Statuses changed after creation are what a status filter sees.
+        for run in created.iter_mut().step_by(4) {
+            run.status = RunStatus::Succeeded;
+            store.commit(None, Some(&*run), None).unwrap();
+        }
+
+        // Every page of `query`, followed through its cursor, against the filter applied to
+        // every run by hand.
+        let check = |query: RunQuery, what: &str| {
+            let expected: Vec<String> = created
+                .iter()
+                .rev()
+                .filter(|run| query.selects(run))
+                .map(|run| run.id.clone())
+                .collect();
+            assert!(
+                !expected.is_empty(),
+                "[{b:?}] {what}: a filter that selects nothing"
+            );
+            let mut seen = Vec::new();
+            let mut query = query;
+            loop {
+                let page = store
+                    .runs_page(&query)
+                    .unwrap_or_else(|e| panic!("[{b:?}] {what}: runs_page: {e}"));
+                assert!(page.len() <= query.limit, "[{b:?}] {what}: over the limit");
+                let Some(last) = page.last() else { break };
+                query.before = Some(last.id.clone());
+                for run in &page {
+                    assert!(
+                        query.selects(run),
+                        "[{b:?}] {what}: {} does not match",
+                        run.id
+                    );
+                }
+                seen.extend(page.into_iter().map(|r| r.id));
+            }
+            assert_eq!(seen, expected, "[{b:?}] {what}: the pages, newest first");
+        };
+        let page = |owner: Option<&str>, limit| RunQuery {
+            owner: owner.map(str::to_string),
+            limit,
+            ..RunQuery::default()
+        };
+        check(page(Some("alice"), 2), "alice's runs");
+        check(
+            page(Some("alicia"), 1),
+            "alicia's runs (a name alice's is the start of)",
+        );
+        check(page(None, 4), "everyone's runs");
+        check(
+            RunQuery {
+                status: Some(RunStatus::Succeeded),
+                ..page(Some("alice"), 1)
+            },
+            "alice's succeeded runs",
+        );
+        check(
+            RunQuery {
+                workflow: Some("b".into()),
+                ..page(Some("alice"), 2)
+            },
+            "alice's runs of b",
+        );
+        check(
+            RunQuery {
+                status: Some(RunStatus::Pending),
+                workflow: Some("a".into()),
+                ..page(None, 3)
+            },
+            "everyone's pending runs of a",
+        );
+        let piece = created[3].id[24..30].to_string();
+        check(
+            RunQuery {
+                id_contains: Some(piece),
+                ..page(Some("alice"), 5)
+            },
+            "alice's runs whose id holds a piece of one",
+        );
+        assert!(
+            store
+                .runs_page(&page(Some("nobody"), 10))
+                .unwrap()
+                .is_empty(),
+            "[{b:?}] a user with no runs"
+        );
+    }
+}
+
+#[test]
+fn attempt_logs_are_kept_per_attempt_oldest_attempt_first() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let store = &b.store;
+        let run = stored_run(&b);
+        let log = |attempt: u32, texts: &[&str]| {
+            let mut log = AttemptLog::new(attempt);
+            for (i, text) in texts.iter().enumerate() {
+                log.push(LogLevel::Info, text, 1_700_000_000_000 + i as u64);
+            }
+            log
+        };
+        let second = log(2, &["retrying", "<b>not html</b> ü"]);
+        let mut first = log(1, &["first try"]);
+        first.push(LogLevel::Error, "it jammed", 5);
+        store.put_attempt_log(&run.id, "a", &second).unwrap();
+        store.put_attempt_log(&run.id, "a", &first).unwrap();
+        store
+            .put_attempt_log(&run.id, "b", &log(1, &["another step"]))
+            .unwrap();
+        assert_eq!(
+            store.attempt_logs(&run.id, "a").unwrap(),
+            vec![first.clone(), second.clone()],
+            "[{b:?}] a node's attempts' logs"
+        );
+        // Written again, an attempt's log replaces what was kept for it.
+        let again = log(1, &["first try, again"]);
+        store.put_attempt_log(&run.id, "a", &again).unwrap();
+        store.flush().unwrap();
+        assert_eq!(
+            store.attempt_logs(&run.id, "a").unwrap(),
+            vec![again, second],
+            "[{b:?}] after a rewrite"
+        );
+        assert!(
+            store.attempt_logs(&run.id, "nope").unwrap().is_empty(),
+            "[{b:?}] a step with no log"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_keeps_what_each_attempt_of_a_step_logged() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let engine = charging_engine(&b.store);
+        let report = run_as(
+            &engine,
+            None,
+            "name: logs\nsteps:\n  cut: { uses: core/fail, retry: { attempts: 2, initial_delay: 10ms }, with: { message: the cutter jammed } }\n  quiet: { uses: core/echo, with: { value: 1 } }\n",
+        )
+        .await;
+        let logs = b.store.attempt_logs(&report.run.id, "cut").unwrap();
+        let texts: Vec<(u32, Vec<&str>)> = logs
+            .iter()
+            .map(|l| (l.attempt, l.lines.iter().map(|l| l.text.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (1, vec!["attempt 1", "the cutter jammed"]),
+                (2, vec!["attempt 2", "the cutter jammed"]),
+            ],
+            "[{b:?}] the failing step's lines, per attempt"
+        );
+        assert_eq!(logs[0].lines[1].level, LogLevel::Error, "[{b:?}] level");
+        assert!(
+            b.store
+                .attempt_logs(&report.run.id, "quiet")
+                .unwrap()
+                .is_empty(),
+            "[{b:?}] a step that logged nothing"
         );
     }
 }

@@ -18,7 +18,9 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::console;
 use super::error::json_errors;
-use super::routes::{admin, exports, me, products, run_list, runs, system, tech_pack, workflows};
+use super::routes::{
+    admin, analyses, exports, me, node_logs, products, run_list, runs, system, tech_pack, workflows,
+};
 
 /// Every API endpoint, each with its OpenAPI operation.
 pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
@@ -28,6 +30,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(products::image))
         .routes(routes!(products::upload_image))
         .routes(routes!(products::revisions))
+        .routes(routes!(analyses::list))
         .routes(routes!(exports::json))
         .routes(routes!(exports::html))
         .routes(routes!(exports::factory_file))
@@ -50,6 +53,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::trigger))
         .routes(routes!(runs::show))
         .routes(routes!(runs::events))
+        .routes(routes!(node_logs::logs))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::resume))
         .routes(routes!(runs::retry))
@@ -57,7 +61,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::credits))
         .routes(routes!(me::rotate_webhook_secret))
         .routes(routes!(me::logs))
-        .routes(routes!(admin::create_user))
+        .routes(routes!(admin::create_user, admin::list_users))
         .routes(routes!(admin::grant))
         .routes(routes!(system::openapi))
         .routes(routes!(system::healthz))

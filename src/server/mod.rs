@@ -125,7 +125,7 @@ pub struct AppState {
     pub max_body: usize,
     pub request_timeout: Duration,
     /// The console's signed-in browsers.
-    pub sessions: Arc<console::session::Sessions>,
+    pub sessions: Arc<crate::sessions::Sessions>,
     /// Which callback URLs runs may be started with (`--callback-allow`).
     pub callbacks: Arc<callbacks::CallbackPolicy>,
 }
@@ -149,6 +149,7 @@ impl AppState {
             users,
             services,
             idempotency,
+            sessions,
         } = opened;
         AppState {
             services,
@@ -159,7 +160,7 @@ impl AppState {
             tasks: TaskTracker::new(),
             max_body: options.max_body,
             request_timeout: options.request_timeout,
-            sessions: Default::default(),
+            sessions,
             callbacks: Arc::new(options.callbacks),
             engine,
         }

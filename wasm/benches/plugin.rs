@@ -115,6 +115,7 @@ fn beside_hostile_loops(scratch: &Path, echo_dir: &Path) -> Vec<Duration> {
         attempt: 1,
         idempotency_key: "bench/step".to_string(),
         owner: Some(user.to_string()),
+        log: None,
     };
     runtime.block_on(async {
         let alice: Vec<_> = (0..HOSTILE_LOOPS)
@@ -207,6 +208,7 @@ async fn time_calls(host: &PluginHost, plugin: &LoadedPlugin, with: &Value) -> V
         attempt: 1,
         idempotency_key: "bench/step".to_string(),
         owner: None,
+        log: None,
     };
     let inputs = json!({});
     for _ in 0..200 {

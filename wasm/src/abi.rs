@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 use techpack_engine::PluginCode;
+use techpack_engine::step::LogLevel;
 use wasmtime::{Caller, ExternType, FuncType, Instance, Linker, Module, Store};
 
 use crate::PluginError;
@@ -99,8 +100,8 @@ fn signature(ty: &FuncType) -> String {
 }
 
 /// Defines `techpack.log`: a line into the host's log (`tracing`, target
-/// `techpack_wasm::plugin`) with the plugin, run, step and attempt; at most
-/// `limits.log_lines` lines per call of at most 4 KiB each.
+/// `techpack_wasm::plugin`) with the plugin, run, step and attempt, and into the step's log
+/// kept with the attempt; at most `limits.log_lines` lines per call of at most 4 KiB each.
 pub fn define_imports(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         IMPORT_MODULE,
@@ -129,6 +130,14 @@ pub fn define_imports(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
                 1 => tracing::warn!(target: "techpack_wasm::plugin", plugin, run_id = %f.run_id, step_id = %f.step_id, attempt = f.attempt, "{message}"),
                 2 => tracing::info!(target: "techpack_wasm::plugin", plugin, run_id = %f.run_id, step_id = %f.step_id, attempt = f.attempt, "{message}"),
                 _ => tracing::debug!(target: "techpack_wasm::plugin", plugin, run_id = %f.run_id, step_id = %f.step_id, attempt = f.attempt, "{message}"),
+            }
+            if let Some(log) = &f.step_log {
+                let level = match level {
+                    0 => LogLevel::Error,
+                    1 => LogLevel::Warn,
+                    _ => LogLevel::Info,
+                };
+                log.keep(level, &message);
             }
             Ok(())
         },

@@ -95,5 +95,6 @@ pub(crate) fn check_context() -> CallContext {
         attempt: 1,
         idempotency_key: "check/example".to_string(),
         owner: None,
+        log: None,
     }
 }

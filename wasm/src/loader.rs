@@ -237,6 +237,7 @@ fn probe(
         run_id: "load".to_string(),
         step_id: String::new(),
         attempt: 0,
+        step_log: None,
     };
     let mut store = sandbox::new_store(
         &host.engine,

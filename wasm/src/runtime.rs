@@ -79,6 +79,8 @@ pub struct CallContext {
     /// The user the run belongs to (`None`: the operator's, from the CLI). Not passed to
     /// the plugin: it only decides which user's share of the slots the call waits for.
     pub owner: Option<String>,
+    /// The step's log, which keeps the plugin's `techpack.log` lines with the attempt.
+    pub log: Option<techpack_engine::step::StepLog>,
 }
 
 /// The wasmtime engine with the plugin ABI pre-linked, the compile cache and the call
@@ -156,6 +158,7 @@ impl Runtime {
             run_id: context.run_id.clone(),
             step_id: context.step_id.clone(),
             attempt: context.attempt,
+            step_log: context.log.clone(),
         };
         let mut store = sandbox::new_store(
             &self.engine,

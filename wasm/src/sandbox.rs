@@ -39,6 +39,8 @@ pub struct LogFields {
     pub run_id: String,
     pub step_id: String,
     pub attempt: u32,
+    /// The step's log: the plugin's lines are kept with its attempt (none at load time).
+    pub step_log: Option<techpack_engine::step::StepLog>,
 }
 
 /// The data of one call's store.

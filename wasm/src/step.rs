@@ -53,6 +53,7 @@ impl Step for WasmStep {
             attempt: ctx.attempt,
             idempotency_key: ctx.idempotency_key,
             owner: ctx.owner,
+            log: Some(ctx.log),
         };
         self.runtime
             .call(&self.plugin, &self.with, &ctx.inputs, &context)

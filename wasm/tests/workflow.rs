@@ -210,7 +210,7 @@ async fn grade_sizes_grades_what_the_base_views_measured_and_is_skipped_without_
     host.register(&mut registry, &[repo_plugins()]);
     let store: Arc<dyn StateStore> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
     let engine = Engine::new(
-        store,
+        store.clone(),
         registry.clone(),
         Vec::new(),
         Resources::new(),
@@ -275,6 +275,15 @@ steps:
         json!({"S": 685, "M": 700, "L": 715, "XL": 730})
     );
     assert_eq!(chart["skipped"][0]["code"], json!("C"));
+    // What the plugin logged (`techpack.log`) is kept with its attempt.
+    let logs = store.attempt_logs(&run.id, "grade_sizes").unwrap();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(
+        logs[0].lines[0]
+            .text
+            .starts_with("graded 2 points of measure over "),
+        "{logs:?}"
+    );
 
     // Without `sizes` the optional step is skipped and the run still succeeds.
     let run = engine

@@ -12,7 +12,7 @@ use super::Inner;
 use super::backoff;
 use super::run_state::RunShared;
 use crate::hooks::{FailureKind, NodeHookContext};
-use crate::step::{FailureCode, Step, StepContext, StepError};
+use crate::step::{FailureCode, Step, StepContext, StepError, StepLog};
 use crate::store::now_ms;
 use crate::store::{AttemptOutcome, HookError, LedgerTables, NodeRecord, NodeStatus, RunRecord};
 use crate::workflow::StepDef;
@@ -216,6 +216,7 @@ impl NodeRun<'_> {
         deferred_start: bool,
     ) -> Result<Outcome, EngineError> {
         let (shared, inner, step) = (self.shared, &self.shared.inner, self.step);
+        let log = StepLog::new(&shared.run.id, &step.id, record.attempt);
         let ctx = StepContext {
             run_id: shared.run.id.clone(),
             step_id: step.id.clone(),
@@ -229,6 +230,7 @@ impl NodeRun<'_> {
             inputs: shared.inputs.clone(),
             cancel: self.cancel.clone(),
             resources: inner.resources.clone(),
+            log: log.clone(),
         };
         let timed_out = || {
             StepError::retryable(format!(
@@ -240,7 +242,7 @@ impl NodeRun<'_> {
         if self.cancel.is_cancelled() {
             return Ok(Outcome::Cancelled);
         }
-        Ok(match futures::poll!(attempt.as_mut()) {
+        let outcome = match futures::poll!(attempt.as_mut()) {
             Poll::Ready(result) => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
             Poll::Pending => {
                 if deferred_start {
@@ -252,7 +254,16 @@ impl NodeRun<'_> {
                     result = attempt => Outcome::Done(result.unwrap_or_else(|_| Err(timed_out()))),
                 }
             }
-        })
+        };
+        // Before the attempt's end is recorded, so whoever reads that end finds its lines.
+        // Steps that said nothing write nothing.
+        let kept = log.snapshot();
+        if !kept.lines.is_empty() {
+            inner
+                .store
+                .put_attempt_log(&shared.run.id, &step.id, &kept)?;
+        }
+        Ok(outcome)
     }
 
     /// Records an attempt's outcome (with the hooks' success or failure work) and says what

@@ -8,6 +8,7 @@
 pub mod builtin;
 mod failure;
 pub mod files;
+pub mod log;
 mod registry;
 mod resources;
 
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use failure::{FailureCode, InvalidPluginCode, PluginCode, StepFailure};
 pub use files::{FileAccess, FileRoots};
+pub use log::{AttemptLog, LogLevel, LogLine, StepLog};
 pub use registry::StepRegistry;
 pub use resources::Resources;
 
@@ -61,6 +63,9 @@ pub struct StepContext {
     pub cancel: CancellationToken,
     /// Shared services the wiring put in (stores, providers, caches).
     pub resources: Arc<Resources>,
+    /// Where the step's log lines go: kept with the attempt in the store, and in the
+    /// process's log.
+    pub log: StepLog,
 }
 
 /// A step's result.

@@ -10,6 +10,7 @@ mod deliveries;
 mod error;
 pub mod postgres;
 mod records;
+mod run_page;
 mod sled;
 
 pub use admission::{Contender, RunLimits, admit};
@@ -19,6 +20,7 @@ pub use postgres::{PgStore, PgStoreOptions};
 pub use records::{
     AttemptOutcome, AttemptRecord, NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms,
 };
+pub use run_page::RunQuery;
 pub use sled::{Batch, Database, DbError, SledStore, StoredBytes, StoredPair, Tree};
 
 use crate::EngineError;
@@ -138,6 +140,26 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Every run, newest first.
     fn runs(&self) -> Result<Vec<RunRecord>, EngineError>;
+
+    /// One page of runs, newest first: those `query` selects below its cursor, at most its
+    /// `limit`. Reads that page (and, for filters the backend cannot index, the rows it skips
+    /// on the way), never every run.
+    fn runs_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>, EngineError>;
+
+    /// Keeps the log lines of one attempt of a node, replacing what was kept for it.
+    fn put_attempt_log(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        log: &crate::step::AttemptLog,
+    ) -> Result<(), EngineError>;
+
+    /// The kept log lines of a node's attempts, oldest attempt first.
+    fn attempt_logs(
+        &self,
+        run_id: &str,
+        step_id: &str,
+    ) -> Result<Vec<crate::step::AttemptLog>, EngineError>;
 
     /// Runs `read` on the ledger's records as the last committed transition left them.
     fn read_ledger(&self, read: LedgerRead<'_>) -> Result<(), EngineError>;

@@ -4,12 +4,8 @@
 //! The cookie is `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's page
 //! sends it) and `Secure` when the page was served over TLS. On top of that, a request that
 //! changes state and is signed in by the cookie must come from this origin (`Origin`), so a
-//! cookie never acts for another site. Sessions live in this process: signing out ends one at
-//! once, and a restart signs everyone out.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! cookie never acts for another site. Sessions are kept in the store (`crate::sessions`), so
+//! every worker on one database knows them, and signing out ends one on all of them.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,82 +13,15 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::server::AppState;
 use crate::server::error::{ApiError, ErrorCode};
 use crate::server::routes::Body;
+use crate::sessions::LIFETIME;
+pub use crate::sessions::Principal;
 
 /// The cookie's name.
 pub const COOKIE: &str = "techpack_session";
-
-/// How long a session lasts after sign-in.
-const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
-
-/// Past this many sessions, expired ones are swept at the next sign-in.
-const SWEEP_ABOVE: usize = 10_000;
-
-/// Who a session signed in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Principal {
-    User(String),
-    Admin,
-}
-
-struct Session {
-    principal: Principal,
-    expires: Instant,
-}
-
-/// Open sessions by the sha256 of their id (a memory dump holds no usable cookie).
-#[derive(Default)]
-pub struct Sessions {
-    open: Mutex<HashMap<[u8; 32], Session>>,
-}
-
-fn key(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
-}
-
-impl Sessions {
-    /// A new session for `principal`; its id, for the cookie.
-    fn open(&self, principal: Principal) -> Result<String, ApiError> {
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| ApiError::internal(e.to_string()))?;
-        let id = hex::encode(secret);
-        let mut open = self.open.lock().expect("sessions lock");
-        if open.len() > SWEEP_ABOVE {
-            let now = Instant::now();
-            open.retain(|_, session| session.expires > now);
-        }
-        open.insert(
-            key(&id),
-            Session {
-                principal,
-                expires: Instant::now() + LIFETIME,
-            },
-        );
-        Ok(id)
-    }
-
-    /// Who the session `id` signed in, if it is open.
-    pub fn principal(&self, id: &str) -> Option<Principal> {
-        let mut open = self.open.lock().expect("sessions lock");
-        let key = key(id);
-        match open.get(&key) {
-            Some(session) if session.expires > Instant::now() => Some(session.principal.clone()),
-            Some(_) => {
-                open.remove(&key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn close(&self, id: &str) {
-        self.open.lock().expect("sessions lock").remove(&key(id));
-    }
-}
 
 /// The session id of the request's cookie, if it has one.
 pub fn cookie(headers: &HeaderMap) -> Option<&str> {
@@ -133,12 +62,16 @@ pub fn principal_of(parts: &Parts, state: &AppState) -> Result<Option<Principal>
     let Some(id) = cookie(&parts.headers) else {
         return Ok(None);
     };
-    let principal = state.sessions.principal(id).ok_or_else(|| {
-        ApiError::of(
-            ErrorCode::Unauthorized,
-            "the session has ended; sign in again",
-        )
-    })?;
+    let principal = state
+        .sessions
+        .principal(id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::of(
+                ErrorCode::Unauthorized,
+                "the session has ended; sign in again",
+            )
+        })?;
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && !same_origin(&parts.headers) {
         return Err(cross_origin());
@@ -230,7 +163,10 @@ pub async fn sign_in(
         })?;
         Principal::User(user.name)
     };
-    let id = state.sessions.open(principal.clone())?;
+    let id = state
+        .sessions
+        .start(principal.clone())
+        .map_err(ApiError::internal)?;
     let cookie = set_cookie(&id, LIFETIME.as_secs(), over_tls(&headers));
     Ok((
         StatusCode::OK,
@@ -264,7 +200,7 @@ pub async fn sign_out(State(state): State<AppState>, parts: Parts) -> Result<Res
         if !same_origin(&parts.headers) {
             return Err(cross_origin());
         }
-        state.sessions.close(id);
+        state.sessions.end(id).map_err(ApiError::internal)?;
     }
     let cookie = set_cookie("", 0, over_tls(&parts.headers));
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -306,15 +242,5 @@ mod tests {
         ])));
         assert!(!same_origin(&headers(&[host, ("origin", "null")])));
         assert!(!same_origin(&headers(&[host])));
-    }
-
-    #[test]
-    fn a_closed_or_unknown_session_signs_nobody_in() {
-        let sessions = Sessions::default();
-        let id = sessions.open(Principal::User("ada".into())).unwrap();
-        assert_eq!(sessions.principal(&id), Some(Principal::User("ada".into())));
-        assert_eq!(sessions.principal("nope"), None);
-        sessions.close(&id);
-        assert_eq!(sessions.principal(&id), None);
     }
 }

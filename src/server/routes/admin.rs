@@ -1,4 +1,5 @@
-//! Admin endpoints (admin token): create users, grant credits.
+//! Admin endpoints (admin token, or the admin's console session): list and create users,
+//! grant credits.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -29,6 +30,53 @@ pub struct NewUserAnswer {
     name: String,
     token: String,
     balance: u64,
+}
+
+/// A user as the admin sees it: never its token (only its hash is stored).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRow {
+    name: String,
+    /// Unix milliseconds.
+    created_at: u64,
+    /// What the user can spend now.
+    balance: u64,
+    /// Credits held by steps under way.
+    reserved: u64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserList {
+    /// By name.
+    users: Vec<UserRow>,
+}
+
+/// Every user, with its balance (admin token)
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin",
+    responses(
+        (status = 200, description = "every user, by name", body = UserList),
+        (status = 401, description = "not the admin (`unauthorized`)")))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<UserList>, ApiError> {
+    let users = tokio::task::spawn_blocking(move || {
+        let ledger = Ledger::new(state.engine.store().as_ref());
+        let mut rows = Vec::new();
+        for user in state.users.all().map_err(ApiError::internal)? {
+            let balance = ledger.balance(&user.name)?;
+            rows.push(UserRow {
+                name: user.name,
+                created_at: user.created_at,
+                balance: balance.available,
+                reserved: balance.pending,
+            });
+        }
+        Ok::<_, ApiError>(rows)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(UserList { users }))
 }
 
 /// Create a user (admin token)

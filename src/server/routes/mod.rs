@@ -1,8 +1,10 @@
 //! The endpoints, one file per group.
 
 pub mod admin;
+pub mod analyses;
 pub mod exports;
 pub mod me;
+pub mod node_logs;
 pub mod products;
 pub mod run_list;
 pub mod runs;

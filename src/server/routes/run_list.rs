@@ -1,4 +1,5 @@
-//! `GET /api/runs`: the caller's runs, newest first, filtered, each with what it cost.
+//! `GET /api/runs`: the caller's runs, newest first, filtered, a page at a time (a store
+//! query, never a read of every run), each with what it cost.
 
 use std::collections::HashMap;
 
@@ -6,21 +7,24 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use techpack_engine::RunRecord;
 use techpack_engine::credits::{EntryKind, Ledger};
+use techpack_engine::store::RunQuery;
+use techpack_engine::{RunRecord, RunStatus};
 
 use super::Params;
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 
-/// `?status=&workflow=&q=&limit=`.
+/// `?status=&workflow=&q=&limit=&before=`.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RunsQuery {
-    /// Only runs in this status (`running`, `failed`, …).
-    status: Option<String>,
+    /// Only runs in this status (`pending`, `queued`, `running`, `succeeded`, `failed`,
+    /// `cancelled`).
+    #[param(value_type = Option<String>)]
+    status: Option<RunStatus>,
     /// Only runs of this workflow (by name).
     workflow: Option<String>,
     /// Only runs whose id contains this text.
@@ -28,6 +32,8 @@ pub struct RunsQuery {
     /// At most this many (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The next page: the `next` of the page before (only runs older than that one).
+    before: Option<String>,
 }
 
 /// Credits a run moved: charged (posted), returned (voided or expired) and still held.
@@ -113,21 +119,19 @@ fn photo_of(state: &AppState, run: &RunRecord) -> Option<Photo> {
     })
 }
 
-/// The caller's runs, newest first, filtered, with what each cost.
+/// A page of the caller's runs, newest first, filtered, with what each cost.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RunsPage<'a> {
     runs: Vec<RunRow<'a>>,
-    /// How many runs match the filters (`runs` holds at most `limit` of them).
-    matching: usize,
-    /// How many runs the caller has.
-    total: usize,
-    /// The workflows the caller's runs are of, for a filter.
-    workflows: std::collections::BTreeSet<String>,
+    /// Pass as `before` for the next page; absent on the last page.
+    next: Option<String>,
 }
 
-/// The caller's runs, newest first, each with the credits it moved
+/// The caller's runs, newest first, a page at a time, each with the credits it moved
 #[utoipa::path(get, path = "/api/runs", tag = "runs", params(RunsQuery),
-    responses((status = 200, description = "the runs", body = RunsPage)))]
+    responses(
+        (status = 200, description = "a page of runs", body = RunsPage),
+        (status = 400, description = "an unknown status or parameter (`invalid_input`)")))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -135,31 +139,27 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let body = tokio::task::spawn_blocking(move || {
-        let mut runs: Vec<RunRecord> = state
-            .engine
-            .store()
-            .runs()?
-            .into_iter()
-            .filter(|run| run.owner.as_deref() == Some(user.name.as_str()))
-            .collect();
-        let workflows: std::collections::BTreeSet<String> =
-            runs.iter().map(|run| run.workflow_name.clone()).collect();
-        let total = runs.len();
-        runs.retain(|run| {
-            query
-                .status
-                .as_ref()
-                .is_none_or(|s| run.status.as_str() == s.as_str())
-                && query
-                    .workflow
-                    .as_ref()
-                    .is_none_or(|w| &run.workflow_name == w)
-                && query.q.as_ref().is_none_or(|q| run.id.contains(q.trim()))
+        // One more than the page, to know whether another follows.
+        let mut runs = state.engine.store().runs_page(&RunQuery {
+            owner: Some(user.name.clone()),
+            status: query.status,
+            workflow: query.workflow,
+            id_contains: query
+                .q
+                .map(|q| q.trim().to_string())
+                .filter(|q| !q.is_empty()),
+            before: query.before,
+            limit: limit + 1,
+        })?;
+        let next = (runs.len() > limit).then(|| {
+            runs.truncate(limit);
+            runs[limit - 1].id.clone()
         });
-        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let matching = runs.len();
-        runs.truncate(limit);
-        let mut credits = credits_by_run(&state, &user.name)?;
+        let mut credits = if runs.is_empty() {
+            HashMap::new()
+        } else {
+            credits_by_run(&state, &user.name)?
+        };
         let rows: Vec<RunRow> = runs
             .iter()
             .map(|run| RunRow {
@@ -176,12 +176,7 @@ pub async fn list(
                 photo: photo_of(&state, run),
             })
             .collect();
-        Ok::<_, ApiError>(json!(RunsPage {
-            runs: rows,
-            matching,
-            total,
-            workflows,
-        }))
+        Ok::<_, ApiError>(json!(RunsPage { runs: rows, next }))
     })
     .await
     .map_err(ApiError::internal)??;

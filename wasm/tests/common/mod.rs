@@ -53,6 +53,7 @@ pub fn context() -> CallContext {
         attempt: 1,
         idempotency_key: "run-1/step".to_string(),
         owner: None,
+        log: None,
     }
 }
 

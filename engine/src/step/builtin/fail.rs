@@ -1,4 +1,5 @@
-//! `core/fail`: fails its first `times` attempts (every attempt if `times` is absent).
+//! `core/fail`: fails its first `times` attempts (every attempt if `times` is absent),
+//! logging the attempt and, when it fails, its message (`ctx.log`).
 
 use std::sync::Arc;
 
@@ -36,12 +37,16 @@ impl StepKind for Fail {
 #[async_trait::async_trait]
 impl Step for FailStep {
     async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
+        ctx.log.info(format!("attempt {}", ctx.attempt));
         match self.0.times {
             Some(times) if ctx.attempt > times => Ok(json!({ "attempts": ctx.attempt }).into()),
-            _ => Err(StepError::retryable(format!(
-                "{} (attempt {})",
-                self.0.message, ctx.attempt
-            ))),
+            _ => {
+                ctx.log.error(&self.0.message);
+                Err(StepError::retryable(format!(
+                    "{} (attempt {})",
+                    self.0.message, ctx.attempt
+                )))
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `core/sleep`: waits `ms` milliseconds; with `log: PATH` it appends `start`/`end` lines
 //! naming its idempotency key, a visible side effect for crash and resume checks. The log
-//! is a server path, so in a user's run it must lie under an allowed folder.
+//! is a server path, so in a user's run it must lie under an allowed folder. Its step log
+//! (`ctx.log`) says how long it sleeps and when it wakes.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -57,8 +58,10 @@ impl SleepStep {
 impl Step for SleepStep {
     async fn run(&self, ctx: StepContext) -> Result<StepOutput, StepError> {
         self.log("start", &ctx).await?;
+        ctx.log.info(format!("sleeping {} ms", self.0.ms));
         tokio::time::sleep(Duration::from_millis(self.0.ms)).await;
         self.log("end", &ctx).await?;
+        ctx.log.info("awake");
         Ok(json!({ "slept_ms": self.0.ms }).into())
     }
 }

@@ -193,4 +193,21 @@ CREATE TABLE worker_flushes (
 );
 "#,
     },
+    Migration {
+        version: 6,
+        sql: r#"
+-- Each attempt's log lines (bounded by the engine: see `step::log`), one row per attempt,
+-- written when the attempt ends.
+CREATE TABLE attempt_logs (
+    run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step_id text NOT NULL,
+    attempt integer NOT NULL,
+    record jsonb NOT NULL,
+    PRIMARY KEY (run_id, step_id, attempt)
+);
+
+-- A page of a user's runs of one workflow, newest first (`runs_by_owner` serves the others).
+CREATE INDEX runs_by_owner_workflow ON runs (owner, workflow_name, id DESC);
+"#,
+    },
 ];

@@ -18,9 +18,10 @@ use super::pool::{PgError, PgPool, PgTxn, PoolOptions};
 use super::{migrate, schema};
 use crate::EngineError;
 use crate::executor::{RunEvent, StoredEvent};
+use crate::step::AttemptLog;
 use crate::store::{
-    Contender, DeliveryRecord, HookError, LedgerRead, NodeRecord, RunLimits, RunRecord, RunStatus,
-    StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns, admit,
+    Contender, DeliveryRecord, HookError, LedgerRead, NodeRecord, RunLimits, RunQuery, RunRecord,
+    RunStatus, StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns, admit,
 };
 
 /// How a [`PgStore`] is opened.
@@ -606,6 +607,84 @@ impl StateStore for PgStore {
             .map_err(store_error)?
             .into_iter()
             .map(|row| from_json("a run", row.get(0)))
+            .collect()
+    }
+
+    fn runs_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>, EngineError> {
+        let status = query.status.map(RunStatus::as_str);
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        // Only the filters the query has become conditions, so the planner picks the index
+        // that walks them newest first (`runs_by_owner`, `runs_by_owner_workflow`).
+        // `?` in a condition stands for its parameter.
+        let mut filters: Vec<(&str, super::pool::Param<'_>)> = Vec::new();
+        if let Some(owner) = &query.owner {
+            filters.push(("owner = ?", owner));
+        }
+        if let Some(status) = &status {
+            filters.push(("status = ?", status));
+        }
+        if let Some(workflow) = &query.workflow {
+            filters.push(("workflow_name = ?", workflow));
+        }
+        if let Some(before) = &query.before {
+            filters.push(("id < ?", before));
+        }
+        if let Some(text) = &query.id_contains {
+            filters.push(("strpos(id, ?) > 0", text));
+        }
+        let mut conditions = Vec::new();
+        let mut params: Vec<super::pool::Param<'_>> = Vec::new();
+        for (condition, value) in filters {
+            params.push(value);
+            conditions.push(condition.replace('?', &format!("${}", params.len())));
+        }
+        params.push(&limit);
+        let mut sql = String::from("SELECT record FROM runs");
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", params.len()));
+        self.pool
+            .query(&sql, &params)
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| from_json("a run", row.get(0)))
+            .collect()
+    }
+
+    fn put_attempt_log(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        log: &AttemptLog,
+    ) -> Result<(), EngineError> {
+        let attempt = i32::try_from(log.attempt).unwrap_or(i32::MAX);
+        self.pool
+            .execute(
+                "INSERT INTO attempt_logs (run_id, step_id, attempt, record) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (run_id, step_id, attempt) DO UPDATE SET record = $4",
+                &[&run_id, &step_id, &attempt, &to_json(log)],
+            )
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn attempt_logs(&self, run_id: &str, step_id: &str) -> Result<Vec<AttemptLog>, EngineError> {
+        self.pool
+            .query(
+                "SELECT record FROM attempt_logs WHERE run_id = $1 AND step_id = $2
+                 ORDER BY attempt",
+                &[&run_id, &step_id],
+            )
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| {
+                from_json(
+                    &format!("the log of step {step_id} of run {run_id}"),
+                    row.get(0),
+                )
+            })
             .collect()
     }
 

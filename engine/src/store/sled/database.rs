@@ -531,6 +531,32 @@ impl Tree {
         self.scan_prefix([])
     }
 
+    /// The keys under `prefix` (and below `before`, when given) with their latest values,
+    /// last key first, read lazily: a caller that stops after a page reads only that page.
+    pub fn scan_prefix_back(
+        &self,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<StoredPair, DbError>> + use<> {
+        let upper = match before {
+            Some(before) => Bound::Excluded(IVec::from(before)),
+            None => prefix_end(prefix).map_or(Bound::Unbounded, Bound::Excluded),
+        };
+        let range = (Bound::Included(IVec::from(prefix)), upper);
+        // The pending writes in the range are few (the ones not yet applied to sled): taken
+        // now, then merged with sled's keys as they are read.
+        let shadows: Vec<(IVec, Option<IVec>)> = lock(&self.inner.pending).shadows[self.index]
+            .range::<IVec, _>(range.clone())
+            .rev()
+            .map(|(key, shadow)| (key.clone(), shadow.value.clone()))
+            .collect();
+        let stored = self.sled.range::<IVec, _>(range).rev().peekable();
+        MergeBack {
+            stored,
+            shadows: shadows.into_iter().peekable(),
+        }
+    }
+
     fn write(&self, key: &[u8], value: Option<IVec>) -> PendingWrite {
         PendingWrite {
             index: self.index,
@@ -538,6 +564,60 @@ impl Tree {
             sled: self.sled.clone(),
             key: key.into(),
             value,
+        }
+    }
+}
+
+/// The first key after every key that starts with `prefix` (`None`: there is none).
+fn prefix_end(prefix: &[u8]) -> Option<IVec> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(IVec::from(end));
+        }
+    }
+    None
+}
+
+/// sled's keys, last first, with the pending writes laid over them.
+struct MergeBack<S: Iterator<Item = Result<(IVec, IVec), sled::Error>>> {
+    stored: std::iter::Peekable<S>,
+    shadows: std::iter::Peekable<std::vec::IntoIter<(IVec, Option<IVec>)>>,
+}
+
+impl<S: Iterator<Item = Result<(IVec, IVec), sled::Error>>> Iterator for MergeBack<S> {
+    type Item = Result<StoredPair, DbError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let stored_key = match self.stored.peek() {
+                Some(Ok((key, _))) => Some(key.clone()),
+                Some(Err(_)) => {
+                    let Some(Err(e)) = self.stored.next() else {
+                        unreachable!("peeked an error")
+                    };
+                    return Some(Err(e.into()));
+                }
+                None => None,
+            };
+            let shadow_first = match (&stored_key, self.shadows.peek()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(stored), Some((shadow, _))) => shadow >= stored,
+            };
+            if !shadow_first {
+                let (key, value) = self.stored.next()?.ok()?;
+                return Some(Ok((StoredBytes(key), StoredBytes(value))));
+            }
+            let (key, value) = self.shadows.next()?;
+            if stored_key.as_ref() == Some(&key) {
+                // The pending write replaces what sled holds for the key.
+                self.stored.next();
+            }
+            if let Some(value) = value {
+                return Some(Ok((StoredBytes(key), StoredBytes(value))));
+            }
         }
     }
 }

@@ -7,9 +7,11 @@ use std::sync::Mutex;
 use super::database::{Batch, Database, Tree, store_error};
 use super::ledger::LedgerView;
 use crate::EngineError;
+use crate::step::AttemptLog;
 use crate::store::{
     Contender, DeliveryRecord, DeliveryStatus, HookError, LedgerRead, NodeRecord, RunLimits,
-    RunRecord, RunStatus, StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns, admit,
+    RunQuery, RunRecord, RunStatus, StateStore, StoreError, TxnError, TxnWork, UnfinishedRuns,
+    admit,
 };
 
 /// The engine's records in a data directory.
@@ -26,6 +28,12 @@ pub struct SledStore {
     /// `workflow name \0 run id` -> the run's owner and status, for the unfinished runs only:
     /// what concurrency limits count, without reading every run ever stored.
     unfinished: Tree,
+    /// `owner \0 run id` -> the run's status and workflow (`owner` empty for the operator's
+    /// runs): a user's runs are a prefix, newest last, so a page of them is read without
+    /// reading anyone else's.
+    by_owner: Tree,
+    /// `run_id/step_id \0 attempt (10 digits)` -> [`AttemptLog`]: each attempt's log lines.
+    attempt_logs: Tree,
     /// Held while runs are admitted (created under limits, or taken from the queue): the
     /// count of runs holding slots and the change it decides are one step.
     admissions: Mutex<()>,
@@ -52,6 +60,8 @@ impl SledStore {
             workflows: tree("workflows")?,
             hooks: tree("hooks")?,
             unfinished: tree("runs/unfinished")?,
+            by_owner: tree("runs/by_owner")?,
+            attempt_logs: tree("nodes/logs")?,
             admissions: Mutex::new(()),
             deliveries: tree("deliveries")?,
             deliveries_due: tree("deliveries/due")?,
@@ -96,10 +106,17 @@ impl SledStore {
         self.flush()
     }
 
-    /// Stores written before the index of unfinished runs existed: index them, once.
+    /// Stores written before an index of runs existed (the unfinished ones, runs by owner):
+    /// index every run, once.
     fn index_unfinished_runs(&self) -> Result<(), EngineError> {
-        const INDEXED: &[u8] = b"unfinished runs indexed";
-        if self.workflows.contains_key(INDEXED).map_err(store_error)? {
+        const INDEXED: &[&[u8]] = &[b"unfinished runs indexed", b"runs indexed by owner"];
+        let mut missing = Vec::new();
+        for marker in INDEXED {
+            if !self.workflows.contains_key(marker).map_err(store_error)? {
+                missing.push(*marker);
+            }
+        }
+        if missing.is_empty() {
             return Ok(());
         }
         let mut batch = Batch::default();
@@ -108,11 +125,14 @@ impl SledStore {
         }
         // With the entries, atomically; made durable by the next flush (until then a crash
         // loses both, and the next open indexes again).
-        batch.insert(&self.workflows, INDEXED, &b""[..]);
+        for marker in missing {
+            batch.insert(&self.workflows, marker, &b""[..]);
+        }
         self.db.apply(batch).map_err(store_error)
     }
 
-    /// Keeps `run`'s entry in the index of unfinished runs as its status says.
+    /// Keeps `run`'s entries in the indexes of runs (unfinished ones, by owner) as its
+    /// record says.
     fn index_run(&self, batch: &mut Batch, run: &RunRecord) {
         let key = unfinished_key(&run.workflow_name, &run.id);
         if run.status.is_finished() {
@@ -121,6 +141,54 @@ impl SledStore {
             let entry = serde_json::json!({ "owner": run.owner, "status": run.status });
             batch.insert(&self.unfinished, key, encode(&entry));
         }
+        let entry = OwnedEntry {
+            status: run.status,
+            workflow: run.workflow_name.clone(),
+        };
+        batch.insert(
+            &self.by_owner,
+            owner_key(run.owner.as_deref(), &run.id),
+            encode(&entry),
+        );
+    }
+
+    /// A page of one owner's runs, read from the index by owner.
+    fn owners_page(&self, owner: &str, query: &RunQuery) -> Result<Vec<RunRecord>, EngineError> {
+        let prefix = owner_key(Some(owner), "");
+        let before = query.before.as_deref().map(|id| owner_key(Some(owner), id));
+        let mut page = Vec::new();
+        for pair in self.by_owner.scan_prefix_back(&prefix, before.as_deref()) {
+            if page.len() >= query.limit {
+                break;
+            }
+            let (key, bytes) = pair.map_err(store_error)?;
+            let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let entry: OwnedEntry = decode("a run's index entry", &bytes)?;
+            if !query.matches(&id, entry.status, &entry.workflow) {
+                continue;
+            }
+            if let Some(run) = self.run(&id)? {
+                page.push(run);
+            }
+        }
+        Ok(page)
+    }
+
+    /// A page of everyone's runs, read from the runs themselves.
+    fn everyones_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>, EngineError> {
+        let before = query.before.as_deref().map(str::as_bytes);
+        let mut page = Vec::new();
+        for pair in self.runs.scan_prefix_back(b"", before) {
+            if page.len() >= query.limit {
+                break;
+            }
+            let (key, bytes) = pair.map_err(store_error)?;
+            let run: RunRecord = decode(&format!("run {}", String::from_utf8_lossy(&key)), &bytes)?;
+            if query.selects(&run) {
+                page.push(run);
+            }
+        }
+        Ok(page)
     }
 
     /// The workflow's unfinished runs, oldest first, as admission counts them.
@@ -192,6 +260,22 @@ impl SledStore {
 struct UnfinishedEntry {
     owner: Option<String>,
     status: RunStatus,
+}
+
+/// What the index of runs by owner keeps of each: what a page's filters read.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OwnedEntry {
+    status: RunStatus,
+    workflow: String,
+}
+
+/// User names never hold `\0` (nor are empty: the operator's runs have the empty owner).
+fn owner_key(owner: Option<&str>, run_id: &str) -> Vec<u8> {
+    format!("{}\0{run_id}", owner.unwrap_or_default()).into_bytes()
+}
+
+fn attempt_log_key(run_id: &str, step_id: &str, attempt: u32) -> Vec<u8> {
+    format!("{run_id}/{step_id}\0{attempt:010}").into_bytes()
 }
 
 fn unfinished_key(workflow_name: &str, run_id: &str) -> Vec<u8> {
@@ -389,6 +473,34 @@ impl StateStore for SledStore {
             .into_iter()
             .rev()
             .map(|(key, bytes)| decode(&format!("run {}", String::from_utf8_lossy(&key)), &bytes))
+            .collect()
+    }
+
+    fn runs_page(&self, query: &RunQuery) -> Result<Vec<RunRecord>, EngineError> {
+        match &query.owner {
+            Some(owner) => self.owners_page(owner, query),
+            None => self.everyones_page(query),
+        }
+    }
+
+    fn put_attempt_log(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        log: &AttemptLog,
+    ) -> Result<(), EngineError> {
+        self.attempt_logs
+            .insert(attempt_log_key(run_id, step_id, log.attempt), encode(log))
+            .map_err(store_error)
+    }
+
+    fn attempt_logs(&self, run_id: &str, step_id: &str) -> Result<Vec<AttemptLog>, EngineError> {
+        let prefix = format!("{run_id}/{step_id}\0");
+        self.attempt_logs
+            .scan_prefix(prefix.as_bytes())
+            .map_err(store_error)?
+            .into_iter()
+            .map(|(key, bytes)| decode(&String::from_utf8_lossy(&key), &bytes))
             .collect()
     }
 

@@ -1,9 +1,11 @@
 // A product's tech pack: photos and the same sections as the exported page, live: while one
 // of its runs is going, sections appear as the run's steps finish. Clicking a callout marks
-// its BOM or POM row, and a row marks its callouts.
-import { ApiError, get, seg } from '../api.js';
-import { h, mount, table } from '../dom.js';
-import { status, value } from '../format.js';
+// its BOM or POM row, and a row marks its callouts. A field is edited in its table (the
+// `edit` step, 1 credit) and a view's photo regenerated (1 credit), both through the public
+// API; the history lists the edits and the photos' revisions.
+import { ApiError, get, post, seg } from '../api.js';
+import { h, mount, notice, table } from '../dom.js';
+import { credits, status, time, value } from '../format.js';
 
 const SECTIONS = [
   ['bill_of_materials', 'Bill of materials', 'bom'],
@@ -17,19 +19,88 @@ const SECTIONS = [
 
 export async function render(main, [id]) {
   let product = await get(`/api/products/${seg(id)}`);
+  let analysis = null; // the newest, whose fields are edited
   const liveLine = h('p', { class: 'muted small', role: 'status' });
+  const balanceLine = h('p', { id: 'balance', class: 'muted small', role: 'status' });
+  const message = h('div', { id: 'product-message', 'aria-live': 'polite' });
+  const photos = h('div');
   const body = h('div', { id: 'tech-pack' });
+  const history = h('section', { id: 'history', 'aria-labelledby': 'history-h' });
   const base = `/api/products/${seg(id)}`;
   mount(main,
     h('p', { class: 'crumbs' }, h('a', { href: '/products', text: 'Products' }), ' / '),
     h('h1', { id: 'product-name', text: product.name }),
     product.description ? h('p', { text: product.description }) : null,
-    liveLine,
-    h('section', { 'aria-labelledby': 'photos-h' }, h('h2', { id: 'photos-h', text: 'Photos' }),
-      h('div', { class: 'gallery' }, product.revisions.filter((r) => r.isCurrent).map((r) => h('figure', {},
+    liveLine, balanceLine, message,
+    h('section', { 'aria-labelledby': 'photos-h' }, h('h2', { id: 'photos-h', text: 'Photos' }), photos),
+    body, history);
+
+  async function drawBalance() {
+    const account = await get('/api/me/credits').catch(() => null);
+    if (account) balanceLine.textContent = `Your balance: ${credits(account.balance)}. An edit or a regeneration costs 1 credit.`;
+    return account;
+  }
+
+  /** A 402 as what it means: the price and the balance, not JSON. */
+  async function refused(what, err) {
+    if (err instanceof ApiError && err.status === 402) {
+      const account = await drawBalance();
+      mount(message, notice('error', `Not enough credits to ${what}: it costs 1 credit and your balance is ${credits(account ? account.balance : 0)}. Nothing was charged.`));
+    } else {
+      mount(message, notice('error', `Could not ${what}: ${err.message}`));
+    }
+  }
+
+  function drawPhotos() {
+    const current = product.revisions.filter((r) => r.isCurrent);
+    const view = h('select', { id: 'regen-view' }, current.map((r) => h('option', { value: r.view, text: r.view })));
+    const prompt = h('input', { id: 'regen-prompt', type: 'text', placeholder: 'optional: what to change' });
+    const button = h('button', { type: 'submit', text: 'Regenerate (1 credit)' });
+    mount(photos,
+      h('div', { class: 'gallery' }, current.map((r) => h('figure', {},
         h('img', { src: `${base}/images/${seg(r.imageHash)}`, alt: `${r.view} photo` }),
-        h('figcaption', { text: `${r.view} · v${r.version} · ${r.width}×${r.height}` }))))),
-    body);
+        h('figcaption', { text: `${r.view} · v${r.version} · ${r.width}×${r.height}` })))),
+      current.length ? h('form', { class: 'inline regenerate', onsubmit: async (e) => {
+        e.preventDefault();
+        button.disabled = true;
+        try {
+          const answer = await post('/api/tech-pack-v2/regenerate', { productId: id, view: view.value, analysisId: analysis?.id, prompt: prompt.value.trim() || undefined });
+          mount(message, notice('info', `Regenerated the ${view.value} view${answer.revision?.version ? ` (version ${answer.revision.version})` : ''}; ${credits(answer.creditsUsed ?? 1)} charged.`));
+          await drawTechPack();
+        } catch (err) {
+          await refused('regenerate the view', err);
+        } finally { button.disabled = false; }
+      } }, h('label', { for: 'regen-view', text: 'Regenerate view' }), view,
+      h('label', { for: 'regen-prompt', text: 'Change' }), prompt, button) : null);
+  }
+
+  function drawHistory() {
+    const edits = analysis?.edits || [];
+    mount(history, h('h2', { id: 'history-h', text: 'History' }),
+      edits.length
+        ? table('Edits', ['When', 'Field', 'Was', 'Now', 'By'], [...edits].reverse().map((e) => h('tr', { class: 'edit' },
+          h('td', { text: time(e.at) }), h('td', { class: 'mono', text: e.path }),
+          h('td', { text: value(e.oldValue) }), h('td', { text: value(e.newValue) }),
+          h('td', { text: e.instruction ? `${e.provider}: ${e.instruction}` : e.provider }))), { class: 'edits' })
+        : h('p', { class: 'muted', text: 'No edits yet: edit a field in the tables above.' }),
+      table('Photo revisions', ['View', 'Version', 'From', 'When', 'Current'], product.revisions.map((r) => [
+        r.view, `v${r.version}`, r.origin.kind === 'regenerated' ? `regenerated${r.origin.prompt ? `: ${r.origin.prompt}` : ''}` : 'upload',
+        time(r.createdAt), r.isCurrent ? 'yes' : 'no'])));
+  }
+
+  /** Saves a field through the `edit` step, then shows the tech pack as it is now. */
+  async function save(path, newValue) {
+    try {
+      await post('/api/tech-pack-v2/edit', { analysisId: analysis.id, path, value: newValue });
+      mount(message, notice('info', `Saved ${path}: now ${value(newValue)}.`));
+      await drawTechPack();
+      return true;
+    } catch (err) {
+      await refused('edit the field', err);
+      return false;
+    }
+  }
+  const editing = { analysis: () => analysis, save };
 
   /** The newest analysis's flats (large) and close-ups. */
   function drawImages() {
@@ -51,6 +122,10 @@ export async function render(main, [id]) {
 
   async function drawTechPack() {
     product = await get(`/api/products/${seg(id)}`);
+    drawPhotos();
+    analysis = (await get(`${base}/analyses`)).analyses.at(-1) || null;
+    drawHistory();
+    drawBalance();
     let pack;
     try {
       pack = await get(`${base}/tech-pack`);
@@ -68,7 +143,7 @@ export async function render(main, [id]) {
       section('meta', 'Overview', table(null, ['Field', 'Value'], Object.entries(pack.meta || {}).map(([k, v]) => [k.replaceAll('_', ' '), value(v)]))),
       drawImages(),
       SECTIONS.map(([key, title, kind]) => section(key, title, Array.isArray(pack[key]) && pack[key].length
-        ? rows(pack[key], kind)
+        ? rows(pack[key], kind, key === 'callouts' ? null : { ...editing, key, title })
         : h('p', { class: 'muted', text: 'Nothing recorded: the photos did not show it (see each field\'s source in the JSON).' }))));
     wireCallouts(body);
   }
@@ -100,15 +175,56 @@ function section(key, title, content) {
   return h('section', { class: 'tp-section', dataset: { section: key }, 'aria-label': title }, h('h2', { text: title }), content);
 }
 
-/** An array of records as a table, a column per field (the first eight). */
-function rows(items, kind) {
+/** An array of records as a table, a column per field (the first eight); with `edit`, each
+ * field that holds a value can be edited in place. */
+function rows(items, kind, edit) {
   const columns = [...new Set(items.flatMap((item) => (item && typeof item === 'object' ? Object.keys(item) : ['value'])))].slice(0, 8);
-  return table(null, columns.map((c) => c.replaceAll('_', ' ')), items.map((item) => {
+  return table(null, columns.map((c) => c.replaceAll('_', ' ')), items.map((item, index) => {
     const row = h('tr', { dataset: kind ? { kind, ref: item.id || item.code || '', bom: item.bom_ref || '', pom: item.pom_ref || '' } : {} },
-      columns.map((c) => h('td', { text: value(typeof item === 'object' ? item[c] : item) })));
+      columns.map((c) => {
+        const cell = typeof item === 'object' ? item[c] : item;
+        const field = edit && typeof item === 'object' ? editable(cell, `${edit.key}.${index}.${c}`) : null;
+        const td = h('td', { text: value(cell) });
+        if (field) editButton(td, field, `${edit.title}, row ${item.id || item.code || index + 1}, ${c.replaceAll('_', ' ')}`, edit);
+        return td;
+      }));
     if (kind) { row.tabIndex = 0; row.setAttribute('role', 'button'); }
     return row;
   }), { class: kind ? `linked ${kind}` : null });
+}
+
+/** Where a cell's value can be edited (`path`, and whether it is a number), if it can: a text
+ * or number field, or the value of an estimate or quantity. Ids and references stay. */
+function editable(cell, path) {
+  if (/\.(id|code|bom_ref|pom_ref)$/.test(path)) return null;
+  if (typeof cell === 'string') return { path, number: false, current: cell };
+  if (typeof cell === 'number') return { path, number: true, current: String(cell) };
+  if (cell && typeof cell === 'object' && !Array.isArray(cell) && 'value' in cell
+    && (cell.value === null || ['string', 'number'].includes(typeof cell.value))) {
+    return { path: `${path}.value`, number: typeof cell.value === 'number' || (cell.value === null && 'unit' in cell), current: cell.value === null ? '' : String(cell.value) };
+  }
+  return null;
+}
+
+/** An "Edit" button in a cell that turns it into a small form: the new value, Save, Cancel. */
+function editButton(td, field, label, edit) {
+  const open = (e) => {
+    e.stopPropagation();
+    const shown = [...td.childNodes];
+    const input = h('input', { type: field.number ? 'number' : 'text', step: field.number ? 'any' : null, value: field.current, 'aria-label': `New value: ${label}`, required: true });
+    const close = () => td.replaceChildren(...shown);
+    const form = h('form', { class: 'cell-edit', onclick: (ev) => ev.stopPropagation(), onkeydown: (ev) => { ev.stopPropagation(); if (ev.key === 'Escape') close(); },
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+        const saved = await edit.save(field.path, field.number ? Number(input.value) : input.value);
+        if (!saved) form.querySelectorAll('button').forEach((b) => { b.disabled = false; });
+      } },
+    input, h('button', { type: 'submit', text: 'Save (1 credit)' }), h('button', { type: 'button', class: 'link', text: 'Cancel', onclick: close }));
+    td.replaceChildren(form);
+    input.focus();
+  };
+  td.append(' ', h('button', { type: 'button', class: 'link edit-field', 'aria-label': `Edit ${label}`, title: 'Edit (1 credit)', dataset: { path: field.path }, text: '✎', onclick: open }));
 }
 
 /** A callout's row marks the BOM / POM rows it names; such a row marks its callouts. */

@@ -1,6 +1,6 @@
 // A run: its DAG from the pinned workflow, live from the run's server-sent events; a timeline
 // of attempts; a panel for one step (the failed one opens by default); the actions the API
-// offers on the run.
+// offers on the run. The panel shows the step's log lines, per attempt, as text.
 import { ApiError, get, post, seg } from '../api.js';
 import { drawDag } from '../dag.js';
 import { h, mount, notice, table } from '../dom.js';
@@ -13,6 +13,9 @@ export async function render(main, [id], { go }) {
   let ledger = [];
   let operations = [];
   let selected = null;
+  // A step's log lines by step id, with the node state they were read at: read again when
+  // the step moves on (another attempt, its end).
+  const logs = new Map();
 
   const head = h('div');
   const actions = h('div', { class: 'actions', role: 'group', 'aria-label': 'Run actions' });
@@ -107,9 +110,38 @@ export async function render(main, [id], { go }) {
         h('summary', { text: `Error${node.errorCode ? ` (${node.errorCode})` : ''}` }), h('pre', { class: 'error-text', text: node.error })) : null,
       node?.attempts?.length ? table('Attempts', ['#', 'Round', 'Outcome', 'Time', 'Error'], node.attempts.map((a) => [
         String(a.attempt), String(a.round), a.outcome, duration(a.startedAt, a.finishedAt), a.error || '']), { class: 'attempts' }) : null,
+      stepLog(selected, node),
       node?.output !== undefined && node?.output !== null ? output(node.output) : null,
       calls.length ? table('AI calls', ['Provider', 'Model', 'Tokens', 'Latency', 'Status'], calls.map((o) => [
         o.provider, o.model, String(o.usage.totalTokens), `${o.latencyMs} ms`, o.error ? `${o.status}: ${o.error}` : o.status])) : null);
+  }
+
+  /** The step's log lines, each attempt's in a block of text (read when the step changes). */
+  function stepLog(step, node) {
+    const box = h('section', { class: 'step-log', 'aria-label': 'Log' }, h('h3', { text: 'Log' }));
+    if (!node) {
+      box.append(h('p', { class: 'muted', text: 'Not started: no log yet.' }));
+      return box;
+    }
+    const at = `${node.status}:${node.attempt}`;
+    const known = logs.get(step);
+    if (!known || known.at !== at) {
+      logs.set(step, { at, attempts: known?.attempts });
+      get(`/api/runs/${seg(id)}/nodes/${seg(step)}/logs`).then((answer) => {
+        if (logs.get(step)?.at !== at) return;
+        logs.set(step, { at, attempts: answer.attempts });
+        if (selected === step) drawPanel();
+      }).catch(() => {});
+    }
+    const attempts = logs.get(step).attempts;
+    if (!attempts) box.append(h('p', { class: 'muted', text: 'Reading the log…' }));
+    else if (!attempts.length) box.append(h('p', { class: 'muted', text: 'The step logged nothing.' }));
+    else for (const a of attempts) {
+      box.append(h('h4', { text: `Attempt ${a.attempt}` }),
+        a.dropped ? h('p', { class: 'muted small', text: `${a.dropped} older lines were not kept.` }) : null,
+        h('pre', { class: 'log', dataset: { attempt: a.attempt }, tabindex: '0', text: a.lines.map((l) => `${new Date(l.at).toISOString().slice(11, 23)} ${l.level.toUpperCase().padEnd(5)} ${l.text}`).join('\n') }));
+    }
+    return box;
   }
 
   function output(out) {
