@@ -361,33 +361,31 @@ fn icm(
             } else {
                 w * h - 1 - step
             };
-            {
-                let (x, y) = (i % w, i / w);
-                let (mut product, mut background) = unary[i];
-                let mut pull = |neighbour: usize, weight: f32| {
-                    if labels[neighbour] {
-                        background += weight;
-                    } else {
-                        product += weight;
-                    }
-                };
-                if x > 0 {
-                    pull(i - 1, weights.right[i - 1]);
+            let (x, y) = (i % w, i / w);
+            let (mut product, mut background) = unary[i];
+            let mut pull = |neighbour: usize, weight: f32| {
+                if labels[neighbour] {
+                    background += weight;
+                } else {
+                    product += weight;
                 }
-                if x + 1 < w {
-                    pull(i + 1, weights.right[i]);
-                }
-                if y > 0 {
-                    pull(i - w, weights.down[i - w]);
-                }
-                if y + 1 < h {
-                    pull(i + w, weights.down[i]);
-                }
-                let label = product < background;
-                if label != labels[i] {
-                    labels[i] = label;
-                    this_sweep += 1;
-                }
+            };
+            if x > 0 {
+                pull(i - 1, weights.right[i - 1]);
+            }
+            if x + 1 < w {
+                pull(i + 1, weights.right[i]);
+            }
+            if y > 0 {
+                pull(i - w, weights.down[i - w]);
+            }
+            if y + 1 < h {
+                pull(i + w, weights.down[i]);
+            }
+            let label = product < background;
+            if label != labels[i] {
+                labels[i] = label;
+                this_sweep += 1;
             }
         }
         changed += this_sweep;
