@@ -99,7 +99,8 @@ fn the_readme_command_writes_a_complete_tech_pack_offline() {
     assert!(sketch.starts_with(b"\x89PNG"));
     let svg = std::fs::read_to_string(out.join("sketches/front.svg")).unwrap();
     assert!(
-        svg.contains("<svg") && svg.contains("W overall width: 656 px"),
+        // The width is drawn as a dimension line where it was measured, labelled code and value.
+        svg.contains("<svg") && svg.contains(">W 656 px</text>"),
         "{}",
         &svg[..200.min(svg.len())]
     );
