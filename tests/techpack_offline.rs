@@ -99,7 +99,8 @@ fn the_readme_command_writes_a_complete_tech_pack_offline() {
     assert!(sketch.starts_with(b"\x89PNG"));
     let svg = std::fs::read_to_string(out.join("sketches/front.svg")).unwrap();
     assert!(
-        svg.contains("<svg") && svg.contains("W overall width: 656 px"),
+        // The width is drawn as a dimension line where it was measured, labelled code and value.
+        svg.contains("<svg") && svg.contains(">W 656 px</text>"),
         "{}",
         &svg[..200.min(svg.len())]
     );
@@ -312,8 +313,8 @@ fn runs(data: &Path) -> Vec<Value> {
 }
 
 /// A 451×300 photo in which the product (the bundled sample, scaled down) is 16 px wide: too
-/// little detail for a close-up set (3 distinct details, where 6 are needed), enough for
-/// the rest of the tech pack.
+/// small for any close-up (a close-up needs 64 px of the photo, never an enlarged speck),
+/// enough for the rest of the tech pack.
 fn small_photo(path: &Path) {
     let product = image::open(SAMPLE)
         .unwrap()
@@ -347,9 +348,13 @@ fn a_small_photo_still_gets_its_tech_pack_with_the_close_ups_marked_not_produced
     assert!(stdout.contains("succeeded with 1 warning"), "{stdout}");
     assert!(
         stdout.contains(
-            "warning: step `close_ups` failed (tolerated, continue_on_error): only 3 distinct \
+            "warning: step `close_ups` failed (tolerated, continue_on_error): only 0 distinct \
              details could be planned from the front photo"
         ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("px in the front photo: too small for a close-up"),
         "{stdout}"
     );
     assert!(stdout.contains("outputs written to"), "{stdout}");

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use base64::Engine;
 
-use crate::techpack::{Callout, TechPack, View};
+use crate::techpack::{Callout, MeasuredAt, TechPack, View};
 
 fn format_value(value: f64, unit: &str) -> String {
     if value.fract() == 0.0 {
@@ -14,9 +14,42 @@ fn format_value(value: f64, unit: &str) -> String {
     }
 }
 
-/// The callouts for one view: its overall measurements as dimension lines, then materials and
+/// The part of a photo a drawing covers, in photo pixels: a traced flat covers the
+/// product's box plus a margin, so a place measured on the photo has a place on the flat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DrawingFrame {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+impl DrawingFrame {
+    /// `measured` in 0..1 of the drawing, when it was taken on `view` and lies on it.
+    fn line_of(&self, measured: &MeasuredAt, view: View) -> Option<[f64; 4]> {
+        if measured.view != view || self.w <= 0.0 || self.h <= 0.0 {
+            return None;
+        }
+        let line = [
+            (measured.x1 - self.x) / self.w,
+            (measured.y1 - self.y) / self.h,
+            (measured.x2 - self.x) / self.w,
+            (measured.y2 - self.y) / self.h,
+        ];
+        line.iter()
+            .all(|v| v.is_finite() && (-0.01..=1.01).contains(v))
+            .then(|| line.map(|v| v.clamp(0.0, 1.0)))
+    }
+}
+
+/// The callouts for one view: its measurements as dimension lines (where they were measured
+/// when the drawing traces the photo, `frame`; otherwise along the edges), then materials and
 /// colours down the left edge, each linked to its BOM line or POM.
-pub fn callouts_for_view(tech_pack: &TechPack, view: View) -> Vec<Callout> {
+pub fn callouts_for_view(
+    tech_pack: &TechPack,
+    view: View,
+    frame: Option<DrawingFrame>,
+) -> Vec<Callout> {
     let mut callouts = Vec::new();
     let analysis = tech_pack.views.iter().find(|v| v.view == view);
     let poms = analysis
@@ -30,8 +63,13 @@ pub fn callouts_for_view(tech_pack: &TechPack, view: View) -> Vec<Callout> {
             pom.name,
             format_value(value, &pom.unit)
         );
+        let line = frame
+            .zip(pom.measured_at.as_ref())
+            .and_then(|(frame, measured)| frame.line_of(measured, view));
         let lower = pom.name.to_lowercase();
-        let (x, y) = if lower.contains("width") {
+        let (x, y) = if let Some([x1, y1, x2, y2]) = line {
+            ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+        } else if lower.contains("width") {
             (0.5, 0.96)
         } else if lower.contains("height") {
             (0.96, 0.5)
@@ -45,6 +83,7 @@ pub fn callouts_for_view(tech_pack: &TechPack, view: View) -> Vec<Callout> {
             text,
             bom_ref: None,
             pom_ref: Some(pom.code.clone()),
+            line,
         });
     }
     let mut row = 0.0;
@@ -64,6 +103,7 @@ pub fn callouts_for_view(tech_pack: &TechPack, view: View) -> Vec<Callout> {
             ),
             bom_ref: Some(line.id.clone()),
             pom_ref: None,
+            line: None,
         });
         row += 0.07;
     }
@@ -77,6 +117,7 @@ pub fn callouts_for_view(tech_pack: &TechPack, view: View) -> Vec<Callout> {
                 text: format!("colour {} {hex}", color.name),
                 bom_ref: None,
                 pom_ref: None,
+                line: None,
             });
             row += 0.07;
         }
@@ -113,7 +154,9 @@ pub fn render_svg(png: &[u8], width: u32, height: u32, callouts: &[Callout]) -> 
     for callout in callouts {
         let (x, y) = (callout.x * w, callout.y * h);
         let text = escape(&callout.text);
-        if callout.pom_ref.is_some() && callout.y > 0.9 {
+        if let Some(line) = callout.line {
+            measured_line(&mut svg, callout, line, (w, h), font);
+        } else if callout.pom_ref.is_some() && callout.y > 0.9 {
             // Width: a dimension line across the bottom.
             let _ = writeln!(
                 svg,
@@ -158,6 +201,53 @@ pub fn render_svg(png: &[u8], width: u32, height: u32, callouts: &[Callout]) -> 
     svg
 }
 
+/// A dimension line where the measurement was taken: the line with a tick across each end
+/// and its code and value beside its middle, on a white halo so it reads over the drawing.
+fn measured_line(svg: &mut String, callout: &Callout, line: [f64; 4], size: (f64, f64), font: f64) {
+    let (w, h) = size;
+    let (x1, y1, x2, y2) = (line[0] * w, line[1] * h, line[2] * w, line[3] * h);
+    let length = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
+    // Unit vector across the line, for the end ticks and the label's offset.
+    let (nx, ny) = (-(y2 - y1) / length, (x2 - x1) / length);
+    let tick = font * 0.5;
+    let _ = writeln!(
+        svg,
+        r#"    <line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}"/>"#
+    );
+    for (x, y) in [(x1, y1), (x2, y2)] {
+        let _ = writeln!(
+            svg,
+            r#"    <line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"/>"#,
+            x - nx * tick,
+            y - ny * tick,
+            x + nx * tick,
+            y + ny * tick
+        );
+    }
+    let value = callout.text.rsplit(": ").next().unwrap_or_default();
+    let label = match &callout.pom_ref {
+        Some(code) => escape(&format!("{code} {value}")),
+        None => escape(&callout.text),
+    };
+    let vertical = (y2 - y1).abs() > (x2 - x1).abs();
+    let (mx, my) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
+    let (lx, ly, rotate) = if vertical {
+        let lx = mx - font * 0.5;
+        (
+            lx,
+            my,
+            format!(r#" transform="rotate(-90 {lx:.1} {my:.1})""#),
+        )
+    } else {
+        (mx, my - font * 0.5, String::new())
+    };
+    let _ = writeln!(
+        svg,
+        r#"    <text x="{lx:.1}" y="{ly:.1}" text-anchor="middle" font-weight="bold" stroke="white" stroke-width="{:.1}" paint-order="stroke"{rotate}>{label}</text>"#,
+        font / 4.0
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +262,7 @@ mod tests {
                 text: "A width: 120 mm".into(),
                 bom_ref: None,
                 pom_ref: Some("A".into()),
+                line: None,
             },
             Callout {
                 view: View::Front,
@@ -180,6 +271,7 @@ mod tests {
                 text: "BOM-1 <body> & lid".into(),
                 bom_ref: Some("BOM-1".into()),
                 pom_ref: None,
+                line: None,
             },
         ];
         let svg = render_svg(b"png", 400, 300, &callouts);
@@ -187,5 +279,42 @@ mod tests {
         assert!(svg.contains("A width: 120 mm"));
         assert_eq!(svg.matches("<text").count(), 2);
         assert!(svg.contains("data:image/png;base64,cG5n"));
+    }
+
+    #[test]
+    fn a_measured_point_is_drawn_where_it_was_measured() {
+        let measured = MeasuredAt {
+            view: View::Front,
+            x1: 150.0,
+            y1: 300.0,
+            x2: 550.0,
+            y2: 300.0,
+        };
+        // The drawing traces the photo from (100, 100), 500 x 400 px.
+        let frame = DrawingFrame {
+            x: 100.0,
+            y: 100.0,
+            w: 500.0,
+            h: 400.0,
+        };
+        let line = frame.line_of(&measured, View::Front).unwrap();
+        assert_eq!(line, [0.1, 0.5, 0.9, 0.5]);
+        assert_eq!(frame.line_of(&measured, View::Side), None, "another view's");
+        let callout = Callout {
+            view: View::Front,
+            x: 0.5,
+            y: 0.5,
+            text: "WB base width: 347.2 mm".into(),
+            bom_ref: None,
+            pom_ref: Some("WB".into()),
+            line: Some(line),
+        };
+        let svg = render_svg(b"png", 1000, 800, &[callout]);
+        // The line runs across the drawing at half its height, not along its bottom edge.
+        assert!(
+            svg.contains(r#"<line x1="100.0" y1="400.0" x2="900.0" y2="400.0"/>"#),
+            "{svg}"
+        );
+        assert!(svg.contains(">WB 347.2 mm</text>"), "{svg}");
     }
 }

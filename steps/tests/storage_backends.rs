@@ -148,6 +148,7 @@ fn sketch(id: &str, product: &str, analysis: &str, view: View, hash: &str) -> Sk
             text: "topstitch".into(),
             bom_ref: None,
             pom_ref: Some("POM-1".into()),
+            line: None,
         }],
         provider: "local".into(),
         model: "canny".into(),

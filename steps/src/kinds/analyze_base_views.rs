@@ -166,18 +166,19 @@ impl Step for AnalyzeBaseViewsStep {
         let analyses = revisions
             .iter()
             .map(|revision| analyze_one(&services, &ctx, &provider, config, revision));
-        // Close-ups start from the front photo; planning its details now, while the views
-        // are being analyzed, takes that work off the close-up step's critical path.
-        let front = revisions
+        // Close-ups come from every photo; planning their details now, while the views are
+        // being analyzed, takes that work off the close-up step's critical path.
+        let plans = revisions
             .iter()
-            .find(|r| r.view == crate::techpack::View::Front)
-            .unwrap_or(&revisions[0]);
-        let (results, plan) = futures::join!(
+            .map(|revision| detail_plan(&services, ctx.owner.as_deref(), revision));
+        let (results, plans) = futures::join!(
             futures::future::join_all(analyses),
-            detail_plan(&services, ctx.owner.as_deref(), front)
+            futures::future::join_all(plans)
         );
-        if let Err(e) = plan {
-            tracing::warn!(error = %e, "cannot plan close-up details ahead");
+        for plan in plans {
+            if let Err(e) = plan {
+                tracing::warn!(error = %e, "cannot plan close-up details ahead");
+            }
         }
         let mut view_analyses = Vec::new();
         let mut cached = 0;

@@ -19,11 +19,12 @@ use super::{TechpackServices, describe_images};
 use super::{
     detail_plan, load_image, output, owned_analysis, owned_product, parse_answer, parse_view,
 };
+use crate::local;
 use crate::providers::{ImageChoice, ProviderSelection, VisionChoice};
 use crate::providers::{ImageProvider, ImageTask, InlineImage, VisionProvider, VisionTask};
 use crate::storage::cache::CacheKey;
 use crate::storage::{CloseUpRecord, ImageRevision};
-use crate::techpack::{CloseUpAnalysis, SCHEMA_VERSION, TechPack};
+use crate::techpack::{CloseUpAnalysis, SCHEMA_VERSION, TechPack, View};
 
 pub struct GenerateCloseUps;
 
@@ -36,9 +37,9 @@ struct Config {
     count: usize,
     #[serde(default = "default_concurrency")]
     concurrency: usize,
-    /// The view whose photo the details come from.
-    #[serde(default = "default_view")]
-    source_view: String,
+    /// Only this view's photo gives details; by default every photo does.
+    #[serde(default)]
+    source_view: Option<String>,
     provider: Option<VisionChoice>,
     model: Option<String>,
     image_provider: Option<ImageChoice>,
@@ -51,15 +52,14 @@ fn default_count() -> usize {
 fn default_concurrency() -> usize {
     4
 }
-fn default_view() -> String {
-    "front".into()
-}
 
 /// One planned detail.
 #[derive(Debug, Clone)]
 struct Detail {
     name: String,
     region: Option<[u32; 4]>,
+    /// The photo it is cut from (or drawn after).
+    source: ImageRevision,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +71,9 @@ struct CachedShot {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CloseUp {
     pub id: String,
+    /// The view of the photo the close-up comes from.
+    pub view: View,
+    pub source_revision_id: String,
     pub detail: String,
     pub image_hash: String,
     pub crop: Option<[u32; 4]>,
@@ -81,7 +84,6 @@ pub struct CloseUp {
 pub struct CloseUps {
     pub product_id: String,
     pub analysis_id: String,
-    pub source_revision_id: String,
     pub close_ups: Vec<CloseUp>,
     pub cached: usize,
 }
@@ -99,33 +101,14 @@ impl StepKind for GenerateCloseUps {
         if config.concurrency == 0 {
             return Err("`concurrency` must be at least 1".into());
         }
-        parse_view(&config.source_view).map_err(|e| e.message)?;
+        if let Some(view) = &config.source_view {
+            parse_view(view).map_err(|e| e.message)?;
+        }
         Ok(Arc::new(GenerateCloseUpsStep(config)))
     }
 }
 
 struct GenerateCloseUpsStep(Config);
-
-/// "upper left", "middle center" … of a region within the image.
-fn position_name(region: [u32; 4], width: u32, height: u32) -> String {
-    let cx = (f64::from(region[0]) + f64::from(region[2]) / 2.0) / f64::from(width.max(1));
-    let cy = (f64::from(region[1]) + f64::from(region[3]) / 2.0) / f64::from(height.max(1));
-    let vertical = if cy < 1.0 / 3.0 {
-        "upper"
-    } else if cy < 2.0 / 3.0 {
-        "middle"
-    } else {
-        "lower"
-    };
-    let horizontal = if cx < 1.0 / 3.0 {
-        "left"
-    } else if cx < 2.0 / 3.0 {
-        "center"
-    } else {
-        "right"
-    };
-    format!("{vertical} {horizontal}")
-}
 
 /// Details the analysis names, most useful first.
 fn named_details(tech_pack: &TechPack) -> Vec<String> {
@@ -158,19 +141,24 @@ impl Step for GenerateCloseUpsStep {
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
         let (analysis, tech_pack) = owned_analysis(&services, &product, &config.analysis_id)?;
-        let view = parse_view(&config.source_view)?;
-        let photo = tech_pack
-            .meta
-            .source_photos
-            .iter()
-            .find(|p| p.view == view)
-            .or_else(|| tech_pack.meta.source_photos.first())
-            .ok_or_else(|| invalid_input("the analysis has no source photos"))?;
-        let source: ImageRevision = services
-            .catalog
-            .revision(&product.id, &photo.revision_id)
-            .map_err(storage_error)?;
-        let image = load_image(&services, &source)?;
+        let only = config.source_view.as_deref().map(parse_view).transpose()?;
+        let mut sources: Vec<ImageRevision> = Vec::new();
+        for photo in &tech_pack.meta.source_photos {
+            if only.is_none_or(|view| view == photo.view) {
+                sources.push(
+                    services
+                        .catalog
+                        .revision(&product.id, &photo.revision_id)
+                        .map_err(storage_error)?,
+                );
+            }
+        }
+        if sources.is_empty() {
+            return Err(invalid_input(match only {
+                Some(view) => format!("the analysis has no {} photo", view.as_str()),
+                None => "the analysis has no source photos".to_string(),
+            }));
+        }
 
         let selection = ProviderSelection {
             provider: config.provider,
@@ -182,48 +170,62 @@ impl Step for GenerateCloseUpsStep {
         let imaging = services.imaging(&selection)?;
 
         let count = config.count;
-        let mut regions = detail_plan(&services, ctx.owner.as_deref(), &source).await?;
-        regions.truncate(count);
+        let plans = futures::future::join_all(
+            sources
+                .iter()
+                .map(|source| detail_plan(&services, ctx.owner.as_deref(), source)),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         let mut details: Vec<Detail> = Vec::new();
         if imaging.name() != "local" {
             details.extend(
                 named_details(&tech_pack)
                     .into_iter()
                     .take(count)
-                    .map(|name| Detail { name, region: None }),
+                    .map(|name| Detail {
+                        name,
+                        region: None,
+                        source: sources[0].clone(),
+                    }),
             );
         }
-        for crop in &regions {
-            if details.len() >= count {
-                break;
-            }
-            let region = [crop.x, crop.y, crop.w, crop.h];
+        for (source, crop) in pick_across_views(&sources, &plans, count - details.len().min(count))
+        {
             details.push(Detail {
-                name: format!(
-                    "{} detail",
-                    position_name(region, source.width, source.height)
-                ),
-                region: Some(region),
+                name: caption(source.view, crop),
+                region: Some([crop.x, crop.y, crop.w, crop.h]),
+                source: source.clone(),
             });
         }
-        if details.len() < 6 {
-            return Err(invalid_input(format!(
-                "only {} distinct details could be planned from the {} photo; a close-up set needs at least 6",
+        unique_captions(&mut details);
+        if details.len() < MIN_DETAILS {
+            return Err(invalid_input(too_few_details(
                 details.len(),
-                source.view.as_str()
+                &sources,
+                &tech_pack,
             )));
         }
 
+        // Each photo is loaded once for all the details cut from it.
+        let mut images: Vec<(String, InlineImage)> = Vec::new();
+        for source in &sources {
+            images.push((source.id.clone(), load_image(&services, source)?));
+        }
         let shots = futures::stream::iter(details.into_iter().enumerate())
             .map(|(index, detail)| {
-                let (services, ctx, vision, imaging, image, source) = (
+                let (services, ctx, vision, imaging) = (
                     services.clone(),
                     ctx.clone(),
                     vision.clone(),
                     imaging.clone(),
-                    image.clone(),
-                    source.clone(),
                 );
+                let image = images
+                    .iter()
+                    .find(|(id, _)| *id == detail.source.id)
+                    .map(|(_, image)| image.clone())
+                    .expect("every detail's photo is loaded");
                 let category = tech_pack.meta.category.value.clone();
                 async move {
                     shoot(
@@ -232,7 +234,6 @@ impl Step for GenerateCloseUpsStep {
                         vision.as_ref(),
                         imaging.as_ref(),
                         &image,
-                        &source,
                         index,
                         detail,
                         category.as_deref(),
@@ -256,7 +257,7 @@ impl Step for GenerateCloseUpsStep {
                     analysis_id: analysis.id.clone(),
                     detail: close_up.detail.clone(),
                     image_hash: close_up.image_hash.clone(),
-                    source_revision_id: source.id.clone(),
+                    source_revision_id: close_up.source_revision_id.clone(),
                     crop: close_up.crop,
                     analysis: close_up.analysis.clone(),
                     provider: imaging.name().into(),
@@ -270,7 +271,6 @@ impl Step for GenerateCloseUpsStep {
         let value = output(&CloseUps {
             product_id: product.id,
             analysis_id: analysis.id,
-            source_revision_id: source.id,
             close_ups,
             cached,
         });
@@ -282,6 +282,94 @@ impl Step for GenerateCloseUpsStep {
     }
 }
 
+/// The fewest close-ups a set may have.
+const MIN_DETAILS: usize = 6;
+
+/// Up to `count` planned windows from all the photos: the best of each photo in turn, so
+/// every view is shown, skipping any that looks like one already taken (the plain canvas
+/// of the front and of the back is one close-up).
+fn pick_across_views<'a>(
+    sources: &'a [ImageRevision],
+    plans: &'a [Vec<local::DetailCrop>],
+    count: usize,
+) -> Vec<(&'a ImageRevision, &'a local::DetailCrop)> {
+    let mut picked: Vec<(&ImageRevision, &local::DetailCrop)> = Vec::new();
+    let deepest = plans.iter().map(Vec::len).max().unwrap_or(0);
+    for rank in 0..deepest {
+        for (source, plan) in sources.iter().zip(plans) {
+            if picked.len() == count {
+                return picked;
+            }
+            let Some(crop) = plan.get(rank) else { continue };
+            if !picked.iter().any(|(_, taken)| taken.looks_like(crop)) {
+                picked.push((source, crop));
+            }
+        }
+    }
+    picked
+}
+
+/// "front — upper left: navy and mustard": the view, where on the product, and what it shows.
+fn caption(view: View, crop: &local::DetailCrop) -> String {
+    let place = if crop.place.is_empty() {
+        "detail"
+    } else {
+        crop.place.as_str()
+    };
+    let colours = match crop.colours.as_slice() {
+        [] => String::new(),
+        [only] => format!(": {only}"),
+        [first, rest @ ..] => format!(": {first} and {}", rest.join(" and ")),
+    };
+    format!("{} — {place}{colours}", view.as_str())
+}
+
+/// Numbers captions that would otherwise repeat ("… (2)"), so each close-up is named apart.
+fn unique_captions(details: &mut [Detail]) {
+    for i in 1..details.len() {
+        let (before, rest) = details.split_at_mut(i);
+        let same = before
+            .iter()
+            .filter(|d| {
+                d.name == rest[0].name || d.name.starts_with(&format!("{} (", rest[0].name))
+            })
+            .count();
+        if same > 0 {
+            rest[0].name = format!("{} ({})", rest[0].name, same + 1);
+        }
+    }
+}
+
+/// Why fewer than [`MIN_DETAILS`] close-ups could be planned: too small a product in a photo
+/// is named as such (close-ups are never blown up from a few pixels).
+fn too_few_details(found: usize, sources: &[ImageRevision], tech_pack: &TechPack) -> String {
+    let views: Vec<&str> = sources.iter().map(|s| s.view.as_str()).collect();
+    let mut message = format!(
+        "only {found} distinct details could be planned from the {} photo{}; a close-up set needs at least {MIN_DETAILS}",
+        views.join(", "),
+        if views.len() == 1 { "" } else { "s" }
+    );
+    let window = local::CropOptions::default().window_fraction;
+    for source in sources {
+        let product = tech_pack
+            .views
+            .iter()
+            .find(|v| v.view == source.view)
+            .and_then(|v| v.scale.product_box);
+        if let Some([_, _, w, h]) = product
+            && (w.min(h) as f32 * window) < local::MIN_CLOSE_UP_SIDE_PX as f32
+        {
+            message.push_str(&format!(
+                ". The product spans only {w}×{h} px in the {} photo: too small for a close-up, which needs at \
+                 least {side}×{side} px of the photo (smaller crops are not enlarged into blur)",
+                source.view.as_str(),
+                side = local::MIN_CLOSE_UP_SIDE_PX
+            ));
+        }
+    }
+    message
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn shoot(
     services: &TechpackServices,
@@ -289,11 +377,11 @@ async fn shoot(
     vision: &dyn VisionProvider,
     imaging: &dyn ImageProvider,
     image: &InlineImage,
-    source: &ImageRevision,
     index: usize,
     detail: Detail,
     category: Option<&str>,
 ) -> Result<(CloseUp, bool), StepError> {
+    let source = &detail.source;
     let id = format!(
         "cu_{}",
         short_hash(&format!("{}#{index}", ctx.idempotency_key))
@@ -315,6 +403,8 @@ async fn shoot(
     {
         let close_up = CloseUp {
             id,
+            view: source.view,
+            source_revision_id: source.id.clone(),
             detail: detail.name,
             image_hash: hit.image_hash,
             crop: detail.region,
@@ -377,6 +467,8 @@ async fn shoot(
     Ok((
         CloseUp {
             id,
+            view: source.view,
+            source_revision_id: source.id.clone(),
             detail: detail.name,
             image_hash,
             crop: detail.region,

@@ -15,7 +15,7 @@ use super::{TechpackServices, describe_images};
 use super::{load_image, output, owned_analysis, owned_product, parse_view};
 use crate::providers::{ImageChoice, ProviderSelection};
 use crate::providers::{ImageTask, InlineImage};
-use crate::sketch_overlay::callouts_for_view;
+use crate::sketch_overlay::{DrawingFrame, callouts_for_view};
 use crate::storage::SketchRecord;
 use crate::storage::cache::CacheKey;
 use crate::techpack::{Callout, SCHEMA_VERSION, TechPack, View};
@@ -201,7 +201,10 @@ impl Step for GenerateSketchesStep {
         for ((view, _), drawing) in jobs.iter().zip(drawings) {
             let (drawing, hit) = drawing?;
             cached += usize::from(hit);
-            let callouts = callouts_for_view(&tech_pack, *view);
+            let frame = (!generative)
+                .then(|| traced_frame(&tech_pack, *view))
+                .flatten();
+            let callouts = callouts_for_view(&tech_pack, *view, frame);
             let id = format!(
                 "sk_{}",
                 short_hash(&format!("{}#{}", ctx.idempotency_key, view.as_str()))
@@ -245,6 +248,33 @@ impl Step for GenerateSketchesStep {
             StepOutput::new(value)
         })
     }
+}
+
+/// What part of the `view` photo the offline provider's flat traces, so measurements can be
+/// drawn where they were taken; `None` when the analysis does not know the product's box.
+fn traced_frame(tech_pack: &TechPack, view: View) -> Option<DrawingFrame> {
+    let photo = tech_pack
+        .meta
+        .source_photos
+        .iter()
+        .find(|p| p.view == view)?;
+    let [x, y, w, h] = tech_pack
+        .views
+        .iter()
+        .find(|v| v.view == view)?
+        .scale
+        .product_box?;
+    let region = crate::local::traced_region(
+        crate::local::PixelBox { x, y, w, h },
+        (photo.width, photo.height),
+        &crate::local::SketchOptions::default(),
+    );
+    Some(DrawingFrame {
+        x: f64::from(region.x),
+        y: f64::from(region.y),
+        w: f64::from(region.w),
+        h: f64::from(region.h),
+    })
 }
 
 /// A one-line description of the product for drawing prompts.

@@ -5,9 +5,10 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::LocalError;
-use super::colors::{ColorOptions, DominantColor, dominant_colors};
+use super::colors::{ColorOptions, DominantColor, dominant_colors_of_product};
 use super::decode::{DecodeLimits, decode};
-use super::measure::{ImageFacts, image_facts};
+use super::measure::{ImageFacts, facts_from_foreground};
+use super::silhouette::{Silhouette, segment_for_measuring};
 
 /// Facts and colours of one product photo.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,9 +29,30 @@ pub fn analyze_image(bytes: &[u8], limits: &DecodeLimits) -> Result<ImageAnalysi
 
 /// Analyses an already decoded photo.
 pub fn analyze_rgb(image: &RgbImage) -> ImageAnalysis {
+    let reading = read_product(image, &ColorOptions::default());
     ImageAnalysis {
-        facts: image_facts(image),
-        colors: dominant_colors(image, &ColorOptions::default()),
+        facts: reading.facts,
+        colors: reading.colors,
+    }
+}
+
+/// Everything one segmentation of a product photo tells: its facts, its outline (when a
+/// product was found) and the colours of its product pixels.
+#[derive(Debug, Clone)]
+pub struct ProductReading {
+    pub facts: ImageFacts,
+    pub silhouette: Option<Silhouette>,
+    /// Most common first; see [`super::dominant_colors`].
+    pub colors: Vec<DominantColor>,
+}
+
+/// Segments `image` once and reads facts, outline and colours from that segmentation.
+pub fn read_product(image: &RgbImage, options: &ColorOptions) -> ProductReading {
+    let foreground = segment_for_measuring(image);
+    ProductReading {
+        facts: facts_from_foreground(image.dimensions(), &foreground),
+        silhouette: Silhouette::from_foreground(image.dimensions(), &foreground),
+        colors: dominant_colors_of_product(image, &foreground, options),
     }
 }
 

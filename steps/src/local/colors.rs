@@ -62,22 +62,46 @@ pub struct DominantColor {
 
 /// The dominant colours of the product in `image`, most common first.
 ///
-/// The backdrop (read from the border) is excluded. A photo that is all backdrop is
-/// reported as its one flat colour, and a photo without a plain backdrop uses every pixel.
+/// Only product pixels count: the backdrop or the surroundings the segmentation found are
+/// left out. A photo that is all backdrop is reported as its one flat colour, and a photo
+/// whose product cannot be told from its surroundings uses every pixel.
 pub fn dominant_colors(image: &RgbImage, options: &ColorOptions) -> Vec<DominantColor> {
     let working = downsample_to(image, WORKING_MAX_SIDE);
     let foreground = Foreground::detect(&working);
-    dominant_colors_of_foreground(&working, &foreground, options)
+    dominant_colors_of_mask(&working, &foreground.mask, options)
 }
 
-/// Colours of the pixels `foreground` marks in `image` (both the same size).
-pub(crate) fn dominant_colors_of_foreground(
+/// The dominant colours of every pixel of `image`, for a picture that is all product (a
+/// close-up), where telling product from surroundings would only cost time.
+pub fn dominant_colors_of_every_pixel(
+    image: &RgbImage,
+    options: &ColorOptions,
+) -> Vec<DominantColor> {
+    let working = downsample_to(image, WORKING_MAX_SIDE);
+    dominant_colors_of_mask(&working, &vec![true; working.pixels().len()], options)
+}
+
+/// The dominant colours of the pixels `foreground` (a segmentation of `image` at any size)
+/// marks as product.
+pub(crate) fn dominant_colors_of_product(
     image: &RgbImage,
     foreground: &Foreground,
     options: &ColorOptions,
 ) -> Vec<DominantColor> {
-    let use_every_pixel = foreground.pixel_count == 0;
-    let in_product = |index: usize| use_every_pixel || foreground.mask[index];
+    let working = downsample_to(image, WORKING_MAX_SIDE);
+    let mask = foreground.mask_at(working.width(), working.height());
+    dominant_colors_of_mask(&working, &mask, options)
+}
+
+/// Colours of the pixels `mask` marks in `image` (one flag per pixel); every pixel when the
+/// mask marks none.
+pub(crate) fn dominant_colors_of_mask(
+    image: &RgbImage,
+    mask: &[bool],
+    options: &ColorOptions,
+) -> Vec<DominantColor> {
+    let use_every_pixel = !mask.iter().any(|&product| product);
+    let in_product = |index: usize| use_every_pixel || mask[index];
     let product_pixels = || {
         image
             .pixels()
@@ -134,8 +158,22 @@ pub(crate) fn dominant_colors_of_foreground(
         .filter(|color| color.share >= options.min_share)
         .collect();
     colors.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.rgb.cmp(&b.rgb)));
+    let mut colors = one_per_name(colors);
     colors.truncate(options.max_colors.max(1));
     colors
+}
+
+/// Two clusters that are both "navy" are one colour on a tech pack: the later (smaller) one
+/// adds its share to the first, whose shade is kept.
+fn one_per_name(colors: Vec<DominantColor>) -> Vec<DominantColor> {
+    let mut named: Vec<DominantColor> = Vec::with_capacity(colors.len());
+    for color in colors {
+        match named.iter_mut().find(|c| c.name == color.name) {
+            Some(first) => first.share += color.share,
+            None => named.push(color),
+        }
+    }
+    named
 }
 
 /// Marks pixels whose four neighbours all have nearly the same colour.
@@ -424,6 +462,35 @@ mod tests {
         assert_eq!(colors[0].name, "grey");
         assert_eq!(colors[0].share, 1.0);
         assert!(dominant_colors(&RgbImage::new(0, 0), &ColorOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn two_shades_with_one_name_are_one_colour() {
+        let shades = vec![
+            DominantColor {
+                hex: "#222C48".into(),
+                rgb: [0x22, 0x2C, 0x48],
+                share: 0.6,
+                name: "navy".into(),
+            },
+            DominantColor {
+                hex: "#DEA80C".into(),
+                rgb: [0xDE, 0xA8, 0x0C],
+                share: 0.3,
+                name: "mustard".into(),
+            },
+            DominantColor {
+                hex: "#1E2844".into(),
+                rgb: [0x1E, 0x28, 0x44],
+                share: 0.1,
+                name: "navy".into(),
+            },
+        ];
+        let merged = one_per_name(shades);
+        let names: Vec<&str> = merged.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["navy", "mustard"]);
+        assert!((merged[0].share - 0.7).abs() < 1e-6);
+        assert_eq!(merged[0].hex, "#222C48");
     }
 
     #[test]

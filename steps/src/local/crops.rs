@@ -7,9 +7,11 @@ use image::imageops::{self, FilterType};
 use serde::{Deserialize, Serialize};
 
 use super::LocalError;
+use super::colors::{ColorOptions, dominant_colors_of_mask};
 use super::downsample::downsample_to;
 use super::edges::GrayPlane;
 use super::foreground::Foreground;
+use super::lab::Lab;
 use super::pixel_box::PixelBox;
 
 /// Longest side windows are scored on; details that matter survive at this size and the
@@ -23,9 +25,18 @@ const EDGE_LEVEL: f32 = 16.0;
 const FULL_CONTRAST: f64 = 64.0;
 /// Weight of edge density in the score; the rest is local contrast.
 const EDGE_WEIGHT: f64 = 0.7;
-/// A window needs at least this share of product pixels, so corners of the product box
-/// that only show backdrop are never offered as close-ups.
-const MIN_PRODUCT_SHARE: f64 = 0.5;
+/// A window needs at least this share of product pixels: a close-up is of the product, not
+/// of the backdrop or the table around it.
+const MIN_PRODUCT_SHARE: f64 = 0.7;
+/// Smallest window side in the photo's own pixels: a smaller piece enlarged to a close-up
+/// shows blur, not detail.
+pub const MIN_CLOSE_UP_SIDE_PX: u32 = 64;
+/// Side of the grey thumbnail two windows are compared by.
+const FINGERPRINT_SIDE: u32 = 8;
+/// Two windows whose thumbnails differ by less than this (mean grey levels) and whose mean
+/// colours are closer than [`SAME_COLOUR_DELTA_E`] show the same thing: plain canvas twice.
+const SAME_PATTERN_GREY_LEVELS: f32 = 10.0;
+const SAME_COLOUR_DELTA_E: f32 = 8.0;
 /// Windows scoring below this are flat and not worth a close-up.
 const MIN_SCORE: f32 = 0.01;
 /// Smallest window side in working pixels.
@@ -54,7 +65,7 @@ impl Default for CropOptions {
 }
 
 /// One close-up window, in the pixels of the photo it was chosen from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DetailCrop {
     /// `detail-1` for the most detailed window, then `detail-2` and so on.
     pub label: String,
@@ -64,9 +75,46 @@ pub struct DetailCrop {
     pub h: u32,
     /// 0..=1; how much edge and contrast the window holds, weighted by product share.
     pub score: f32,
+    /// Where on the product the window lies, e.g. "upper left", "centre".
+    #[serde(default)]
+    pub place: String,
+    /// Names of the window's main colours, most common first.
+    #[serde(default)]
+    pub colours: Vec<String>,
+    /// What the window looks like, small: compared to tell near-identical close-ups apart,
+    /// also across photos ([`DetailCrop::looks_like`]).
+    #[serde(default)]
+    pub fingerprint: Fingerprint,
+}
+
+/// A window's look in brief: its grey thumbnail (mean removed) and its mean colour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// `FINGERPRINT_SIDE`² grey levels, each minus the thumbnail's mean, plus 128.
+    pub pattern: Vec<u8>,
+    /// Mean colour of the window.
+    pub rgb: [u8; 3],
 }
 
 impl DetailCrop {
+    /// Whether the two windows show the same thing (same pattern, same colour), wherever
+    /// they lie and in whichever photo.
+    pub fn looks_like(&self, other: &DetailCrop) -> bool {
+        let (a, b) = (&self.fingerprint, &other.fingerprint);
+        if a.pattern.is_empty() || a.pattern.len() != b.pattern.len() {
+            return false;
+        }
+        let grey: f32 = a
+            .pattern
+            .iter()
+            .zip(&b.pattern)
+            .map(|(x, y)| f32::from(x.abs_diff(*y)))
+            .sum::<f32>()
+            / a.pattern.len() as f32;
+        grey < SAME_PATTERN_GREY_LEVELS
+            && Lab::from_rgb(a.rgb).delta_e(&Lab::from_rgb(b.rgb)) < SAME_COLOUR_DELTA_E
+    }
+
     pub fn pixel_box(&self) -> PixelBox {
         PixelBox {
             x: self.x,
@@ -82,7 +130,10 @@ impl DetailCrop {
 /// Windows are squares of `window_fraction` of the product's shorter side laid on a grid
 /// with half-window steps; each is scored on a copy of the photo at most 512 px across,
 /// and the best are taken greedily while they overlap earlier picks by less than
-/// `max_overlap`. Ties go to the upper-left window, so the choice is reproducible.
+/// `max_overlap` and do not look like one (plain canvas twice is one close-up). A window
+/// must be mostly product and at least [`MIN_CLOSE_UP_SIDE_PX`] of the photo's pixels
+/// across, so a product too small in the frame gets none. Ties go to the upper-left window,
+/// so the choice is reproducible.
 pub fn detail_crops(image: &RgbImage, options: &CropOptions) -> Vec<DetailCrop> {
     if options.count == 0 {
         return Vec::new();
@@ -99,9 +150,15 @@ pub fn detail_crops(image: &RgbImage, options: &CropOptions) -> Vec<DetailCrop> 
     } else {
         CropOptions::default().window_fraction
     };
+    // Photo pixels per working pixel.
+    let scale = f64::from(image.width()) / f64::from(working.width().max(1));
+    let min_window = ((f64::from(MIN_CLOSE_UP_SIDE_PX) / scale).ceil() as u32).max(MIN_WINDOW);
     let window = ((shorter as f32 * fraction).round() as u32)
-        .max(MIN_WINDOW)
+        .max(min_window)
         .min(shorter);
+    if f64::from(window) * scale < f64::from(MIN_CLOSE_UP_SIDE_PX) - 0.5 {
+        return Vec::new();
+    }
     let stride = (window / 2).max(1);
 
     let maps = ScoreMaps::new(&working, &foreground);
@@ -125,35 +182,108 @@ pub fn detail_crops(image: &RgbImage, options: &CropOptions) -> Vec<DetailCrop> 
             .then(a.0.x.cmp(&b.0.x))
     });
 
-    let mut chosen: Vec<(PixelBox, f32)> = Vec::new();
+    let working_size = working.dimensions();
+    // Chosen windows in working pixels (for overlap) beside the crops in the photo's.
+    let mut chosen: Vec<(PixelBox, DetailCrop)> = Vec::new();
     for (candidate, score) in candidates {
         if chosen.len() == options.count {
             break;
         }
         if chosen
             .iter()
-            .all(|(picked, _)| picked.iou(&candidate) < options.max_overlap)
+            .any(|(picked, _)| picked.iou(&candidate) >= options.max_overlap)
         {
-            chosen.push((candidate, score));
+            continue;
+        }
+        let full = candidate.rescaled(working_size, image.dimensions());
+        let crop = DetailCrop {
+            label: format!("detail-{}", chosen.len() + 1),
+            x: full.x,
+            y: full.y,
+            w: full.w,
+            h: full.h,
+            score,
+            place: place_on(candidate, product),
+            colours: colour_names(&working, &foreground, candidate),
+            fingerprint: fingerprint(&working, candidate),
+        };
+        if chosen.iter().any(|(_, picked)| picked.looks_like(&crop)) {
+            continue;
+        }
+        chosen.push((candidate, crop));
+    }
+    chosen.into_iter().map(|(_, crop)| crop).collect()
+}
+
+/// "upper left", "centre", "lower right" … of `window` within the product's box.
+fn place_on(window: PixelBox, product: PixelBox) -> String {
+    let across = (f64::from(window.x) + f64::from(window.w) / 2.0 - f64::from(product.x))
+        / f64::from(product.w.max(1));
+    let down = (f64::from(window.y) + f64::from(window.h) / 2.0 - f64::from(product.y))
+        / f64::from(product.h.max(1));
+    let third = |t: f64, words: [&'static str; 3]| {
+        if t < 1.0 / 3.0 {
+            words[0]
+        } else if t < 2.0 / 3.0 {
+            words[1]
+        } else {
+            words[2]
+        }
+    };
+    match (
+        third(down, ["upper", "middle", "lower"]),
+        third(across, ["left", "centre", "right"]),
+    ) {
+        ("middle", "centre") => "centre".to_string(),
+        (vertical, horizontal) => format!("{vertical} {horizontal}"),
+    }
+}
+
+/// The names of the main colours of the product pixels in `window`.
+fn colour_names(image: &RgbImage, foreground: &Foreground, window: PixelBox) -> Vec<String> {
+    let piece = imageops::crop_imm(image, window.x, window.y, window.w, window.h).to_image();
+    let width = foreground.width as usize;
+    let mask: Vec<bool> = (window.y..window.bottom())
+        .flat_map(|y| {
+            let row = y as usize * width;
+            (window.x..window.right()).map(move |x| row + x as usize)
+        })
+        .map(|index| foreground.mask[index])
+        .collect();
+    let options = ColorOptions {
+        max_colors: 3,
+        min_share: 0.1,
+        ..ColorOptions::default()
+    };
+    dominant_colors_of_mask(&piece, &mask, &options)
+        .into_iter()
+        .map(|colour| colour.name)
+        .collect()
+}
+
+/// The window's [`Fingerprint`].
+fn fingerprint(image: &RgbImage, window: PixelBox) -> Fingerprint {
+    let piece = imageops::crop_imm(image, window.x, window.y, window.w, window.h).to_image();
+    let count = f64::from(window.w) * f64::from(window.h);
+    let mut sum = [0f64; 3];
+    for pixel in piece.pixels() {
+        for (total, value) in sum.iter_mut().zip(pixel.0) {
+            *total += f64::from(value);
         }
     }
-
-    let working_size = working.dimensions();
-    chosen
-        .into_iter()
-        .enumerate()
-        .map(|(rank, (window, score))| {
-            let full = window.rescaled(working_size, image.dimensions());
-            DetailCrop {
-                label: format!("detail-{}", rank + 1),
-                x: full.x,
-                y: full.y,
-                w: full.w,
-                h: full.h,
-                score,
-            }
-        })
-        .collect()
+    let small = imageops::thumbnail(&piece, FINGERPRINT_SIDE, FINGERPRINT_SIDE);
+    let grey: Vec<f32> = small
+        .pixels()
+        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect();
+    let mean = grey.iter().sum::<f32>() / grey.len().max(1) as f32;
+    Fingerprint {
+        pattern: grey
+            .iter()
+            .map(|g| (g - mean + 128.0).round().clamp(0.0, 255.0) as u8)
+            .collect(),
+        rgb: sum.map(|s| (s / count.max(1.0)).round() as u8),
+    }
 }
 
 /// Cuts `crop` out of `image` and resizes it so its longer side is `target_side` pixels
@@ -385,6 +515,7 @@ mod tests {
             w: 20,
             h: 20,
             score: 1.0,
+            ..DetailCrop::default()
         };
         let error = cut_detail(&image, &crop, 256).unwrap_err();
         assert!(

@@ -1,23 +1,26 @@
-//! Tells the product apart from a plain studio backdrop. The backdrop colour is read from
-//! the image border, where product photos almost always show only backdrop; every pixel
-//! clearly different from it is product.
+//! Which pixels of a photo are product. Two models, tried in order:
+//!
+//! - a plain studio backdrop ([`Backdrop`]), read from the border: every pixel clearly
+//!   different from it is product;
+//! - otherwise the scene segmentation ([`super::scene`]): colour models of product and
+//!   surroundings, iterated, for photos on a table, a floor or in a room.
+//!
+//! Both run on a working copy at most [`WORKING_MAX_SIDE`] px across; the mask is then
+//! scaled to the photo and its outline re-decided pixel by pixel at full size, so a
+//! product is measured to the photo's pixel while the heavy passes cost the same for any
+//! upload. Where neither model can tell the product from its surroundings, the whole frame
+//! counts as product and [`Segmentation::Unresolved`] says why.
 
 use image::RgbImage;
 
-use super::lab::Lab;
+use super::backdrop::Backdrop;
+use super::downsample::downsample_to;
 use super::pixel_box::PixelBox;
+use super::scene::{self, SceneModel, Unresolved};
 
-/// Colour difference (CIE76) a pixel needs from the backdrop to count as product when the
-/// backdrop itself is perfectly flat; a noisy backdrop raises it.
-const BASE_TOLERANCE: f32 = 10.0;
-/// How many times the typical backdrop noise is added to the tolerance.
-const NOISE_FACTOR: f32 = 3.0;
-/// Ceiling on the widened tolerance: a border that varies more than this is not a
-/// backdrop, and widening further would swallow pale products.
-const MAX_TOLERANCE: f32 = 25.0;
-/// Share of border pixels that must match the backdrop colour for it to count as a plain
-/// backdrop; below this the product fills the frame or the scene is busy.
-const MIN_UNIFORM_BORDER_SHARE: f32 = 0.6;
+/// Longest side segmentation works on.
+pub(crate) const WORKING_MAX_SIDE: u32 = 384;
+
 /// A blob smaller than this fraction of the largest one is dust, a JPEG artefact or a
 /// stray shadow speck, not part of the product.
 const SPECK_FRACTION_OF_LARGEST: u64 = 50;
@@ -27,48 +30,15 @@ const SPECK_FRACTION_OF_LARGEST: u64 = 50;
 /// such as the opening under a handle, stay backdrop.
 const MAX_HOLE_FRACTION_OF_PRODUCT: u64 = 10;
 
-/// The plain background a product was photographed on.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Backdrop {
-    /// Median border colour.
-    pub color: [u8; 3],
-    pub lab: Lab,
-    /// Colour difference above which a pixel is product, widened for noisy backdrops.
-    pub tolerance: f32,
-}
-
-impl Backdrop {
-    /// Estimates the backdrop from the border, or `None` when the border is not plain.
-    pub fn estimate(image: &RgbImage) -> Option<Backdrop> {
-        let (width, height) = image.dimensions();
-        if width == 0 || height == 0 {
-            return None;
-        }
-        let border = border_pixels(image);
-        let color = median_color(&border);
-        let lab = Lab::from_rgb(color);
-        let mut distances: Vec<f32> = border
-            .iter()
-            .map(|&rgb| Lab::from_rgb(rgb).delta_e(&lab))
-            .collect();
-        distances.sort_by(f32::total_cmp);
-        let typical_noise = distances[distances.len() / 2];
-        let tolerance = (BASE_TOLERANCE + NOISE_FACTOR * typical_noise).min(MAX_TOLERANCE);
-        let matching = distances.iter().filter(|&&d| d <= tolerance).count();
-        if (matching as f32) < MIN_UNIFORM_BORDER_SHARE * distances.len() as f32 {
-            return None;
-        }
-        Some(Backdrop {
-            color,
-            lab,
-            tolerance,
-        })
-    }
-
-    /// Whether `rgb` differs enough from the backdrop to be product.
-    pub fn is_product(&self, rgb: [u8; 3]) -> bool {
-        Lab::from_rgb(rgb).distance_squared(&self.lab) > self.tolerance * self.tolerance
-    }
+/// How the product was told from its surroundings.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Segmentation {
+    /// Against a plain backdrop: the most reliable case.
+    PlainBackdrop(Backdrop),
+    /// By colour models of product and surroundings, without a plain backdrop.
+    ColourModel(SceneModel),
+    /// Neither worked; the whole frame counts as product.
+    Unresolved(Unresolved),
 }
 
 /// Which pixels are product, and where they are.
@@ -81,28 +51,156 @@ pub(crate) struct Foreground {
     /// Box around every kept product pixel; `None` when nothing stands out.
     pub bbox: Option<PixelBox>,
     pub pixel_count: u64,
-    /// `None` when the border is not a plain backdrop; then the whole frame is product.
-    pub backdrop: Option<Backdrop>,
+    pub segmentation: Segmentation,
+}
+
+/// A mask after specks are dropped and small holes filled.
+#[derive(Debug, Clone)]
+pub(crate) struct Cleaned {
+    pub mask: Vec<bool>,
+    pub bbox: Option<PixelBox>,
+    pub pixel_count: u64,
+}
+
+/// A blob smaller than this fraction of the largest one, in a scene without a plain
+/// backdrop, is a patch of the surroundings that happens to share a product colour.
+pub(crate) const SCENE_SPECK_FRACTION_OF_LARGEST: u64 = 3;
+
+/// Drops blobs smaller than `1 / speck_fraction` of the largest and fills small enclosed
+/// holes of a raw product mask.
+pub(crate) fn clean_mask(mask: Vec<bool>, width: u32, height: u32, speck_fraction: u64) -> Cleaned {
+    let (mask, bbox, pixel_count) = drop_specks(mask, width, height, speck_fraction);
+    let (mask, pixel_count) = fill_small_holes(mask, width, height, pixel_count);
+    Cleaned {
+        mask,
+        bbox,
+        pixel_count,
+    }
 }
 
 impl Foreground {
-    /// Segments `image` into product and backdrop.
+    /// Segments `image` into product and surroundings, in `image`'s pixels.
     pub fn detect(image: &RgbImage) -> Foreground {
+        let working = downsample_to(image, WORKING_MAX_SIDE);
+        let found = Self::detect_at_working_size(&working);
+        if working.dimensions() == image.dimensions() {
+            found
+        } else {
+            found.scaled_to(image)
+        }
+    }
+
+    fn detect_at_working_size(image: &RgbImage) -> Foreground {
         let (width, height) = image.dimensions();
-        let backdrop = Backdrop::estimate(image);
-        let mask: Vec<bool> = match &backdrop {
-            Some(backdrop) => image.pixels().map(|p| backdrop.is_product(p.0)).collect(),
-            None => vec![true; image.pixels().len()],
+        let (cleaned, segmentation) = match Backdrop::estimate(image) {
+            Some(backdrop) => {
+                let mask = image.pixels().map(|p| backdrop.is_product(p.0)).collect();
+                (
+                    clean_mask(mask, width, height, SPECK_FRACTION_OF_LARGEST),
+                    Segmentation::PlainBackdrop(backdrop),
+                )
+            }
+            None => match scene::segment(image) {
+                Ok(scene) => (scene.cleaned, Segmentation::ColourModel(scene.model)),
+                Err(why) => (
+                    clean_mask(
+                        vec![true; image.pixels().len()],
+                        width,
+                        height,
+                        SPECK_FRACTION_OF_LARGEST,
+                    ),
+                    Segmentation::Unresolved(why),
+                ),
+            },
         };
-        let (mask, bbox, pixel_count) = drop_specks(mask, width, height);
-        let (mask, pixel_count) = fill_small_holes(mask, width, height, pixel_count);
+        Foreground {
+            width,
+            height,
+            mask: cleaned.mask,
+            bbox: cleaned.bbox,
+            pixel_count: cleaned.pixel_count,
+            segmentation,
+        }
+    }
+
+    /// The plain backdrop, when the photo has one.
+    pub fn backdrop(&self) -> Option<&Backdrop> {
+        match &self.segmentation {
+            Segmentation::PlainBackdrop(backdrop) => Some(backdrop),
+            _ => None,
+        }
+    }
+
+    /// Whether the product could be told from its surroundings at all.
+    pub fn is_resolved(&self) -> bool {
+        !matches!(self.segmentation, Segmentation::Unresolved(_))
+    }
+
+    /// Whether `rgb` is product by the model this segmentation used, for deciding the
+    /// outline at full size; `None` when there is no model to ask.
+    fn classify(&self, rgb: [u8; 3]) -> Option<bool> {
+        match &self.segmentation {
+            Segmentation::PlainBackdrop(backdrop) => Some(backdrop.is_product(rgb)),
+            Segmentation::ColourModel(model) => Some(model.is_product(rgb)),
+            Segmentation::Unresolved(_) => None,
+        }
+    }
+
+    /// This working-size segmentation scaled to `image` (the photo it was made from): each
+    /// photo pixel takes its working pixel's label, except along the outline (working pixels
+    /// with a neighbour of the other label), where each photo pixel is classified by its own
+    /// colour.
+    fn scaled_to(&self, image: &RgbImage) -> Foreground {
+        let (width, height) = image.dimensions();
+        let (w, h) = (self.width as usize, self.height as usize);
+        let on_outline: Vec<bool> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let here = self.mask[i];
+                (x > 0 && self.mask[i - 1] != here)
+                    || (x + 1 < w && self.mask[i + 1] != here)
+                    || (y > 0 && self.mask[i - w] != here)
+                    || (y + 1 < h && self.mask[i + w] != here)
+            })
+            .collect();
+        let column: Vec<usize> = (0..width)
+            .map(|x| ((x as usize * w) / width as usize).min(w - 1))
+            .collect();
+        let mut mask = Vec::with_capacity(width as usize * height as usize);
+        let (mut left, mut top, mut right, mut bottom) = (u32::MAX, u32::MAX, 0, 0);
+        let mut count = 0u64;
+        for y in 0..height {
+            let row = ((y as usize * h) / height as usize).min(h - 1) * w;
+            for (x, &col) in column.iter().enumerate() {
+                let cell = row + col;
+                let product = if on_outline[cell] {
+                    self.classify(image.get_pixel(x as u32, y).0)
+                        .unwrap_or(self.mask[cell])
+                } else {
+                    self.mask[cell]
+                };
+                if product {
+                    count += 1;
+                    left = left.min(x as u32);
+                    right = right.max(x as u32);
+                    top = top.min(y);
+                    bottom = bottom.max(y);
+                }
+                mask.push(product);
+            }
+        }
         Foreground {
             width,
             height,
             mask,
-            bbox,
-            pixel_count,
-            backdrop,
+            bbox: (count > 0).then(|| PixelBox {
+                x: left,
+                y: top,
+                w: right - left + 1,
+                h: bottom - top + 1,
+            }),
+            pixel_count: count,
+            segmentation: self.segmentation.clone(),
         }
     }
 
@@ -121,48 +219,34 @@ impl Foreground {
         self.bbox
             .unwrap_or_else(|| PixelBox::full(self.width, self.height))
     }
-}
 
-/// Pixels in a strip around the edge, about 1% of the shorter side thick.
-fn border_pixels(image: &RgbImage) -> Vec<[u8; 3]> {
-    let (width, height) = image.dimensions();
-    let strip = (width.min(height) / 100).max(1);
-    let mut border = Vec::new();
-    for y in 0..height {
-        let whole_row = y < strip || y >= height.saturating_sub(strip);
-        for x in 0..width {
-            if whole_row || x < strip || x >= width.saturating_sub(strip) {
-                border.push(image.get_pixel(x, y).0);
+    /// The mask resampled (nearest pixel) to `width` x `height`, for work done on another
+    /// copy of the same photo.
+    pub fn mask_at(&self, width: u32, height: u32) -> Vec<bool> {
+        if (width, height) == (self.width, self.height) {
+            return self.mask.clone();
+        }
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut mask = Vec::with_capacity(width as usize * height as usize);
+        for y in 0..height as usize {
+            let row = ((y * h) / height.max(1) as usize).min(h.saturating_sub(1)) * w;
+            for x in 0..width as usize {
+                let col = ((x * w) / width.max(1) as usize).min(w.saturating_sub(1));
+                mask.push(self.mask.get(row + col).copied().unwrap_or(false));
             }
         }
+        mask
     }
-    border
-}
-
-/// Per-channel median; robust against the product touching part of the border.
-fn median_color(pixels: &[[u8; 3]]) -> [u8; 3] {
-    let mut histograms = [[0u32; 256]; 3];
-    for pixel in pixels {
-        for (channel, histogram) in histograms.iter_mut().enumerate() {
-            histogram[usize::from(pixel[channel])] += 1;
-        }
-    }
-    let half = pixels.len().div_ceil(2) as u32;
-    histograms.map(|histogram| {
-        let mut seen = 0;
-        for (value, count) in histogram.iter().enumerate() {
-            seen += count;
-            if seen >= half.max(1) {
-                return value as u8;
-            }
-        }
-        255
-    })
 }
 
 /// Removes connected blobs (8-neighbour) much smaller than the largest one and returns
 /// the cleaned mask, the box around what is left and its pixel count.
-fn drop_specks(mask: Vec<bool>, width: u32, height: u32) -> (Vec<bool>, Option<PixelBox>, u64) {
+fn drop_specks(
+    mask: Vec<bool>,
+    width: u32,
+    height: u32,
+    speck_fraction: u64,
+) -> (Vec<bool>, Option<PixelBox>, u64) {
     let (w, h) = (width as usize, height as usize);
     let mut labels = vec![0u32; mask.len()];
     let mut blobs: Vec<(u64, PixelBox)> = Vec::new();
@@ -202,7 +286,7 @@ fn drop_specks(mask: Vec<bool>, width: u32, height: u32) -> (Vec<bool>, Option<P
     }
 
     let largest = blobs.iter().map(|(area, _)| *area).max().unwrap_or(0);
-    let min_area = (largest / SPECK_FRACTION_OF_LARGEST).max(1);
+    let min_area = (largest / speck_fraction.max(1)).max(1);
     let kept: Vec<bool> = blobs.iter().map(|(area, _)| *area >= min_area).collect();
     let mut bbox: Option<PixelBox> = None;
     let mut count = 0;
@@ -300,14 +384,6 @@ mod tests {
     }
 
     #[test]
-    fn the_backdrop_is_read_from_the_border() {
-        let backdrop = Backdrop::estimate(&product_on_backdrop()).unwrap();
-        assert_eq!(backdrop.color, [245, 245, 242]);
-        assert!(backdrop.is_product([30, 60, 140]));
-        assert!(!backdrop.is_product([243, 244, 240]));
-    }
-
-    #[test]
     fn specks_are_dropped_but_the_product_is_kept() {
         let mut image = product_on_backdrop();
         image.put_pixel(5, 80, Rgb([0, 0, 0]));
@@ -351,13 +427,14 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_border_means_no_backdrop_and_the_whole_frame_is_product() {
+    fn a_smooth_gradient_is_no_product_and_the_whole_frame_counts_unresolved() {
         let mut image = RgbImage::new(40, 40);
         for (x, y, pixel) in image.enumerate_pixels_mut() {
             *pixel = Rgb([(x * 6) as u8, (y * 6) as u8, ((x + y) * 3) as u8]);
         }
         let foreground = Foreground::detect(&image);
-        assert!(foreground.backdrop.is_none());
+        assert!(foreground.backdrop().is_none());
+        assert!(!foreground.is_resolved(), "{:?}", foreground.segmentation);
         assert_eq!(foreground.bbox, Some(PixelBox::full(40, 40)));
         assert_eq!(foreground.coverage(), 1.0);
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::LocalError;
 use super::colors::to_hex;
 use super::downsample::downsample_to;
-use super::foreground::Foreground;
+use super::foreground::{Foreground, Segmentation};
 use super::pixel_box::PixelBox;
 
 /// Longest side segmentation works on. Photos up to this size are measured to the pixel;
@@ -27,13 +27,29 @@ pub struct ImageFacts {
     /// Fraction of the frame covered by product pixels (not by its box), 0..=1; a low value
     /// means the product is small in the shot and close-ups will be soft.
     pub foreground_coverage: f32,
-    /// The backdrop colour as `#RRGGBB`; `None` when the border is not a plain backdrop,
-    /// in which case the whole frame counts as product.
+    /// The backdrop colour as `#RRGGBB`; `None` when the border is not a plain backdrop.
     pub background_hex: Option<String>,
+    /// How the product was told from its surroundings.
+    pub segmentation: SegmentationKind,
+    /// Why the product could not be told from its surroundings, when it could not (then the
+    /// whole frame counts as product and nothing should be measured from it).
+    pub unresolved_reason: Option<String>,
     /// Product width in pixels, 0 when no product was found.
     pub object_width_px: u32,
     /// Product height in pixels, 0 when no product was found.
     pub object_height_px: u32,
+}
+
+/// How the product was told from its surroundings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentationKind {
+    /// Against a plain studio backdrop read from the border.
+    PlainBackdrop,
+    /// By colour models of product and surroundings (no plain backdrop).
+    ColourModel,
+    /// Not at all: the whole frame counts as product.
+    Unresolved,
 }
 
 /// Product size in real units, from a scale the caller supplied.
@@ -121,7 +137,16 @@ pub(crate) fn facts_from_foreground(size: (u32, u32), foreground: &Foreground) -
         },
         foreground_bbox: bbox,
         foreground_coverage: foreground.coverage(),
-        background_hex: foreground.backdrop.map(|backdrop| to_hex(backdrop.color)),
+        background_hex: foreground.backdrop().map(|backdrop| to_hex(backdrop.color)),
+        segmentation: match &foreground.segmentation {
+            Segmentation::PlainBackdrop(_) => SegmentationKind::PlainBackdrop,
+            Segmentation::ColourModel(_) => SegmentationKind::ColourModel,
+            Segmentation::Unresolved(_) => SegmentationKind::Unresolved,
+        },
+        unresolved_reason: match &foreground.segmentation {
+            Segmentation::Unresolved(why) => Some(why.reason().to_string()),
+            _ => None,
+        },
         object_width_px: bbox.map_or(0, |bbox| bbox.w),
         object_height_px: bbox.map_or(0, |bbox| bbox.h),
     }

@@ -14,7 +14,11 @@
 //! - `downsample`: shrinks photos to the working size each analysis needs.
 //! - `pixel_box`: [`PixelBox`], the rectangle type every other module reports in.
 //! - `lab`: sRGB to CIE Lab conversion, so colour distances match what people see.
-//! - `foreground`: tells the product apart from a plain studio backdrop.
+//! - `backdrop`: the plain studio backdrop, read from the border.
+//! - `colour_model`: a small Gaussian mixture over Lab colours.
+//! - `scene`: finds the product without a plain backdrop (iterated colour models).
+//! - `foreground`: which pixels are product, by the backdrop or the scene model, at a
+//!   working size and scaled back to the photo.
 //! - `measure`: [`ImageFacts`] (size, product box, coverage) and conversion to millimetres.
 //! - `color_names`: the table of garment and textile colour names and nearest-name lookup.
 //! - `colors`: dominant colours of the product by deterministic k-means.
@@ -22,12 +26,15 @@
 //! - `silhouette`: the product's outline row by row, for points of measure.
 //! - `sketch`: technical-flat line art (black lines on white) from a photo.
 //! - `crops`: picks the most detailed windows of the product for close-up views.
+//! - `locator`: sets beside a close-up a thumbnail of its photo with the cut outlined.
 //! - `analysis`: [`analyze_image`], facts and colours of one view from its bytes.
 //! - `sample`: draws a small product photo in code, for the README and for tests.
 
 mod analysis;
+mod backdrop;
 mod color_names;
 mod colors;
+mod colour_model;
 mod crops;
 mod decode;
 mod downsample;
@@ -35,25 +42,30 @@ mod edges;
 mod encode;
 mod foreground;
 mod lab;
+mod locator;
 mod measure;
 mod metadata;
 mod pixel_box;
 mod sample;
+mod scene;
 mod silhouette;
 mod sketch;
 
-pub use analysis::{ImageAnalysis, analyze_image, analyze_rgb};
+pub use analysis::{ImageAnalysis, ProductReading, analyze_image, analyze_rgb, read_product};
 pub use color_names::nearest_color_name;
-pub use colors::{ColorOptions, DominantColor, dominant_colors};
-pub use crops::{CropOptions, DetailCrop, cut_detail, detail_crops};
+pub use colors::{ColorOptions, DominantColor, dominant_colors, dominant_colors_of_every_pixel};
+pub use crops::{
+    CropOptions, DetailCrop, Fingerprint, MIN_CLOSE_UP_SIDE_PX, cut_detail, detail_crops,
+};
 pub use decode::{DecodeLimits, decode, decode_cost};
 pub use encode::encode_png;
-pub use measure::{ImageFacts, PhysicalSize, image_facts};
+pub use locator::{LOCATOR_SIDE, with_locator, without_locator};
+pub use measure::{ImageFacts, PhysicalSize, SegmentationKind, image_facts};
 pub use metadata::{MAX_METADATA_BYTES, strip_metadata};
 pub use pixel_box::PixelBox;
 pub use sample::draw_sample_product;
-pub use silhouette::{Silhouette, facts_and_silhouette};
-pub use sketch::{SketchOptions, line_art};
+pub use silhouette::{Silhouette, Span, facts_and_silhouette};
+pub use sketch::{SketchOptions, line_art, traced_region};
 
 /// Everything that can go wrong in the local provider. Each variant carries the offending
 /// values so a message shown to a user says what to fix.

@@ -13,19 +13,38 @@ use super::pixel_box::PixelBox;
 pub struct Silhouette {
     /// Box around the product, in the photo's pixels.
     pub bbox: PixelBox,
-    /// For each working row from the box's top to its bottom: the left-most and one past the
-    /// right-most product column, in working pixels; `None` for a row with no product.
+    /// For each segmented row from the box's top to its bottom: the left-most and one past
+    /// the right-most product column, in segmented pixels; `None` for a row with no product.
     rows: Vec<Option<(u32, u32)>>,
-    /// Photo pixels per working pixel, horizontally.
-    scale_x: f64,
+    /// Photo pixels per segmented pixel, horizontally and vertically.
+    scale: (f64, f64),
+    /// The first segmented row, in segmented pixels.
+    top: u32,
+}
+
+/// Where one row of the outline was measured, in the photo's pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    /// The row's centre line.
+    pub y: f64,
+    /// The left edge of the left-most product pixel.
+    pub left: f64,
+    /// The right edge of the right-most product pixel.
+    pub right: f64,
+}
+
+impl Span {
+    pub fn width(&self) -> f64 {
+        self.right - self.left
+    }
 }
 
 impl Silhouette {
-    fn from_foreground(size: (u32, u32), foreground: &Foreground) -> Option<Silhouette> {
-        let working_box = foreground.bbox?;
-        let bbox = working_box.rescaled((foreground.width, foreground.height), size);
+    pub(crate) fn from_foreground(size: (u32, u32), foreground: &Foreground) -> Option<Silhouette> {
+        let segmented_box = foreground.bbox?;
+        let bbox = segmented_box.rescaled((foreground.width, foreground.height), size);
         let width = foreground.width as usize;
-        let rows = (working_box.y..working_box.bottom())
+        let rows = (segmented_box.y..segmented_box.bottom())
             .map(|y| {
                 let row = &foreground.mask[y as usize * width..(y as usize + 1) * width];
                 let left = row.iter().position(|&p| p)?;
@@ -36,7 +55,11 @@ impl Silhouette {
         Some(Silhouette {
             bbox,
             rows,
-            scale_x: f64::from(size.0) / f64::from(foreground.width.max(1)),
+            scale: (
+                f64::from(size.0) / f64::from(foreground.width.max(1)),
+                f64::from(size.1) / f64::from(foreground.height.max(1)),
+            ),
+            top: segmented_box.y,
         })
     }
 
@@ -53,24 +76,54 @@ impl Silhouette {
     /// Left-most to right-most product pixel in the row at `at` (0 = top, 1 = bottom) of the
     /// outline's height, in photo pixels; `None` when that row holds no product.
     pub fn span_at(&self, at: f64) -> Option<f64> {
+        self.span_location(at).map(|span| span.width())
+    }
+
+    /// The widest row, where the horizontal extent is reached (the upper one of equals).
+    pub fn widest(&self) -> Option<Span> {
+        let (index, _) = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| row.map(|(left, right)| (i, right - left)))
+            .fold(None, |best: Option<(usize, u32)>, (i, width)| match best {
+                Some((_, w)) if w >= width => best,
+                _ => Some((i, width)),
+            })?;
+        self.span_location((index as f64 + 0.5) / self.rows.len() as f64)
+    }
+
+    /// Where the row at `at` (0 = top, 1 = bottom) of the outline's height runs, in photo
+    /// pixels; `None` when that row holds no product.
+    pub fn span_location(&self, at: f64) -> Option<Span> {
         if self.rows.is_empty() || !at.is_finite() {
             return None;
         }
         let last = self.rows.len() - 1;
         let index = ((at.clamp(0.0, 1.0) * self.rows.len() as f64).floor() as usize).min(last);
         let (left, right) = self.rows[index]?;
-        Some(f64::from(right - left) * self.scale_x)
+        let (sx, sy) = self.scale;
+        Some(Span {
+            y: (f64::from(self.top) + index as f64 + 0.5) * sy,
+            left: f64::from(left) * sx,
+            right: f64::from(right) * sx,
+        })
     }
 }
 
 /// Measures the product in `image`: the facts of [`super::image_facts`] and, when a product
 /// was found, its outline; one segmentation serves both.
 pub fn facts_and_silhouette(image: &RgbImage) -> (ImageFacts, Option<Silhouette>) {
-    let working = downsample_to(image, SEGMENT_MAX_SIDE);
-    let foreground = Foreground::detect(&working);
+    let foreground = segment_for_measuring(image);
     let facts = facts_from_foreground(image.dimensions(), &foreground);
     let silhouette = Silhouette::from_foreground(image.dimensions(), &foreground);
     (facts, silhouette)
+}
+
+/// The segmentation measurements are read from: at the photo's size up to
+/// [`SEGMENT_MAX_SIDE`], beyond it on a copy of that size.
+pub(crate) fn segment_for_measuring(image: &RgbImage) -> Foreground {
+    Foreground::detect(&downsample_to(image, SEGMENT_MAX_SIDE))
 }
 
 #[cfg(test)]
@@ -103,6 +156,11 @@ mod tests {
             let got = silhouette.span_at(at).unwrap();
             assert!((got - want).abs() <= 2.0, "span at {at}: {got} vs {want}");
         }
+        // The row is located where it was measured: halfway down, centred on x = 150.
+        let middle = silhouette.span_location(0.5).unwrap();
+        assert!((middle.y - 80.5).abs() <= 1.0, "{middle:?}");
+        assert!((middle.left - 75.0).abs() <= 1.0, "{middle:?}");
+        assert!((middle.right - 225.0).abs() <= 1.0, "{middle:?}");
     }
 
     #[test]

@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use super::downsample::downsample_to;
 use super::edges::{GrayPlane, canny};
-use super::foreground::Foreground;
+use super::foreground::{Foreground, Segmentation};
 use super::pixel_box::PixelBox;
 
 const INK: Luma<u8> = Luma([0]);
 const PAPER: u8 = 255;
+/// How far outside the product's mask lines are still drawn, as a fraction of the traced
+/// region's longer side: the outline itself lies on the mask's edge.
+const OUTLINE_REACH: f32 = 0.012;
 
 /// How line art is traced. Thresholds are in grey levels of contrast across an edge.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,35 +62,83 @@ impl Default for SketchOptions {
 /// shrunk copy when the photo is larger than `max_side`.
 pub fn line_art(image: &RgbImage, options: &SketchOptions) -> GrayImage {
     let working = downsample_to(image, options.max_side);
-    let region = sketch_region(&working, options);
+    let foreground = Foreground::detect(&working);
+    let region = sketch_region(&foreground, options);
     if region.w == 0 || region.h == 0 {
         return GrayImage::new(region.w, region.h);
     }
     let plane = GrayPlane::from_rgb_region(&working, region);
-    let edges = canny(
+    let mut edges = canny(
         &plane,
         options.blur_sigma,
         options.low_threshold,
         options.high_threshold,
     );
+    // Without a plain backdrop the surroundings have edges of their own (wood grain, a
+    // floor's pattern): only lines on or inside the product's outline are drawn.
+    if options.crop_to_foreground && matches!(foreground.segmentation, Segmentation::ColourModel(_))
+    {
+        let reach = (OUTLINE_REACH * region.w.max(region.h) as f32).ceil() as usize;
+        let product = grown(&foreground, region, reach.max(2));
+        for (edge, inside) in edges.iter_mut().zip(&product) {
+            *edge &= *inside;
+        }
+    }
     let lines = drop_short_lines(edges, plane.width, plane.height, options.min_line_px);
     draw_strokes(&lines, region.w, region.h, options.stroke_radius_px)
 }
 
 /// The part of the (working) image that is traced.
-fn sketch_region(image: &RgbImage, options: &SketchOptions) -> PixelBox {
-    let (width, height) = image.dimensions();
+fn sketch_region(foreground: &Foreground, options: &SketchOptions) -> PixelBox {
+    let (width, height) = (foreground.width, foreground.height);
     if !options.crop_to_foreground {
         return PixelBox::full(width, height);
     }
-    let product = Foreground::detect(image).bbox_or_frame();
+    traced_region(foreground.bbox_or_frame(), (width, height), options)
+}
+
+/// The part of a `size` photo whose product box is `product` that [`line_art`] draws: the
+/// box plus the margin, clipped to the photo. Callers place measurements on the drawing
+/// with it.
+pub fn traced_region(product: PixelBox, size: (u32, u32), options: &SketchOptions) -> PixelBox {
     let fraction = if options.margin_fraction.is_finite() {
         options.margin_fraction.clamp(0.0, 1.0)
     } else {
         0.0
     };
     let margin = (fraction * product.w.max(product.h) as f32).round() as u32;
-    product.expanded(margin, width, height)
+    product.expanded(margin, size.0, size.1)
+}
+
+/// The product mask within `region`, grown by `reach` pixels in every direction (a square
+/// dilation, done as two passes of running counts), so the outline's own edge is kept.
+fn grown(foreground: &Foreground, region: PixelBox, reach: usize) -> Vec<bool> {
+    let (w, h) = (region.w as usize, region.h as usize);
+    let full_width = foreground.width as usize;
+    let mut across = vec![false; w * h];
+    let mut prefix = vec![0u32; w + 1];
+    for y in 0..h {
+        let row = (region.y as usize + y) * full_width + region.x as usize;
+        for x in 0..w {
+            prefix[x + 1] = prefix[x] + u32::from(foreground.mask[row + x]);
+        }
+        for x in 0..w {
+            let (from, to) = (x.saturating_sub(reach), (x + reach + 1).min(w));
+            across[y * w + x] = prefix[to] > prefix[from];
+        }
+    }
+    let mut grown = vec![false; w * h];
+    let mut prefix = vec![0u32; h + 1];
+    for x in 0..w {
+        for y in 0..h {
+            prefix[y + 1] = prefix[y] + u32::from(across[y * w + x]);
+        }
+        for y in 0..h {
+            let (from, to) = (y.saturating_sub(reach), (y + reach + 1).min(h));
+            grown[y * w + x] = prefix[to] > prefix[from];
+        }
+    }
+    grown
 }
 
 /// Removes 8-connected edge groups with fewer than `min_len` pixels.

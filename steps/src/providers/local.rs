@@ -12,17 +12,20 @@ use super::imaging::{ImageAnswer, ImageProvider, ImageTask};
 use super::vision::{VisionAnswer, VisionProvider, VisionTask};
 use super::{InlineImage, ProviderError, Usage};
 use crate::local::{
-    self, ColorOptions, CropOptions, DecodeLimits, DetailCrop, DominantColor, Silhouette,
-    SketchOptions,
+    self, ColorOptions, CropOptions, DecodeLimits, DetailCrop, DominantColor, ProductReading,
+    SegmentationKind, Silhouette, SketchOptions,
 };
 use crate::techpack::pom_library::{self, Axis, PomSet, SilhouetteRule};
 use crate::techpack::{
-    CategoryGuess, CloseUpAnalysis, Color, Estimate, NamedValue, PointOfMeasure, Source, View,
-    ViewAnalysis, ViewScale, scale,
+    CategoryGuess, CloseUpAnalysis, Color, Estimate, MeasuredAt, NamedValue, PointOfMeasure,
+    Source, View, ViewAnalysis, ViewScale, scale,
 };
 use crate::work_budget::{MemoryBudget, MemoryPermit, current_owner};
 
 pub const LOCAL_MODEL: &str = "classical-v1";
+
+/// Side of an offline close-up, before its locator is set beside it.
+const CLOSE_UP_SIDE: u32 = 512;
 
 /// The local provider, for both vision and images.
 #[derive(Debug, Clone, Default)]
@@ -95,20 +98,46 @@ fn round1(x: f64) -> f64 {
 
 /// The category's points of measure that an outline can tell, in this photo's pixels (the
 /// step scales them to mm, [`crate::techpack::scale`]): an extent along an axis the view
-/// shows, or the width of one row in a view whose horizontal axis is the row's axis. The
-/// others are not listed here; the tech pack lists them as "measure on the sample".
-fn silhouette_points(view: View, silhouette: &Silhouette, set: &PomSet) -> Vec<PointOfMeasure> {
+/// shows, or the width of one row in a view whose horizontal axis is the row's axis. Each
+/// records the line it was measured along. The others are not listed here; the tech pack
+/// lists them as "measure on the sample".
+fn silhouette_points(
+    view: View,
+    silhouette: &Silhouette,
+    set: &PomSet,
+    confidence: f64,
+) -> Vec<PointOfMeasure> {
     let Some((across, down)) = scale::axes_of(view) else {
         return Vec::new();
+    };
+    let bbox = silhouette.bbox;
+    let (left, top) = (f64::from(bbox.x), f64::from(bbox.y));
+    let (right, bottom) = (f64::from(bbox.right()), f64::from(bbox.bottom()));
+    let at = |x1: f64, y1: f64, x2: f64, y2: f64| MeasuredAt {
+        view,
+        x1: round1(x1),
+        y1: round1(y1),
+        x2: round1(x2),
+        y2: round1(y2),
     };
     set.points_of_measure
         .iter()
         .filter_map(|spec| {
-            let px = match spec.silhouette? {
-                SilhouetteRule::Extent(axis) if axis == across => silhouette.extent_horizontal(),
-                SilhouetteRule::Extent(axis) if axis == down => silhouette.extent_vertical(),
-                SilhouetteRule::Span { axis, at } if axis == across && down == Axis::Height => {
-                    silhouette.span_at(at)?
+            let (px, line) = match spec.silhouette? {
+                SilhouetteRule::Extent(axis) if axis == across => {
+                    // Drawn across the widest row, where the extent is reached.
+                    let y = silhouette.widest().map_or((top + bottom) / 2.0, |s| s.y);
+                    (silhouette.extent_horizontal(), at(left, y, right, y))
+                }
+                SilhouetteRule::Extent(axis) if axis == down => {
+                    let x = (left + right) / 2.0;
+                    (silhouette.extent_vertical(), at(x, top, x, bottom))
+                }
+                SilhouetteRule::Span { axis, at: row }
+                    if axis == across && down == Axis::Height =>
+                {
+                    let span = silhouette.span_location(row)?;
+                    (span.width(), at(span.left, span.y, span.right, span.y))
                 }
                 _ => return None,
             };
@@ -116,10 +145,9 @@ fn silhouette_points(view: View, silhouette: &Silhouette, set: &PomSet) -> Vec<P
                 value: Some(round1(px)),
                 unit: "px".into(),
                 tolerance: None,
-                // Edges of a clean outline are exact to a pixel or two; what the pixels are
-                // worth in mm is the scale's business.
                 source: Source::EstimatedFromPhoto,
-                confidence: 0.5,
+                confidence,
+                measured_at: Some(line),
                 ..spec.unmeasured()
             })
         })
@@ -127,17 +155,42 @@ fn silhouette_points(view: View, silhouette: &Silhouette, set: &PomSet) -> Vec<P
 }
 
 fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> Result<ViewAnalysis, ProviderError> {
-    let (facts, silhouette) = local::facts_and_silhouette(image);
+    let ProductReading {
+        facts,
+        silhouette,
+        colors,
+    } = local::read_product(image, &ColorOptions::default());
     if facts.foreground_bbox.is_none() {
         return Err(ProviderError::NoProduct {
             view: view.as_str(),
         });
     }
-    // Without a plain backdrop the "outline" is the whole frame: measuring it would scale the
-    // photo's edges to millimetres. Nothing is measured, and the summary says why.
-    let backdrop_known = facts.background_hex.is_some();
-    let silhouette = silhouette.filter(|_| backdrop_known);
-    let colors = local::dominant_colors(image, &ColorOptions::default());
+    // How far the outline can be trusted: against a plain backdrop its edges are exact to a
+    // pixel or two; found by colour models on a busy scene, less so; not found at all, the
+    // "outline" is the frame and measuring it would scale the photo's edges to millimetres.
+    let (point_confidence, view_confidence, note) = match facts.segmentation {
+        SegmentationKind::PlainBackdrop => (0.5, 0.3, String::new()),
+        SegmentationKind::ColourModel => (
+            0.35,
+            0.2,
+            " No plain backdrop: the product was told from its surroundings by colour, so check \
+             its outline (measurements less sure than on a plain backdrop)."
+                .to_string(),
+        ),
+        SegmentationKind::Unresolved => (
+            0.0,
+            0.1,
+            format!(
+                " No plain backdrop: measurements unreliable ({}); nothing is measured from the \
+                 outline and the colours may include the background.",
+                facts
+                    .unresolved_reason
+                    .as_deref()
+                    .unwrap_or("the product cannot be told from its background")
+            ),
+        ),
+    };
+    let silhouette = silhouette.filter(|_| facts.segmentation != SegmentationKind::Unresolved);
     let mut category_specific = vec![NamedValue {
         name: "silhouette aspect ratio (width / height)".into(),
         value: format!(
@@ -160,15 +213,9 @@ fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> Result<ViewAnalys
         .take(3)
         .map(|c| format!("{} {} ({:.0}%)", c.name, c.hex, c.share * 100.0))
         .collect();
-    let warning = if backdrop_known {
-        ""
-    } else {
-        " No plain backdrop: the product cannot be told from its background, so nothing is measured from its \
-         outline and the colours may include the background (measurements unreliable)."
-    };
     let summary = format!(
         "{} view, {}×{} px photo; the product spans {}×{} px{}; main colours: {}. Material and construction cannot be \
-         read by the offline provider.{warning}",
+         read by the offline provider.{note}",
         view.as_str(),
         facts.width,
         facts.height,
@@ -192,7 +239,7 @@ fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> Result<ViewAnalys
         colors: colors.iter().map(color_of).collect(),
         dimensions: silhouette
             .as_ref()
-            .map(|s| silhouette_points(view, s, set))
+            .map(|s| silhouette_points(view, s, set, point_confidence))
             .unwrap_or_default(),
         construction: Vec::new(),
         design_elements: colors
@@ -212,14 +259,20 @@ fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> Result<ViewAnalys
         scale: ViewScale {
             horizontal_px: silhouette.as_ref().map(Silhouette::extent_horizontal),
             vertical_px: silhouette.as_ref().map(Silhouette::extent_vertical),
+            product_box: silhouette
+                .as_ref()
+                .map(|s| [s.bbox.x, s.bbox.y, s.bbox.w, s.bbox.h]),
             ..ViewScale::default()
         },
-        confidence: if backdrop_known { 0.3 } else { 0.1 },
+        confidence: view_confidence,
     })
 }
 
 fn analyze_close_up(image: &RgbImage, detail: &str) -> CloseUpAnalysis {
-    let colors = local::dominant_colors(image, &ColorOptions::default());
+    // An offline close-up carries its locator; the colours are the close-up's own, and a
+    // close-up is all product, so every pixel counts.
+    let image = &local::without_locator(image);
+    let colors = local::dominant_colors_of_every_pixel(image, &ColorOptions::default());
     let names: Vec<String> = colors
         .iter()
         .take(3)
@@ -392,9 +445,11 @@ impl ImageProvider for LocalProvider {
                         y: region[1],
                         w: region[2],
                         h: region[3],
-                        score: 0.0,
+                        ..DetailCrop::default()
                     };
-                    let shot = local::cut_detail(&decoded, &crop, 512).map_err(local_error)?;
+                    let shot =
+                        local::cut_detail(&decoded, &crop, CLOSE_UP_SIDE).map_err(local_error)?;
+                    let shot = local::with_locator(&shot, &decoded, crop.pixel_box());
                     let (w, h) = shot.dimensions();
                     Ok(png_answer(
                         local::encode_png(&shot).map_err(local_error)?,
@@ -444,17 +499,22 @@ mod tests {
 
     #[test]
     fn a_photo_without_a_plain_backdrop_measures_nothing_and_says_so() {
-        // A busy scene: every border pixel differs, so no backdrop can be read.
+        // Confetti: every pixel an unrelated colour, so neither a backdrop nor a product
+        // can be told apart.
         let mut image = RgbImage::new(120, 90);
         for (x, y, pixel) in image.enumerate_pixels_mut() {
-            *pixel = Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) * 5 % 255) as u8]);
+            let v = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503))
+                .wrapping_mul(2_246_822_519);
+            *pixel = Rgb([(v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8]);
         }
         let (set, _) = pom_library::choose(Some("bags"), None);
         let analysis = analyze_view(&image, View::Front, set).unwrap();
         assert!(analysis.dimensions.is_empty(), "{:?}", analysis.dimensions);
         assert_eq!(analysis.scale.horizontal_px, None);
         assert!(
-            analysis.summary.contains("No plain backdrop"),
+            analysis
+                .summary
+                .contains("No plain backdrop: measurements unreliable ("),
             "{}",
             analysis.summary
         );

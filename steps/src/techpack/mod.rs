@@ -229,6 +229,9 @@ pub struct ViewScale {
     pub mm_per_px: Option<f64>,
     /// Where the scale comes from (e.g. "width 400 mm given, over 600 px"), or null.
     pub basis: Option<String>,
+    /// The product's box in the photo as `[x, y, width, height]` pixels, or null.
+    #[serde(default)]
+    pub product_box: Option<[u32; 4]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -271,6 +274,25 @@ pub struct PointOfMeasure {
     pub source: Source,
     /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
+    /// Where on which photo it was measured, or null when it was not read off a photo.
+    #[serde(default)]
+    pub measured_at: Option<MeasuredAt>,
+}
+
+/// The line along which a point of measure was taken on a photo, so a flat can draw its
+/// dimension line in the same place.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MeasuredAt {
+    /// The photo it was measured on.
+    pub view: View,
+    /// One end of the line, in photo pixels from the left.
+    pub x1: f64,
+    /// One end of the line, in photo pixels from the top.
+    pub y1: f64,
+    /// The other end, in photo pixels from the left.
+    pub x2: f64,
+    /// The other end, in photo pixels from the top.
+    pub y2: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -325,6 +347,10 @@ pub struct Callout {
     pub bom_ref: Option<String>,
     /// Linked point-of-measure code.
     pub pom_ref: Option<String>,
+    /// For a measurement drawn where it was taken: its dimension line's ends as
+    /// `[x1, y1, x2, y2]`, each 0..1 of the drawing; null otherwise.
+    #[serde(default)]
+    pub line: Option<[f64; 4]>,
 }
 
 /// A fact only some categories have (heel height, capacity, screen size …).

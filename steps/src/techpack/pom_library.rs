@@ -115,6 +115,7 @@ impl PomSpec {
             criticality: self.criticality,
             source: Source::Unknown,
             confidence: 0.0,
+            measured_at: None,
         }
     }
 }

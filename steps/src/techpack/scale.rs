@@ -260,6 +260,7 @@ mod tests {
                     criticality: Criticality::Major,
                     source: Source::EstimatedFromPhoto,
                     confidence: 0.5,
+                    measured_at: None,
                 })
                 .collect(),
             construction: vec![],

@@ -315,6 +315,7 @@ impl PomRow {
             criticality: Criticality::Major,
             source: Source::Unknown,
             confidence: 0.0,
+            measured_at: None,
         });
         let (source, confidence, value) = match self.value {
             Some(v) => (Source::Given, 1.0, Some(v)),
@@ -330,6 +331,12 @@ impl PomRow {
             criticality: self.criticality.unwrap_or(base.criticality),
             source,
             confidence,
+            // A value the designer gave was not read off a photo.
+            measured_at: if self.value.is_some() {
+                None
+            } else {
+                base.measured_at
+            },
         }
     }
 }
