@@ -132,6 +132,7 @@ impl Foreground {
     }
 
     /// Whether the product could be told from its surroundings at all.
+    #[cfg(test)]
     pub fn is_resolved(&self) -> bool {
         !matches!(self.segmentation, Segmentation::Unresolved(_))
     }

@@ -508,7 +508,7 @@ mod tests {
 
     /// A carpet: two greens in blotches with speckle.
     fn textured(x: u32, y: u32) -> Rgb<u8> {
-        let blotch = ((x / 6 + y / 5) % 3 == 0) as u8 as f32;
+        let blotch = (x / 6 + y / 5).is_multiple_of(3) as u8 as f32;
         let t = (0.6 * blotch + 0.4 * noise(x, y, 7)).min(1.0);
         mix([70.0, 120.0, 60.0], [35.0, 80.0, 40.0], t)
     }
