@@ -1,5 +1,10 @@
 //! sRGB to CIE Lab conversion. Distances in Lab follow perceived colour difference, so
 //! "is this pixel backdrop?" and "which colour name is nearest?" agree with the eye.
+//!
+//! Our own conversion rather than `palette`'s: the sRGB transfer function is written once
+//! (`srgb_to_linear`) and tabulated for the 256 byte values every pixel of every view uses;
+//! with `palette` the analysis was measured slower (BENCHMARKS.md, "Factory exports and
+//! measurements").
 
 use std::sync::LazyLock;
 
@@ -11,17 +16,18 @@ pub(crate) struct Lab {
     pub b: f32,
 }
 
-/// sRGB byte to linear light, tabulated because it is needed for every pixel.
-static SRGB_TO_LINEAR: LazyLock<[f32; 256]> = LazyLock::new(|| {
-    std::array::from_fn(|index| {
-        let c = index as f32 / 255.0;
-        if c <= 0.040_45 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        }
-    })
-});
+/// The sRGB transfer function: an encoded component in 0..=1 to linear light.
+fn srgb_to_linear(c: f32) -> f32 {
+    if c <= 0.040_45 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// [`srgb_to_linear`] of every byte value, tabulated because it is needed for every pixel.
+static SRGB_TO_LINEAR: LazyLock<[f32; 256]> =
+    LazyLock::new(|| std::array::from_fn(|index| srgb_to_linear(index as f32 / 255.0)));
 
 impl Lab {
     /// Converts an 8-bit sRGB colour.
@@ -33,14 +39,7 @@ impl Lab {
 
     /// Converts an sRGB colour given as 0..=255 floats, for cluster means.
     pub fn from_rgb_f32(rgb: [f32; 3]) -> Self {
-        let [r, g, b] = rgb.map(|c| {
-            let c = (c / 255.0).clamp(0.0, 1.0);
-            if c <= 0.040_45 {
-                c / 12.92
-            } else {
-                ((c + 0.055) / 1.055).powf(2.4)
-            }
-        });
+        let [r, g, b] = rgb.map(|c| srgb_to_linear((c / 255.0).clamp(0.0, 1.0)));
         Self::from_linear(r, g, b)
     }
 
