@@ -834,3 +834,79 @@ fn a_tech_pack_field_is_edited_in_place_for_a_credit_and_shows_in_the_history() 
         &["/api/session - Failed to load resource", "status of 402"],
     );
 }
+
+#[test]
+fn a_view_is_regenerated_from_the_product_page_for_a_credit_and_shows_as_a_revision() {
+    let Some(setup) = setup("console_browser::regenerate_view", &[]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    // The analysis costs 3 credits: one is left, for one regeneration.
+    let token = server.user("grace", 4);
+    let (product, revision) = server.product_with_photo(&token);
+    let (status, analysis) = server.send(
+        "POST",
+        "/api/tech-pack-v2/base-views/analyze",
+        Some(&token),
+        Some(json!({ "productId": product, "revisionIds": [revision] })),
+    );
+    assert_eq!(status, reqwest::StatusCode::OK, "{analysis}");
+
+    sign_in(&setup, &token);
+    b.open(&server.url(&format!("/products/{product}")));
+    b.wait(
+        "the balance",
+        SECONDS,
+        "return document.querySelector('#balance')?.innerText.includes('balance: 1 credit.')",
+    );
+    let prompt = b.find("#regen-prompt");
+    b.type_into(&prompt, "brighter <b>strap</b>");
+    b.click(&b.find("form.regenerate button[type=submit]"));
+    let done = b.wait(
+        "the regeneration",
+        SECONDS,
+        "return document.querySelector('#product-message')?.innerText.includes('Regenerated the front view') && document.querySelector('#product-message').innerText",
+    );
+    assert!(
+        done.as_str().unwrap().contains("1 credit charged"),
+        "{done}"
+    );
+    // The new photo revision is listed (the prompt as text) and is the current one.
+    b.wait(
+        "the new revision",
+        SECONDS,
+        "return [...document.querySelectorAll('#history tr')].some((r) => r.innerText.includes('v2') && r.innerText.includes('regenerated: brighter <b>strap</b>') && r.innerText.includes('yes'))",
+    );
+    b.wait(
+        "the balance after",
+        SECONDS,
+        "return document.querySelector('#balance')?.innerText.includes('balance: 0 credits.')",
+    );
+    assert_eq!(server.balance(&token), 0);
+    assert_eq!(
+        b.run(
+            "return document.querySelectorAll('#history b').length",
+            json!([])
+        ),
+        0,
+        "the prompt was read as HTML"
+    );
+    // Every export downloads with the session, as the files a factory uses.
+    let downloads = b.run(
+        "return [...document.querySelectorAll('p.downloads a')].map((a) => { const x = new XMLHttpRequest(); x.open('GET', a.href, false); x.send(); return `${a.getAttribute('download')} ${x.status} ${x.getResponseHeader('content-type')}`; })",
+        json!([]),
+    );
+    assert_eq!(
+        downloads,
+        json!([
+            "techpack.json 200 application/json",
+            "index.html 200 text/html; charset=utf-8",
+            "techpack.pdf 200 application/pdf",
+            "techpack.xlsx 200 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "bom.csv 200 text/csv; charset=utf-8",
+            "points-of-measure.csv 200 text/csv; charset=utf-8",
+        ])
+    );
+    b.screenshot("product-regenerated");
+    no_console_errors(b, &["/api/session - Failed to load resource"]);
+}

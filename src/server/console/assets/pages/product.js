@@ -17,6 +17,16 @@ const SECTIONS = [
   ['category_specific', 'Category-specific'],
 ];
 
+// Every export of a product's newest tech pack: [path under the product, file name, label].
+const DOWNLOADS = [
+  ['tech-pack', 'techpack.json', 'JSON'],
+  ['tech-pack.html', 'index.html', 'HTML'],
+  ['tech-pack/techpack.pdf', 'techpack.pdf', 'PDF'],
+  ['tech-pack/techpack.xlsx', 'techpack.xlsx', 'Spreadsheet (XLSX)'],
+  ['tech-pack/bom.csv', 'bom.csv', 'BOM (CSV)'],
+  ['tech-pack/points-of-measure.csv', 'points-of-measure.csv', 'Points of measure (CSV)'],
+];
+
 export async function render(main, [id]) {
   let product = await get(`/api/products/${seg(id)}`);
   let analysis = null; // the newest, whose fields are edited
@@ -137,9 +147,8 @@ export async function render(main, [id]) {
       throw e;
     }
     mount(body,
-      h('p', { class: 'downloads' }, 'Download: ',
-        h('a', { href: `${base}/tech-pack`, download: 'techpack.json', text: 'JSON' }), ' · ',
-        h('a', { href: `${base}/tech-pack.html`, download: 'index.html', text: 'HTML' })),
+      h('p', { class: 'downloads' }, 'Download: ', DOWNLOADS.flatMap(([path, file, text], i) => [
+        i ? ' · ' : null, h('a', { href: `${base}/${path}`, download: file, text })])),
       section('meta', 'Overview', table(null, ['Field', 'Value'], Object.entries(pack.meta || {}).map(([k, v]) => [k.replaceAll('_', ' '), value(v)]))),
       drawImages(),
       SECTIONS.map(([key, title, kind]) => section(key, title, Array.isArray(pack[key]) && pack[key].length
