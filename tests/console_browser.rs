@@ -737,14 +737,11 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
     );
 }
 
-#[test]
-fn a_tech_pack_field_is_edited_in_place_for_a_credit_and_shows_in_the_history() {
-    let Some(setup) = setup("console_browser::edit_field", &[]) else {
-        return;
-    };
+/// Signs `user` in on the page of a product whose front photo was analysed, with one credit
+/// left (the analysis costs 3 of 4): enough for one edit or one regeneration. Their token.
+fn product_page_with_one_credit_left(setup: &Setup, user: &str) -> String {
     let (server, b) = (&setup.server, &setup.browser);
-    // The analysis costs 3 credits: one is left, for one edit.
-    let token = server.user("ada", 4);
+    let token = server.user(user, 4);
     let (product, revision) = server.product_with_photo(&token);
     let (status, analysis) = server.send(
         "POST",
@@ -754,14 +751,23 @@ fn a_tech_pack_field_is_edited_in_place_for_a_credit_and_shows_in_the_history() 
     );
     assert_eq!(status, reqwest::StatusCode::OK, "{analysis}");
     assert_eq!(server.balance(&token), 1);
-
-    sign_in(&setup, &token);
+    sign_in(setup, &token);
     b.open(&server.url(&format!("/products/{product}")));
     b.wait(
         "the balance",
         SECONDS,
         "return document.querySelector('#balance')?.innerText.includes('balance: 1 credit.')",
     );
+    token
+}
+
+#[test]
+fn a_tech_pack_field_is_edited_in_place_for_a_credit_and_shows_in_the_history() {
+    let Some(setup) = setup("console_browser::edit_field", &[]) else {
+        return;
+    };
+    let (server, b) = (&setup.server, &setup.browser);
+    let token = product_page_with_one_credit_left(&setup, "ada");
     let path = "points_of_measure.0.name";
     let edit = b.find(&format!("button.edit-field[data-path='{path}']"));
     b.click(&edit);
@@ -841,24 +847,7 @@ fn a_view_is_regenerated_from_the_product_page_for_a_credit_and_shows_as_a_revis
         return;
     };
     let (server, b) = (&setup.server, &setup.browser);
-    // The analysis costs 3 credits: one is left, for one regeneration.
-    let token = server.user("grace", 4);
-    let (product, revision) = server.product_with_photo(&token);
-    let (status, analysis) = server.send(
-        "POST",
-        "/api/tech-pack-v2/base-views/analyze",
-        Some(&token),
-        Some(json!({ "productId": product, "revisionIds": [revision] })),
-    );
-    assert_eq!(status, reqwest::StatusCode::OK, "{analysis}");
-
-    sign_in(&setup, &token);
-    b.open(&server.url(&format!("/products/{product}")));
-    b.wait(
-        "the balance",
-        SECONDS,
-        "return document.querySelector('#balance')?.innerText.includes('balance: 1 credit.')",
-    );
+    let token = product_page_with_one_credit_left(&setup, "grace");
     let prompt = b.find("#regen-prompt");
     b.type_into(&prompt, "brighter <b>strap</b>");
     b.click(&b.find("form.regenerate button[type=submit]"));
