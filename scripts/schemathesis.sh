@@ -30,7 +30,7 @@ trap cleanup EXIT
 
 echo "== schemathesis: building techpack"
 cargo build --locked --bin techpack
-binary="target/debug/techpack"
+binary="${CARGO_TARGET_DIR:-target}/debug/techpack"
 
 echo "== schemathesis: installing schemathesis $SCHEMATHESIS_VERSION"
 python3 -m venv "$work/venv"
