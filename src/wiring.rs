@@ -155,6 +155,7 @@ pub fn open_engine_with_budget(
         local: Arc::new(LocalProvider {
             limits: DecodeLimits::default(),
             budget: budget.clone(),
+            recent: Arc::default(),
         }),
         remote: Some(Arc::new(HttpProviders::from_env(DecodeLimits::default()))),
         budget,

@@ -2,11 +2,10 @@
 //! `points-of-measure.csv`, `size-chart.csv` (when a chart was graded), `techpack.xlsx` and
 //! `techpack.pdf`, all made from the same tables ([`super::tables`]).
 
-use image::RgbImage;
 use image::imageops::thumbnail;
 
 use super::Bundle;
-use super::pdf::{self, CloseUp, Flat, Paper};
+use super::pdf::{self, CloseUp, Flat, Paper, Picture};
 use super::tables::{self, Table};
 use crate::local::{DecodeLimits, decode};
 use crate::storage::{Catalog, StorageError};
@@ -14,7 +13,9 @@ use crate::techpack::View;
 
 /// Longest side of a flat in the PDF: sharp at a full A4 page, without 40 MB files.
 const FLAT_MAX_SIDE: u32 = 1600;
-const CLOSE_UP_MAX_SIDE: u32 = 480;
+/// An offline close-up with its locator (684 px across) is stored small enough to go in as
+/// it is; a larger one from an image model is shrunk to this.
+const CLOSE_UP_MAX_SIDE: u32 = 720;
 
 /// The revision and day of a tech pack, printed on every PDF page.
 #[derive(Debug, Clone, Default)]
@@ -24,17 +25,24 @@ pub struct Edition {
     pub paper: Paper,
 }
 
-fn picture(catalog: &Catalog, hash: &str, max_side: u32) -> Result<RgbImage, StorageError> {
+/// A stored picture for the PDF, at most `max_side` pixels on its longer side: a plain PNG
+/// that small as it is, anything else decoded (and shrunk when larger).
+fn picture(catalog: &Catalog, hash: &str, max_side: u32) -> Result<Picture, StorageError> {
     let bytes = catalog.blobs.get(hash)?;
+    if let Some(picture) =
+        Picture::from_png(&bytes).filter(|p| p.width().max(p.height()) <= max_side)
+    {
+        return Ok(picture);
+    }
     let image = decode(&bytes, &DecodeLimits::default())
         .map_err(|e| StorageError::Corrupt(format!("stored image {hash}: {e}")))?;
     let (w, h) = image.dimensions();
     if w.max(h) <= max_side {
-        return Ok(image);
+        return Ok(Picture::from_pixels(&image));
     }
     let scale = f64::from(max_side) / f64::from(w.max(h));
     let size = |v: u32| ((f64::from(v) * scale).round() as u32).max(1);
-    Ok(thumbnail(&image, size(w), size(h)))
+    Ok(Picture::from_pixels(&thumbnail(&image, size(w), size(h))))
 }
 
 /// The style facts as the workbook's first sheet.

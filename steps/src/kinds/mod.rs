@@ -294,8 +294,14 @@ pub async fn detail_plan(
         .acquire_for_image(owner, &image.bytes, &limits)
         .await
         .map_err(|e| busy_error(&e))?;
+    let recent = Arc::clone(&services.local.recent);
     let plan = tokio::task::spawn_blocking(move || {
-        let plan = crate::providers::local::plan_detail_regions(&image.bytes, &limits, MAX_DETAILS);
+        let plan = crate::providers::local::plan_detail_regions(
+            &recent,
+            &image.bytes,
+            &limits,
+            MAX_DETAILS,
+        );
         drop(permit);
         plan
     })

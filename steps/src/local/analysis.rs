@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::LocalError;
 use super::colors::{ColorOptions, DominantColor, dominant_colors_of_product};
 use super::decode::{DecodeLimits, decode};
+use super::foreground::Foreground;
 use super::measure::{ImageFacts, facts_from_foreground};
+use super::recent_photos::DecodedPhoto;
 use super::silhouette::{Silhouette, segment_for_measuring};
 
 /// Facts and colours of one product photo.
@@ -48,11 +50,23 @@ pub struct ProductReading {
 
 /// Segments `image` once and reads facts, outline and colours from that segmentation.
 pub fn read_product(image: &RgbImage, options: &ColorOptions) -> ProductReading {
-    let foreground = segment_for_measuring(image);
+    read_segmented(image, &segment_for_measuring(image), options)
+}
+
+/// [`read_product`] of a decoded photo, whose segmentation is kept for its flat.
+pub fn read_photo(photo: &DecodedPhoto, options: &ColorOptions) -> ProductReading {
+    read_segmented(photo.pixels(), photo.segmentation(), options)
+}
+
+fn read_segmented(
+    image: &RgbImage,
+    foreground: &Foreground,
+    options: &ColorOptions,
+) -> ProductReading {
     ProductReading {
-        facts: facts_from_foreground(image.dimensions(), &foreground),
-        silhouette: Silhouette::from_foreground(image.dimensions(), &foreground),
-        colors: dominant_colors_of_product(image, &foreground, options),
+        facts: facts_from_foreground(image.dimensions(), foreground),
+        silhouette: Silhouette::from_foreground(image.dimensions(), foreground),
+        colors: dominant_colors_of_product(image, foreground, options),
     }
 }
 

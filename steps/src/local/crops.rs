@@ -3,7 +3,7 @@
 //! so no two show the same spot.
 
 use image::RgbImage;
-use image::imageops::{self, FilterType};
+use image::imageops;
 use serde::{Deserialize, Serialize};
 
 use super::LocalError;
@@ -13,6 +13,7 @@ use super::edges::GrayPlane;
 use super::foreground::Foreground;
 use super::lab::Lab;
 use super::pixel_box::PixelBox;
+use super::resample::{Filter, resized};
 
 /// Longest side windows are scored on; details that matter survive at this size and the
 /// scoring then costs the same for any upload.
@@ -306,16 +307,16 @@ pub fn cut_detail(
             height,
         });
     }
-    let piece = imageops::crop_imm(image, window.x, window.y, window.w, window.h).to_image();
     let target = f64::from(target_side.max(1));
     let scale = target / f64::from(window.w.max(window.h));
     let new_width = ((f64::from(window.w) * scale).round() as u32).max(1);
     let new_height = ((f64::from(window.h) * scale).round() as u32).max(1);
-    Ok(imageops::resize(
-        &piece,
+    Ok(resized(
+        image,
+        window,
         new_width,
         new_height,
-        FilterType::CatmullRom,
+        Filter::CatmullRom,
     ))
 }
 

@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 
 use image::RgbImage;
-use image::imageops;
+
+use super::pixel_box::PixelBox;
+use super::resample::{Filter, resized};
 
 /// `image` itself when its longer side is at most `max_side`, otherwise an area-averaged
 /// copy whose longer side is `max_side`.
@@ -17,7 +19,19 @@ pub(crate) fn downsample_to(image: &RgbImage, max_side: u32) -> Cow<'_, RgbImage
     let scale = f64::from(max_side) / f64::from(longer);
     let new_width = ((f64::from(width) * scale).round() as u32).clamp(1, max_side);
     let new_height = ((f64::from(height) * scale).round() as u32).clamp(1, max_side);
-    Cow::Owned(imageops::thumbnail(image, new_width, new_height))
+    let whole = PixelBox {
+        x: 0,
+        y: 0,
+        w: width,
+        h: height,
+    };
+    Cow::Owned(resized(
+        image,
+        whole,
+        new_width,
+        new_height,
+        Filter::AreaAverage,
+    ))
 }
 
 #[cfg(test)]

@@ -16,11 +16,17 @@ const PAPER: Rgb<u8> = Rgb([255, 255, 255]);
 const FRAME: Rgb<u8> = Rgb([160, 160, 160]);
 const MARK: Rgb<u8> = Rgb([208, 2, 27]);
 
-/// `shot` with its locator to its right: `photo` shrunk to [`LOCATOR_SIDE`] with `crop` (in
-/// `photo`'s pixels) outlined. The result is `shot`'s height (or the thumbnail's, if taller)
-/// and [`with_locator_width`] wide.
-pub fn with_locator(shot: &RgbImage, photo: &RgbImage, crop: PixelBox) -> RgbImage {
-    let thumbnail = locator(photo, crop);
+/// `shot` with its locator to its right: the photo it was cut from, as `thumbnail` (made by
+/// [`locator_thumbnail`]; a photo `photo_size` pixels large), with `crop` (in the photo's
+/// pixels) outlined. The result is `shot`'s height (or the thumbnail's, if taller) and
+/// [`with_locator_width`] wide.
+pub fn with_locator(
+    shot: &RgbImage,
+    thumbnail: &RgbImage,
+    photo_size: (u32, u32),
+    crop: PixelBox,
+) -> RgbImage {
+    let thumbnail = outlined(thumbnail.clone(), photo_size, crop);
     let width = with_locator_width(shot.width());
     let height = shot.height().max(thumbnail.height());
     let mut out = RgbImage::from_pixel(width, height, PAPER);
@@ -45,14 +51,21 @@ pub fn without_locator(picture: &RgbImage) -> RgbImage {
     }
 }
 
-/// `photo` shrunk to fit [`LOCATOR_SIDE`], framed, with `crop` outlined in red (at least a
-/// few pixels across, so a small detail still shows).
-fn locator(photo: &RgbImage, crop: PixelBox) -> RgbImage {
+/// `photo` shrunk to fit [`LOCATOR_SIDE`]: the same for every close-up of one photo, so
+/// it is made once per photo.
+pub fn locator_thumbnail(photo: &RgbImage) -> RgbImage {
     let (width, height) = photo.dimensions();
     let scale = f64::from(LOCATOR_SIDE) / f64::from(width.max(height).max(1));
     let tw = ((f64::from(width) * scale).round() as u32).clamp(1, LOCATOR_SIDE);
     let th = ((f64::from(height) * scale).round() as u32).clamp(1, LOCATOR_SIDE);
-    let mut thumbnail = imageops::thumbnail(photo, tw, th);
+    imageops::thumbnail(photo, tw, th)
+}
+
+/// `thumbnail` (of a photo `photo_size` pixels large) framed, with `crop` outlined in red
+/// (at least a few pixels across, so a small detail still shows).
+fn outlined(mut thumbnail: RgbImage, photo_size: (u32, u32), crop: PixelBox) -> RgbImage {
+    let (width, height) = photo_size;
+    let (tw, th) = thumbnail.dimensions();
     let boxed = crop.rescaled((width.max(1), height.max(1)), (tw, th));
     let (x0, y0) = (boxed.x.min(tw - 1), boxed.y.min(th - 1));
     let x1 = (x0 + boxed.w.max(6)).min(tw) - 1;
@@ -97,7 +110,7 @@ mod tests {
             w: 100,
             h: 100,
         };
-        let picture = with_locator(&shot, &photo, crop);
+        let picture = with_locator(&shot, &locator_thumbnail(&photo), photo.dimensions(), crop);
         assert_eq!(picture.dimensions(), (256 + 12 + 160, 256));
         // The thumbnail is 160 x 80: the crop's box starts at (80, 40) in it.
         let left = 256 + 12;

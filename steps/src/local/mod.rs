@@ -27,6 +27,9 @@
 //! - `sketch`: technical-flat line art (black lines on white) from a photo.
 //! - `crops`: picks the most detailed windows of the product for close-up views.
 //! - `locator`: sets beside a close-up a thumbnail of its photo with the cut outlined.
+//! - `resample`: resizing (close-up enlargements, working copies) with `fast_image_resize`.
+//! - `recent_photos`: the last few photos decoded, with their segmentation and locator
+//!   thumbnail, so the requests one run makes of a photo decode it once.
 //! - `analysis`: [`analyze_image`], facts and colours of one view from its bytes.
 //! - `sample`: draws a small product photo in code, for the README and for tests.
 
@@ -46,12 +49,16 @@ mod locator;
 mod measure;
 mod metadata;
 mod pixel_box;
+mod recent_photos;
+mod resample;
 mod sample;
 mod scene;
 mod silhouette;
 mod sketch;
 
-pub use analysis::{ImageAnalysis, ProductReading, analyze_image, analyze_rgb, read_product};
+pub use analysis::{
+    ImageAnalysis, ProductReading, analyze_image, analyze_rgb, read_photo, read_product,
+};
 pub use color_names::nearest_color_name;
 pub use colors::{ColorOptions, DominantColor, dominant_colors, dominant_colors_of_every_pixel};
 pub use crops::{
@@ -59,13 +66,14 @@ pub use crops::{
 };
 pub use decode::{DecodeLimits, decode, decode_cost};
 pub use encode::encode_png;
-pub use locator::{LOCATOR_SIDE, with_locator, without_locator};
+pub use locator::{LOCATOR_SIDE, locator_thumbnail, with_locator, without_locator};
 pub use measure::{ImageFacts, PhysicalSize, SegmentationKind, image_facts};
 pub use metadata::{MAX_METADATA_BYTES, strip_metadata};
 pub use pixel_box::PixelBox;
+pub use recent_photos::{DecodedPhoto, RecentPhotos};
 pub use sample::draw_sample_product;
 pub use silhouette::{Silhouette, Span, facts_and_silhouette};
-pub use sketch::{SketchOptions, line_art, traced_region};
+pub use sketch::{SketchOptions, line_art, line_art_of, traced_region};
 
 /// Everything that can go wrong in the local provider. Each variant carries the offending
 /// values so a message shown to a user says what to fix.

@@ -8,6 +8,7 @@ use super::downsample::downsample_to;
 use super::edges::{GrayPlane, canny};
 use super::foreground::{Foreground, Segmentation};
 use super::pixel_box::PixelBox;
+use super::recent_photos::DecodedPhoto;
 
 const INK: Luma<u8> = Luma([0]);
 const PAPER: u8 = 255;
@@ -62,12 +63,30 @@ impl Default for SketchOptions {
 /// shrunk copy when the photo is larger than `max_side`.
 pub fn line_art(image: &RgbImage, options: &SketchOptions) -> GrayImage {
     let working = downsample_to(image, options.max_side);
-    let foreground = Foreground::detect(&working);
-    let region = sketch_region(&foreground, options);
+    trace(&working, &Foreground::detect(&working), options)
+}
+
+/// [`line_art`] of a decoded photo, tracing inside the segmentation the photo's view
+/// analysis made when the options trace at the size it was made at (the default), instead
+/// of finding the product a second time.
+pub fn line_art_of(photo: &DecodedPhoto, options: &SketchOptions) -> GrayImage {
+    let working = downsample_to(photo.pixels(), options.max_side);
+    let segmentation = photo.segmentation();
+    if (segmentation.width, segmentation.height) == working.dimensions() {
+        trace(&working, segmentation, options)
+    } else {
+        trace(&working, &Foreground::detect(&working), options)
+    }
+}
+
+/// Line art of `working` (the photo at the size it is traced at), whose product
+/// `foreground` marks.
+fn trace(working: &RgbImage, foreground: &Foreground, options: &SketchOptions) -> GrayImage {
+    let region = sketch_region(foreground, options);
     if region.w == 0 || region.h == 0 {
         return GrayImage::new(region.w, region.h);
     }
-    let plane = GrayPlane::from_rgb_region(&working, region);
+    let plane = GrayPlane::from_rgb_region(working, region);
     let mut edges = canny(
         &plane,
         options.blur_sigma,
@@ -79,7 +98,7 @@ pub fn line_art(image: &RgbImage, options: &SketchOptions) -> GrayImage {
     if options.crop_to_foreground && matches!(foreground.segmentation, Segmentation::ColourModel(_))
     {
         let reach = (OUTLINE_REACH * region.w.max(region.h) as f32).ceil() as usize;
-        let product = grown(&foreground, region, reach.max(2));
+        let product = grown(foreground, region, reach.max(2));
         for (edge, inside) in edges.iter_mut().zip(&product) {
             *edge &= *inside;
         }

@@ -13,7 +13,7 @@ use super::vision::{VisionAnswer, VisionProvider, VisionTask};
 use super::{InlineImage, ProviderError, Usage};
 use crate::local::{
     self, ColorOptions, CropOptions, DecodeLimits, DetailCrop, DominantColor, ProductReading,
-    SegmentationKind, Silhouette, SketchOptions,
+    RecentPhotos, SegmentationKind, Silhouette, SketchOptions,
 };
 use crate::techpack::pom_library::{self, Axis, PomSet, SilhouetteRule};
 use crate::techpack::{
@@ -33,6 +33,9 @@ pub struct LocalProvider {
     pub limits: DecodeLimits,
     /// Shared with every other piece of image work (uploads, planning close-ups).
     pub budget: Arc<MemoryBudget>,
+    /// The photos asked about last, decoded, so a run's many requests about one photo
+    /// (its analysis, flat, close-up plan and close-ups) decode it and find its product once.
+    pub recent: Arc<RecentPhotos>,
 }
 
 impl LocalProvider {
@@ -154,12 +157,16 @@ fn silhouette_points(
         .collect()
 }
 
-fn analyze_view(image: &RgbImage, view: View, set: &PomSet) -> Result<ViewAnalysis, ProviderError> {
+fn analyze_view(
+    reading: ProductReading,
+    view: View,
+    set: &PomSet,
+) -> Result<ViewAnalysis, ProviderError> {
     let ProductReading {
         facts,
         silhouette,
         colors,
-    } = local::read_product(image, &ColorOptions::default());
+    } = reading;
     if facts.foreground_bbox.is_none() {
         return Err(ProviderError::NoProduct {
             view: view.as_str(),
@@ -332,9 +339,14 @@ impl VisionProvider for LocalProvider {
                 let (set, _) = pom_library::choose(*category, *subcategory);
                 let image = first_image(images)?;
                 let permit = self.hold(&image).await?;
+                let recent = Arc::clone(&self.recent);
                 off_thread(permit, move || {
-                    let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
-                    Ok(to_value(&analyze_view(&decoded, view, set)?))
+                    let photo = recent.decoded(&image.bytes, &limits).map_err(local_error)?;
+                    Ok(to_value(&analyze_view(
+                        local::read_photo(&photo, &ColorOptions::default()),
+                        view,
+                        set,
+                    )?))
                 })
                 .await?
             }
@@ -364,13 +376,14 @@ impl VisionProvider for LocalProvider {
 
 /// The most detailed windows of a photo, for planning close-ups.
 pub fn plan_detail_regions(
-    bytes: &[u8],
+    recent: &RecentPhotos,
+    bytes: &Arc<[u8]>,
     limits: &DecodeLimits,
     count: usize,
 ) -> Result<Vec<DetailCrop>, ProviderError> {
-    let image = local::decode(bytes, limits).map_err(local_error)?;
+    let photo = recent.decoded(bytes, limits).map_err(local_error)?;
     Ok(local::detail_crops(
-        &image,
+        photo.pixels(),
         &CropOptions {
             count,
             ..CropOptions::default()
@@ -437,8 +450,9 @@ impl ImageProvider for LocalProvider {
                 })?;
                 let label = detail.to_string();
                 let permit = self.hold(&image).await?;
+                let recent = Arc::clone(&self.recent);
                 off_thread(permit, move || {
-                    let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
+                    let photo = recent.decoded(&image.bytes, &limits).map_err(local_error)?;
                     let crop = DetailCrop {
                         label,
                         x: region[0],
@@ -447,9 +461,14 @@ impl ImageProvider for LocalProvider {
                         h: region[3],
                         ..DetailCrop::default()
                     };
-                    let shot =
-                        local::cut_detail(&decoded, &crop, CLOSE_UP_SIDE).map_err(local_error)?;
-                    let shot = local::with_locator(&shot, &decoded, crop.pixel_box());
+                    let shot = local::cut_detail(photo.pixels(), &crop, CLOSE_UP_SIDE)
+                        .map_err(local_error)?;
+                    let shot = local::with_locator(
+                        &shot,
+                        photo.locator_thumbnail(),
+                        photo.pixels().dimensions(),
+                        crop.pixel_box(),
+                    );
                     let (w, h) = shot.dimensions();
                     Ok(png_answer(
                         local::encode_png(&shot).map_err(local_error)?,
@@ -461,9 +480,10 @@ impl ImageProvider for LocalProvider {
             }
             ImageTask::Sketch { .. } => {
                 let permit = self.hold(&image).await?;
+                let recent = Arc::clone(&self.recent);
                 off_thread(permit, move || {
-                    let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
-                    let drawing = local::line_art(&decoded, &SketchOptions::default());
+                    let photo = recent.decoded(&image.bytes, &limits).map_err(local_error)?;
+                    let drawing = local::line_art_of(&photo, &SketchOptions::default());
                     let (w, h) = drawing.dimensions();
                     Ok(png_answer(
                         local::encode_png(&drawing).map_err(local_error)?,
@@ -508,7 +528,12 @@ mod tests {
             *pixel = Rgb([(v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8]);
         }
         let (set, _) = pom_library::choose(Some("bags"), None);
-        let analysis = analyze_view(&image, View::Front, set).unwrap();
+        let analysis = analyze_view(
+            local::read_product(&image, &ColorOptions::default()),
+            View::Front,
+            set,
+        )
+        .unwrap();
         assert!(analysis.dimensions.is_empty(), "{:?}", analysis.dimensions);
         assert_eq!(analysis.scale.horizontal_px, None);
         assert!(
@@ -521,7 +546,12 @@ mod tests {
         assert!(analysis.confidence <= 0.1);
 
         let sample = local::draw_sample_product(300, 240);
-        let analysis = analyze_view(&sample, View::Front, set).unwrap();
+        let analysis = analyze_view(
+            local::read_product(&sample, &ColorOptions::default()),
+            View::Front,
+            set,
+        )
+        .unwrap();
         let codes: Vec<&str> = analysis
             .dimensions
             .iter()

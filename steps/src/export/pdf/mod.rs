@@ -5,15 +5,18 @@
 //! the close-ups. Every page carries a header (style, season, version, date) and "page x of
 //! y". Text is real text in the standard Helvetica faces, so it can be searched and copied.
 
+mod picture;
 mod text;
 
-use image::RgbImage;
+use pdf_writer::types::Predictor;
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::tables::{self, Table};
 use crate::techpack::{Callout, TechPack, View};
+use picture::Channels;
+pub use picture::Picture;
 use text::Face;
 
 /// The paper the PDF is laid out for, landscape.
@@ -38,14 +41,14 @@ impl Paper {
 /// A technical flat and the callouts drawn on it.
 pub struct Flat<'a> {
     pub view: View,
-    pub drawing: RgbImage,
+    pub drawing: Picture,
     pub callouts: &'a [Callout],
 }
 
 /// A close-up shot and what it shows.
 pub struct CloseUp {
     pub caption: String,
-    pub image: RgbImage,
+    pub image: Picture,
 }
 
 /// Everything the PDF shows.
@@ -54,7 +57,7 @@ pub struct Document<'a> {
     pub size_chart: Option<&'a Value>,
     pub flats: Vec<Flat<'a>>,
     /// Shown on the cover when there is no flat.
-    pub cover_photo: Option<RgbImage>,
+    pub cover_photo: Option<Picture>,
     pub close_ups: Vec<CloseUp>,
     /// The tech pack's revision, e.g. "3" after two edits.
     pub version: String,
@@ -167,17 +170,25 @@ impl Writer {
         }
     }
 
-    /// Writes `image` once as an XObject; returns its id.
-    fn image(&mut self, image: &RgbImage) -> Ref {
+    /// Writes `picture` once as an XObject; returns its id.
+    fn image(&mut self, picture: &Picture) -> Ref {
         let id = self.alloc();
-        // Level 3: flats are mostly white and shrink well; a higher level costs time for
-        // little.
-        let data = miniz_oxide::deflate::compress_to_vec_zlib(image.as_raw(), 3);
-        let mut xobject = self.pdf.image_xobject(id, &data);
+        let mut xobject = self.pdf.image_xobject(id, picture.zlib());
         xobject.filter(Filter::FlateDecode);
-        xobject.width(image.width() as i32);
-        xobject.height(image.height() as i32);
-        xobject.color_space().device_rgb();
+        if picture.png_filtered() {
+            xobject
+                .decode_parms()
+                .predictor(Predictor::PngOptimum)
+                .colors(picture.channels().count())
+                .bits_per_component(8)
+                .columns(picture.width() as i32);
+        }
+        xobject.width(picture.width() as i32);
+        xobject.height(picture.height() as i32);
+        match picture.channels() {
+            Channels::Grey => xobject.color_space().device_gray(),
+            Channels::Rgb => xobject.color_space().device_rgb(),
+        };
         xobject.bits_per_component(8);
         xobject.finish();
         id
