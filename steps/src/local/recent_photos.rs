@@ -22,8 +22,9 @@ use super::foreground::Foreground;
 use super::locator::locator_thumbnail;
 use super::silhouette::segment_for_measuring;
 
-/// Photos kept at most: a tech pack's views (front, back, side, top) fit.
-pub const MAX_PHOTOS: usize = 4;
+/// Pictures kept at most: a tech pack's views (front, back, side, top) and the close-ups
+/// being made of them, which are analysed right after they are drawn.
+pub const MAX_PHOTOS: usize = 16;
 /// Pixels kept at most over all photos (about 3 bytes of colour and 1 of mask each): four
 /// 1024 × 1024 photos or one 4096 × 4096, 64 MB at the very most.
 pub const MAX_PIXELS: u64 = 16 * 1024 * 1024;
@@ -148,6 +149,22 @@ impl RecentPhotos {
         Ok(decoded)
     }
 
+    /// Keeps `pixels` as what `bytes` decode to within `limits`: for a picture this process
+    /// has just drawn and encoded (a close-up), which is asked about next.
+    /// `bytes` must be the lossless encoding of `pixels` (a PNG made by
+    /// [`super::encode_png`]), so that decoding them would give `pixels` again.
+    pub fn remember(&self, bytes: &Arc<[u8]>, limits: &DecodeLimits, pixels: RgbImage) {
+        let slot = self.slot_for(bytes, limits);
+        let mut photo = slot.photo.lock().unwrap_or_else(PoisonError::into_inner);
+        if photo.is_none() {
+            let size = u64::from(pixels.width()) * u64::from(pixels.height());
+            slot.pixels.store(size.max(1), Ordering::Release);
+            *photo = Some(Arc::new(DecodedPhoto::new(pixels)));
+        }
+        drop(photo);
+        self.trim();
+    }
+
     /// The slot for `bytes`, moved to the front; a new empty one when none holds them.
     fn slot_for(&self, bytes: &Arc<[u8]>, limits: &DecodeLimits) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
@@ -232,6 +249,22 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!(first.pixels().dimensions(), (120, 100));
         assert_eq!(recent.len(), 1);
+    }
+
+    #[test]
+    fn a_remembered_picture_is_found_by_its_encoding() {
+        let recent = RecentPhotos::default();
+        let limits = DecodeLimits::default();
+        let pixels = draw_sample_product(90, 70);
+        let bytes: Arc<[u8]> = encode_png(&pixels).unwrap().into();
+        recent.remember(&bytes, &limits, pixels.clone());
+        let copy: Arc<[u8]> = bytes.to_vec().into();
+        let found = recent.decoded(&copy, &limits).unwrap();
+        assert_eq!(found.pixels(), &pixels);
+        assert_eq!(
+            found.pixels(),
+            &crate::local::decode(&bytes, &limits).unwrap()
+        );
     }
 
     #[test]

@@ -354,9 +354,11 @@ impl VisionProvider for LocalProvider {
                 let detail = detail.to_string();
                 let image = first_image(images)?;
                 let permit = self.hold(&image).await?;
+                let recent = Arc::clone(&self.recent);
                 off_thread(permit, move || {
-                    let decoded = local::decode(&image.bytes, &limits).map_err(local_error)?;
-                    Ok(to_value(&analyze_close_up(&decoded, &detail)))
+                    // A close-up this provider drew is kept decoded until it is asked about.
+                    let shot = recent.decoded(&image.bytes, &limits).map_err(local_error)?;
+                    Ok(to_value(&analyze_close_up(shot.pixels(), &detail)))
                 })
                 .await?
             }
@@ -470,11 +472,10 @@ impl ImageProvider for LocalProvider {
                         crop.pixel_box(),
                     );
                     let (w, h) = shot.dimensions();
-                    Ok(png_answer(
-                        local::encode_png(&shot).map_err(local_error)?,
-                        w,
-                        h,
-                    ))
+                    let png = local::encode_png(&shot).map_err(local_error)?;
+                    // Its analysis comes next and would decode it again.
+                    recent.remember(&Arc::from(png.as_slice()), &limits, shot);
+                    Ok(png_answer(png, w, h))
                 })
                 .await
             }
