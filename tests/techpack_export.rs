@@ -119,8 +119,11 @@ fn the_export_workflow_re_renders_an_edit_with_no_model() {
         &["-i", &format!("product_id={product}"), "-i", "paper=letter"],
     );
     assert_eq!(report["status"], "succeeded");
-    let steps: Vec<&String> = report["outputs"].as_object().unwrap().keys().collect();
-    assert_eq!(steps, ["export"], "no step but the export ran");
+    assert!(
+        report["outputs"]["grade_sizes"].is_null(),
+        "no size run was given, so nothing is graded: {}",
+        report["outputs"]
+    );
     assert!(
         logged_calls(&data, &report).is_empty(),
         "an export calls no model"
@@ -217,6 +220,109 @@ fn the_export_workflow_re_renders_an_edit_with_no_model() {
         before["bill_of_materials"][0]["material"]["value"],
         "cotton canvas"
     );
+}
+
+#[test]
+fn an_edited_point_of_measure_is_graded_again_by_the_export_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let data = dir.join("data");
+    let first = run(
+        &data,
+        "workflows/tech-pack-v2.yaml",
+        &dir.join("first"),
+        &[
+            "--image",
+            SAMPLE,
+            "-i",
+            "width_mm=380",
+            "-i",
+            "sizes=[\"S\",\"M\",\"L\"]",
+            "-i",
+            "grade_rules={\"W\": 10}",
+            "-i",
+            "default_grade=20",
+        ],
+    );
+    let base = &first["outputs"]["base_views"];
+    let (product, analysis) = (
+        base["product_id"].as_str().unwrap(),
+        base["analysis_id"].as_str().unwrap(),
+    );
+    let chart_row = |csv: &str, code: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{code},")))
+            .unwrap_or_else(|| panic!("no {code} row in {csv}"))
+            .to_string()
+    };
+    let before = std::fs::read_to_string(dir.join("first/size-chart.csv")).unwrap();
+    assert!(
+        chart_row(&before, "W").ends_with(",370,380,390"),
+        "{before}"
+    );
+    let pack = json(&dir.join("first/techpack.json"));
+    let index = pack["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|p| p["code"] == "W")
+        .unwrap();
+    run(
+        &data,
+        "workflows/edit.yaml",
+        &dir.join("edit"),
+        &[
+            "-i",
+            &format!("analysis_id={analysis}"),
+            "-i",
+            &format!("path=points_of_measure.{index}.value"),
+            "-i",
+            "value=400",
+        ],
+    );
+
+    let out = dir.join("export");
+    let report = run(
+        &data,
+        "workflows/export.yaml",
+        &out,
+        &["-i", &format!("product_id={product}")],
+    );
+    assert_eq!(report["status"], "succeeded");
+    assert!(
+        logged_calls(&data, &report).is_empty(),
+        "grading again calls no model"
+    );
+    // The chart is graded from the edited base: 400 at M, 10 a size either way.
+    let after = std::fs::read_to_string(out.join("size-chart.csv")).unwrap();
+    assert!(chart_row(&after, "W").ends_with(",390,400,410"), "{after}");
+    assert_eq!(
+        chart_row(&after, "H"),
+        chart_row(&before, "H"),
+        "an unedited POM grades as before"
+    );
+    let chart = json(&out.join("size-chart.json"));
+    let width = chart["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "W")
+        .unwrap();
+    assert_eq!(
+        width["values"],
+        serde_json::json!({ "S": 390, "M": 400, "L": 410 })
+    );
+    let pack = json(&out.join("techpack.json"));
+    assert_eq!(
+        pack["meta"]["grading"]["sizes"],
+        serde_json::json!(["S", "M", "L"])
+    );
+    // The flat and the PDF show the edited measurement and the regraded chart.
+    let svg = std::fs::read_to_string(out.join("sketches/front.svg")).unwrap();
+    assert!(svg.contains(">W overall width: 400 mm</text>"));
+    let pdf = std::fs::read(out.join("techpack.pdf")).unwrap();
+    assert!(pdf_has_text(&pdf, "W overall width: 400 mm"));
+    assert!(pdf_has_text(&pdf, "410"));
 }
 
 #[test]

@@ -14,8 +14,10 @@
 //!   pack's POM list.
 //! - `spec`: the designer's spec sheet, merged as given; plain rows for `edit` to add.
 //! - `revisions`: the revision table (what changed, when, by which step or edit).
+//! - `grading`: the size run a tech pack is graded in, kept so a re-export grades again.
 //! - `schema`: the published JSON Schemas.
 
+pub mod grading;
 mod merge;
 pub mod pom_library;
 pub mod revisions;
@@ -26,6 +28,7 @@ pub mod spec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use grading::Grading;
 pub use merge::{merge_views, remerge_views};
 pub use revisions::{ChangeKind, FieldChange, Revision};
 pub use schema::{
@@ -193,6 +196,10 @@ pub struct Meta {
     pub references: References,
     #[serde(default)]
     pub pom_set: PomSetChoice,
+    /// The size run the size chart is graded in, when one was asked for: kept so that an
+    /// export after an edit grades the points of measure as they are then.
+    #[serde(default)]
+    pub grading: Option<Grading>,
 }
 
 /// What one photo shows.
