@@ -445,3 +445,77 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         "the PDF's revision table"
     );
 }
+
+#[test]
+fn over_http_the_pdf_download_is_laid_out_for_the_paper_asked_for() {
+    let (_dir, data, workflows) = dirs(&["tech-pack-v2.yaml"]);
+    let server = Server::start(&data, &workflows, &[]);
+    let alice = server.user("alice", 20);
+    let (product, revision) = server.product_with_photo(&alice);
+    let images = serde_json::json!([{ "view": "front", "revisionId": revision }]);
+    let (status, body) = server.send(
+        "POST",
+        "/api/workflows/tech-pack-v2/runs",
+        Some(&alice),
+        Some(serde_json::json!({ "inputs": { "images": images } })),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let report = server.wait_finished(&alice, body["runId"].as_str().unwrap());
+    assert_eq!(report["run"]["status"], "succeeded", "{report}");
+
+    let download = |query: &str| {
+        let response = server
+            .client
+            .get(server.url(&format!(
+                "/api/products/{product}/tech-pack/techpack.pdf{query}"
+            )))
+            .bearer_auth(&alice)
+            .send()
+            .unwrap();
+        (response.status(), response.bytes().unwrap().to_vec())
+    };
+    let (status, letter) = download("?paper=letter");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        pdf_has_text(&letter, "/MediaBox [0 0 792 612]"),
+        "letter landscape is 792 x 612 pt"
+    );
+    let (status, a4) = download("");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        pdf_has_text(&a4, "/MediaBox [0 0 841.89 595.28]"),
+        "A4 landscape by default"
+    );
+    assert!(!pdf_has_text(&a4, "/MediaBox [0 0 792 612]"));
+
+    // Another paper is refused in the API's error shape, saying which are known.
+    let (status, body) = server.send(
+        "GET",
+        &format!("/api/products/{product}/tech-pack/techpack.pdf?paper=a3"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_input", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("a3") && message.contains("letter"),
+        "{message}"
+    );
+
+    // The printable page follows the same choice.
+    let page = server
+        .client
+        .get(server.url(&format!(
+            "/api/products/{product}/tech-pack.html?paper=letter"
+        )))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("@page{size:letter landscape"),
+        "the page prints on letter"
+    );
+}
