@@ -488,6 +488,7 @@ fn text_lines(lines: &[String], first: Point, align: Align, font: f64) -> Vec<Te
         .collect()
 }
 
+/// The layout of a `w` x `h` drawing at one font size.
 fn with_font(w: f64, h: f64, callouts: &[Callout], font: f64) -> FlatLayout {
     let (dimensions, rest): (Vec<&Callout>, Vec<&Callout>) =
         callouts.iter().partition(|c| c.line.is_some());
@@ -568,27 +569,9 @@ fn with_font(w: f64, h: f64, callouts: &[Callout], font: f64) -> FlatLayout {
         }
     }
 
-    // Notes: numbered on, in one column below everything else.
-    let mut top = column_bottom + font;
-    let note_column = Column {
-        badge_x: pad + BADGE_RADIUS * font,
-        text_before: false,
-    };
-    let wrap_at =
-        (width - 2.0 * pad - (2.0 * BADGE_RADIUS + BADGE_GAP) * font).max(LABEL_TEXT_WIDTH * font);
-    for callout in notes {
-        let mut note = plan_label(callout, font, wrap_at);
-        note.top = top;
-        top += note.height + LABEL_GAP * font;
-        let mut label = note_column.label(&note, placed.len() + 1, font);
-        label.leader = None;
-        placed.push(label);
-    }
-    let height = if placed.len() > left.len() + right.len() {
-        top - LABEL_GAP * font + pad
-    } else {
-        column_bottom + pad
-    };
+    let (notes, notes_bottom) = place_notes(&notes, placed.len() + 1, column_bottom, width, font);
+    let height = notes_bottom.unwrap_or(column_bottom) + pad;
+    placed.extend(notes);
 
     let leaders: Vec<Segment> = placed.iter().filter_map(|l| l.leader).collect();
     let dimensions = planned
@@ -607,6 +590,40 @@ fn with_font(w: f64, h: f64, callouts: &[Callout], font: f64) -> FlatLayout {
     }
 }
 
+/// Notes (callouts about no one place), numbered on from `first`, in one column under
+/// `above` across a `width` canvas; with the bottom of the last, if any.
+fn place_notes(
+    notes: &[&Callout],
+    first: usize,
+    above: f64,
+    width: f64,
+    font: f64,
+) -> (Vec<Label>, Option<f64>) {
+    let column = Column {
+        badge_x: (PAD + BADGE_RADIUS) * font,
+        text_before: false,
+    };
+    let wrap_at =
+        (width - (2.0 * PAD + 2.0 * BADGE_RADIUS + BADGE_GAP) * font).max(LABEL_TEXT_WIDTH * font);
+    let mut top = above + font;
+    let mut bottom = None;
+    let labels = notes
+        .iter()
+        .enumerate()
+        .map(|(i, callout)| {
+            let mut note = plan_label(callout, font, wrap_at);
+            note.top = top;
+            bottom = Some(top + note.height);
+            top += note.height + LABEL_GAP * font;
+            Label {
+                leader: None,
+                ..column.label(&note, first + i, font)
+            }
+        })
+        .collect();
+    (labels, bottom)
+}
+
 /// A planned dimension's lines and text, the text slid along its line off any leader.
 fn place_dimension(
     planned: &PlannedDimension,
@@ -614,17 +631,33 @@ fn place_dimension(
     font: f64,
     leaders: &[Segment],
 ) -> Dimension {
+    let (measured, line, extensions) = dimension_lines(planned, drawing, font);
+    let (text, text_bounds) = dimension_text(planned, &line, drawing, font, leaders);
+    Dimension {
+        pom_ref: planned.callout.pom_ref.clone(),
+        measured,
+        line,
+        extensions,
+        arrows: arrows(&line, font),
+        text,
+        text_bounds,
+    }
+}
+
+/// Where it was measured, its dimension line and its two extension lines, on the canvas.
+fn dimension_lines(
+    planned: &PlannedDimension,
+    drawing: &Rect,
+    font: f64,
+) -> (Segment, Segment, [Segment; 2]) {
     let offset = (DIMENSION_FIRST + planned.row as f64 * DIMENSION_STEP) * font;
     let on_canvas = |p: Point| Point {
         x: p.x + drawing.x,
         y: p.y + drawing.y,
     };
     let (a, b) = (on_canvas(planned.ends.0), on_canvas(planned.ends.1));
-    let text = planned.callout.text.clone();
-    let text_width = f64::from(helvetica::width(&text, Face::Bold, font as f32));
     let (gap, over) = (EXTENSION_GAP * font, EXTENSION_OVERSHOOT * font);
     let point = |x, y| Point { x, y };
-    let horizontal = matches!(planned.side, Side::Top | Side::Bottom);
     let (line, extensions) = match planned.side {
         Side::Top | Side::Bottom => {
             let (y, toward) = if planned.side == Side::Bottom {
@@ -636,13 +669,11 @@ fn place_dimension(
                 from: point(p.x, p.y + toward * gap),
                 to: point(p.x, y + toward * over),
             };
-            (
-                Segment {
-                    from: point(a.x, y),
-                    to: point(b.x, y),
-                },
-                [extension(a), extension(b)],
-            )
+            let line = Segment {
+                from: point(a.x, y),
+                to: point(b.x, y),
+            };
+            (line, [extension(a), extension(b)])
         }
         Side::Left | Side::Right => {
             let (x, toward) = if planned.side == Side::Right {
@@ -654,65 +685,67 @@ fn place_dimension(
                 from: point(p.x + toward * gap, p.y),
                 to: point(x + toward * over, p.y),
             };
-            (
-                Segment {
-                    from: point(x, a.y),
-                    to: point(x, b.y),
-                },
-                [extension(a), extension(b)],
-            )
+            let line = Segment {
+                from: point(x, a.y),
+                to: point(x, b.y),
+            };
+            (line, [extension(a), extension(b)])
         }
     };
-    let arrows = arrows(&line, font);
-    // Candidate middles along the line, nearest its middle first; the text stays within the
-    // drawing's span on that side.
+    (Segment { from: a, to: b }, line, extensions)
+}
+
+/// A dimension's text on the outer side of its `line`: at the line's middle, or as near it
+/// as keeps it clear of every leader; always within the drawing's span on that side.
+fn dimension_text(
+    planned: &PlannedDimension,
+    line: &Segment,
+    drawing: &Rect,
+    font: f64,
+    leaders: &[Segment],
+) -> (TextLine, Rect) {
+    let text = &planned.callout.text;
+    let text_width = f64::from(helvetica::width(text, Face::Bold, font as f32));
+    let half = text_width / 2.0;
+    let horizontal = matches!(planned.side, Side::Top | Side::Bottom);
     let (start, end, low, high) = if horizontal {
         (line.from.x, line.to.x, drawing.x, drawing.right())
     } else {
         (line.from.y, line.to.y, drawing.y, drawing.bottom())
     };
-    let half = text_width / 2.0;
-    let clamp = |c: f64| {
-        if high - low <= text_width {
-            (low + high) / 2.0
-        } else {
-            c.clamp(low + half, high - half)
-        }
-    };
     let candidates = [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.1, 0.9].map(|t| {
-        let centre = start + (end - start) * t;
-        // Off the line's own span only when the text is longer than the line.
-        let span = (end - start).abs();
-        let centre = if span > text_width {
-            centre.clamp(start.min(end) + half, start.max(end) - half)
+        // Off the line's middle only while the text still lies along the line.
+        let centre = if (end - start).abs() > text_width {
+            (start + (end - start) * t).clamp(start.min(end) + half, start.max(end) - half)
         } else {
             (start + end) / 2.0
         };
-        clamp(centre)
+        if high - low <= text_width {
+            (low + high) / 2.0
+        } else {
+            centre.clamp(low + half, high - half)
+        }
     });
     let box_at = |centre: f64| -> (TextLine, Rect) {
-        match planned.side {
+        let (at, bounds) = match planned.side {
             Side::Bottom | Side::Top => {
                 let baseline = if planned.side == Side::Bottom {
                     line.from.y + (TEXT_GAP + ASCENT) * font
                 } else {
                     line.from.y - (TEXT_GAP + DESCENT) * font
                 };
+                let bounds = Rect {
+                    x: centre - half,
+                    y: baseline - ASCENT * font,
+                    w: text_width,
+                    h: (ASCENT + DESCENT) * font,
+                };
                 (
-                    TextLine {
-                        text: text.clone(),
-                        at: point(centre, baseline),
-                        align: Align::Middle,
-                        size: font,
-                        bold: true,
-                        upwards: false,
+                    Point {
+                        x: centre,
+                        y: baseline,
                     },
-                    Rect {
-                        x: centre - half,
-                        y: baseline - ASCENT * font,
-                        w: text_width,
-                        h: (ASCENT + DESCENT) * font,
-                    },
+                    bounds,
                 )
             }
             Side::Left | Side::Right => {
@@ -722,39 +755,36 @@ fn place_dimension(
                 } else {
                     line.from.x - (TEXT_GAP + DESCENT) * font
                 };
+                let bounds = Rect {
+                    x: baseline - ASCENT * font,
+                    y: centre - half,
+                    w: (ASCENT + DESCENT) * font,
+                    h: text_width,
+                };
                 (
-                    TextLine {
-                        text: text.clone(),
-                        at: point(baseline, centre),
-                        align: Align::Middle,
-                        size: font,
-                        bold: true,
-                        upwards: true,
+                    Point {
+                        x: baseline,
+                        y: centre,
                     },
-                    Rect {
-                        x: baseline - ASCENT * font,
-                        y: centre - half,
-                        w: (ASCENT + DESCENT) * font,
-                        h: text_width,
-                    },
+                    bounds,
                 )
             }
-        }
+        };
+        let line = TextLine {
+            text: text.clone(),
+            at,
+            align: Align::Middle,
+            size: font,
+            bold: true,
+            upwards: !horizontal,
+        };
+        (line, bounds)
     };
-    let (text, text_bounds) = candidates
+    candidates
         .iter()
         .map(|&c| box_at(c))
         .find(|(_, bounds)| !leaders.iter().any(|l| l.touches(bounds)))
-        .unwrap_or_else(|| box_at(candidates[0]));
-    Dimension {
-        pom_ref: planned.callout.pom_ref.clone(),
-        measured: Segment { from: a, to: b },
-        line,
-        extensions,
-        arrows,
-        text,
-        text_bounds,
-    }
+        .unwrap_or_else(|| box_at(candidates[0]))
 }
 
 /// An arrowhead at each end of `line`, pointing outwards.
