@@ -207,6 +207,7 @@ mod tests {
             "techpack/generate-close-ups",
             "techpack/generate-sketches",
             "techpack/regenerate",
+            "techpack/stored-grading",
         ];
         let registry = super::registry();
         let kinds: Vec<&str> = registry.kinds().map(|(uses, _)| uses).collect();

@@ -119,8 +119,11 @@ fn the_export_workflow_re_renders_an_edit_with_no_model() {
         &["-i", &format!("product_id={product}"), "-i", "paper=letter"],
     );
     assert_eq!(report["status"], "succeeded");
-    let steps: Vec<&String> = report["outputs"].as_object().unwrap().keys().collect();
-    assert_eq!(steps, ["export"], "no step but the export ran");
+    assert!(
+        report["outputs"]["grade_sizes"].is_null(),
+        "no size run was given, so nothing is graded: {}",
+        report["outputs"]
+    );
     assert!(
         logged_calls(&data, &report).is_empty(),
         "an export calls no model"
@@ -217,6 +220,109 @@ fn the_export_workflow_re_renders_an_edit_with_no_model() {
         before["bill_of_materials"][0]["material"]["value"],
         "cotton canvas"
     );
+}
+
+#[test]
+fn an_edited_point_of_measure_is_graded_again_by_the_export_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let data = dir.join("data");
+    let first = run(
+        &data,
+        "workflows/tech-pack-v2.yaml",
+        &dir.join("first"),
+        &[
+            "--image",
+            SAMPLE,
+            "-i",
+            "width_mm=380",
+            "-i",
+            "sizes=[\"S\",\"M\",\"L\"]",
+            "-i",
+            "grade_rules={\"W\": 10}",
+            "-i",
+            "default_grade=20",
+        ],
+    );
+    let base = &first["outputs"]["base_views"];
+    let (product, analysis) = (
+        base["product_id"].as_str().unwrap(),
+        base["analysis_id"].as_str().unwrap(),
+    );
+    let chart_row = |csv: &str, code: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{code},")))
+            .unwrap_or_else(|| panic!("no {code} row in {csv}"))
+            .to_string()
+    };
+    let before = std::fs::read_to_string(dir.join("first/size-chart.csv")).unwrap();
+    assert!(
+        chart_row(&before, "W").ends_with(",370,380,390"),
+        "{before}"
+    );
+    let pack = json(&dir.join("first/techpack.json"));
+    let index = pack["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|p| p["code"] == "W")
+        .unwrap();
+    run(
+        &data,
+        "workflows/edit.yaml",
+        &dir.join("edit"),
+        &[
+            "-i",
+            &format!("analysis_id={analysis}"),
+            "-i",
+            &format!("path=points_of_measure.{index}.value"),
+            "-i",
+            "value=400",
+        ],
+    );
+
+    let out = dir.join("export");
+    let report = run(
+        &data,
+        "workflows/export.yaml",
+        &out,
+        &["-i", &format!("product_id={product}")],
+    );
+    assert_eq!(report["status"], "succeeded");
+    assert!(
+        logged_calls(&data, &report).is_empty(),
+        "grading again calls no model"
+    );
+    // The chart is graded from the edited base: 400 at M, 10 a size either way.
+    let after = std::fs::read_to_string(out.join("size-chart.csv")).unwrap();
+    assert!(chart_row(&after, "W").ends_with(",390,400,410"), "{after}");
+    assert_eq!(
+        chart_row(&after, "H"),
+        chart_row(&before, "H"),
+        "an unedited POM grades as before"
+    );
+    let chart = json(&out.join("size-chart.json"));
+    let width = chart["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "W")
+        .unwrap();
+    assert_eq!(
+        width["values"],
+        serde_json::json!({ "S": 390, "M": 400, "L": 410 })
+    );
+    let pack = json(&out.join("techpack.json"));
+    assert_eq!(
+        pack["meta"]["grading"]["sizes"],
+        serde_json::json!(["S", "M", "L"])
+    );
+    // The flat and the PDF show the edited measurement and the regraded chart.
+    let svg = std::fs::read_to_string(out.join("sketches/front.svg")).unwrap();
+    assert!(svg.contains(">W overall width: 400 mm</text>"));
+    let pdf = std::fs::read(out.join("techpack.pdf")).unwrap();
+    assert!(pdf_has_text(&pdf, "W overall width: 400 mm"));
+    assert!(pdf_has_text(&pdf, "410"));
 }
 
 #[test]
@@ -337,5 +443,79 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
     assert!(
         pdf_has_text(&pdf, "changed meta.season"),
         "the PDF's revision table"
+    );
+}
+
+#[test]
+fn over_http_the_pdf_download_is_laid_out_for_the_paper_asked_for() {
+    let (_dir, data, workflows) = dirs(&["tech-pack-v2.yaml"]);
+    let server = Server::start(&data, &workflows, &[]);
+    let alice = server.user("alice", 20);
+    let (product, revision) = server.product_with_photo(&alice);
+    let images = serde_json::json!([{ "view": "front", "revisionId": revision }]);
+    let (status, body) = server.send(
+        "POST",
+        "/api/workflows/tech-pack-v2/runs",
+        Some(&alice),
+        Some(serde_json::json!({ "inputs": { "images": images } })),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let report = server.wait_finished(&alice, body["runId"].as_str().unwrap());
+    assert_eq!(report["run"]["status"], "succeeded", "{report}");
+
+    let download = |query: &str| {
+        let response = server
+            .client
+            .get(server.url(&format!(
+                "/api/products/{product}/tech-pack/techpack.pdf{query}"
+            )))
+            .bearer_auth(&alice)
+            .send()
+            .unwrap();
+        (response.status(), response.bytes().unwrap().to_vec())
+    };
+    let (status, letter) = download("?paper=letter");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        pdf_has_text(&letter, "/MediaBox [0 0 792 612]"),
+        "letter landscape is 792 x 612 pt"
+    );
+    let (status, a4) = download("");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        pdf_has_text(&a4, "/MediaBox [0 0 841.89 595.28]"),
+        "A4 landscape by default"
+    );
+    assert!(!pdf_has_text(&a4, "/MediaBox [0 0 792 612]"));
+
+    // Another paper is refused in the API's error shape, saying which are known.
+    let (status, body) = server.send(
+        "GET",
+        &format!("/api/products/{product}/tech-pack/techpack.pdf?paper=a3"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_input", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("a3") && message.contains("letter"),
+        "{message}"
+    );
+
+    // The printable page follows the same choice.
+    let page = server
+        .client
+        .get(server.url(&format!(
+            "/api/products/{product}/tech-pack.html?paper=letter"
+        )))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("@page{size:letter landscape"),
+        "the page prints on letter"
     );
 }

@@ -99,8 +99,9 @@ fn the_readme_command_writes_a_complete_tech_pack_offline() {
     assert!(sketch.starts_with(b"\x89PNG"));
     let svg = std::fs::read_to_string(out.join("sketches/front.svg")).unwrap();
     assert!(
-        // The width is drawn as a dimension line where it was measured, labelled code and value.
-        svg.contains("<svg") && svg.contains(">W 656 px</text>"),
+        // The width is drawn as a dimension line where it was measured, labelled with its
+        // value: in pixels, as no real size was given (`techpack_flat` checks the rest).
+        svg.contains("<svg") && svg.contains(">W overall width: 656 px</text>"),
         "{}",
         &svg[..200.min(svg.len())]
     );

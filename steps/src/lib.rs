@@ -12,15 +12,18 @@
 //! - [`storage`]: the catalog (products, revisions, analyses, images, the AI operation log)
 //!   on sled or PostgreSQL.
 //! - [`export`]: a finished tech pack written to a folder (JSON, HTML, CSV, XLSX, PDF).
-//! - [`sketch_overlay`]: callouts on technical flats, as an SVG overlay.
+//! - [`flat`]: technical flats' callouts, their layout (shared by the SVG and the PDF) and
+//!   the SVG.
+//! - [`helvetica`]: Helvetica's widths and line breaking, shared by the PDF and the flats.
 //! - [`work_budget`]: [`work_budget::MemoryBudget`], the one bound on memory held by image
 //!   work (upload bodies, decoded pixels), shared fairly between users.
 
 pub mod export;
+pub mod flat;
+pub mod helvetica;
 pub mod kinds;
 pub mod local;
 pub mod providers;
-pub mod sketch_overlay;
 pub mod storage;
 pub mod techpack;
 pub mod work_budget;

@@ -17,7 +17,7 @@ use techpack_steps::storage::{
     AiOperation, AnalysisRecord, Catalog, CloseUpRecord, EditRecord, ImageRevision, RevisionOrigin,
     SketchRecord, StorageError, sha256_hex,
 };
-use techpack_steps::techpack::{Callout, CloseUpAnalysis, View};
+use techpack_steps::techpack::{Callout, CalloutKind, CloseUpAnalysis, View};
 
 /// A sled-backed catalog in a temp dir (kept as long as the catalog).
 struct Embedded {
@@ -143,6 +143,7 @@ fn sketch(id: &str, product: &str, analysis: &str, view: View, hash: &str) -> Sk
         height: 300,
         callouts: vec![Callout {
             view,
+            kind: CalloutKind::Part,
             x: 0.25,
             y: 0.75,
             text: "topstitch".into(),

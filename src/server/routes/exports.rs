@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use techpack_steps::export::StoredTechPack;
+use techpack_steps::export::pdf::Paper;
 
 use super::Params;
 use super::products::owned;
@@ -22,12 +23,30 @@ pub struct Which {
     analysis: Option<String>,
 }
 
+/// `?analysis=&paper=`, for what can be printed.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct Printed {
+    /// An analysis of the product; the newest one when left out.
+    analysis: Option<String>,
+    /// The paper, landscape: `a4` (the default) or `letter`. The PDF is laid out for it and
+    /// the page prints on it; the other files are the same on any paper.
+    #[param(value_type = Option<String>)]
+    paper: Option<Paper>,
+}
+
 /// The product's tech pack as it is stored: the chosen (or newest) analysis, with the
 /// callouts of its sketches.
-fn load(state: &AppState, user: &str, id: &str, which: Which) -> Result<StoredTechPack, ApiError> {
+fn load(
+    state: &AppState,
+    user: &str,
+    id: &str,
+    analysis: Option<String>,
+) -> Result<StoredTechPack, ApiError> {
     let product = owned(state, user, id)?;
     let catalog = &state.services.catalog;
-    let analysis = match which.analysis {
+    let analysis = match analysis {
         Some(analysis_id) => catalog.analysis(&analysis_id)?,
         None => catalog.analyses_of(&product.id)?.pop().ok_or_else(|| {
             ApiError::not_found_because(format!(
@@ -64,27 +83,29 @@ pub async fn json(
     Path(id): Path<String>,
     Params(which): Params<Which>,
 ) -> Result<Response, ApiError> {
-    let stored = tokio::task::spawn_blocking(move || load(&state, &user.name, &id, which))
+    let stored = tokio::task::spawn_blocking(move || load(&state, &user.name, &id, which.analysis))
         .await
         .map_err(ApiError::internal)??;
     let body = serde_json::to_vec_pretty(&stored.tech_pack).map_err(ApiError::internal)?;
     Ok(download("application/json", "techpack.json".into(), body))
 }
 
-/// The product's tech pack as a printable page, images inlined (`?analysis=ID`)
+/// The product's tech pack as a printable page, images inlined (`?analysis=ID&paper=`)
 #[utoipa::path(get, path = "/api/products/{id}/tech-pack.html", tag = "tech pack",
-    params(("id" = String, Path, description = "the product's id"), Which),
+    params(("id" = String, Path, description = "the product's id"), Printed),
     responses(
         (status = 200, description = "the self-contained page", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 400, description = "an unknown parameter, or a paper other than `a4` or `letter` (`invalid_input`)"),
         (status = 404, description = "no such product of the caller's, no such analysis, or no tech pack yet (`not_found`)")))]
 pub async fn html(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Params(which): Params<Which>,
+    Params(printed): Params<Printed>,
 ) -> Result<Response, ApiError> {
     let page = tokio::task::spawn_blocking(move || {
-        let stored = load(&state, &user.name, &id, which)?;
+        let mut stored = load(&state, &user.name, &id, printed.analysis)?;
+        stored.edition.paper = printed.paper.unwrap_or_default();
         Ok::<_, ApiError>(stored.html(&state.services.catalog)?)
     })
     .await
@@ -111,22 +132,24 @@ const FACTORY_FILES: &[(&str, &str)] = &[
 /// A factory file of the product's tech pack
 ///
 /// `techpack.pdf`, `techpack.xlsx`, `bom.csv`, `points-of-measure.csv` or `size-chart.csv`
-/// (`?analysis=ID`, else the newest analysis).
+/// (`?analysis=ID`, else the newest analysis; `?paper=letter` for a US-letter PDF, A4
+/// landscape by default).
 #[utoipa::path(get, path = "/api/products/{id}/tech-pack/{file}", tag = "tech pack",
     params(("id" = String, Path, description = "the product's id"),
         ("file" = String, Path, description = "`techpack.pdf`, `techpack.xlsx`, `bom.csv`, `points-of-measure.csv` or `size-chart.csv`"),
-        Which),
+        Printed),
     responses(
         (status = 200, description = "the file", content(
             ("application/pdf"),
             ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             ("text/csv; charset=utf-8"))),
+        (status = 400, description = "an unknown parameter, or a paper other than `a4` or `letter` (`invalid_input`)"),
         (status = 404, description = "no such product of the caller's, analysis or file (`not_found`)")))]
 pub async fn factory_file(
     State(state): State<AppState>,
     Caller(user): Caller,
     Path((id, file)): Path<(String, String)>,
-    Params(which): Params<Which>,
+    Params(printed): Params<Printed>,
 ) -> Result<Response, ApiError> {
     let Some(&(name, content_type)) = FACTORY_FILES.iter().find(|(name, _)| *name == file) else {
         let names: Vec<&str> = FACTORY_FILES.iter().map(|(name, _)| *name).collect();
@@ -136,7 +159,8 @@ pub async fn factory_file(
         )));
     };
     let body = tokio::task::spawn_blocking(move || {
-        let stored = load(&state, &user.name, &id, which)?;
+        let mut stored = load(&state, &user.name, &id, printed.analysis)?;
+        stored.edition.paper = printed.paper.unwrap_or_default();
         stored
             .factory_file(&state.services.catalog, name)?
             .ok_or_else(|| {

@@ -130,6 +130,7 @@ pub fn pdf_bytes(
         flats.push(Flat {
             view: sketch.view,
             drawing: picture(catalog, &sketch.image_hash, FLAT_MAX_SIDE)?,
+            size: (sketch.width, sketch.height),
             callouts: &sketch.callouts,
         });
     }

@@ -100,9 +100,6 @@ struct Photo<'a> {
 struct Sketch<'a> {
     svg: &'a str,
     view: &'static str,
-    /// The drawing's font size in print, in its own units: large enough that its callouts
-    /// print at 8 pt or more once the flat fills its page.
-    print_font: String,
 }
 
 /// The page's print rules, matching the PDF's: paper, the running header's texts (as CSS
@@ -120,42 +117,40 @@ struct Print {
 }
 
 /// Height of a flat printed on its own page, in mm: the page's height less its margins,
-/// the section heading and the caption, on A4 and letter alike.
+/// the section heading and the caption, on A4 and letter alike. A flat's text is sized to
+/// print at 8 pt in a box no larger than this (`flat::layout::PRINT_BOX_PT`).
 const FLAT_HEIGHT_MM: f64 = 150.0;
-/// The smallest callout text in print.
-const MIN_CALLOUT_PT: f64 = 8.0;
-const MM_PER_PT: f64 = 25.4 / 72.0;
 
 impl Print {
     fn of(bundle: &Bundle) -> Print {
         let meta = &bundle.tech_pack.meta;
         let edition = bundle.edition;
-        let (size, page_width_mm) = match edition.paper {
-            super::pdf::Paper::A4 => ("A4 landscape", 297.0),
-            super::pdf::Paper::Letter => ("letter landscape", 279.4),
-        };
         let style = meta.style_id.as_deref().unwrap_or(UNKNOWN);
         let season = meta.season.as_deref().unwrap_or(UNKNOWN);
         Print {
-            size,
             header_left: css_string(&format!(
                 "{} · Style {style} · Season {season}",
                 meta.product_name
             )),
             header_right: css_string(&format!("Version {} · {}", edition.version, edition.date)),
+            ..Print::of_paper(edition.paper)
+        }
+    }
+
+    /// The page size and the flat's box on `paper`, without header texts.
+    fn of_paper(paper: super::pdf::Paper) -> Print {
+        let (size, page_width_mm) = match paper {
+            super::pdf::Paper::A4 => ("A4 landscape", 297.0),
+            super::pdf::Paper::Letter => ("letter landscape", 279.4),
+        };
+        Print {
+            size,
+            header_left: String::new(),
+            header_right: String::new(),
             // The page's side margins are 12 mm each.
             flat_width_mm: page_width_mm - 24.0,
             flat_height_mm: FLAT_HEIGHT_MM,
         }
-    }
-
-    /// The font size, in the drawing's units, that prints a `width` x `height` drawing's
-    /// text at no less than 8 pt: its own (`font`) when that is enough.
-    fn callout_font(&self, width: u32, height: u32, font: f64) -> f64 {
-        let mm_per_unit = (self.flat_width_mm / f64::from(width.max(1)))
-            .min(self.flat_height_mm / f64::from(height.max(1)));
-        let least = MIN_CALLOUT_PT * MM_PER_PT / mm_per_unit;
-        font.max(least).ceil()
     }
 }
 
@@ -172,14 +167,6 @@ fn css_string(text: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// The font size an SVG we drew sets on its root (`font-size="28"`), if any.
-fn svg_font_size(svg: &str) -> Option<f64> {
-    let root = &svg[svg.find("<svg")?..];
-    let root = &root[..root.find('>')?];
-    let value = root.split("font-size=\"").nth(1)?.split('"').next()?;
-    value.parse().ok()
 }
 
 #[derive(Serialize)]
@@ -475,11 +462,6 @@ pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
                 .map(|(sketch, svg)| Sketch {
                     svg: svg.trim_start_matches(|c| c != '<'),
                     view: sketch.view.as_str(),
-                    print_font: tables::number(print.callout_font(
-                        sketch.width,
-                        sketch.height,
-                        svg_font_size(svg).unwrap_or(0.0),
-                    )),
                 })
                 .collect(),
         });
@@ -700,27 +682,21 @@ mod tests {
     }
 
     #[test]
-    fn callouts_print_at_8_pt_or_more() {
-        let print = Print {
-            size: "A4 landscape",
-            header_left: String::new(),
-            header_right: String::new(),
-            flat_width_mm: 273.0,
-            flat_height_mm: FLAT_HEIGHT_MM,
-        };
-        assert_eq!(
-            print.callout_font(1024, 1024, 28.0),
-            28.0,
-            "a 1024 px flat's own text is large enough"
-        );
-        let font = print.callout_font(2048, 2048, 28.0);
-        let printed_pt = font * (FLAT_HEIGHT_MM / 2048.0) / MM_PER_PT;
-        assert!((8.0..8.5).contains(&printed_pt), "{printed_pt} pt");
-        assert_eq!(
-            svg_font_size(
-                r#"<?xml version="1.0"?><svg viewBox="0 0 9 9" font-size="28"><text font-size="3">1</text></svg>"#
-            ),
-            Some(28.0)
-        );
+    fn a_flat_prints_no_smaller_than_its_layout_assumes() {
+        // The layout sizes a flat's text to print at 8 pt in its print box; the page
+        // prints flats in a box at least that large on either paper.
+        const MM_PER_PT: f64 = 25.4 / 72.0;
+        let (width_pt, height_pt) = crate::flat::layout::PRINT_BOX_PT;
+        for paper in [
+            super::super::pdf::Paper::A4,
+            super::super::pdf::Paper::Letter,
+        ] {
+            let print = Print::of_paper(paper);
+            assert!(print.flat_width_mm / MM_PER_PT >= width_pt, "{paper:?}");
+            assert!(
+                print.flat_height_mm / MM_PER_PT >= height_pt - 0.5,
+                "{paper:?}"
+            );
+        }
     }
 }

@@ -19,7 +19,7 @@ pub use factory::Edition;
 
 use std::path::{Path, PathBuf};
 
-use crate::sketch_overlay::render_svg;
+use crate::flat::{self, CloseUpSpot, render_svg};
 use crate::storage::{Catalog, CloseUpRecord, ImageRevision, SketchRecord, StorageError};
 use crate::techpack::{ChangeKind, Revision, TechPack};
 
@@ -132,6 +132,41 @@ fn add_made_revisions(
         .sort_by(|a, b| (a.version, &a.at).cmp(&(b.version, &b.at)));
 }
 
+/// Gives each sketch the callouts of the tech pack as it is now (after any edit), with a
+/// callout for every close-up cut from the photo a traced sketch was drawn from, numbered
+/// as the export's `close-ups/NN.png`.
+fn attach_callouts(
+    tech_pack: &TechPack,
+    close_ups: &[CloseUpRecord],
+    sketches: &mut [SketchRecord],
+) {
+    let view_of = |revision_id: &str| {
+        tech_pack
+            .meta
+            .source_photos
+            .iter()
+            .find(|p| p.revision_id == revision_id)
+            .map(|p| p.view)
+    };
+    let spots: Vec<CloseUpSpot> = close_ups
+        .iter()
+        .enumerate()
+        .filter_map(|(i, shot)| {
+            Some(CloseUpSpot {
+                number: i + 1,
+                detail: &shot.detail,
+                view: view_of(&shot.source_revision_id)?,
+                crop: shot.crop?,
+            })
+        })
+        .collect();
+    for sketch in sketches {
+        let traced = sketch.provider == crate::providers::LocalProvider::NAME;
+        let frame = flat::drawing_frame(tech_pack, sketch.view, traced);
+        sketch.callouts = flat::callouts_for_view(tech_pack, sketch.view, frame, &spots);
+    }
+}
+
 impl StoredTechPack {
     /// The tech pack of `analysis` (which must belong to `product_id`), with the photos it
     /// was made from, its close-ups and its sketches (whose callouts it gains).
@@ -157,6 +192,7 @@ impl StoredTechPack {
         let mut sketches = catalog.sketches(product_id)?;
         sketches.retain(|s| s.analysis_id == analysis.id);
         sketches.sort_by_key(|s| s.view);
+        attach_callouts(&tech_pack, &close_ups, &mut sketches);
         tech_pack.callouts = sketches
             .iter()
             .flat_map(|s| s.callouts.iter().cloned())

@@ -17,6 +17,7 @@ use crate::providers::VisionTask;
 use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::cache::CacheKey;
 use crate::storage::{AnalysisRecord, ImageRevision};
+use crate::techpack::grading::GradingInputs;
 use crate::techpack::{
     ChangeKind, Estimate, Meta, References, Revision, SCHEMA_VERSION, Source, SourcePhoto,
     TechPack, ViewAnalysis, merge_views,
@@ -45,10 +46,11 @@ struct Config {
     height_mm: Option<f64>,
     #[serde(default)]
     depth_mm: Option<f64>,
-    /// A size chart will be graded from this tech pack: then its POMs must hold values in
-    /// mm, since grading pixels under a chart in mm would be silently wrong.
+    /// The size run a chart will be graded in from this tech pack, kept with it (so a
+    /// re-export grades again); then its POMs must hold values in mm, since grading pixels
+    /// under a chart in mm would be silently wrong.
     #[serde(default)]
-    for_grading: bool,
+    grading: GradingInputs,
     /// The designer's spec sheet (`techpack::spec`), merged into the tech pack as given.
     #[serde(default)]
     spec: Option<Value>,
@@ -205,6 +207,7 @@ impl Step for AnalyzeBaseViewsStep {
             brand: None,
             references: config.references(),
             pom_set: Default::default(),
+            grading: config.grading.grading(),
             units: "metric".into(),
             source_photos: revisions
                 .iter()
@@ -249,7 +252,7 @@ impl Step for AnalyzeBaseViewsStep {
                 sheet.summary(),
             ));
         }
-        if config.for_grading {
+        if tech_pack.meta.grading.is_some() {
             check_gradable(&tech_pack)?;
         }
         // The analysis id follows the run and step, so a retried or resumed step overwrites

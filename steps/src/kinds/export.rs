@@ -13,8 +13,8 @@ use serde_json::Value;
 use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
 
 use super::TechpackServices;
-use super::failure::{invalid_input, storage_error};
-use super::{output, owned_analysis, owned_product};
+use super::failure::storage_error;
+use super::{chosen_analysis, output, owned_product};
 use crate::export::StoredTechPack;
 use crate::techpack::{NotProduced, Part};
 
@@ -99,19 +99,7 @@ impl Step for ExportStep {
         };
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let analysis = match &config.analysis_id {
-            Some(id) => owned_analysis(&services, &product, id)?.0,
-            None => services
-                .catalog
-                .latest_analysis(&product.id)
-                .map_err(storage_error)?
-                .ok_or_else(|| {
-                    invalid_input(format!(
-                        "product `{}` has no tech pack yet: run tech-pack-v2 on its photos first",
-                        product.id
-                    ))
-                })?,
-        };
+        let analysis = chosen_analysis(&services, &product, config.analysis_id.as_deref())?;
         let mut stored = StoredTechPack::load(&services.catalog, &product.id, &analysis)
             .map_err(storage_error)?;
         stored.size_chart = config.size_chart.clone();

@@ -13,9 +13,9 @@ use super::analyze_base_views::short_hash;
 use super::failure::storage_error;
 use super::{TechpackServices, describe_images};
 use super::{load_image, output, owned_analysis, owned_product, parse_view};
+use crate::flat::{callouts_for_view, drawing_frame};
 use crate::providers::{ImageChoice, ProviderSelection};
 use crate::providers::{ImageTask, InlineImage};
-use crate::sketch_overlay::{DrawingFrame, callouts_for_view};
 use crate::storage::SketchRecord;
 use crate::storage::cache::CacheKey;
 use crate::techpack::{Callout, SCHEMA_VERSION, TechPack, View};
@@ -101,7 +101,7 @@ impl Step for GenerateSketchesStep {
             ..Default::default()
         };
         let imaging = services.imaging(&selection)?;
-        let generative = imaging.name() != "local";
+        let generative = imaging.name() != crate::providers::LocalProvider::NAME;
 
         let mut skipped = Vec::new();
         let mut jobs = Vec::new();
@@ -201,10 +201,10 @@ impl Step for GenerateSketchesStep {
         for ((view, _), drawing) in jobs.iter().zip(drawings) {
             let (drawing, hit) = drawing?;
             cached += usize::from(hit);
-            let frame = (!generative)
-                .then(|| traced_frame(&tech_pack, *view))
-                .flatten();
-            let callouts = callouts_for_view(&tech_pack, *view, frame);
+            // Close-ups are made beside the sketches: their callouts join when the flat is
+            // exported (`export::StoredTechPack::load`).
+            let frame = drawing_frame(&tech_pack, *view, !generative);
+            let callouts = callouts_for_view(&tech_pack, *view, frame, &[]);
             let id = format!(
                 "sk_{}",
                 short_hash(&format!("{}#{}", ctx.idempotency_key, view.as_str()))
@@ -248,33 +248,6 @@ impl Step for GenerateSketchesStep {
             StepOutput::new(value)
         })
     }
-}
-
-/// What part of the `view` photo the offline provider's flat traces, so measurements can be
-/// drawn where they were taken; `None` when the analysis does not know the product's box.
-fn traced_frame(tech_pack: &TechPack, view: View) -> Option<DrawingFrame> {
-    let photo = tech_pack
-        .meta
-        .source_photos
-        .iter()
-        .find(|p| p.view == view)?;
-    let [x, y, w, h] = tech_pack
-        .views
-        .iter()
-        .find(|v| v.view == view)?
-        .scale
-        .product_box?;
-    let region = crate::local::traced_region(
-        crate::local::PixelBox { x, y, w, h },
-        (photo.width, photo.height),
-        &crate::local::SketchOptions::default(),
-    );
-    Some(DrawingFrame {
-        x: f64::from(region.x),
-        y: f64::from(region.y),
-        w: f64::from(region.w),
-        h: f64::from(region.h),
-    })
 }
 
 /// A one-line description of the product for drawing prompts.

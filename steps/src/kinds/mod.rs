@@ -15,6 +15,7 @@ mod generate_close_ups;
 mod generate_sketches;
 mod regenerate;
 mod services;
+mod stored_grading;
 
 pub use ai_calls::describe_images;
 pub use services::TechpackServices;
@@ -49,6 +50,7 @@ pub fn register(registry: &mut StepRegistry) {
     registry.register("techpack/edit", edit::Edit);
     registry.register("techpack/regenerate", regenerate::Regenerate);
     registry.register("techpack/export", export::Export);
+    registry.register("techpack/stored-grading", stored_grading::StoredGrading);
 }
 
 /// A photo given to a run (an `images` input): by server path (`techpack run --image
@@ -99,6 +101,27 @@ pub fn owned_analysis(
         ))
     })?;
     Ok((analysis, tech_pack))
+}
+
+/// The analysis `analysis_id` of the caller's product, or its newest when none is named.
+pub fn chosen_analysis(
+    services: &TechpackServices,
+    product: &Product,
+    analysis_id: Option<&str>,
+) -> Result<crate::storage::AnalysisRecord, StepError> {
+    match analysis_id {
+        Some(id) => Ok(owned_analysis(services, product, id)?.0),
+        None => services
+            .catalog
+            .latest_analysis(&product.id)
+            .map_err(storage_error)?
+            .ok_or_else(|| {
+                invalid_input(format!(
+                    "product `{}` has no tech pack yet: run tech-pack-v2 on its photos first",
+                    product.id
+                ))
+            }),
+    }
 }
 
 pub fn parse_view(text: &str) -> Result<View, StepError> {

@@ -5,6 +5,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::color_names::nearest_color_name;
+use super::colour_zones::deepest_points;
 use super::downsample::downsample_to;
 use super::foreground::Foreground;
 use super::lab::Lab;
@@ -58,6 +59,9 @@ pub struct DominantColor {
     pub share: f32,
     /// Nearest textile colour name, for the tech pack's colour column.
     pub name: String,
+    /// A point deep inside the thickest patch of this colour, as (x, y) in the pixels of the
+    /// picture the colours were read from: where a flat's callout about it points.
+    pub at: [f32; 2],
 }
 
 /// The dominant colours of the product in `image`, most common first.
@@ -69,6 +73,9 @@ pub fn dominant_colors(image: &RgbImage, options: &ColorOptions) -> Vec<Dominant
     let working = downsample_to(image, WORKING_MAX_SIDE);
     let foreground = Foreground::detect(&working);
     dominant_colors_of_mask(&working, &foreground.mask, options)
+        .into_iter()
+        .map(|colour| colour.scaled_to(working.dimensions(), image.dimensions()))
+        .collect()
 }
 
 /// The dominant colours of every pixel of `image`, for a picture that is all product (a
@@ -79,6 +86,9 @@ pub fn dominant_colors_of_every_pixel(
 ) -> Vec<DominantColor> {
     let working = downsample_to(image, WORKING_MAX_SIDE);
     dominant_colors_of_mask(&working, &vec![true; working.pixels().len()], options)
+        .into_iter()
+        .map(|colour| colour.scaled_to(working.dimensions(), image.dimensions()))
+        .collect()
 }
 
 /// The dominant colours of the pixels `foreground` (a segmentation of `image` at any size)
@@ -91,10 +101,26 @@ pub(crate) fn dominant_colors_of_product(
     let working = downsample_to(image, WORKING_MAX_SIDE);
     let mask = foreground.mask_at(working.width(), working.height());
     dominant_colors_of_mask(&working, &mask, options)
+        .into_iter()
+        .map(|colour| colour.scaled_to(working.dimensions(), image.dimensions()))
+        .collect()
+}
+
+impl DominantColor {
+    /// The same colour with its point moved from a `from`-sized copy of a picture to the
+    /// `to`-sized original.
+    fn scaled_to(mut self, from: (u32, u32), to: (u32, u32)) -> DominantColor {
+        let scale = |v: f32, from: u32, to: u32| v * to as f32 / from.max(1) as f32;
+        self.at = [
+            scale(self.at[0], from.0, to.0),
+            scale(self.at[1], from.1, to.1),
+        ];
+        self
+    }
 }
 
 /// Colours of the pixels `mask` marks in `image` (one flag per pixel); every pixel when the
-/// mask marks none.
+/// mask marks none. Each colour's point is in `image`'s pixels.
 pub(crate) fn dominant_colors_of_mask(
     image: &RgbImage,
     mask: &[bool],
@@ -153,6 +179,7 @@ pub(crate) fn dominant_colors_of_mask(
                 rgb,
                 share: count as f32 / total as f32,
                 name: nearest_color_name(rgb).to_string(),
+                at: [0.0, 0.0],
             }
         })
         .filter(|color| color.share >= options.min_share)
@@ -160,7 +187,44 @@ pub(crate) fn dominant_colors_of_mask(
     colors.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.rgb.cmp(&b.rgb)));
     let mut colors = one_per_name(colors);
     colors.truncate(options.max_colors.max(1));
+    locate(image, &in_product, &clusters, &mut colors);
     colors
+}
+
+/// Sets each colour's point: every product pixel belongs to the colour of its nearest
+/// cluster (clusters merged under one name, or left out as too small, count as theirs), and
+/// the point is the one deepest inside that colour's pixels.
+fn locate(
+    image: &RgbImage,
+    in_product: &dyn Fn(usize) -> bool,
+    clusters: &[Cluster],
+    colors: &mut [DominantColor],
+) {
+    let centers: Vec<Lab> = clusters.iter().map(Cluster::lab).collect();
+    let colour_of_cluster: Vec<Option<usize>> = clusters
+        .iter()
+        .map(|cluster| {
+            let name = nearest_color_name(cluster.mean_rgb());
+            colors.iter().position(|c| c.name == name)
+        })
+        .collect();
+    let zones: Vec<Option<usize>> = image
+        .pixels()
+        .enumerate()
+        .map(|(index, pixel)| {
+            if !in_product(index) || centers.is_empty() {
+                return None;
+            }
+            colour_of_cluster[nearest_center(&Lab::from_rgb(pixel.0), &centers)]
+        })
+        .collect();
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let points = deepest_points(&zones, width, height, colors.len());
+    for (colour, point) in colors.iter_mut().zip(points) {
+        if let Some((x, y)) = point {
+            colour.at = [x as f32 + 0.5, y as f32 + 0.5];
+        }
+    }
 }
 
 /// Two clusters that are both "navy" are one colour on a tech pack: the later (smaller) one
@@ -443,6 +507,26 @@ mod tests {
     }
 
     #[test]
+    fn each_colour_points_inside_its_own_block() {
+        let image = two_color_product();
+        let colors = dominant_colors(&image, &ColorOptions::default());
+        for colour in &colors {
+            let [x, y] = colour.at;
+            let pixel = image.get_pixel(x as u32, y as u32).0;
+            assert!(
+                channel_gap(pixel, colour.rgb) <= 3,
+                "{colour:?} at {pixel:?}"
+            );
+        }
+        // The navy block spans x 40..160: its deepest point is well inside, not on an edge.
+        let [x, y] = colors[0].at;
+        assert!(
+            (70.0..130.0).contains(&x) && (60.0..100.0).contains(&y),
+            "{x},{y}"
+        );
+    }
+
+    #[test]
     fn the_backdrop_is_not_a_product_colour() {
         let colors = dominant_colors(&two_color_product(), &ColorOptions::default());
         assert!(
@@ -472,18 +556,21 @@ mod tests {
                 rgb: [0x22, 0x2C, 0x48],
                 share: 0.6,
                 name: "navy".into(),
+                at: [0.0, 0.0],
             },
             DominantColor {
                 hex: "#DEA80C".into(),
                 rgb: [0xDE, 0xA8, 0x0C],
                 share: 0.3,
                 name: "mustard".into(),
+                at: [0.0, 0.0],
             },
             DominantColor {
                 hex: "#1E2844".into(),
                 rgb: [0x1E, 0x28, 0x44],
                 share: 0.1,
                 name: "navy".into(),
+                at: [0.0, 0.0],
             },
         ];
         let merged = one_per_name(shades);

@@ -22,6 +22,7 @@
 //! - `measure`: [`ImageFacts`] (size, product box, coverage) and conversion to millimetres.
 //! - `color_names`: the table of garment and textile colour names and nearest-name lookup.
 //! - `colors`: dominant colours of the product by deterministic k-means.
+//! - `colour_zones`: where each colour lies, as the point deepest inside its thickest patch.
 //! - `edges`: Gaussian blur, Sobel gradients and Canny edge detection on a grey plane.
 //! - `silhouette`: the product's outline row by row, for points of measure.
 //! - `sketch`: technical-flat line art (black lines on white) from a photo.
@@ -38,6 +39,7 @@ mod backdrop;
 mod color_names;
 mod colors;
 mod colour_model;
+mod colour_zones;
 mod crops;
 mod decode;
 mod downsample;

@@ -18,7 +18,7 @@ use crate::local::{
 use crate::techpack::pom_library::{self, Axis, PomSet, SilhouetteRule};
 use crate::techpack::{
     CategoryGuess, CloseUpAnalysis, Color, Estimate, MeasuredAt, NamedValue, PointOfMeasure,
-    Source, View, ViewAnalysis, ViewScale, scale,
+    Region, RegionKind, Source, View, ViewAnalysis, ViewScale, scale,
 };
 use crate::work_budget::{MemoryBudget, MemoryPermit, current_owner};
 
@@ -39,6 +39,9 @@ pub struct LocalProvider {
 }
 
 impl LocalProvider {
+    /// Its name as steps and records give it.
+    pub const NAME: &'static str = "local";
+
     /// Waits for the budget that decoding and working on `image` needs, on behalf of the
     /// user whose step asked.
     async fn hold(&self, image: &InlineImage) -> Result<MemoryPermit, ProviderError> {
@@ -260,6 +263,16 @@ fn analyze_view(
                 )
             })
             .collect(),
+        // Where each colour is, the one kind of part pixels alone can locate.
+        regions: colors
+            .iter()
+            .map(|c| Region {
+                kind: RegionKind::ColourZone,
+                name: c.name.clone(),
+                x: round1(f64::from(c.at[0])),
+                y: round1(f64::from(c.at[1])),
+            })
+            .collect(),
         bill_of_materials: Vec::new(),
         labels_and_packaging: Vec::new(),
         category_specific,
@@ -306,7 +319,7 @@ fn analyze_close_up(image: &RgbImage, detail: &str) -> CloseUpAnalysis {
 #[async_trait::async_trait]
 impl VisionProvider for LocalProvider {
     fn name(&self) -> &'static str {
-        "local"
+        Self::NAME
     }
 
     fn model(&self) -> &str {
@@ -431,7 +444,7 @@ fn clean_photo(image: &RgbImage) -> RgbImage {
 #[async_trait::async_trait]
 impl ImageProvider for LocalProvider {
     fn name(&self) -> &'static str {
-        "local"
+        Self::NAME
     }
 
     fn model(&self) -> &str {

@@ -14,8 +14,10 @@
 //!   pack's POM list.
 //! - `spec`: the designer's spec sheet, merged as given; plain rows for `edit` to add.
 //! - `revisions`: the revision table (what changed, when, by which step or edit).
+//! - `grading`: the size run a tech pack is graded in, kept so a re-export grades again.
 //! - `schema`: the published JSON Schemas.
 
+pub mod grading;
 mod merge;
 pub mod pom_library;
 pub mod revisions;
@@ -26,6 +28,7 @@ pub mod spec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use grading::Grading;
 pub use merge::{merge_views, remerge_views};
 pub use revisions::{ChangeKind, FieldChange, Revision};
 pub use schema::{
@@ -193,6 +196,10 @@ pub struct Meta {
     pub references: References,
     #[serde(default)]
     pub pom_set: PomSetChoice,
+    /// The size run the size chart is graded in, when one was asked for: kept so that an
+    /// export after an edit grades the points of measure as they are then.
+    #[serde(default)]
+    pub grading: Option<Grading>,
 }
 
 /// What one photo shows.
@@ -207,6 +214,10 @@ pub struct ViewAnalysis {
     pub construction: Vec<ConstructionDetail>,
     /// The visible design elements.
     pub design_elements: Vec<String>,
+    /// Where the product's parts are on the photo (colour zones, logo, label, stitching,
+    /// hardware), each as a point on the part: what a flat's callouts point at.
+    #[serde(default)]
+    pub regions: Vec<Region>,
     pub bill_of_materials: Vec<BomLine>,
     pub labels_and_packaging: Vec<LabelItem>,
     pub category_specific: Vec<NamedValue>,
@@ -215,6 +226,51 @@ pub struct ViewAnalysis {
     pub scale: ViewScale,
     /// How sure, from 0 (a guess) to 1 (certain).
     pub confidence: f64,
+}
+
+/// A part of the product located on one photo, so a flat's callout can point at it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Region {
+    pub kind: RegionKind,
+    /// What the part is, as a callout names it: for a colour zone the colour's name as in
+    /// `colors`; otherwise e.g. woven logo, care label, topstitching along the top edge.
+    pub name: String,
+    /// A point on the part itself (for a colour zone, a pixel of that colour), in photo
+    /// pixels from the left.
+    pub x: f64,
+    /// The same point, in photo pixels from the top.
+    pub y: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionKind {
+    /// Where one of the product's colours is.
+    ColourZone,
+    /// A brand mark: printed, embroidered, woven or a badge.
+    Logo,
+    /// A label or patch sewn or fixed on the outside.
+    Label,
+    /// Seams or topstitching that can be seen.
+    Stitching,
+    /// Buckles, rivets, zips, eyelets and the like.
+    Hardware,
+    /// Any other part worth pointing at.
+    Other,
+}
+
+impl RegionKind {
+    /// The kind as a callout names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            RegionKind::ColourZone => "colour",
+            RegionKind::Logo => "logo",
+            RegionKind::Label => "label",
+            RegionKind::Stitching => "stitching",
+            RegionKind::Hardware => "hardware",
+            RegionKind::Other => "detail",
+        }
+    }
 }
 
 /// The product's size in one photo and, once a reference size reached this view, the
@@ -334,12 +390,17 @@ pub struct LabelItem {
     pub confidence: f64,
 }
 
+/// A note on a technical flat, numbered beside the drawing with a leader line to the place
+/// it describes, or drawn as a dimension line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Callout {
     pub view: View,
-    /// 0..1 from the left of the drawing.
+    /// What the callout is about, which decides how the flat shows it.
+    #[serde(default)]
+    pub kind: CalloutKind,
+    /// Where its leader line ends: 0..1 from the left of the drawing.
     pub x: f64,
-    /// 0..1 from the top of the drawing.
+    /// Where its leader line ends: 0..1 from the top of the drawing.
     pub y: f64,
     /// The callout text.
     pub text: String,
@@ -351,6 +412,36 @@ pub struct Callout {
     /// `[x1, y1, x2, y2]`, each 0..1 of the drawing; null otherwise.
     #[serde(default)]
     pub line: Option<[f64; 4]>,
+}
+
+/// What a callout is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CalloutKind {
+    /// A point of measure, drawn as a dimension line (`line`) labelled with its value.
+    Measurement,
+    /// One of the product's colours; x, y is a spot of that colour.
+    Colour,
+    /// A located part (logo, label, stitching, hardware); x, y lies on it.
+    Part,
+    /// Where a close-up was cut; x, y is the middle of the cut.
+    CloseUp,
+    /// About no one place on the drawing (a BOM line, or a fact not located on it): listed
+    /// below the flat without a leader line; x, y mean nothing.
+    #[default]
+    Note,
+}
+
+impl CalloutKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalloutKind::Measurement => "measurement",
+            CalloutKind::Colour => "colour",
+            CalloutKind::Part => "part",
+            CalloutKind::CloseUp => "close_up",
+            CalloutKind::Note => "note",
+        }
+    }
 }
 
 /// A fact only some categories have (heel height, capacity, screen size …).

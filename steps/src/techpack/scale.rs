@@ -265,6 +265,7 @@ mod tests {
                 .collect(),
             construction: vec![],
             design_elements: vec![],
+            regions: vec![],
             bill_of_materials: vec![],
             labels_and_packaging: vec![],
             category_specific: vec![],

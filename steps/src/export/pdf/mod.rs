@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::tables::{self, Table};
+use crate::flat::{
+    self,
+    layout::{Align, Point, Segment, TextLine},
+};
 use crate::techpack::{Callout, TechPack, View};
 use picture::Channels;
 pub use picture::Picture;
@@ -42,6 +46,9 @@ impl Paper {
 pub struct Flat<'a> {
     pub view: View,
     pub drawing: Picture,
+    /// The drawing's size as stored, which its layout is made for: `drawing` may be a
+    /// smaller copy, and the layout must match the SVG's.
+    pub size: (u32, u32),
     pub callouts: &'a [Callout],
 }
 
@@ -72,7 +79,10 @@ const HEADER_SPACE: f32 = 52.0;
 /// Above the footer.
 const FOOTER_SPACE: f32 = 40.0;
 const BODY: f32 = 9.0;
-const RED: (f32, f32, f32) = (0.82, 0.0, 0.11);
+/// Callouts, as on the SVG (`#c8102e`).
+const RED: (f32, f32, f32) = (0.784, 0.063, 0.18);
+/// Dimensions, as on the SVG (`#0b4f9c`).
+const BLUE: (f32, f32, f32) = (0.043, 0.31, 0.612);
 
 struct Page {
     content: Content,
@@ -140,7 +150,7 @@ impl Writer {
         let bytes = text::win_ansi(text);
         let content = self.content();
         content.begin_text();
-        content.set_font(Name(face.resource()), size);
+        content.set_font(Name(text::resource(face)), size);
         content.next_line(x, y);
         content.show(Str(&bytes));
         content.end_text();
@@ -207,15 +217,21 @@ impl Writer {
         let scale = (w / iw).min(h / ih);
         let (dw, dh) = (iw * scale, ih * scale);
         let (dx, dy) = (x + (w - dw) / 2.0, y + (h - dh) / 2.0);
+        self.place_at(id, (dx, dy, dw, dh));
+        (dx, dy, dw, dh)
+    }
+
+    /// Draws the image `id` into the box (x, y from the bottom, w, h) as it is.
+    fn place_at(&mut self, id: Ref, bx: (f32, f32, f32, f32)) {
+        let (x, y, w, h) = bx;
         self.image_count += 1;
         let name = format!("Im{}", self.image_count);
         let page = self.pages.last_mut().expect("a page is open");
         page.images.push((name.clone(), id));
         page.content.save_state();
-        page.content.transform([dw, 0.0, 0.0, dh, dx, dy]);
+        page.content.transform([w, 0.0, 0.0, h, x, y]);
         page.content.x_object(Name(name.as_bytes()));
         page.content.restore_state();
-        (dx, dy, dw, dh)
     }
 
     fn rule(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, grey: f32, width: f32) {
@@ -346,8 +362,8 @@ impl Writer {
             let mut resources = pdf_page.resources();
             resources
                 .fonts()
-                .pair(Name(Face::Regular.resource()), REGULAR)
-                .pair(Name(Face::Bold.resource()), BOLD);
+                .pair(Name(text::resource(Face::Regular)), REGULAR)
+                .pair(Name(text::resource(Face::Bold)), BOLD);
             let mut xobjects = resources.x_objects();
             for (name, id) in &page.images {
                 xobjects.pair(Name(name.as_bytes()), *id);
@@ -380,7 +396,7 @@ impl Writer {
 fn draw_text(content: &mut Content, x: f32, y: f32, face: Face, size: f32, text: &str) {
     let bytes = text::win_ansi(text);
     content.begin_text();
-    content.set_font(Name(face.resource()), size);
+    content.set_font(Name(text::resource(face)), size);
     content.next_line(x, y);
     content.show(Str(&bytes));
     content.end_text();
@@ -502,60 +518,145 @@ fn cover(w: &mut Writer, doc: &Document, flat_image: Option<(Ref, (u32, u32))>) 
     }
 }
 
-/// One flat on its own page: the drawing on the left, numbered callouts on the right with a
-/// leader line from each number to the spot it describes.
+/// One flat on its own page, as large as the page allows: the drawing with its dimension
+/// lines and numbered callouts, laid out by [`flat::lay_out`] exactly as the SVG is.
 fn flat_page(w: &mut Writer, flat: &Flat, id: Ref) {
     w.new_page();
     let title = format!("{} view — technical flat", capitalise(flat.view.as_str()));
     w.heading(&title);
-    let legend_width = (w.inner_width() * 0.34).max(200.0);
-    let drawing_box = (
-        MARGIN,
-        FOOTER_SPACE,
-        w.inner_width() - legend_width - 24.0,
-        w.cursor - FOOTER_SPACE,
-    );
-    let (dx, dy, dw, dh) = w.place(id, flat.drawing.dimensions(), drawing_box);
-    let legend_x = w.width - MARGIN - legend_width;
-    let mut y = w.cursor - 12.0;
-    // Numbered top to bottom as they sit on the drawing, so leader lines cross less.
-    let mut callouts: Vec<&Callout> = flat.callouts.iter().collect();
-    callouts.sort_by(|a, b| a.y.total_cmp(&b.y));
-    for (n, callout) in callouts.into_iter().enumerate() {
-        let label = format!("{}", n + 1);
-        let lines = text::wrap(&callout.text, Face::Regular, 10.0, legend_width - 22.0);
-        if y - lines.len() as f32 * 12.0 < FOOTER_SPACE {
-            break;
-        }
-        // The spot on the drawing, and a leader line to its number in the legend.
-        let (px, py) = (
-            dx + callout.x.clamp(0.0, 1.0) as f32 * dw,
-            dy + (1.0 - callout.y.clamp(0.0, 1.0) as f32) * dh,
-        );
-        {
-            let content = w.content();
-            content.set_stroke_rgb(RED.0, RED.1, RED.2);
-            content.set_line_width(0.6);
-            content.move_to(px, py);
-            content.line_to(legend_x - 4.0, y + 3.5);
-            content.stroke();
-        }
-        w.fill_rect(px - 2.0, py - 2.0, 4.0, 4.0, RED);
-        w.fill_rect(legend_x - 4.0, y - 3.0, 16.0, 13.0, RED);
+    let layout = flat::lay_out(flat.size, flat.callouts);
+    let (box_w, box_h) = (w.inner_width(), w.cursor - FOOTER_SPACE);
+    let scale = (box_w / layout.width as f32).min(box_h / layout.height as f32);
+    let page = OnPage {
+        left: MARGIN + (box_w - layout.width as f32 * scale) / 2.0,
+        top: w.cursor,
+        scale,
+    };
+    let d = layout.drawing;
+    let (x, y) = page.point(Point {
+        x: d.x,
+        y: d.bottom(),
+    });
+    w.place_at(id, (x, y, d.w as f32 * scale, d.h as f32 * scale));
+    let stroke = layout.stroke as f32 * scale;
+    for dimension in &layout.dimensions {
         let content = w.content();
-        content.set_fill_gray(1.0);
-        draw_text(content, legend_x - 1.0, y, Face::Bold, 9.0, &label);
-        content.set_fill_gray(0.0);
-        for (k, line) in lines.iter().enumerate() {
-            w.text(
-                legend_x + 18.0,
-                y - k as f32 * 12.0,
-                Face::Regular,
-                10.0,
-                line,
-            );
+        content.set_stroke_rgb(BLUE.0, BLUE.1, BLUE.2);
+        content.set_fill_rgb(BLUE.0, BLUE.1, BLUE.2);
+        content.set_line_width(stroke * 0.6);
+        for extension in &dimension.extensions {
+            page.segment(content, extension);
         }
-        y -= lines.len() as f32 * 12.0 + 8.0;
+        content.set_line_width(stroke);
+        page.segment(content, &dimension.line);
+        for arrow in &dimension.arrows {
+            page.polygon(content, arrow);
+            content.fill_nonzero();
+        }
+        page.text(content, &dimension.text, BLUE);
+    }
+    for label in &layout.labels {
+        let content = w.content();
+        content.set_stroke_rgb(RED.0, RED.1, RED.2);
+        content.set_fill_rgb(RED.0, RED.1, RED.2);
+        content.set_line_width(stroke);
+        if let Some(leader) = &label.leader {
+            page.segment(content, leader);
+            page.circle(content, leader.to, layout.font * 0.22);
+            content.fill_nonzero();
+        }
+        page.circle(content, label.badge, layout.badge_radius);
+        content.fill_nonzero();
+        let number = TextLine {
+            text: label.number.to_string(),
+            at: Point {
+                x: label.badge.x,
+                y: label.badge.y + layout.font * 0.32,
+            },
+            align: Align::Middle,
+            size: layout.font * 0.9,
+            bold: true,
+            upwards: false,
+        };
+        page.text(content, &number, (1.0, 1.0, 1.0));
+        for line in &label.lines {
+            page.text(content, line, (0.1, 0.1, 0.1));
+        }
+    }
+    w.content().set_fill_gray(0.0);
+}
+
+/// A flat's canvas on the page: `scale` points per canvas unit, its top-left corner at
+/// (`left`, `top`) (PDF space, y up).
+struct OnPage {
+    left: f32,
+    top: f32,
+    scale: f32,
+}
+
+impl OnPage {
+    fn point(&self, p: Point) -> (f32, f32) {
+        (
+            self.left + p.x as f32 * self.scale,
+            self.top - p.y as f32 * self.scale,
+        )
+    }
+
+    fn segment(&self, content: &mut Content, segment: &Segment) {
+        let ((x1, y1), (x2, y2)) = (self.point(segment.from), self.point(segment.to));
+        content.move_to(x1, y1);
+        content.line_to(x2, y2);
+        content.stroke();
+    }
+
+    fn polygon(&self, content: &mut Content, points: &[Point]) {
+        for (i, p) in points.iter().enumerate() {
+            let (x, y) = self.point(*p);
+            if i == 0 {
+                content.move_to(x, y);
+            } else {
+                content.line_to(x, y);
+            }
+        }
+        content.close_path();
+    }
+
+    /// A circle's path (four Bézier quarters), to be filled.
+    fn circle(&self, content: &mut Content, centre: Point, radius: f64) {
+        const K: f32 = 0.552_284_8;
+        let (cx, cy) = self.point(centre);
+        let r = radius as f32 * self.scale;
+        content.move_to(cx + r, cy);
+        content.cubic_to(cx + r, cy + K * r, cx + K * r, cy + r, cx, cy + r);
+        content.cubic_to(cx - K * r, cy + r, cx - r, cy + K * r, cx - r, cy);
+        content.cubic_to(cx - r, cy - K * r, cx - K * r, cy - r, cx, cy - r);
+        content.cubic_to(cx + K * r, cy - r, cx + r, cy - K * r, cx + r, cy);
+        content.close_path();
+    }
+
+    /// A line of text as real text, aligned and turned as the layout says.
+    fn text(&self, content: &mut Content, line: &TextLine, rgb: (f32, f32, f32)) {
+        let face = if line.bold { Face::Bold } else { Face::Regular };
+        let size = line.size as f32 * self.scale;
+        let width = text::width(&line.text, face, size);
+        let shift = match line.align {
+            Align::Start => 0.0,
+            Align::Middle => width / 2.0,
+            Align::End => width,
+        };
+        let (x, y) = self.point(line.at);
+        // Turned upwards, the text runs up the page from its start.
+        let matrix = if line.upwards {
+            [0.0, 1.0, -1.0, 0.0, x, y - shift]
+        } else {
+            [1.0, 0.0, 0.0, 1.0, x - shift, y]
+        };
+        content.set_fill_rgb(rgb.0, rgb.1, rgb.2);
+        content.begin_text();
+        content.set_font(Name(text::resource(face)), size);
+        content.set_text_matrix(matrix);
+        content.show(Str(&text::win_ansi(&line.text)));
+        content.end_text();
     }
 }
 
