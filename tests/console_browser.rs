@@ -693,6 +693,15 @@ fn a_tech_pack_fills_in_live_and_a_callout_marks_its_row() {
         SECONDS,
         "return [...document.querySelectorAll('[data-section=flats] img, [data-section=close_ups] img')].filter(i => i.complete && i.naturalWidth > 0).length >= 7",
     );
+    // Each flat is drawn as it prints: numbered callouts and dimension lines beside it.
+    let flat = b.run(
+        "const img = document.querySelector('[data-section=flats] img'); return fetch(img.src).then(r => r.text()).then(t => [img.getAttribute('src'), t])",
+        json!([]),
+    );
+    let (src, svg) = (flat[0].as_str().unwrap(), flat[1].as_str().unwrap());
+    assert!(src.contains("/tech-pack/flats/front.svg"), "{src}");
+    assert!(svg.contains(r#"<g class="callouts""#), "{svg:.300}");
+    assert!(svg.contains(" mm</text>"), "a dimension in mm: {svg:.300}");
     assert_eq!(
         b.run("return window.stillTheSamePage === true", json!([])),
         true

@@ -308,10 +308,13 @@ fn an_edited_point_of_measure_is_graded_again_by_the_export_workflow() {
         .iter()
         .find(|p| p["code"] == "W")
         .unwrap();
-    assert_eq!(
-        width["values"],
-        serde_json::json!({ "S": 390, "M": 400, "L": 410 })
-    );
+    let grades: Vec<(&str, f64)> = width["grades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["size"].as_str().unwrap(), g["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(grades, [("S", 390.0), ("M", 400.0), ("L", 410.0)]);
     let pack = json(&out.join("techpack.json"));
     assert_eq!(
         pack["meta"]["grading"]["sizes"],
@@ -348,16 +351,65 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
     let images = serde_json::json!([{ "view": "front", "revisionId": revision }]);
     let first = finish(trigger(
         "tech-pack-v2",
-        serde_json::json!({ "images": images }),
+        serde_json::json!({ "images": images, "width_mm": 380, "sizes": ["S", "M", "L"],
+            "grade_rules": { "W": 10 }, "default_grade": 20 }),
     ));
     let analysis = common::node(&first, "base_views")["output"]["analysis_id"]
         .as_str()
         .unwrap()
         .to_string();
+    let download = |file: &str| {
+        let response = server
+            .client
+            .get(server.url(&format!("/api/products/{product}/tech-pack/{file}")))
+            .bearer_auth(&alice)
+            .send()
+            .unwrap();
+        (response.status(), response.text().unwrap())
+    };
+    let width_row = |csv: &str| {
+        csv.lines()
+            .find(|l| l.starts_with("W,"))
+            .unwrap_or_else(|| panic!("no W row in {csv}"))
+            .to_string()
+    };
+    let graded = common::node(&first, "grade_sizes");
+    assert_eq!(graded["status"], "succeeded", "{graded}");
+    // The run's graded chart is stored with its tech pack: downloadable, and in the JSON.
+    let (status, chart) = download("size-chart.csv");
+    assert_eq!(status, StatusCode::OK, "{chart}");
+    assert!(width_row(&chart).ends_with(",370,380,390"), "{chart}");
+    let (_, pack) = server.send(
+        "GET",
+        &format!("/api/products/{product}/tech-pack"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(pack["size_chart"]["base_size"], "M", "{pack}");
+    let width = pack["points_of_measure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|p| p["code"] == "W")
+        .unwrap();
     finish(trigger(
         "edit",
         serde_json::json!({ "analysis_id": analysis, "path": "meta.season", "value": "AW27" }),
     ));
+    let (status, chart) = download("size-chart.csv");
+    assert_eq!(status, StatusCode::OK, "an edit elsewhere keeps the chart: {chart}");
+    finish(trigger(
+        "edit",
+        serde_json::json!({ "analysis_id": analysis,
+            "path": format!("points_of_measure.{width}.value"), "value": 400 }),
+    ));
+    // Graded from the old width, the chart is stale: no download of sizes that are wrong.
+    let (status, body) = download("size-chart.csv");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body.contains("changed after the size chart was graded"),
+        "{body}"
+    );
     let balance = server.balance(&alice);
 
     // A folder is a server path: refused before anything runs.
@@ -384,7 +436,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         exported.get("dir").is_none(),
         "nothing was written: {exported}"
     );
-    assert_eq!(exported["version"], "2");
+    assert_eq!(exported["version"], "3");
     let files: Vec<&str> = exported["files"]
         .as_array()
         .unwrap()
@@ -397,6 +449,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         "techpack.pdf",
         "techpack.xlsx",
         "bom.csv",
+        "size-chart.csv",
     ] {
         assert!(files.contains(&file), "{file} not rendered: {files:?}");
     }
@@ -409,7 +462,34 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         "no model was called"
     );
 
-    // The downloads are the same tech pack: the edit and the revision that made it.
+    // The console's flats: the drawing with its callouts and the edited dimension.
+    let response = server
+        .client
+        .get(server.url(&format!("/api/products/{product}/tech-pack/flats/front.svg")))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    let svg = response.text().unwrap();
+    assert!(svg.contains(">W overall width: 400 mm</text>"), "{svg:.400}");
+    for missing in ["back.svg", "front.png", "..%2Ffront.svg"] {
+        let (status, body) = server.send(
+            "GET",
+            &format!("/api/products/{product}/tech-pack/flats/{missing}"),
+            Some(&alice),
+            None,
+        );
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}: {body}");
+        assert_eq!(body["error"]["code"], "not_found", "{body}");
+    }
+
+    // The export graded the edited width again, for every download.
+    let (status, chart) = download("size-chart.csv");
+    assert_eq!(status, StatusCode::OK, "{chart}");
+    assert!(width_row(&chart).ends_with(",390,400,410"), "{chart}");
+
+    // The downloads are the same tech pack: the edits and the revisions that made them.
     let (status, pack) = server.send(
         "GET",
         &format!("/api/products/{product}/tech-pack"),
@@ -426,7 +506,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         .clone();
     assert_eq!(
         (&edit["by"], &edit["version"]),
-        (&serde_json::json!("edit"), &serde_json::json!(2))
+        (&serde_json::json!("edit"), &serde_json::json!(3))
     );
     let pdf = server
         .client

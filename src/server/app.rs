@@ -34,6 +34,7 @@ pub(crate) fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(exports::json))
         .routes(routes!(exports::html))
         .routes(routes!(exports::factory_file))
+        .routes(routes!(exports::flat))
         .routes(routes!(tech_pack::detect_category))
         .routes(routes!(tech_pack::analyze_base_views))
         .routes(routes!(tech_pack::generate_close_ups))

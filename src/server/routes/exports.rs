@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use techpack_steps::export::StoredTechPack;
 use techpack_steps::export::pdf::Paper;
+use techpack_steps::techpack::{Part, View};
 
 use super::Params;
 use super::products::owned;
@@ -161,16 +162,72 @@ pub async fn factory_file(
     let body = tokio::task::spawn_blocking(move || {
         let mut stored = load(&state, &user.name, &id, printed.analysis)?;
         stored.edition.paper = printed.paper.unwrap_or_default();
-        stored
-            .factory_file(&state.services.catalog, name)?
-            .ok_or_else(|| {
-                ApiError::not_found_because(
-                    "this tech pack has no graded size chart: the API stores none; run tech-pack-v2 with `sizes` \
-                     and --out to get size-chart.csv",
-                )
-            })
+        let file = stored.factory_file(&state.services.catalog, name)?;
+        file.ok_or_else(|| ApiError::not_found_because(no_size_chart(&stored)))
     })
     .await
     .map_err(ApiError::internal)??;
     Ok(download(content_type, name.to_string(), body))
+}
+
+/// A flat of the product's tech pack as a drawing
+///
+/// `front.svg`, `back.svg`, `side.svg` …: the flat with its dimension lines and numbered
+/// callouts, as an export's `sketches/VIEW.svg` (`?analysis=ID`, else the newest analysis).
+/// Shown inline (the console's flats); its image is inlined and it runs no script.
+#[utoipa::path(get, path = "/api/products/{id}/tech-pack/flats/{file}", tag = "tech pack",
+    params(("id" = String, Path, description = "the product's id"),
+        ("file" = String, Path, description = "the view's flat, e.g. `front.svg`"),
+        Which),
+    responses(
+        (status = 200, description = "the drawing", body = String, content_type = "image/svg+xml"),
+        (status = 404, description = "no such product of the caller's, analysis, view, or no flat of that view (`not_found`)")))]
+pub async fn flat(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path((id, file)): Path<(String, String)>,
+    Params(which): Params<Which>,
+) -> Result<Response, ApiError> {
+    let no_flat = || {
+        ApiError::not_found_because(format!(
+            "no flat `{file}`: a flat is VIEW.svg for a view the tech pack's sketches drew (e.g. front.svg)"
+        ))
+    };
+    let Some(view) = file.strip_suffix(".svg").and_then(View::parse) else {
+        return Err(no_flat());
+    };
+    let svg = tokio::task::spawn_blocking(move || {
+        let stored = load(&state, &user.name, &id, which.analysis)?;
+        Ok::<_, ApiError>(stored.flat_svg(&state.services.catalog, view)?)
+    })
+    .await
+    .map_err(ApiError::internal)??
+    .ok_or_else(no_flat)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            // Opened on its own, the drawing still can do nothing but draw.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+            ),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+/// Why a tech pack has no `size-chart.csv`.
+fn no_size_chart(stored: &StoredTechPack) -> String {
+    let tp = &stored.tech_pack;
+    let reason = tp
+        .not_produced
+        .iter()
+        .find(|n| n.part == Part::SizeChart)
+        .map(|n| n.reason.clone())
+        .unwrap_or_else(|| match tp.meta.grading {
+            Some(_) => "it has a size run but was not graded: run the export workflow on the product".into(),
+            None => "it was made without a size run: run tech-pack-v2 with `sizes` and `base_size`".into(),
+        });
+    format!("this tech pack has no graded size chart: {reason}")
 }

@@ -96,7 +96,7 @@ pub fn spreadsheet_files(
     let tp = bundle.tech_pack;
     let bom = tables::bill_of_materials(tp);
     let poms = tables::points_of_measure(tp);
-    let chart = bundle.size_chart.map(tables::size_chart);
+    let chart = tp.size_chart.as_ref().map(tables::size_chart);
     let mut files = vec![
         ("bom.csv".to_string(), tables::to_csv(&bom)),
         ("points-of-measure.csv".to_string(), tables::to_csv(&poms)),
@@ -154,7 +154,6 @@ pub fn pdf_bytes(
     }
     Ok(pdf::render(&pdf::Document {
         tech_pack: bundle.tech_pack,
-        size_chart: bundle.size_chart,
         flats,
         cover_photo,
         close_ups,

@@ -429,7 +429,7 @@ fn tech_pack_tables(tp: &TechPack) -> Vec<Section<'_>> {
 }
 
 /// The graded size chart: the factory files' table, each size's value with its unit.
-fn size_chart(chart: &serde_json::Value) -> Section<'static> {
+fn size_chart(chart: &crate::techpack::SizeChart) -> Section<'static> {
     text_table(tables::size_chart_with_units(chart))
 }
 
@@ -468,7 +468,7 @@ pub fn render(bundle: &Bundle, images: &Images, svgs: &[String]) -> String {
     }
     sections.extend(tech_pack_tables(tp));
     not_produced(tp, Part::SizeChart, &mut sections);
-    if let Some(chart) = bundle.size_chart {
+    if let Some(chart) = &bundle.tech_pack.size_chart {
         sections.push(size_chart(chart));
     }
     not_produced(tp, Part::CloseUps, &mut sections);
@@ -546,6 +546,14 @@ mod tests {
         close_ups: &[CloseUpRecord],
         chart: Option<&serde_json::Value>,
     ) -> String {
+        let tp = &TechPack {
+            size_chart: chart.map(|c| {
+                let plugin: crate::techpack::PluginChart =
+                    serde_json::from_value(c.clone()).expect("a chart");
+                crate::techpack::SizeChart::graded(plugin, &tp.points_of_measure)
+            }),
+            ..tp.clone()
+        };
         let edition = Edition {
             version: "1".into(),
             date: "2026-01-01".into(),
@@ -556,7 +564,6 @@ mod tests {
             photos: &[],
             close_ups,
             sketches: &[],
-            size_chart: chart,
             edition: &edition,
         };
         render(&bundle, &Images::default(), &[])
@@ -654,7 +661,6 @@ mod tests {
             photos: &[],
             close_ups: &[],
             sketches: &[],
-            size_chart: None,
             edition: &edition,
         };
         let html = render(&bundle, &Images::default(), &[]);

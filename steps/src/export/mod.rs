@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::flat::{self, CloseUpSpot, render_svg};
 use crate::storage::{Catalog, CloseUpRecord, ImageRevision, SketchRecord, StorageError};
-use crate::techpack::{ChangeKind, Revision, TechPack};
+use crate::techpack::{ChangeKind, Part, Revision, TechPack, View};
 
 /// What went into an export folder.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -46,8 +46,6 @@ pub struct Bundle<'a> {
     pub photos: &'a [ImageRevision],
     pub close_ups: &'a [CloseUpRecord],
     pub sketches: &'a [SketchRecord],
-    /// The graded size chart, when one was made (`size-chart.json` and a table in the page).
-    pub size_chart: Option<&'a serde_json::Value>,
     /// Version and date for the PDF's headers, and its paper.
     pub edition: &'a Edition,
 }
@@ -73,7 +71,6 @@ pub struct StoredTechPack {
     pub photos: Vec<ImageRevision>,
     pub close_ups: Vec<CloseUpRecord>,
     pub sketches: Vec<SketchRecord>,
-    pub size_chart: Option<serde_json::Value>,
     /// The analysis's revision (1 + its edits) and last change, and the PDF's paper.
     pub edition: Edition,
 }
@@ -167,6 +164,28 @@ fn attach_callouts(
     }
 }
 
+/// Why a tech pack whose POMs changed after grading has no size chart.
+pub const STALE_SIZE_CHART: &str = "the points of measure changed after the size chart was graded: \
+run the `export` workflow on the product to grade them again";
+
+/// A size chart graded before the points of measure last changed (an edit, a row added or
+/// removed, a regenerated view) no longer matches them: it is dropped, and the tech pack
+/// says why rather than showing sizes graded from old values.
+fn drop_stale_size_chart(tech_pack: &mut TechPack) {
+    let stale = tech_pack
+        .size_chart
+        .as_ref()
+        .is_some_and(|chart| !chart.graded_from(&tech_pack.points_of_measure));
+    if stale {
+        tech_pack.size_chart = None;
+        tech_pack.not_produced.retain(|n| n.part != Part::SizeChart);
+        tech_pack.not_produced.push(crate::techpack::NotProduced {
+            part: Part::SizeChart,
+            reason: STALE_SIZE_CHART.into(),
+        });
+    }
+}
+
 impl StoredTechPack {
     /// The tech pack of `analysis` (which must belong to `product_id`), with the photos it
     /// was made from, its close-ups and its sketches (whose callouts it gains).
@@ -192,6 +211,7 @@ impl StoredTechPack {
         let mut sketches = catalog.sketches(product_id)?;
         sketches.retain(|s| s.analysis_id == analysis.id);
         sketches.sort_by_key(|s| s.view);
+        drop_stale_size_chart(&mut tech_pack);
         attach_callouts(&tech_pack, &close_ups, &mut sketches);
         tech_pack.callouts = sketches
             .iter()
@@ -204,7 +224,6 @@ impl StoredTechPack {
             photos,
             close_ups,
             sketches,
-            size_chart: None,
             edition: Edition {
                 version: (analysis.history.len() + 1).to_string(),
                 date: day_of(analysis.updated_at),
@@ -219,7 +238,6 @@ impl StoredTechPack {
             photos: &self.photos,
             close_ups: &self.close_ups,
             sketches: &self.sketches,
-            size_chart: self.size_chart.as_ref(),
             edition: &self.edition,
         }
     }
@@ -240,6 +258,21 @@ impl StoredTechPack {
             .into_iter()
             .find(|(file, _)| file == name)
             .map(|(_, bytes)| bytes))
+    }
+
+    /// The flat of `view` as `sketches/VIEW.svg` holds it: the drawing with its dimension
+    /// lines and numbered callouts, its image inlined; `None` when no flat of it was drawn.
+    pub fn flat_svg(&self, catalog: &Catalog, view: View) -> Result<Option<String>, StorageError> {
+        let Some(sketch) = self.sketches.iter().find(|s| s.view == view) else {
+            return Ok(None);
+        };
+        let png = catalog.blobs.get(&sketch.image_hash)?;
+        Ok(Some(render_svg(
+            &png,
+            sketch.width,
+            sketch.height,
+            &sketch.callouts,
+        )))
     }
 
     /// The self-contained `index.html` (images inlined).
@@ -321,7 +354,7 @@ fn render_files(catalog: &Catalog, bundle: &Bundle) -> Result<Rendered, StorageE
         ));
         svgs.push(svg);
     }
-    if let Some(chart) = bundle.size_chart {
+    if let Some(chart) = &bundle.tech_pack.size_chart {
         let json = serde_json::to_vec_pretty(chart).expect("JSON values serialize");
         files.push(("size-chart.json".to_string(), json));
     }

@@ -1,9 +1,8 @@
 //! The tech pack's sections as plain tables (a header and rows of text), made once and
 //! written out as CSV, spreadsheet sheets and PDF tables, so every format says the same.
 
-use serde_json::Value;
 
-use crate::techpack::{Color, Criticality, Estimate, Quantity, Source, TechPack};
+use crate::techpack::{Color, Criticality, Estimate, Quantity, SizeChart, Source, TechPack};
 
 /// What a table shows in a cell whose value is not known.
 pub const UNKNOWN: &str = "—";
@@ -151,58 +150,44 @@ pub fn points_of_measure(tp: &TechPack) -> Table {
 }
 
 /// The graded chart (the `wasm/grade-sizes` output): a row per POM, a column per size.
-pub fn size_chart(chart: &Value) -> Table {
+pub fn size_chart(chart: &SizeChart) -> Table {
     graded(chart, false)
 }
 
 /// [`size_chart`] with each size's value followed by its unit (`400 mm`), for the page.
-pub fn size_chart_with_units(chart: &Value) -> Table {
+pub fn size_chart_with_units(chart: &SizeChart) -> Table {
     graded(chart, true)
 }
 
-fn graded(chart: &Value, cells_with_unit: bool) -> Table {
-    let sizes: Vec<&str> = chart["sizes"]
-        .as_array()
-        .map(|s| s.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let base = chart["base_size"].as_str().unwrap_or("");
-    let unit = chart["unit"].as_str().unwrap_or("");
+fn graded(chart: &SizeChart, cells_with_unit: bool) -> Table {
     let mut head = header(&["Code", "Point of measure", "Unit", "Tolerance ±"]);
-    head.extend(sizes.iter().map(|s| {
-        if *s == base {
+    head.extend(chart.sizes.iter().map(|s| {
+        if *s == chart.base_size {
             format!("{s} (base)")
         } else {
-            s.to_string()
+            s.clone()
         }
     }));
-    let rows = chart["points_of_measure"]
-        .as_array()
-        .map(|poms| {
-            poms.iter()
-                .map(|pom| {
-                    let unit = pom["unit"].as_str().unwrap_or(unit);
-                    let cell = |v: &Value, with: bool| {
-                        v.as_f64().map_or_else(
-                            || UNKNOWN.to_string(),
-                            |v| if with { with_unit(v, unit) } else { number(v) },
-                        )
-                    };
-                    let mut row = vec![
-                        pom["code"].as_str().unwrap_or("").to_string(),
-                        pom["name"].as_str().unwrap_or("").to_string(),
-                        unit.to_string(),
-                        cell(&pom["tolerance"], false),
-                    ];
-                    row.extend(
-                        sizes
-                            .iter()
-                            .map(|s| cell(&pom["values"][s], cells_with_unit)),
-                    );
-                    row
-                })
-                .collect()
+    let rows = chart
+        .points_of_measure
+        .iter()
+        .map(|pom| {
+            let unit = pom.unit.as_deref().unwrap_or(&chart.unit);
+            let cell = |value: Option<&f64>| match value {
+                Some(&v) if cells_with_unit => with_unit(v, unit),
+                Some(&v) => number(v),
+                None => UNKNOWN.to_string(),
+            };
+            let mut row = vec![
+                pom.code.clone(),
+                pom.name.clone(),
+                unit.to_string(),
+                number(pom.tolerance),
+            ];
+            row.extend(chart.sizes.iter().map(|s| cell(pom.value(s).as_ref())));
+            row
         })
-        .unwrap_or_default();
+        .collect();
     Table {
         title: "Graded size chart",
         header: head,

@@ -4,6 +4,11 @@
 //! run only one under a folder the operator allowed for writing (`ctx.files`). A run that
 //! names none (every run over HTTP) writes nothing: its files stay in the store and are
 //! downloaded from the product through the API.
+//!
+//! What the run says about the tech pack's parts is stored with it, so a download over
+//! HTTP shows what the run's folder shows: the graded size chart (kept in the tech pack,
+//! `size_chart`) and why a part was not produced. A field the run leaves out keeps what is
+//! stored; `null` says the part was made (or not asked for).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use super::TechpackServices;
 use super::failure::storage_error;
 use super::{chosen_analysis, output, owned_product};
 use crate::export::StoredTechPack;
-use crate::techpack::{NotProduced, Part};
+use crate::techpack::{NotProduced, Part, PluginChart, PointOfMeasure, SizeChart};
 
 pub struct Export;
 
@@ -30,9 +35,10 @@ struct Config {
     /// The analysis whose tech pack is exported; the product's newest when left out.
     #[serde(default)]
     analysis_id: Option<String>,
-    /// A graded size chart (the `wasm/grade-sizes` output), if the run made one.
-    #[serde(default)]
-    size_chart: Option<Value>,
+    /// A graded size chart (the `wasm/grade-sizes` output), `null` if the run made none;
+    /// left out, the stored one stays.
+    #[serde(default, deserialize_with = "said")]
+    size_chart: Option<Option<PluginChart>>,
     /// Why a part was not produced, by part (`null` when it was, or was not asked for): the
     /// errors of the steps that make them, which may fail without failing the run.
     #[serde(default)]
@@ -42,28 +48,49 @@ struct Config {
     paper: Option<crate::export::pdf::Paper>,
 }
 
+/// Tells a field left out (`None`) from one given as `null` (`Some(None)`).
+fn said<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Per part: left out, what is stored stays; `null`, it was made; a reason, it was not.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NotProducedConfig {
-    close_ups: Option<String>,
-    sketches: Option<String>,
-    size_chart: Option<String>,
+    #[serde(default, deserialize_with = "said")]
+    close_ups: Option<Option<String>>,
+    #[serde(default, deserialize_with = "said")]
+    sketches: Option<Option<String>>,
+    #[serde(default, deserialize_with = "said")]
+    size_chart: Option<Option<String>>,
 }
 
 impl NotProducedConfig {
-    fn parts(&self) -> Vec<NotProduced> {
+    /// `stored` with the parts this run speaks of replaced by what it says.
+    fn applied_to(&self, stored: &[NotProduced]) -> Vec<NotProduced> {
         Part::ALL
             .into_iter()
-            .filter_map(|part| {
-                let reason = match part {
+            .flat_map(|part| {
+                let said = match part {
                     Part::CloseUps => &self.close_ups,
                     Part::Sketches => &self.sketches,
                     Part::SizeChart => &self.size_chart,
                 };
-                reason.as_ref().map(|reason| NotProduced {
-                    part,
-                    reason: reason.clone(),
-                })
+                let parts: Vec<NotProduced> = match said {
+                    None => stored.iter().filter(|n| n.part == part).cloned().collect(),
+                    Some(reason) => reason
+                        .iter()
+                        .map(|reason| NotProduced {
+                            part,
+                            reason: reason.clone(),
+                        })
+                        .collect(),
+                };
+                parts
             })
             .collect()
     }
@@ -99,11 +126,16 @@ impl Step for ExportStep {
         };
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let analysis = chosen_analysis(&services, &product, config.analysis_id.as_deref())?;
+        let mut analysis =
+            chosen_analysis(&services, &product, config.analysis_id.as_deref())?;
+        if record_what_the_run_says(config, &mut analysis)? {
+            services
+                .catalog
+                .put_analysis(&analysis)
+                .map_err(storage_error)?;
+        }
         let mut stored = StoredTechPack::load(&services.catalog, &product.id, &analysis)
             .map_err(storage_error)?;
-        stored.size_chart = config.size_chart.clone();
-        stored.tech_pack.not_produced = config.not_produced.parts();
         stored.edition.paper = config.paper.unwrap_or_default();
         let summary = tokio::task::spawn_blocking(move || match dir {
             Some(dir) => stored.write(&services.catalog, &dir),
@@ -119,4 +151,51 @@ impl Step for ExportStep {
         };
         Ok(StepOutput::free(output(&summary)))
     }
+}
+
+/// Puts the run's size chart and not-produced parts into the stored tech pack; whether that
+/// changed it. The rest of the record (its edits, its last change) stays as it was: the
+/// export made nothing a person changed.
+fn record_what_the_run_says(
+    config: &Config,
+    analysis: &mut crate::storage::AnalysisRecord,
+) -> Result<bool, StepError> {
+    let id = analysis.id.clone();
+    let corrupt = move |e: serde_json::Error| {
+        storage_error(crate::storage::StorageError::Corrupt(format!(
+            "analysis `{id}`: {e}"
+        )))
+    };
+    let field = |name: &str| analysis.data.get(name).cloned().unwrap_or(Value::Null);
+    let stored_parts: Vec<NotProduced> = match field("not_produced") {
+        Value::Null => Vec::new(),
+        parts => serde_json::from_value(parts).map_err(&corrupt)?,
+    };
+    let parts = config.not_produced.applied_to(&stored_parts);
+    // Graded in this run from the POMs as they are stored now.
+    let chart = match &config.size_chart {
+        Some(chart) => {
+            let poms: Vec<PointOfMeasure> = match field("points_of_measure") {
+                Value::Null => Vec::new(),
+                poms => serde_json::from_value(poms).map_err(&corrupt)?,
+            };
+            Some(output(&chart.clone().map(|c| SizeChart::graded(c, &poms))))
+        }
+        None => None,
+    };
+    let mut changed = false;
+    let Some(fields) = analysis.data.as_object_mut() else {
+        return Ok(false);
+    };
+    if parts != stored_parts {
+        fields.insert("not_produced".into(), output(&parts));
+        changed = true;
+    }
+    if let Some(chart) = chart
+        && fields.get("size_chart").unwrap_or(&Value::Null) != &chart
+    {
+        fields.insert("size_chart".into(), chart);
+        changed = true;
+    }
+    Ok(changed)
 }

@@ -89,6 +89,7 @@ pub fn merge_views(mut meta: Meta, mut views: Vec<ViewAnalysis>) -> TechPack {
         category_specific: specific.into_values().collect(),
         not_produced: Vec::new(),
         revisions: Vec::new(),
+        size_chart: None,
     }
 }
 
@@ -154,6 +155,8 @@ pub fn remerge_views(current: TechPack, views: Vec<ViewAnalysis>) -> TechPack {
     after.callouts = current.callouts;
     after.not_produced = current.not_produced;
     after.revisions = current.revisions;
+    // Kept while it matches the POMs; the export drops it as stale when they changed.
+    after.size_chart = current.size_chart;
     after
 }
 

@@ -15,6 +15,7 @@
 //! - `spec`: the designer's spec sheet, merged as given; plain rows for `edit` to add.
 //! - `revisions`: the revision table (what changed, when, by which step or edit).
 //! - `grading`: the size run a tech pack is graded in, kept so a re-export grades again.
+//! - `size_chart`: the chart graded from it, and whether it still matches the POMs.
 //! - `schema`: the published JSON Schemas.
 
 pub mod grading;
@@ -22,6 +23,7 @@ mod merge;
 pub mod pom_library;
 pub mod revisions;
 pub mod scale;
+mod size_chart;
 mod schema;
 pub mod spec;
 
@@ -31,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use grading::Grading;
 pub use merge::{merge_views, remerge_views};
 pub use revisions::{ChangeKind, FieldChange, Revision};
+pub use size_chart::{BaseMeasurement, Grade, GradedPom, PluginChart, SizeChart, SkippedPom};
 pub use schema::{
     SCHEMA_VERSION, category_schema, close_up_schema, edit_schema, tech_pack_schema,
     view_analysis_schema, view_analysis_schema_for,
@@ -477,6 +480,10 @@ pub struct TechPack {
     /// What changed, when, by which step or edit, oldest first.
     #[serde(default)]
     pub revisions: Vec<Revision>,
+    /// The size chart graded from the points of measure (`meta.grading`'s size run), or
+    /// null: not graded, or graded before the points of measure last changed.
+    #[serde(default)]
+    pub size_chart: Option<SizeChart>,
 }
 
 /// A part of the tech pack that was not produced, and why.

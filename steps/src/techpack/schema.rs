@@ -13,7 +13,7 @@ use super::{CategoryGuess, CloseUpAnalysis, FieldEdit, TechPack, ViewAnalysis};
 
 /// Bumped whenever a schema or a prompt changes, so cached analyses made with the old shape
 /// are not reused.
-pub const SCHEMA_VERSION: &str = "techpack-6";
+pub const SCHEMA_VERSION: &str = "techpack-7";
 
 /// The string formats OpenAI's strict mode accepts; any other `format` (schemars writes
 /// `uint32`, `double` …) is dropped.

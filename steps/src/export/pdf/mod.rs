@@ -11,7 +11,6 @@ mod text;
 use pdf_writer::types::Predictor;
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::tables::{self, Table};
 use crate::flat::{
@@ -61,7 +60,6 @@ pub struct CloseUp {
 /// Everything the PDF shows.
 pub struct Document<'a> {
     pub tech_pack: &'a TechPack,
-    pub size_chart: Option<&'a Value>,
     pub flats: Vec<Flat<'a>>,
     /// Shown on the cover when there is no flat.
     pub cover_photo: Option<Picture>,
@@ -751,7 +749,7 @@ pub fn render(doc: &Document) -> Vec<u8> {
     }
     w.new_page();
     w.table(&tables::points_of_measure(tp));
-    if let Some(chart) = doc.size_chart {
+    if let Some(chart) = &tp.size_chart {
         w.table(&tables::size_chart(chart));
     }
     w.table(&tables::bill_of_materials(tp));

@@ -27,6 +27,11 @@ const DOWNLOADS = [
   ['tech-pack/points-of-measure.csv', 'points-of-measure.csv', 'Points of measure (CSV)'],
 ];
 
+/** What the tech pack can be downloaded as: the size chart only once it is graded. */
+const downloads = (pack) => pack.size_chart
+  ? [...DOWNLOADS, ['tech-pack/size-chart.csv', 'size-chart.csv', 'Size chart (CSV)']]
+  : DOWNLOADS;
+
 export async function render(main, [id]) {
   let product = await get(`/api/products/${seg(id)}`);
   let analysis = null; // the newest, whose fields are edited
@@ -112,7 +117,8 @@ export async function render(main, [id]) {
   }
   const editing = { analysis: () => analysis, save };
 
-  /** The newest analysis's flats (large) and close-ups. */
+  /** The newest analysis's flats (large, as drawn for print: dimension lines and numbered
+   * callouts) and close-ups. */
   function drawImages() {
     const newest = (list) => {
       const last = list[list.length - 1];
@@ -122,7 +128,7 @@ export async function render(main, [id]) {
     const closeUps = newest(product.closeUps || []);
     return [
       section('flats', 'Flats', flats.length ? h('div', { class: 'flats' }, flats.map((s) => h('figure', {},
-        h('img', { src: `${base}/images/${seg(s.imageHash)}`, alt: `technical flat, ${s.view} view` }),
+        h('img', { src: `${base}/tech-pack/flats/${seg(s.view)}.svg?analysis=${encodeURIComponent(s.analysisId)}`, alt: `technical flat, ${s.view} view, with its dimensions and callouts` }),
         h('figcaption', { text: `${s.view} · ${s.width}×${s.height}` })))) : h('p', { class: 'muted', text: 'No flats yet.' })),
       section('close_ups', 'Close-ups', closeUps.length ? h('div', { class: 'gallery' }, closeUps.map((c) => h('figure', {},
         h('img', { src: `${base}/images/${seg(c.imageHash)}`, alt: `close-up: ${c.detail}` }),
@@ -147,7 +153,7 @@ export async function render(main, [id]) {
       throw e;
     }
     mount(body,
-      h('p', { class: 'downloads' }, 'Download: ', DOWNLOADS.flatMap(([path, file, text], i) => [
+      h('p', { class: 'downloads' }, 'Download: ', downloads(pack).flatMap(([path, file, text], i) => [
         i ? ' · ' : null, h('a', { href: `${base}/${path}`, download: file, text })])),
       section('meta', 'Overview', table(null, ['Field', 'Value'], Object.entries(pack.meta || {}).map(([k, v]) => [k.replaceAll('_', ' '), value(v)]))),
       drawImages(),
