@@ -397,7 +397,11 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         serde_json::json!({ "analysis_id": analysis, "path": "meta.season", "value": "AW27" }),
     ));
     let (status, chart) = download("size-chart.csv");
-    assert_eq!(status, StatusCode::OK, "an edit elsewhere keeps the chart: {chart}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an edit elsewhere keeps the chart: {chart}"
+    );
     finish(trigger(
         "edit",
         serde_json::json!({ "analysis_id": analysis,
@@ -465,14 +469,19 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
     // The console's flats: the drawing with its callouts and the edited dimension.
     let response = server
         .client
-        .get(server.url(&format!("/api/products/{product}/tech-pack/flats/front.svg")))
+        .get(server.url(&format!(
+            "/api/products/{product}/tech-pack/flats/front.svg"
+        )))
         .bearer_auth(&alice)
         .send()
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     let svg = response.text().unwrap();
-    assert!(svg.contains(">W overall width: 400 mm</text>"), "{svg:.400}");
+    assert!(
+        svg.contains(">W overall width: 400 mm</text>"),
+        "{svg:.400}"
+    );
     for missing in ["back.svg", "front.png", "..%2Ffront.svg"] {
         let (status, body) = server.send(
             "GET",

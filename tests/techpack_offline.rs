@@ -303,7 +303,10 @@ fn a_size_run_is_graded_by_the_wasm_plugin_into_the_tech_pack() {
         .collect();
     assert_eq!(grades, [("S", 360.0), ("M", 380.0), ("L", 400.0)]);
     let pack = json(&out.join("techpack.json"));
-    assert_eq!(pack["size_chart"], chart, "the tech pack holds the same chart");
+    assert_eq!(
+        pack["size_chart"], chart,
+        "the tech pack holds the same chart"
+    );
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(
         html.contains("Graded size chart") && html.contains("M (base)") && html.contains("400 mm"),

@@ -226,8 +226,12 @@ fn no_size_chart(stored: &StoredTechPack) -> String {
         .find(|n| n.part == Part::SizeChart)
         .map(|n| n.reason.clone())
         .unwrap_or_else(|| match tp.meta.grading {
-            Some(_) => "it has a size run but was not graded: run the export workflow on the product".into(),
-            None => "it was made without a size run: run tech-pack-v2 with `sizes` and `base_size`".into(),
+            Some(_) => {
+                "it has a size run but was not graded: run the export workflow on the product"
+                    .into()
+            }
+            None => "it was made without a size run: run tech-pack-v2 with `sizes` and `base_size`"
+                .into(),
         });
     format!("this tech pack has no graded size chart: {reason}")
 }

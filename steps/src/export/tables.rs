@@ -1,7 +1,6 @@
 //! The tech pack's sections as plain tables (a header and rows of text), made once and
 //! written out as CSV, spreadsheet sheets and PDF tables, so every format says the same.
 
-
 use crate::techpack::{Color, Criticality, Estimate, Quantity, SizeChart, Source, TechPack};
 
 /// What a table shows in a cell whose value is not known.

@@ -126,8 +126,7 @@ impl Step for ExportStep {
         };
         let services = TechpackServices::from_context(&ctx)?;
         let product = owned_product(&services, &ctx, &config.product_id)?;
-        let mut analysis =
-            chosen_analysis(&services, &product, config.analysis_id.as_deref())?;
+        let mut analysis = chosen_analysis(&services, &product, config.analysis_id.as_deref())?;
         if record_what_the_run_says(config, &mut analysis)? {
             services
                 .catalog

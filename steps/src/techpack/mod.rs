@@ -23,8 +23,8 @@ mod merge;
 pub mod pom_library;
 pub mod revisions;
 pub mod scale;
-mod size_chart;
 mod schema;
+mod size_chart;
 pub mod spec;
 
 use schemars::JsonSchema;
@@ -33,11 +33,11 @@ use serde::{Deserialize, Serialize};
 pub use grading::Grading;
 pub use merge::{merge_views, remerge_views};
 pub use revisions::{ChangeKind, FieldChange, Revision};
-pub use size_chart::{BaseMeasurement, Grade, GradedPom, PluginChart, SizeChart, SkippedPom};
 pub use schema::{
     SCHEMA_VERSION, category_schema, close_up_schema, edit_schema, tech_pack_schema,
     view_analysis_schema, view_analysis_schema_for,
 };
+pub use size_chart::{BaseMeasurement, Grade, GradedPom, PluginChart, SizeChart, SkippedPom};
 
 /// Where the value comes from: estimated from a photo, given by a person, measured, or
 /// unknown.

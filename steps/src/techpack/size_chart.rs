@@ -237,10 +237,19 @@ mod tests {
         };
         assert!(!changed(&|p| p[0].value = Some(400.4)), "a value");
         assert!(!changed(&|p| p[0].tolerance = Some(8.0)), "a tolerance");
-        assert!(!changed(&|p| p[1].value = Some(120.0)), "a value measured later");
+        assert!(
+            !changed(&|p| p[1].value = Some(120.0)),
+            "a value measured later"
+        );
         assert!(!changed(&|p| p[0].unit = "cm".into()), "a unit");
-        assert!(!changed(&|p| p.push(pom("B2", Some(300.0), None))), "a row added");
+        assert!(
+            !changed(&|p| p.push(pom("B2", Some(300.0), None))),
+            "a row added"
+        );
         assert!(!changed(&|p| drop(p.remove(1))), "a row removed");
-        assert!(changed(&|p| p[0].name = "Width at base".into()), "a name is not a measurement");
+        assert!(
+            changed(&|p| p[0].name = "Width at base".into()),
+            "a name is not a measurement"
+        );
     }
 }
