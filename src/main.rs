@@ -5,11 +5,11 @@ use techpack::{cli, exit};
 
 use clap::Parser;
 
-/// mimalloc rather than glibc's malloc: the engine allocates per transition from several
-/// threads (tokio workers, sled's I/O threads), which glibc's arenas serve with lock
-/// hand-offs (the comparison: BENCHMARKS.md, "Allocator").
+/// jemalloc rather than glibc's malloc (lock hand-offs between the threads that allocate
+/// per transition) or mimalloc (as fast, but twice the memory after a burst of runs): the
+/// comparison is in BENCHMARKS.md, "Allocator".
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `warn`); coloured only on a terminal, so a
 /// log file or a pipe gets plain text.
