@@ -7,7 +7,7 @@ mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use common::cli::{json, ok, techpack};
+use common::cli::{graded_row, json, ok, techpack};
 use common::{Server, dirs};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -302,19 +302,7 @@ fn an_edited_point_of_measure_is_graded_again_by_the_export_workflow() {
         "an unedited POM grades as before"
     );
     let chart = json(&out.join("size-chart.json"));
-    let width = chart["points_of_measure"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == "W")
-        .unwrap();
-    let grades: Vec<(&str, f64)> = width["grades"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["size"].as_str().unwrap(), g["value"].as_f64().unwrap()))
-        .collect();
-    assert_eq!(grades, [("S", 390.0), ("M", 400.0), ("L", 410.0)]);
+    assert_eq!(graded_row(&chart, "W"), "S 390, M 400, L 410");
     let pack = json(&out.join("techpack.json"));
     assert_eq!(
         pack["meta"]["grading"]["sizes"],

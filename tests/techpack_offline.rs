@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{json, ok, techpack};
+use common::cli::{graded_row, json, ok, techpack};
 
 use std::path::Path;
 
@@ -289,19 +289,7 @@ fn a_size_run_is_graded_by_the_wasm_plugin_into_the_tech_pack() {
         ],
     ));
     let chart = json(&out.join("size-chart.json"));
-    let width = chart["points_of_measure"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == "W")
-        .unwrap();
-    let grades: Vec<(&str, f64)> = width["grades"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["size"].as_str().unwrap(), g["value"].as_f64().unwrap()))
-        .collect();
-    assert_eq!(grades, [("S", 360.0), ("M", 380.0), ("L", 400.0)]);
+    assert_eq!(graded_row(&chart, "W"), "S 360, M 380, L 400");
     let pack = json(&out.join("techpack.json"));
     assert_eq!(
         pack["size_chart"], chart,

@@ -37,3 +37,25 @@ pub fn json(path: &Path) -> Value {
     )
     .unwrap()
 }
+
+/// One row of an exported `size-chart.json` (the tech pack's `size_chart`): each size and
+/// its value in the chart's order, as `S 390, M 400, L 410`.
+#[allow(dead_code)] // not every test binary reads a chart
+pub fn graded_row(chart: &Value, code: &str) -> String {
+    let row = chart["points_of_measure"]
+        .as_array()
+        .expect("a chart lists its points of measure")
+        .iter()
+        .find(|p| p["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} row in {chart}"));
+    let grades: Vec<String> = row["grades"]
+        .as_array()
+        .expect("a row lists its grades")
+        .iter()
+        .map(|g| {
+            let size = g["size"].as_str().expect("a size");
+            format!("{size} {}", g["value"].as_f64().expect("a value"))
+        })
+        .collect();
+    grades.join(", ")
+}
