@@ -7,7 +7,7 @@ mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use common::cli::{graded_row, json, ok, techpack};
+use common::cli::{graded_row, json, ok, pdf_has_text, techpack};
 use common::{Server, dirs};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -32,15 +32,6 @@ fn logged_calls(data: &Path, run: &Value) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
-}
-
-/// Whether the PDF holds `text` as text (in a page's content stream: as written, or in hex
-/// when it has characters beyond ASCII).
-fn pdf_has_text(pdf: &[u8], text: &str) -> bool {
-    let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
-    [text.as_bytes(), hex.as_bytes()]
-        .iter()
-        .any(|needle| pdf.windows(needle.len()).any(|w| w == *needle))
 }
 
 /// A file of the workbook (a zip), as text.
@@ -401,6 +392,18 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
     assert!(
         body.contains("changed after the size chart was graded"),
         "{body}"
+    );
+    let stale_pdf = server
+        .client
+        .get(server.url(&format!("/api/products/{product}/tech-pack/techpack.pdf")))
+        .bearer_auth(&alice)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(
+        pdf_has_text(&stale_pdf, "Not produced: the points of measure changed"),
+        "the PDF says why it has no chart"
     );
     let balance = server.balance(&alice);
 

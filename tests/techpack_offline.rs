@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{graded_row, json, ok, techpack};
+use common::cli::{graded_row, json, ok, pdf_has_text, techpack};
 
 use std::path::Path;
 
@@ -380,6 +380,11 @@ fn a_small_photo_still_gets_its_tech_pack_with_the_close_ups_marked_not_produced
             reason.split('`').next().unwrap()
         )),
         "the page does not mark the close-ups"
+    );
+    let pdf = std::fs::read(out.join("techpack.pdf")).unwrap();
+    assert!(
+        pdf_has_text(&pdf, "Not produced: only 0 distinct details"),
+        "the PDF does not mark the close-ups"
     );
     assert!(!out.join("close-ups").exists());
     assert!(

@@ -59,3 +59,13 @@ pub fn graded_row(chart: &Value, code: &str) -> String {
         .collect();
     grades.join(", ")
 }
+
+/// Whether the PDF holds `text` as text (in a page's content stream: as written, or in hex
+/// when it has characters beyond ASCII).
+#[allow(dead_code)] // not every test binary reads a PDF
+pub fn pdf_has_text(pdf: &[u8], text: &str) -> bool {
+    let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+    [text.as_bytes(), hex.as_bytes()]
+        .iter()
+        .any(|needle| pdf.windows(needle.len()).any(|w| w == *needle))
+}

@@ -17,7 +17,7 @@ use crate::flat::{
     self,
     layout::{Align, Point, Segment, TextLine},
 };
-use crate::techpack::{Callout, TechPack, View};
+use crate::techpack::{Callout, Part, TechPack, View};
 use picture::Channels;
 pub use picture::Picture;
 use text::Face;
@@ -725,6 +725,16 @@ fn close_up_pages(w: &mut Writer, close_ups: &[CloseUp], ids: &[Ref]) {
     }
 }
 
+/// A part the run could not make, under the heading it would have had, with why: the PDF
+/// says what is missing rather than leaving it out silently (as the page does).
+fn not_produced(w: &mut Writer, tp: &TechPack, part: Part, title: &str) {
+    for missing in tp.not_produced.iter().filter(|m| m.part == part) {
+        w.heading(title);
+        w.paragraph(&format!("Not produced: {}", missing.reason), BODY);
+        w.cursor -= 8.0;
+    }
+}
+
 /// The PDF's bytes.
 pub fn render(doc: &Document) -> Vec<u8> {
     let tp = doc.tech_pack;
@@ -748,10 +758,12 @@ pub fn render(doc: &Document) -> Vec<u8> {
         flat_page(&mut w, flat, *id);
     }
     w.new_page();
+    not_produced(&mut w, tp, Part::Sketches, "Technical flats");
     w.table(&tables::points_of_measure(tp));
     if let Some(chart) = &tp.size_chart {
         w.table(&tables::size_chart(chart));
     }
+    not_produced(&mut w, tp, Part::SizeChart, "Graded size chart");
     w.table(&tables::bill_of_materials(tp));
     w.table(&tables::construction(tp));
     colourways(&mut w, tp);
@@ -759,6 +771,7 @@ pub fn render(doc: &Document) -> Vec<u8> {
     w.table(&tables::revisions(tp));
     let close_up_ids: Vec<Ref> = doc.close_ups.iter().map(|c| w.image(&c.image)).collect();
     close_up_pages(&mut w, &doc.close_ups, &close_up_ids);
+    not_produced(&mut w, tp, Part::CloseUps, "Close-ups");
 
     let style = meta.style_id.as_deref().unwrap_or(tables::UNKNOWN);
     let season = meta.season.as_deref().unwrap_or(tables::UNKNOWN);
