@@ -676,6 +676,8 @@ mod tests {
             r#"@bottom-center{content:"page " counter(page) " of " counter(pages)"#,
             ".sketches,.sketches+section,.sketch+.sketch{break-before:page}",
             "tr,figure{break-inside:avoid}",
+            // On screen too a flat is full width, not a thumbnail in the photos' grid.
+            ".sketches .grid{grid-template-columns:1fr}",
         ] {
             assert!(style.contains(expected), "missing {expected:?} in {style}");
         }
