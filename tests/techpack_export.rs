@@ -337,6 +337,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         .as_str()
         .unwrap()
         .to_string();
+    // A file of the product's tech pack: its status and bytes.
     let download = |file: &str| {
         let response = server
             .client
@@ -344,8 +345,9 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
             .bearer_auth(&alice)
             .send()
             .unwrap();
-        (response.status(), response.text().unwrap())
+        (response.status(), response.bytes().unwrap().to_vec())
     };
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
     let width_row = |csv: &str| {
         csv.lines()
             .find(|l| l.starts_with("W,"))
@@ -356,6 +358,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
     assert_eq!(graded["status"], "succeeded", "{graded}");
     // The run's graded chart is stored with its tech pack: downloadable, and in the JSON.
     let (status, chart) = download("size-chart.csv");
+    let chart = text(chart);
     assert_eq!(status, StatusCode::OK, "{chart}");
     assert!(width_row(&chart).ends_with(",370,380,390"), "{chart}");
     let (_, pack) = server.send(
@@ -376,6 +379,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         serde_json::json!({ "analysis_id": analysis, "path": "meta.season", "value": "AW27" }),
     ));
     let (status, chart) = download("size-chart.csv");
+    let chart = text(chart);
     assert_eq!(
         status,
         StatusCode::OK,
@@ -388,19 +392,13 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
     ));
     // Graded from the old width, the chart is stale: no download of sizes that are wrong.
     let (status, body) = download("size-chart.csv");
+    let body = text(body);
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(
         body.contains("changed after the size chart was graded"),
         "{body}"
     );
-    let stale_pdf = server
-        .client
-        .get(server.url(&format!("/api/products/{product}/tech-pack/techpack.pdf")))
-        .bearer_auth(&alice)
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap();
+    let (_, stale_pdf) = download("techpack.pdf");
     assert!(
         pdf_has_text(&stale_pdf, "Not produced: the points of measure changed"),
         "the PDF says why it has no chart"
@@ -486,6 +484,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
 
     // The export graded the edited width again, for every download.
     let (status, chart) = download("size-chart.csv");
+    let chart = text(chart);
     assert_eq!(status, StatusCode::OK, "{chart}");
     assert!(width_row(&chart).ends_with(",390,400,410"), "{chart}");
 
@@ -508,14 +507,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         (&edit["by"], &edit["version"]),
         (&serde_json::json!("edit"), &serde_json::json!(3))
     );
-    let pdf = server
-        .client
-        .get(server.url(&format!("/api/products/{product}/tech-pack/techpack.pdf")))
-        .bearer_auth(&alice)
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap();
+    let (_, pdf) = download("techpack.pdf");
     assert!(
         pdf_has_text(&pdf, "Season AW27"),
         "the PDF's header shows the edit"

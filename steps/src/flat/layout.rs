@@ -153,6 +153,23 @@ pub struct Label {
     pub leader: Option<Segment>,
 }
 
+impl Label {
+    /// The number written in the circle, centred on it, for a flat laid out with `font`.
+    pub fn number_text(&self, font: f64) -> TextLine {
+        TextLine {
+            text: self.number.to_string(),
+            at: Point {
+                x: self.badge.x,
+                y: self.badge.y + font * 0.32,
+            },
+            align: Align::Middle,
+            size: font * 0.9,
+            bold: true,
+            upwards: false,
+        }
+    }
+}
+
 /// A point of measure drawn as on a technical drawing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dimension {

@@ -110,17 +110,7 @@ fn callout(svg: &mut String, layout: &FlatLayout, label: &Label) {
         r#"      <circle class="badge" cx="{:.1}" cy="{:.1}" r="{:.1}" fill="{CALLOUT_COLOUR}" stroke="none"/>"#,
         label.badge.x, label.badge.y, layout.badge_radius
     );
-    let number = TextLine {
-        text: label.number.to_string(),
-        at: Point {
-            x: label.badge.x,
-            y: label.badge.y + layout.font * 0.32,
-        },
-        align: Align::Middle,
-        size: layout.font * 0.9,
-        bold: true,
-        upwards: false,
-    };
+    let number = label.number_text(layout.font);
     let _ = writeln!(
         svg,
         r#"      <text class="number" x="{:.1}" y="{:.1}" font-size="{:.1}" font-weight="bold" text-anchor="middle" fill="white" stroke="none">{}</text>"#,

@@ -565,17 +565,7 @@ fn flat_page(w: &mut Writer, flat: &Flat, id: Ref) {
         }
         page.circle(content, label.badge, layout.badge_radius);
         content.fill_nonzero();
-        let number = TextLine {
-            text: label.number.to_string(),
-            at: Point {
-                x: label.badge.x,
-                y: label.badge.y + layout.font * 0.32,
-            },
-            align: Align::Middle,
-            size: layout.font * 0.9,
-            bold: true,
-            upwards: false,
-        };
+        let number = label.number_text(layout.font);
         page.text(content, &number, (1.0, 1.0, 1.0));
         for line in &label.lines {
             page.text(content, line, (0.1, 0.1, 0.1));
