@@ -339,12 +339,7 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
         .to_string();
     // A file of the product's tech pack: its status and bytes.
     let download = |file: &str| {
-        let response = server
-            .client
-            .get(server.url(&format!("/api/products/{product}/tech-pack/{file}")))
-            .bearer_auth(&alice)
-            .send()
-            .unwrap();
+        let response = server.get_as(&alice, &format!("/api/products/{product}/tech-pack/{file}"));
         (response.status(), response.bytes().unwrap().to_vec())
     };
     let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
@@ -456,14 +451,10 @@ fn over_http_the_export_workflow_names_no_folder_and_the_downloads_show_the_edit
     );
 
     // The console's flats: the drawing with its callouts and the edited dimension.
-    let response = server
-        .client
-        .get(server.url(&format!(
-            "/api/products/{product}/tech-pack/flats/front.svg"
-        )))
-        .bearer_auth(&alice)
-        .send()
-        .unwrap();
+    let response = server.get_as(
+        &alice,
+        &format!("/api/products/{product}/tech-pack/flats/front.svg"),
+    );
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     let svg = response.text().unwrap();
@@ -536,14 +527,10 @@ fn over_http_the_pdf_download_is_laid_out_for_the_paper_asked_for() {
     assert_eq!(report["run"]["status"], "succeeded", "{report}");
 
     let download = |query: &str| {
-        let response = server
-            .client
-            .get(server.url(&format!(
-                "/api/products/{product}/tech-pack/techpack.pdf{query}"
-            )))
-            .bearer_auth(&alice)
-            .send()
-            .unwrap();
+        let response = server.get_as(
+            &alice,
+            &format!("/api/products/{product}/tech-pack/techpack.pdf{query}"),
+        );
         (response.status(), response.bytes().unwrap().to_vec())
     };
     let (status, letter) = download("?paper=letter");
@@ -577,13 +564,10 @@ fn over_http_the_pdf_download_is_laid_out_for_the_paper_asked_for() {
 
     // The printable page follows the same choice.
     let page = server
-        .client
-        .get(server.url(&format!(
-            "/api/products/{product}/tech-pack.html?paper=letter"
-        )))
-        .bearer_auth(&alice)
-        .send()
-        .unwrap()
+        .get_as(
+            &alice,
+            &format!("/api/products/{product}/tech-pack.html?paper=letter"),
+        )
         .text()
         .unwrap();
     assert!(

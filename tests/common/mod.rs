@@ -132,6 +132,16 @@ impl Server {
         self.answer(request)
     }
 
+    /// `GET path` as the user of `token`, the response as it came (a file, headers).
+    #[allow(dead_code)] // not every test binary downloads files
+    pub fn get_as(&self, token: &str, path: &str) -> reqwest::blocking::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    }
+
     /// A request to build further (headers, other bodies) and then `answer`.
     pub fn request(&self, method: &str, path: &str) -> RequestBuilder {
         self.client.request(method.parse().unwrap(), self.url(path))
