@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use techpack_engine::Engine;
+use techpack_engine::store::RunRecord;
 use techpack_steps::TechpackServices;
 use tokio_util::task::TaskTracker;
 
@@ -169,12 +170,28 @@ impl AppState {
     /// Executes a run in the background, tracked for shutdown; when it ends, starts the
     /// queued runs its slot (or any other) was waiting for.
     pub fn spawn_run(&self, run_id: String) {
+        self.spawn_execution(run_id, None);
+    }
+
+    /// As [`AppState::spawn_run`], for the run this request just created (`run` is the record
+    /// the engine returned, so executing it reads nothing back).
+    pub fn spawn_created_run(&self, run: RunRecord) {
+        self.spawn_execution(run.id.clone(), Some(run));
+    }
+
+    fn spawn_execution(&self, run_id: String, created: Option<RunRecord>) {
         let state = self.clone();
         self.tasks.spawn(async move {
-            if let Err(error) = state.engine.execute(&run_id).await {
+            let executed = match created {
+                Some(run) => state.engine.execute_created(run).await,
+                None => state.engine.execute(&run_id).await,
+            };
+            if let Err(error) = executed {
                 tracing::warn!(run = %run_id, %error, "run stopped");
             }
-            state.start_admitted().await;
+            if state.engine.queued_runs_may_wait() {
+                state.start_admitted().await;
+            }
         });
     }
 

@@ -10,6 +10,7 @@ mod run;
 mod run_state;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
@@ -107,6 +108,9 @@ pub(crate) struct Inner {
     active: Mutex<HashMap<String, CancellationToken>>,
     /// Parsed workflows by the sha256 of their text, so runs need not re-validate them.
     workflows: Mutex<HashMap<String, Arc<Workflow>>>,
+    /// Whether queued runs may be waiting for a slot: the last look at them found some, or
+    /// this process queued one since ([`Engine::queued_runs_may_wait`]).
+    queued_seen: AtomicBool,
 }
 
 impl Inner {
@@ -222,6 +226,9 @@ impl Inner {
             }
             None => self.store.create_run(run, &workflow.source)?,
         }
+        if run.status == RunStatus::Queued {
+            self.queued_seen.store(true, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -264,6 +271,8 @@ impl Engine {
                 counters: Counters::default(),
                 active: Mutex::new(HashMap::new()),
                 workflows: Mutex::new(HashMap::new()),
+                // Queued runs from before a restart are found by the first look.
+                queued_seen: AtomicBool::new(true),
             }),
         }
     }
@@ -340,7 +349,7 @@ impl Engine {
         owner: Option<String>,
     ) -> Result<RunReport, EngineError> {
         let run = self.record_run(workflow, inputs, owner)?;
-        self.execute(&run.id).await
+        self.execute_created(run).await
     }
 
     /// Records a new pending run without waiting for it to reach disk, for callers that write
@@ -383,6 +392,25 @@ impl Engine {
     /// steps keep their stored output; interrupted steps run again with the same idempotency
     /// key; the rest are scheduled.
     pub async fn execute(&self, run_id: &str) -> Result<RunReport, EngineError> {
+        self.execute_with(run_id, None).await
+    }
+
+    /// As [`Engine::execute`], for the caller that just created the run: `run` is the record
+    /// [`Engine::create_run`] (or `record_run`) returned, which spares a read of the store.
+    /// Nothing may have written the run since.
+    pub async fn execute_created(&self, run: RunRecord) -> Result<RunReport, EngineError> {
+        if run.status == RunStatus::Queued {
+            return Err(EngineError::RunQueued(run.id));
+        }
+        let id = run.id.clone();
+        self.execute_with(&id, Some(run)).await
+    }
+
+    async fn execute_with(
+        &self,
+        run_id: &str,
+        created: Option<RunRecord>,
+    ) -> Result<RunReport, EngineError> {
         let token = CancellationToken::new();
         {
             let mut active = self.inner.active.lock().expect("active runs lock");
@@ -406,8 +434,9 @@ impl Engine {
         }
         let _active = Active(&self.inner, run_id);
         // A queued run waits for its slot: `admit_queued` makes it pending first. (A run this
-        // process holds is not queued, so that read is spared.)
-        if !self.inner.store.holds(run_id)
+        // process just created or holds is not queued, so that read is spared.)
+        if created.is_none()
+            && !self.inner.store.holds(run_id)
             && let Some(run) = self.inner.store.run(run_id)?
             && run.status == RunStatus::Queued
         {
@@ -417,7 +446,7 @@ impl Engine {
         if !self.inner.store.claim(run_id)? {
             return Err(EngineError::RunActive(run_id.to_string()));
         }
-        run::execute(self.inner.clone(), run_id, token).await
+        run::execute(self.inner.clone(), run_id, created, token).await
     }
 
     /// Signals a run executing in this process to stop. Returns false if it is not executing.
@@ -552,7 +581,11 @@ impl Engine {
     pub fn admit_queued(&self) -> Result<Vec<String>, EngineError> {
         let mut seen = std::collections::HashSet::new();
         let mut admitted = Vec::new();
-        for run in self.inner.store.queued_runs()? {
+        let queued = self.inner.store.queued_runs()?;
+        self.inner
+            .queued_seen
+            .store(!queued.is_empty(), Ordering::Relaxed);
+        for run in queued {
             if !seen.insert(run.workflow_name.clone()) {
                 continue;
             }
@@ -564,6 +597,14 @@ impl Engine {
             admitted.extend(self.inner.store.admit_queued(&run.workflow_name, &limits)?);
         }
         Ok(admitted)
+    }
+
+    /// Whether a run ending now may leave a slot to a queued run: false while this process
+    /// has queued no run since [`Engine::admit_queued`] last found none, so runs of workflows
+    /// without `concurrency:` limits need not look when they end. (Runs another process
+    /// queued meanwhile are found by the next periodic [`Engine::admit_queued`].)
+    pub fn queued_runs_may_wait(&self) -> bool {
+        self.inner.queued_seen.load(Ordering::Relaxed)
     }
 
     /// A run and all its nodes (pending ones included), in the order of its workflow's steps.

@@ -15,18 +15,24 @@ use super::run_state::RunShared;
 use super::{Inner, RunReport};
 use crate::EngineError;
 use crate::hooks::FailureKind;
-use crate::store::{NodeRecord, NodeStatus, RunStatus, RunWarning, now_ms};
+use crate::store::{NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, now_ms};
 use crate::workflow::expression;
 
+/// Executes `run_id`; `created` is its record when the caller just created it (else it is
+/// read from the store).
 pub(crate) async fn execute(
     inner: Arc<Inner>,
     run_id: &str,
+    created: Option<RunRecord>,
     cancel: CancellationToken,
 ) -> Result<RunReport, EngineError> {
-    let mut run = inner
-        .store
-        .run(run_id)?
-        .ok_or_else(|| EngineError::RunNotFound(run_id.to_string()))?;
+    let mut run = match created {
+        Some(run) => run,
+        None => inner
+            .store
+            .run(run_id)?
+            .ok_or_else(|| EngineError::RunNotFound(run_id.to_string()))?,
+    };
     if run.status.is_finished() {
         return Err(EngineError::RunFinished {
             id: run.id.clone(),

@@ -255,10 +255,11 @@ pub async fn trigger(
     }
     state.engine.durable().await?;
     // A queued run starts when its workflow's concurrency limits leave it a slot.
-    if run.status != RunStatus::Queued {
-        state.spawn_run(run.id.clone());
+    let (id, status) = (run.id.clone(), run.status);
+    if status != RunStatus::Queued {
+        state.spawn_created_run(run);
     }
-    Ok(accepted(&run.id, false, run.status))
+    Ok(accepted(&id, false, status))
 }
 
 /// The status of a run the caller was answered with before (a replayed trigger).

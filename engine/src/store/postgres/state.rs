@@ -92,6 +92,9 @@ impl Leases {
 pub struct PgStore {
     pool: PgPool,
     leases: Arc<Leases>,
+    /// The workflow texts (by sha256) this store wrote or found in `workflows`: a new run of
+    /// one of them skips that insert.
+    stored_workflows: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Drop for PgStore {
@@ -166,7 +169,11 @@ impl PgStore {
                 what: "the lease heartbeat",
                 source: Arc::new(e),
             })?;
-        Ok(PgStore { pool, leases })
+        Ok(PgStore {
+            pool,
+            leases,
+            stored_workflows: Mutex::default(),
+        })
     }
 
     /// The pool the store uses, for other parts that keep their tables in the same database.
@@ -325,6 +332,36 @@ fn contenders(txn: &mut PgTxn<'_>, workflow_name: &str) -> Result<Vec<Contender>
 }
 
 impl PgStore {
+    /// Stores the workflow text a new run is pinned to, unless this store already did.
+    fn store_workflow(
+        &self,
+        txn: &mut PgTxn<'_>,
+        sha256: &str,
+        source: &str,
+    ) -> Result<(), PgError> {
+        if self
+            .stored_workflows
+            .lock()
+            .expect("stored workflows lock")
+            .contains(sha256)
+        {
+            return Ok(());
+        }
+        txn.defer(
+            "INSERT INTO workflows (sha256, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            vec![owned(sha256.to_string()), owned(source.to_string())],
+        )
+    }
+
+    /// Notes, once its transaction committed, that the workflow text is in the database.
+    fn workflow_stored(&self, sha256: &str) {
+        let mut stored = self.stored_workflows.lock().expect("stored workflows lock");
+        if stored.len() >= 256 {
+            stored.clear();
+        }
+        stored.insert(sha256.to_string());
+    }
+
     /// Inserts the lease of a run this worker is about to execute (new, or just admitted).
     fn take_new_lease(&self, txn: &mut PgTxn<'_>, run_id: &str) -> Result<i64, PgError> {
         let row = txn.query_one(
@@ -359,10 +396,7 @@ impl StateStore for PgStore {
             if !admit(limits, &contenders).contains(&run.id) {
                 run.status = RunStatus::Queued;
             }
-            txn.execute(
-                "INSERT INTO workflows (sha256, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&run.workflow_sha256, &workflow_source],
-            )?;
+            self.store_workflow(txn, &run.workflow_sha256, workflow_source)?;
             upsert_run(txn, &run)?;
             // A queued run has no lease: nobody executes it until it is admitted.
             let fence = match run.status {
@@ -371,6 +405,7 @@ impl StateStore for PgStore {
             };
             Ok::<_, CommitError>((run.status, fence))
         })?;
+        self.workflow_stored(&run.workflow_sha256);
         if let Some(fence) = fence {
             self.leases
                 .held
@@ -459,13 +494,7 @@ impl StateStore for PgStore {
         self.pool
             .transaction(|txn| {
                 txn.relax();
-                txn.defer(
-                    "INSERT INTO workflows (sha256, source) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    vec![
-                        owned(run.workflow_sha256.clone()),
-                        owned(workflow_source.to_string()),
-                    ],
-                )?;
+                self.store_workflow(txn, &run.workflow_sha256, workflow_source)?;
                 upsert_run(txn, run)?;
                 txn.defer(
                     "INSERT INTO run_leases (run_id, owner, fence, expires_at)
@@ -479,6 +508,7 @@ impl StateStore for PgStore {
                 Ok::<_, PgError>(())
             })
             .map_err(store_error)?;
+        self.workflow_stored(&run.workflow_sha256);
         self.leases
             .held
             .lock()
