@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || { echo "needs PostgreSQL (apt-get install postgresql)"; exit 1; }
-cargo build --release -q
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/techpack
+# (TECHPACK_BIN=path/to/techpack measures that binary instead of building the release one.)
+BIN=${TECHPACK_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/techpack}
+[ -n "${TECHPACK_BIN:-}" ] || cargo build --release -q
 WORK=$(mktemp -d)
 chmod 755 "$WORK"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -685,3 +685,34 @@ async fn missing_and_mistyped_inputs_are_rejected_before_anything_is_stored() {
     assert!(text.contains("unknown input `colour`"), "{text}");
     assert!(engine.store().runs().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_run_that_ends_looks_for_queued_runs_only_while_some_may_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir.path().join("db"), vec![]);
+    let wf = workflow(
+        "name: limited\nconcurrency: { per_workflow: 1 }\nsteps:\n  a: { uses: core/echo, with: { value: 1 } }\n",
+    );
+    // After a start nothing is known: the first look is always taken.
+    assert!(engine.queued_runs_may_wait());
+    let first = engine.create_run(&wf, Map::new(), None).await.unwrap();
+    assert_eq!(first.status, RunStatus::Pending);
+    assert_eq!(engine.admit_queued().unwrap(), Vec::<String>::new());
+    assert!(!engine.queued_runs_may_wait(), "the look found none");
+
+    let second = engine.create_run(&wf, Map::new(), None).await.unwrap();
+    assert_eq!(second.status, RunStatus::Queued);
+    assert!(engine.queued_runs_may_wait(), "this process queued one");
+    let queued = engine.execute_created(second.clone()).await.unwrap_err();
+    assert!(matches!(queued, EngineError::RunQueued(_)), "{queued}");
+
+    let report = engine.execute_created(first).await.unwrap();
+    assert_eq!(report.run.status, RunStatus::Succeeded);
+    assert_eq!(engine.admit_queued().unwrap(), vec![second.id.clone()]);
+    assert_eq!(
+        engine.execute(&second.id).await.unwrap().run.status,
+        RunStatus::Succeeded
+    );
+    assert_eq!(engine.admit_queued().unwrap(), Vec::<String>::new());
+    assert!(!engine.queued_runs_may_wait());
+}
