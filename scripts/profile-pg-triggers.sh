@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Where a run trigger's time goes on PostgreSQL (BENCHMARKS.md, "PostgreSQL: several workers"):
+# N `techpack serve` workers (default 1) on a durable throw-away PostgreSQL with
+# pg_stat_statements, a 2 s warm-up, then 10 s of wrk (64 connections split over the workers)
+# on POST /api/workflows/noop/runs. Prints the trigger rate, the CPU the workers and
+# PostgreSQL used per trigger (from /proc), the statements by total time, and how many of the
+# `runs` updates were HOT. Release build unless TECHPACK_BIN names a binary.
+#
+#   scripts/profile-pg-triggers.sh [WORKERS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORKERS=${1:-1}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$PGBIN/initdb" ] || { echo "needs PostgreSQL (apt-get install postgresql)"; exit 1; }
+BIN=${TECHPACK_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/techpack}
+[ -n "${TECHPACK_BIN:-}" ] || cargo build --release -q
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/pg" && { [ "$(id -u)" != 0 ] || chown postgres "$WORK/pg"; }
+as_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w -o "-p $PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" start >/dev/null
+PSQL="$PGBIN/psql -h 127.0.0.1 -p $PORT -U postgres -Atq"
+$PSQL -c "CREATE DATABASE bench" postgres
+$PSQL -c "CREATE EXTENSION pg_stat_statements" bench
+export TECHPACK_ADMIN_TOKEN=bench-admin
+mkdir -p "$WORK/workflows"
+printf 'name: noop\nsteps:\n  only: { uses: core/echo, with: { value: 1 } }\n' > "$WORK/workflows/noop.yaml"
+
+BASES=()
+for i in $(seq "$WORKERS"); do
+  TECHPACK_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/bench" \
+    "$BIN" serve --addr 127.0.0.1:0 --data-dir "$WORK/worker-$i" --workflows-dir "$WORK/workflows" \
+    > "$WORK/worker-$i.out" 2>/dev/null &
+  PIDS+=($!)
+  for _ in $(seq 200); do grep -q listening "$WORK/worker-$i.out" 2>/dev/null && break; sleep 0.1; done
+  BASES+=("$(grep -o 'http://[0-9.:]*' "$WORK/worker-$i.out")")
+done
+TOKEN=$(curl -s -X POST "${BASES[0]}/api/admin/users" -H "Authorization: Bearer bench-admin" \
+  -H 'Content-Type: application/json' -d '{"name":"bench","credits":100000000}' \
+  | sed 's/.*"token":"\([^"]*\)".*/\1/')
+cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.body = "{}"
+LUA
+
+wrk -t1 -c16 -d2s -s "$WORK/post.lua" "${BASES[0]}/api/workflows/noop/runs" >/dev/null
+sleep 1
+$PSQL -c "SELECT pg_stat_statements_reset()" bench >/dev/null
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+postgres_pids() { pgrep -u postgres | tr '\n' ' '; }
+SERVERS_0=$(ticks "${PIDS[@]}"); PG_0=$(ticks $(postgres_pids))
+WRKS=()
+for base in "${BASES[@]}"; do
+  wrk -t1 -c$((64 / WORKERS)) -d10s -s "$WORK/post.lua" "$base/api/workflows/noop/runs" \
+    > "$WORK/wrk-${#WRKS[@]}" &
+  WRKS+=($!)
+done
+wait "${WRKS[@]}"
+SERVERS_1=$(ticks "${PIDS[@]}"); PG_1=$(ticks $(postgres_pids))
+RATE=$(cat "$WORK"/wrk-* | awk '/Requests\/sec/ {s += $2} END {printf "%d", s}')
+HZ=$(getconf CLK_TCK)
+echo "== $WORKERS worker(s): $RATE triggers/s"
+awk -v s=$((SERVERS_1 - SERVERS_0)) -v p=$((PG_1 - PG_0)) -v r="$RATE" -v hz="$HZ" 'BEGIN {
+  printf "CPU per trigger: workers %.0f us, PostgreSQL %.0f us\n", s / hz / (r * 10) * 1e6, p / hz / (r * 10) * 1e6 }'
+echo
+echo "== statements by total time (calls | total ms | mean ms | statement)"
+$PSQL -c "SELECT calls, round(total_exec_time::numeric, 0), round(mean_exec_time::numeric, 3),
+                 left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+          FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" bench
+echo
+echo "== runs updates (all | HOT)"
+$PSQL -c "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'runs'" bench
