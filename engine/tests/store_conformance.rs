@@ -2297,3 +2297,51 @@ fn runs_started_at_once_never_hold_more_slots_than_the_limit() {
         assert_eq!(b.store.queued_runs().unwrap().len(), THREADS - 2, "[{b:?}]");
     }
 }
+
+#[test]
+fn a_runs_last_node_and_its_end_commit_together_with_the_start_event_first() {
+    for b in backends() {
+        let _on = OnBackend(b.name);
+        let mut started = stored_run(&b);
+        started.status = RunStatus::Running;
+        started.started_at = Some(techpack_engine::store::now_ms());
+        let mut node = NodeRecord::pending(&started.id, "a");
+        node.status = NodeStatus::Succeeded;
+        node.attempt = 1;
+        node.output = Some(json!({"value": 1}));
+        let mut ended = started.clone();
+        ended.status = RunStatus::Succeeded;
+        ended.finished_at = Some(techpack_engine::store::now_ms());
+        ended.callback = Some("https://hooks.example.com/done".into());
+        b.store
+            .commit_end(&node, Some(&started), &ended, None)
+            .unwrap_or_else(|e| panic!("[{b:?}] commit_end: {e}"));
+
+        assert_eq!(b.store.run(&ended.id).unwrap().as_ref(), Some(&ended));
+        assert_eq!(b.store.nodes(&ended.id).unwrap(), vec![node.clone()]);
+        assert_eq!(
+            b.store.deliveries(&ended.id).unwrap().len(),
+            1,
+            "the run's end is reported, as any end"
+        );
+        assert!(
+            !b.store.holds(&ended.id),
+            "a run that ended is held no more"
+        );
+        // A store that keeps events has the run's start, the node, and the run's end.
+        if let Some(events) = b.store.events_after(&ended.id, 0, 10).unwrap() {
+            let seen: Vec<(Option<String>, String)> = events
+                .into_iter()
+                .map(|e| (e.event.step_id, e.event.status))
+                .collect();
+            assert_eq!(
+                seen,
+                vec![
+                    (None, "running".to_string()),
+                    (Some("a".to_string()), "succeeded".to_string()),
+                    (None, "succeeded".to_string()),
+                ]
+            );
+        }
+    }
+}

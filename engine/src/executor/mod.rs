@@ -128,6 +128,32 @@ impl Inner {
         run: Option<&RunRecord>,
         work: Option<TxnWork<'_>>,
     ) -> Result<(), EngineError> {
+        self.commit_counted(node, run, work, |work| self.store.commit(node, run, work))
+    }
+
+    /// Commits a run's last node transition with the run's end (`ended`), and `started`, the
+    /// run's start, when it was not written yet ([`StateStore::commit_end`]).
+    pub(crate) fn commit_end(
+        &self,
+        node: &NodeRecord,
+        started: Option<&RunRecord>,
+        ended: &RunRecord,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError> {
+        self.commit_counted(Some(node), Some(ended), work, |work| {
+            self.store.commit_end(node, started, ended, work)
+        })
+    }
+
+    /// Runs `commit` with `work` wrapped to note the credits it moves, then counts the
+    /// transition.
+    fn commit_counted(
+        &self,
+        node: Option<&NodeRecord>,
+        run: Option<&RunRecord>,
+        work: Option<TxnWork<'_>>,
+        commit: impl FnOnce(Option<TxnWork<'_>>) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
         let moves = &CreditMoves::default();
         let noting;
         let work = match work {
@@ -140,7 +166,7 @@ impl Inner {
             }
             None => None,
         };
-        self.store.commit(node, run, work)?;
+        commit(work)?;
         self.counters.committed(node, run, &moves.take());
         Ok(())
     }

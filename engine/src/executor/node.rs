@@ -296,7 +296,8 @@ impl NodeRun<'_> {
                         .iter()
                         .try_for_each(|h| h.after_success(&ctx, txn))
                 };
-                let committed = shared.commit(record, inner.hook_work(&shared.run, step, &work));
+                let committed =
+                    shared.commit_success(record, inner.hook_work(&shared.run, step, &work));
                 match committed {
                     Ok(()) => {}
                     Err(EngineError::Refused(refusal)) => {

@@ -1,8 +1,8 @@
 //! Scheduling one run: ready steps start as soon as their needs are satisfied.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -81,6 +81,14 @@ pub(crate) async fn execute(
         cancel: cancel.clone(),
         abort: CancellationToken::new(),
         start_unwritten: AtomicBool::new(true),
+        unfinished: AtomicUsize::new(records.iter().filter(|r| !r.status.is_finished()).count()),
+        clean_so_far: AtomicBool::new(
+            records
+                .iter()
+                .filter(|r| r.status.is_finished())
+                .all(|r| r.satisfies_needs() && RunWarning::of(r).is_none()),
+        ),
+        ended: Mutex::new(None),
     });
     shared.emit(None, "running", 0, None);
 
@@ -93,6 +101,7 @@ pub(crate) async fn execute(
         while let Some(i) = ready.pop_front() {
             match start_or_settle(&shared, i, &records)? {
                 Settled::Now(record) => {
+                    shared.node_ended(&record);
                     records[i] = record;
                     release(i, &dependents, &mut waiting_on, &mut ready);
                 }
@@ -110,6 +119,7 @@ pub(crate) async fn execute(
         };
         match joined {
             Ok(Ok((i, record))) => {
+                shared.node_ended(&record);
                 records[i] = record;
                 release(i, &dependents, &mut waiting_on, &mut ready);
             }
@@ -135,6 +145,27 @@ pub(crate) async fn execute(
         return Err(e);
     }
 
+    // The last node's success may have written the run's end already.
+    let ended = shared.ended.lock().expect("run end lock").take();
+    let run = match ended {
+        Some(run) => run,
+        None => end_run(&inner, &shared, &cancel, &records)?,
+    };
+    inner.durable().await?;
+    shared.emit(None, run.status.as_str(), 0, run.error.clone());
+    Ok(RunReport {
+        run,
+        nodes: records,
+    })
+}
+
+/// Decides and commits how the run ended, once every node has.
+fn end_run(
+    inner: &Inner,
+    shared: &RunShared,
+    cancel: &CancellationToken,
+    records: &[NodeRecord],
+) -> Result<RunRecord, EngineError> {
     let mut run = shared.run.clone();
     run.finished_at = Some(now_ms());
     run.warnings = records.iter().filter_map(RunWarning::of).collect();
@@ -157,12 +188,7 @@ pub(crate) async fn execute(
             });
     }
     inner.commit(None, Some(&run), None)?;
-    inner.durable().await?;
-    shared.emit(None, run.status.as_str(), 0, run.error.clone());
-    Ok(RunReport {
-        run,
-        nodes: records,
-    })
+    Ok(run)
 }
 
 /// Marks `i` finished for the steps that wait on it.

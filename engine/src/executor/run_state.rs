@@ -1,8 +1,8 @@
 //! [`RunShared`]: what the scheduler of one run (`run`) and each of its node tasks (`node`)
 //! share: the run, its workflow and inputs, its slots and its cancellation.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Inner, RunEvent};
 use crate::EngineError;
-use crate::store::{NodeRecord, NodeStatus, RunRecord, TxnWork, now_ms};
+use crate::store::{NodeRecord, NodeStatus, RunRecord, RunStatus, RunWarning, TxnWork, now_ms};
 use crate::workflow::Workflow;
 use crate::workflow::expression::Upstream;
 
@@ -31,6 +31,12 @@ pub(crate) struct RunShared {
     /// The run's start (status running, a resume counted) is not in the store yet: it is
     /// written with the run's first node transition rather than in a transaction of its own.
     pub start_unwritten: AtomicBool,
+    /// Nodes the scheduler has not seen end yet.
+    pub unfinished: AtomicUsize,
+    /// Every node the scheduler saw end satisfied the steps that need it, with no warning.
+    pub clean_so_far: AtomicBool,
+    /// The run's end, when its last node's success wrote it ([`RunShared::commit_success`]).
+    pub ended: Mutex<Option<RunRecord>>,
 }
 
 impl RunShared {
@@ -51,6 +57,41 @@ impl RunShared {
     /// Commits a transition of one of the run's nodes with the hooks' work.
     pub fn commit(&self, node: &NodeRecord, work: Option<TxnWork<'_>>) -> Result<(), EngineError> {
         self.with_run_start(|run| self.inner.commit(Some(node), run, work))
+    }
+
+    /// Notes, for the scheduler, that a node ended with `record`.
+    pub fn node_ended(&self, record: &NodeRecord) {
+        self.unfinished.fetch_sub(1, Ordering::AcqRel);
+        if !record.satisfies_needs() || RunWarning::of(record).is_some() {
+            self.clean_so_far.store(false, Ordering::Release);
+        }
+    }
+
+    /// Commits a node's success. When it is the run's last node and every other one ended
+    /// clean, the run's end (succeeded) goes in the same transaction — one transaction fewer
+    /// per run — and is kept in `ended` for the scheduler.
+    pub fn commit_success(
+        &self,
+        node: &NodeRecord,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError> {
+        let ends_run = self.unfinished.load(Ordering::Acquire) == 1
+            && self.clean_so_far.load(Ordering::Acquire)
+            && node.satisfies_needs()
+            && RunWarning::of(node).is_none()
+            && !self.cancel.is_cancelled()
+            && !self.abort.is_cancelled();
+        if !ends_run {
+            return self.commit(node, work);
+        }
+        let mut ended = self.run.clone();
+        ended.status = RunStatus::Succeeded;
+        ended.finished_at = Some(now_ms());
+        ended.warnings = Vec::new();
+        ended.error = None;
+        self.with_run_start(|started| self.inner.commit_end(node, started, &ended, work))?;
+        *self.ended.lock().expect("run end lock") = Some(ended);
+        Ok(())
     }
 
     pub fn emit(&self, step_id: Option<&str>, status: &str, attempt: u32, message: Option<String>) {

@@ -129,6 +129,21 @@ pub trait StateStore: Send + Sync + 'static {
         work: Option<TxnWork<'_>>,
     ) -> Result<(), EngineError>;
 
+    /// Writes a run's last node transition and the run's end (`ended`, finished) in one
+    /// transaction, with `work`'s writes — as [`StateStore::commit`] with both records.
+    /// `started` is the run's start when it was not written yet (a store that keeps run
+    /// events records its "running" event first).
+    fn commit_end(
+        &self,
+        node: &NodeRecord,
+        started: Option<&RunRecord>,
+        ended: &RunRecord,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError> {
+        let _ = started;
+        self.commit(Some(node), Some(ended), work)
+    }
+
     /// Makes everything written so far durable (fsync).
     fn flush(&self) -> Result<(), EngineError>;
 

@@ -531,72 +531,17 @@ impl StateStore for PgStore {
         run: Option<&RunRecord>,
         work: Option<TxnWork<'_>>,
     ) -> Result<(), EngineError> {
-        let run_id = node
-            .map(|n| n.run_id.as_str())
-            .or(run.map(|r| r.id.as_str()));
-        let finished = run.is_some_and(|r| r.status.is_finished());
-        let committed = self.pool.transaction(|txn| {
-            txn.relax();
-            if let Some(run_id) = run_id {
-                // A hook reads before it writes, so its transaction waits for the check
-                // first; plain writes send it along with them.
-                match work {
-                    Some(_) => self.check_fence(txn, run_id)?,
-                    None => self.hold_fence(txn, run_id)?,
-                }
-            }
-            if let Some(work) = work {
-                let outcome = work(&mut PgLedger {
-                    txn: &mut *txn,
-                    locking: true,
-                });
-                match outcome {
-                    Ok(()) => {}
-                    Err(HookError::Refused(reason)) => {
-                        return Err(CommitError::Engine(EngineError::Refused(reason)));
-                    }
-                    Err(HookError::Txn(TxnError::Failed(error))) => {
-                        return Err(CommitError::Engine(error));
-                    }
-                    Err(HookError::Txn(TxnError::Conflict(message))) => {
-                        return Err(CommitError::Engine(StoreError::Conflict(message).into()));
-                    }
-                }
-            }
-            // A run's start travels with its first node transition: its event comes first.
-            if let Some(run) = run.filter(|_| !finished) {
-                upsert_run(txn, run)?;
-                insert_event(txn, &RunEvent::of_run(run))?;
-            }
-            if let Some(node) = node {
-                upsert_node(txn, node)?;
-                insert_event(txn, &RunEvent::of_node(node))?;
-            }
-            if let Some(run) = run.filter(|_| finished) {
-                upsert_run(txn, run)?;
-                insert_event(txn, &RunEvent::of_run(run))?;
-                txn.defer(
-                    "DELETE FROM run_leases WHERE run_id = $1",
-                    vec![owned(run.id.clone())],
-                )?;
-                deliveries::queue_for(txn, run)?;
-            }
-            Ok::<_, CommitError>(())
-        });
-        match committed {
-            Err(CommitError::Pg(e)) if e.sqlstate() == Some(FENCED) => {
-                return Err(EngineError::Fenced(run_id.unwrap_or_default().to_string()));
-            }
-            other => other?,
-        }
-        if finished && let Some(run) = run {
-            self.leases
-                .held
-                .lock()
-                .expect("leases lock")
-                .remove(&run.id);
-        }
-        Ok(())
+        self.commit_transition(node, None, run, work)
+    }
+
+    fn commit_end(
+        &self,
+        node: &NodeRecord,
+        started: Option<&RunRecord>,
+        ended: &RunRecord,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError> {
+        self.commit_transition(Some(node), started, Some(ended), work)
     }
 
     /// Transitions commit without waiting for PostgreSQL's WAL flush; this is one small
@@ -882,5 +827,87 @@ impl StateStore for PgStore {
 
     fn deliveries(&self, run_id: &str) -> Result<Vec<DeliveryRecord>, EngineError> {
         deliveries::of_run(&self.pool, run_id)
+    }
+}
+
+impl PgStore {
+    /// [`StateStore::commit`], and the run's end with its last node ([`StateStore::commit_end`]):
+    /// `started` is the run's start whose event is still to be recorded.
+    fn commit_transition(
+        &self,
+        node: Option<&NodeRecord>,
+        started: Option<&RunRecord>,
+        run: Option<&RunRecord>,
+        work: Option<TxnWork<'_>>,
+    ) -> Result<(), EngineError> {
+        let run_id = node
+            .map(|n| n.run_id.as_str())
+            .or(run.map(|r| r.id.as_str()));
+        let finished = run.is_some_and(|r| r.status.is_finished());
+        let committed = self.pool.transaction(|txn| {
+            txn.relax();
+            if let Some(run_id) = run_id {
+                // A hook reads before it writes, so its transaction waits for the check
+                // first; plain writes send it along with them.
+                match work {
+                    Some(_) => self.check_fence(txn, run_id)?,
+                    None => self.hold_fence(txn, run_id)?,
+                }
+            }
+            if let Some(work) = work {
+                let outcome = work(&mut PgLedger {
+                    txn: &mut *txn,
+                    locking: true,
+                });
+                match outcome {
+                    Ok(()) => {}
+                    Err(HookError::Refused(reason)) => {
+                        return Err(CommitError::Engine(EngineError::Refused(reason)));
+                    }
+                    Err(HookError::Txn(TxnError::Failed(error))) => {
+                        return Err(CommitError::Engine(error));
+                    }
+                    Err(HookError::Txn(TxnError::Conflict(message))) => {
+                        return Err(CommitError::Engine(StoreError::Conflict(message).into()));
+                    }
+                }
+            }
+            // A run's start travels with its first node transition: its event comes first.
+            if let Some(started) = started {
+                insert_event(txn, &RunEvent::of_run(started))?;
+            }
+            if let Some(run) = run.filter(|_| !finished) {
+                upsert_run(txn, run)?;
+                insert_event(txn, &RunEvent::of_run(run))?;
+            }
+            if let Some(node) = node {
+                upsert_node(txn, node)?;
+                insert_event(txn, &RunEvent::of_node(node))?;
+            }
+            if let Some(run) = run.filter(|_| finished) {
+                upsert_run(txn, run)?;
+                insert_event(txn, &RunEvent::of_run(run))?;
+                txn.defer(
+                    "DELETE FROM run_leases WHERE run_id = $1",
+                    vec![owned(run.id.clone())],
+                )?;
+                deliveries::queue_for(txn, run)?;
+            }
+            Ok::<_, CommitError>(())
+        });
+        match committed {
+            Err(CommitError::Pg(e)) if e.sqlstate() == Some(FENCED) => {
+                return Err(EngineError::Fenced(run_id.unwrap_or_default().to_string()));
+            }
+            other => other?,
+        }
+        if finished && let Some(run) = run {
+            self.leases
+                .held
+                .lock()
+                .expect("leases lock")
+                .remove(&run.id);
+        }
+        Ok(())
     }
 }
