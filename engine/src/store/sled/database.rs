@@ -188,10 +188,7 @@ impl Database {
         })?;
         let sled = sled::Config::new()
             .path(dir.join("state"))
-            // No flushes of sled's own: the log makes commits durable, and sled is flushed at
-            // checkpoints and at open. Its periodic flush (every 500 ms) cost ~15% of a
-            // cached request's CPU in its I/O threads, for no durability the log lacks.
-            .flush_every_ms(None)
+            .flush_every_ms(Some(500))
             // sled's page cache defaults to 1 GiB; bound it so a long-lived server stays small.
             .cache_capacity(64 * 1024 * 1024)
             .open()
