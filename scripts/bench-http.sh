@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/techpack
+# (TECHPACK_BIN=path/to/techpack measures that binary instead of building the release one.)
+BIN=${TECHPACK_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/techpack}
+[ -n "${TECHPACK_BIN:-}" ] || cargo build --release -q
 WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/workflows"
