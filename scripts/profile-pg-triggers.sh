@@ -10,29 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${1:-1}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-[ -x "$PGBIN/initdb" ] || { echo "needs PostgreSQL (apt-get install postgresql)"; exit 1; }
-BIN=${TECHPACK_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/techpack}
-[ -n "${TECHPACK_BIN:-}" ] || cargo build --release -q
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-mkdir -p "$WORK/pg" && { [ "$(id -u)" != 0 ] || chown postgres "$WORK/pg"; }
-as_pg "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust >/dev/null
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w -o "-p $PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" start >/dev/null
-PSQL="$PGBIN/psql -h 127.0.0.1 -p $PORT -U postgres -Atq"
+PG_EXTRA_OPTIONS="-c shared_preload_libraries=pg_stat_statements"
+source scripts/lib-throwaway-pg.sh
 $PSQL -c "CREATE DATABASE bench" postgres
 $PSQL -c "CREATE EXTENSION pg_stat_statements" bench
-export TECHPACK_ADMIN_TOKEN=bench-admin
 mkdir -p "$WORK/workflows"
 printf 'name: noop\nsteps:\n  only: { uses: core/echo, with: { value: 1 } }\n' > "$WORK/workflows/noop.yaml"
 
