@@ -20,31 +20,6 @@ steps:
   hold: { uses: core/sleep, with: { ms: 600000 } }
 YAML
 
-# worker NAME DB [LEASE]: starts a worker on database DB; sets BASE_NAME and PID_NAME.
-worker() {
-  local name=$1 db=$2 lease=${3:-5s}
-  TECHPACK_LEASE=$lease TECHPACK_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/$db" \
-    $BIN serve --addr 127.0.0.1:0 --data-dir "$WORK/$db-$name" --workflows-dir "$WORK/workflows" \
-    > "$WORK/$db-$name.out" 2>/dev/null &
-  local pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 200); do grep -q listening "$WORK/$db-$name.out" 2>/dev/null && break; sleep 0.1; done
-  printf -v "BASE_$name" '%s' "$(grep -o 'http://[0-9.:]*' "$WORK/$db-$name.out")"
-  printf -v "PID_$name" '%s' "$pid"
-}
-token() {
-  curl -s -X POST "$1/api/admin/users" -H "Authorization: Bearer bench-admin" -H 'Content-Type: application/json' \
-    -d "{\"name\":\"$2\",\"credits\":100000000}" | sed 's/.*"token":"\([^"]*\)".*/\1/'
-}
-post_lua() {
-  cat > "$WORK/post-$1.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $1"
-wrk.body = "{}"
-LUA
-}
-
 echo "== run triggers, 1 worker (POST /api/workflows/noop/runs, 64 connections, 10 s)"
 $PSQL -c "CREATE DATABASE one" postgres
 worker a one

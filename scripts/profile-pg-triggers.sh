@@ -19,24 +19,14 @@ printf 'name: noop\nsteps:\n  only: { uses: core/echo, with: { value: 1 } }\n' >
 
 BASES=()
 for i in $(seq "$WORKERS"); do
-  TECHPACK_DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/bench" \
-    "$BIN" serve --addr 127.0.0.1:0 --data-dir "$WORK/worker-$i" --workflows-dir "$WORK/workflows" \
-    > "$WORK/worker-$i.out" 2>/dev/null &
-  PIDS+=($!)
-  for _ in $(seq 200); do grep -q listening "$WORK/worker-$i.out" 2>/dev/null && break; sleep 0.1; done
-  BASES+=("$(grep -o 'http://[0-9.:]*' "$WORK/worker-$i.out")")
+  worker "w$i" bench
+  base="BASE_w$i"
+  BASES+=("${!base}")
 done
-TOKEN=$(curl -s -X POST "${BASES[0]}/api/admin/users" -H "Authorization: Bearer bench-admin" \
-  -H 'Content-Type: application/json' -d '{"name":"bench","credits":100000000}' \
-  | sed 's/.*"token":"\([^"]*\)".*/\1/')
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-wrk.body = "{}"
-LUA
+TOKEN=$(token "${BASES[0]}" bench)
+post_lua "$TOKEN"
 
-wrk -t1 -c16 -d2s -s "$WORK/post.lua" "${BASES[0]}/api/workflows/noop/runs" >/dev/null
+wrk -t1 -c16 -d2s -s "$WORK/post-$TOKEN.lua" "${BASES[0]}/api/workflows/noop/runs" >/dev/null
 sleep 1
 $PSQL -c "SELECT pg_stat_statements_reset()" bench >/dev/null
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
@@ -44,7 +34,7 @@ postgres_pids() { pgrep -u postgres | tr '\n' ' '; }
 SERVERS_0=$(ticks "${PIDS[@]}"); PG_0=$(ticks $(postgres_pids))
 WRKS=()
 for base in "${BASES[@]}"; do
-  wrk -t1 -c$((64 / WORKERS)) -d10s -s "$WORK/post.lua" "$base/api/workflows/noop/runs" \
+  wrk -t1 -c$((64 / WORKERS)) -d10s -s "$WORK/post-$TOKEN.lua" "$base/api/workflows/noop/runs" \
     > "$WORK/wrk-${#WRKS[@]}" &
   WRKS+=($!)
 done
