@@ -94,16 +94,17 @@ pub async fn run_step(
         .await
         .map_err(ApiError::internal)??;
     let run = &report.run;
-    let node = report
+    let mut node = report
         .nodes
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| ApiError::internal("a one-step run has no node"))?;
     let charged = node.status == NodeStatus::Succeeded && !node.free;
     let credits_used = if charged { call.credits } else { 0 };
     match node.status {
         NodeStatus::Succeeded => {
             // The step's output with camelCase keys (the tech pack keeps its own).
-            let mut body = match node.output.clone().map(super::views::step_answer) {
+            let mut body = match node.output.take().map(super::views::step_answer) {
                 Some(Value::Object(map)) => map,
                 Some(other) => Map::from_iter([("result".to_string(), other)]),
                 None => Map::new(),
@@ -117,7 +118,7 @@ pub async fn run_step(
         _ => {
             let message = node
                 .error
-                .clone()
+                .take()
                 .unwrap_or_else(|| "the step did not finish".into());
             // The step's error class, as the engine records it.
             let failure = node

@@ -12,7 +12,7 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 
 use super::failure::{invalid_input, storage_error};
 use super::{TechpackServices, describe_images};
-use super::{detail_plan, load_image, output, owned_product, parse_answer, pick_revisions};
+use super::{load_image, output, owned_product, parse_answer, pick_revisions, plan_details_ahead};
 use crate::providers::VisionTask;
 use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::cache::CacheKey;
@@ -63,7 +63,8 @@ struct Config {
 pub struct Analyzed {
     pub product_id: String,
     pub analysis_id: String,
-    pub tech_pack: TechPack,
+    /// The [`TechPack`], as stored in the analysis record (serialized once for both).
+    pub tech_pack: Value,
     pub analyzed_views: usize,
     pub cached_views: usize,
     pub provider: String,
@@ -172,7 +173,7 @@ impl Step for AnalyzeBaseViewsStep {
         // being analyzed, takes that work off the close-up step's critical path.
         let plans = revisions
             .iter()
-            .map(|revision| detail_plan(&services, ctx.owner.as_deref(), revision));
+            .map(|revision| plan_details_ahead(&services, ctx.owner.as_deref(), revision));
         let (results, plans) = futures::join!(
             futures::future::join_all(analyses),
             futures::future::join_all(plans)
@@ -274,15 +275,17 @@ impl Step for AnalyzeBaseViewsStep {
             .put_analysis(&record)
             .map_err(storage_error)?;
         let all_cached = cached == revisions.len();
-        let value = output(&Analyzed {
+        // The tech pack goes in by move, not as a second copy of the record's.
+        let mut value = output(&Analyzed {
             product_id: product.id,
             analysis_id,
-            tech_pack,
+            tech_pack: Value::Null,
             analyzed_views: revisions.len(),
             cached_views: cached,
             provider: provider.name().into(),
             model: provider.model().into(),
         });
+        value["tech_pack"] = record.data;
         Ok(if all_cached {
             StepOutput::free(value)
         } else {

@@ -29,6 +29,7 @@ use techpack_engine::{StepContext, StepError, StepRegistry};
 
 use crate::local;
 use crate::providers::InlineImage;
+use crate::storage::cache::CacheKey;
 use crate::storage::{ImageRevision, Product, RevisionOrigin, StorageError};
 use crate::techpack::View;
 use failure::{busy_error, invalid_input, storage_error, unusable_answer};
@@ -291,6 +292,37 @@ pub fn output<T: serde::Serialize>(value: &T) -> serde_json::Value {
 /// cached plan serves every count.
 pub const MAX_DETAILS: usize = 10;
 
+/// Makes sure the photo's detail plan is cached, for a step that does not need it itself:
+/// a plan cached already is not read.
+pub async fn plan_details_ahead(
+    services: &TechpackServices,
+    owner: Option<&str>,
+    revision: &ImageRevision,
+) -> Result<(), StepError> {
+    let count = MAX_DETAILS.to_string();
+    let key = detail_plan_key(revision, &count);
+    if services
+        .catalog
+        .cache
+        .contains(&key)
+        .map_err(storage_error)?
+    {
+        return Ok(());
+    }
+    detail_plan(services, owner, revision).await.map(drop)
+}
+
+fn detail_plan_key<'a>(revision: &'a ImageRevision, count: &'a str) -> CacheKey<'a> {
+    CacheKey {
+        image_sha256: &revision.image_hash,
+        operation: "plan-details",
+        schema_version: crate::techpack::SCHEMA_VERSION,
+        provider: "local",
+        model: crate::providers::local::LOCAL_MODEL,
+        variant: count,
+    }
+}
+
 /// The most detailed regions of a photo, best first, from the cache or computed (off the
 /// async threads, within `owner`'s share of the memory budget) and cached by image hash.
 pub async fn detail_plan(
@@ -299,14 +331,7 @@ pub async fn detail_plan(
     revision: &ImageRevision,
 ) -> Result<Vec<local::DetailCrop>, StepError> {
     let count = MAX_DETAILS.to_string();
-    let key = crate::storage::cache::CacheKey {
-        image_sha256: &revision.image_hash,
-        operation: "plan-details",
-        schema_version: crate::techpack::SCHEMA_VERSION,
-        provider: "local",
-        model: crate::providers::local::LOCAL_MODEL,
-        variant: &count,
-    };
+    let key = detail_plan_key(revision, &count);
     if let Some(plan) = services.catalog.cache.get(&key).map_err(storage_error)? {
         return Ok(plan);
     }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::StorageError;
@@ -30,13 +29,14 @@ impl CacheKey<'_> {
     }
 }
 
-/// Where a backend keeps cached answers (as JSON).
+/// Where a backend keeps cached answers, as JSON text (decoded by [`AnalysisCache`] straight
+/// into the caller's type, with no `serde_json::Value` in between).
 pub trait AnalysisCacheStore: Send + Sync {
-    /// The answer stored under `key`; `None` when there is none or it is unreadable.
-    fn get(&self, key: &CacheKey<'_>) -> Result<Option<Value>, StorageError>;
+    /// The JSON text stored under `key`, or `None`.
+    fn get(&self, key: &CacheKey<'_>) -> Result<Option<Vec<u8>>, StorageError>;
 
-    /// Stores `value` under `key`, replacing what was there.
-    fn put(&self, key: &CacheKey<'_>, value: &Value) -> Result<(), StorageError>;
+    /// Stores `json` (a JSON document) under `key`, replacing what was there.
+    fn put(&self, key: &CacheKey<'_>, json: &str) -> Result<(), StorageError>;
 }
 
 /// The cache, over its backend's [`AnalysisCacheStore`].
@@ -56,12 +56,17 @@ impl AnalysisCache {
         Ok(self
             .store
             .get(key)?
-            .and_then(|value| serde_json::from_value(value).ok()))
+            .and_then(|json| serde_json::from_slice(&json).ok()))
+    }
+
+    /// Whether an answer is stored under `key` (not decoded).
+    pub fn contains(&self, key: &CacheKey) -> Result<bool, StorageError> {
+        Ok(self.store.get(key)?.is_some())
     }
 
     pub fn put<T: Serialize>(&self, key: &CacheKey, value: &T) -> Result<(), StorageError> {
-        let value =
-            serde_json::to_value(value).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        self.store.put(key, &value)
+        let json =
+            serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        self.store.put(key, &json)
     }
 }

@@ -13,8 +13,8 @@
 //! A background thread commits writes nobody flushes within about half a second, and applies
 //! the writes of large commits to sled, so their callers do not wait for that.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::ops::Bound;
 use std::path::Path;
@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use sled::IVec;
 
+use super::stored_value;
 use super::wal::{self, WriteAheadLog};
 use crate::EngineError;
 use crate::store::StoreError;
@@ -376,7 +377,18 @@ impl Inner {
         if writes.is_empty() {
             return Ok(());
         }
-        for (_, write) in &writes {
+        // Only the last write of each key reaches sled: the ones it overwrites would each cost
+        // a sled insert (a copy of the node it lands in) for a value nobody can read, since
+        // every write here stays shadowed until all are applied. A run's record, its index
+        // entries and the ledger's holds are written several times within one commit.
+        let mut last = HashMap::with_capacity(writes.len());
+        for (at, (_, write)) in writes.iter().enumerate() {
+            last.insert((write.index, &write.key), at);
+        }
+        for (at, (_, write)) in writes.iter().enumerate() {
+            if last.get(&(write.index, &write.key)) != Some(&at) {
+                continue;
+            }
             let applied = match &write.value {
                 Some(value) => write.sled.insert(&write.key, value.clone()).map(|_| ()),
                 None => write.sled.remove(&write.key).map(|_| ()),
@@ -454,9 +466,9 @@ impl Tree {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<StoredBytes>, DbError> {
         let key = key.as_ref();
         if let Some(shadow) = lock(&self.inner.pending).shadows[self.index].get(key) {
-            return Ok(shadow.value.clone().map(StoredBytes));
+            return shadow.value.clone().map(read).transpose();
         }
-        Ok(self.sled.get(key)?.map(StoredBytes))
+        self.sled.get(key)?.map(read).transpose()
     }
 
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, DbError> {
@@ -487,15 +499,16 @@ impl Tree {
         new: Option<impl AsRef<[u8]>>,
     ) -> Result<Result<(), Option<StoredBytes>>, DbError> {
         let key = key.as_ref();
-        let new = new.map(|value| IVec::from(value.as_ref()));
+        let new = new.map(|value| stored_value::encode(value.as_ref()));
         let mut pending = lock(&self.inner.pending);
         let current = match pending.shadows[self.index].get(key) {
             Some(shadow) => shadow.value.clone(),
             // Unshadowed keys change only through `pending`, which is held.
             None => self.sled.get(key)?,
         };
+        let current = current.map(read).transpose()?;
         if current.as_deref() != old {
-            return Ok(Err(current.map(StoredBytes)));
+            return Ok(Err(current));
         }
         pending.write(vec![self.write(key, new)])?;
         Ok(Ok(()))
@@ -512,9 +525,9 @@ impl Tree {
             .map(|(key, shadow)| (key.clone(), shadow.value.clone()))
             .collect();
         let stored = self.sled.scan_prefix(prefix);
-        let pair = |(key, value)| (StoredBytes(key), StoredBytes(value));
+        let pair = |(key, value)| Ok((StoredBytes(key), read(value)?));
         if shadows.is_empty() {
-            return Ok(stored.map(|kv| kv.map(pair)).collect::<Result<_, _>>()?);
+            return stored.map(|kv| pair(kv?)).collect();
         }
         let mut merged = stored.collect::<Result<BTreeMap<IVec, IVec>, _>>()?;
         for (key, value) in shadows {
@@ -523,7 +536,7 @@ impl Tree {
                 None => merged.remove(&key),
             };
         }
-        Ok(merged.into_iter().map(pair).collect())
+        merged.into_iter().map(pair).collect()
     }
 
     /// Every key and its latest value, in key order.
@@ -568,6 +581,11 @@ impl Tree {
     }
 }
 
+/// The value sled or a pending write holds, as it was written (see `stored_value`).
+fn read(stored: IVec) -> Result<StoredBytes, DbError> {
+    stored_value::decode(stored).map(StoredBytes)
+}
+
 /// The first key after every key that starts with `prefix` (`None`: there is none).
 fn prefix_end(prefix: &[u8]) -> Option<IVec> {
     let mut end = prefix.to_vec();
@@ -608,7 +626,7 @@ impl<S: Iterator<Item = Result<(IVec, IVec), sled::Error>>> Iterator for MergeBa
             };
             if !shadow_first {
                 let (key, value) = self.stored.next()?.ok()?;
-                return Some(Ok((StoredBytes(key), StoredBytes(value))));
+                return Some(read(value).map(|value| (StoredBytes(key), value)));
             }
             let (key, value) = self.shadows.next()?;
             if stored_key.as_ref() == Some(&key) {
@@ -616,7 +634,7 @@ impl<S: Iterator<Item = Result<(IVec, IVec), sled::Error>>> Iterator for MergeBa
                 self.stored.next();
             }
             if let Some(value) = value {
-                return Some(Ok((StoredBytes(key), StoredBytes(value))));
+                return Some(read(value).map(|value| (StoredBytes(key), value)));
             }
         }
     }
@@ -624,7 +642,8 @@ impl<S: Iterator<Item = Result<(IVec, IVec), sled::Error>>> Iterator for MergeBa
 
 impl Batch {
     pub fn insert(&mut self, tree: &Tree, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-        self.push(tree, tree.write(key.as_ref(), Some(value.as_ref().into())));
+        let value = stored_value::encode(value.as_ref());
+        self.push(tree, tree.write(key.as_ref(), Some(value)));
     }
 
     pub fn remove(&mut self, tree: &Tree, key: impl AsRef<[u8]>) {
@@ -711,6 +730,49 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(tree.sled.len() as u32, keys);
+    }
+
+    #[test]
+    fn sled_gets_each_keys_last_write_of_a_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert("gone", b"old".as_slice()).unwrap();
+        db.flush().unwrap();
+        for (key, value) in [("run", "created"), ("run", "running"), ("hold", "pending")] {
+            tree.insert(key, value.as_bytes()).unwrap();
+        }
+        tree.remove("hold").unwrap();
+        tree.insert("run", b"ended".as_slice()).unwrap();
+        tree.remove("gone").unwrap();
+        db.flush().unwrap();
+        assert!(lock(&db.inner.pending).shadows[tree.index].is_empty());
+        assert_eq!(
+            tree.sled.get("run").unwrap().as_deref(),
+            Some(&b"ended"[..])
+        );
+        assert_eq!(tree.sled.get("hold").unwrap(), None);
+        assert_eq!(tree.sled.get("gone").unwrap(), None);
+    }
+
+    #[test]
+    fn a_large_value_is_stored_compressed_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = br#"{"view":"front","colour":"navy","x":12.5},"#.repeat(100);
+        {
+            let db = Database::open(dir.path()).unwrap();
+            let tree = db.open_tree("t").unwrap();
+            tree.insert("record", &record).unwrap();
+            assert_eq!(tree.get("record").unwrap().as_deref(), Some(&record[..]));
+            db.flush().unwrap();
+            assert!(tree.sled.get("record").unwrap().unwrap().len() < record.len() / 4);
+            assert_eq!(tree.scan_prefix("rec").unwrap()[0].1.as_ref(), &record[..]);
+        }
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("t").unwrap();
+        assert_eq!(tree.get("record").unwrap().as_deref(), Some(&record[..]));
+        let back: Vec<_> = tree.scan_prefix_back(b"", None).collect();
+        assert_eq!(back[0].as_ref().unwrap().1.as_ref(), &record[..]);
     }
 
     #[test]

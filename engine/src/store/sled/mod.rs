@@ -7,6 +7,7 @@ mod database;
 mod ledger;
 mod ledger_keys;
 mod store;
+mod stored_value;
 mod wal;
 
 pub use database::{Batch, Database, DbError, StoredBytes, StoredPair, Tree};

@@ -1,7 +1,6 @@
 //! The analysis cache in `analysis_cache`, keyed by the hex digest of the key, with the
 //! key's fields in columns of their own.
 
-use serde_json::Value;
 use techpack_engine::store::postgres::PgPool;
 
 use super::backend;
@@ -19,24 +18,28 @@ impl PgCache {
 }
 
 impl AnalysisCacheStore for PgCache {
-    fn get(&self, key: &CacheKey<'_>) -> Result<Option<Value>, StorageError> {
+    fn get(&self, key: &CacheKey<'_>) -> Result<Option<Vec<u8>>, StorageError> {
         let row = self
             .pool
             .query_opt(
-                "SELECT value FROM analysis_cache WHERE key = $1",
+                "SELECT value::text AS value FROM analysis_cache WHERE key = $1",
                 &[&hex::encode(key.digest())],
             )
             .map_err(backend)?;
         // Unreadable is a miss, as on the embedded store.
-        Ok(row.and_then(|row| row.try_get::<_, Value>("value").ok()))
+        Ok(row.and_then(|row| {
+            row.try_get::<_, String>("value")
+                .ok()
+                .map(String::into_bytes)
+        }))
     }
 
-    fn put(&self, key: &CacheKey<'_>, value: &Value) -> Result<(), StorageError> {
+    fn put(&self, key: &CacheKey<'_>, json: &str) -> Result<(), StorageError> {
         self.pool
             .execute(
                 "INSERT INTO analysis_cache
                      (key, image_sha256, operation, schema_version, provider, model, variant, value)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
                 &[
                     &hex::encode(key.digest()),
@@ -46,7 +49,7 @@ impl AnalysisCacheStore for PgCache {
                     &key.provider,
                     &key.model,
                     &key.variant,
-                    value,
+                    &json,
                 ],
             )
             .map_err(backend)?;

@@ -1,11 +1,10 @@
 //! The analysis cache in the `techpack/cache` tree, keyed by the key's digest.
 
-use serde_json::Value;
 use techpack_engine::store::Tree;
 
 use super::OrBackend;
+use crate::storage::StorageError;
 use crate::storage::cache::{AnalysisCacheStore, CacheKey};
-use crate::storage::{StorageError, encode};
 
 pub(super) struct SledCache {
     tree: Tree,
@@ -18,15 +17,15 @@ impl SledCache {
 }
 
 impl AnalysisCacheStore for SledCache {
-    fn get(&self, key: &CacheKey<'_>) -> Result<Option<Value>, StorageError> {
+    fn get(&self, key: &CacheKey<'_>) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self
             .tree
             .get(key.digest())
             .or_backend()?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+            .map(|bytes| bytes.to_vec()))
     }
 
-    fn put(&self, key: &CacheKey<'_>, value: &Value) -> Result<(), StorageError> {
-        self.tree.insert(key.digest(), encode(value)).or_backend()
+    fn put(&self, key: &CacheKey<'_>, json: &str) -> Result<(), StorageError> {
+        self.tree.insert(key.digest(), json).or_backend()
     }
 }
