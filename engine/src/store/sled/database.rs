@@ -11,7 +11,9 @@
 //! log has grown past `wal::CHECKPOINT_BYTES`, and at open.
 //!
 //! A background thread commits writes nobody flushes within about half a second, and applies
-//! the writes of large commits to sled, so their callers do not wait for that.
+//! the writes of large commits to sled, so their callers do not wait for that. sled gets only
+//! the last write of each key in what it is given. Values are laid down as `stored_value`
+//! frames them (large ones LZ4-compressed), in the log and in sled alike.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
