@@ -22,6 +22,7 @@
 //!   one node's attempts (`node`: start, attempt, settle), retry
 //!   delays (`backoff`), group commit (`flush`), transition events (`events`), and retry and
 //!   replay of finished runs (`rerun`).
+//! - `json_text`: [`JsonText`], a JSON value kept as its text (a step's output).
 //! - `error`: [`EngineError`], the crate's one error type.
 //! - `refusal`: [`Refusal`], a hook's typed refusal, carried through the executor unread.
 
@@ -29,6 +30,7 @@ pub mod credits;
 mod error;
 pub mod executor;
 pub mod hooks;
+mod json_text;
 mod refusal;
 pub mod step;
 pub mod store;
@@ -38,6 +40,7 @@ pub use credits::{Balance, CreditHook, Ledger, LedgerTables, TxnError};
 pub use error::EngineError;
 pub use executor::{Engine, EngineConfig, FlushStats, RunEvent, RunReport, StoredEvent};
 pub use hooks::{FailureKind, NodeHook, NodeHookContext};
+pub use json_text::JsonText;
 pub use refusal::Refusal;
 pub use step::{
     FailureCode, PluginCode, Resources, Step, StepContext, StepError, StepFailure, StepKind,

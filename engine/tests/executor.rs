@@ -81,7 +81,7 @@ steps:
             && b.started_at.unwrap() < a.finished_at.unwrap(),
         "independent steps did not run at the same time: {a:?} {b:?}"
     );
-    assert_eq!(node(&report, "c").output, Some(json!(900)));
+    assert_eq!(node(&report, "c").output, Some(json!(900).into()));
     assert!(node(&report, "c").started_at.unwrap() >= a.finished_at.unwrap());
 }
 
@@ -138,7 +138,7 @@ steps:
     let report = run(&engine, yaml, json!({})).await;
     assert_eq!(report.run.status, RunStatus::Succeeded);
     assert_eq!(node(&report, "optional").status, NodeStatus::Skipped);
-    assert_eq!(node(&report, "last").output, Some(json!("skipped")));
+    assert_eq!(node(&report, "last").output, Some(json!("skipped").into()));
     let report = run(&engine, yaml, json!({"extra": true})).await;
     assert_eq!(node(&report, "optional").status, NodeStatus::Succeeded);
 }
@@ -164,7 +164,7 @@ steps:
         (recovers.status, recovers.attempt),
         (NodeStatus::Succeeded, 3)
     );
-    assert_eq!(recovers.output, Some(json!({"attempts": 3})));
+    assert_eq!(recovers.output, Some(json!({"attempts": 3}).into()));
     let gives_up = node(&report, "gives_up");
     assert_eq!((gives_up.status, gives_up.attempt), (NodeStatus::Failed, 3));
     assert!(gives_up.error.as_deref().unwrap().contains("attempt 3"));
@@ -481,7 +481,7 @@ steps:
     let mut done = NodeRecord::pending(&run_record.id, "done");
     done.status = NodeStatus::Succeeded;
     done.attempt = 1;
-    done.output = Some(json!({"from": "before the crash"}));
+    done.output = Some(json!({"from": "before the crash"}).into());
     let mut interrupted = NodeRecord::pending(&run_record.id, "interrupted");
     interrupted.status = NodeStatus::Running;
     interrupted.attempt = 1;
@@ -504,7 +504,7 @@ steps:
     );
     assert_eq!(
         node(&report, "rest").output,
-        Some(json!({"from": "before the crash"}))
+        Some(json!({"from": "before the crash"}).into())
     );
     assert_eq!(
         calls_of(&hook, "interrupted"),
@@ -532,7 +532,7 @@ async fn a_run_keeps_the_workflow_text_it_started_with() {
     let _v2 = workflow("name: t\nsteps:\n  a: { uses: core/echo, with: { value: v2 } }\n");
     let engine = engine_with(dir.path(), vec![]);
     let report = engine.execute(&record.id).await.unwrap();
-    assert_eq!(report.nodes[0].output, Some(json!("v1")));
+    assert_eq!(report.nodes[0].output, Some(json!("v1").into()));
     assert_eq!(report.run.workflow_sha256, v1.sha256);
     assert_text_stored(&engine, &v1);
 }

@@ -123,7 +123,7 @@ steps:
     let flaky = node(&report, "flaky");
     assert_eq!(flaky.status, NodeStatus::Succeeded);
     assert_eq!(flaky.attempt, 2);
-    assert_eq!(flaky.output, Some(json!({ "attempts": 2 })));
+    assert_eq!(flaky.output, Some(json!({ "attempts": 2 }).into()));
     let history: Vec<_> = flaky
         .attempts
         .iter()
@@ -276,7 +276,7 @@ steps:
     let engine = engine_at(&db).await;
     let parent = run_as(&engine, None, &yaml, json!({})).await;
     assert_eq!(parent.run.status, RunStatus::Succeeded);
-    assert_eq!(node(&parent, "title").output, Some(json!("v1-v1")));
+    assert_eq!(node(&parent, "title").output, Some(json!("v1-v1").into()));
     drop(engine);
 
     // After a restart, from the store alone.
@@ -312,7 +312,7 @@ steps:
     }
     // The replayed step and what follows it ran, the new input reaching them.
     assert_eq!(starts(&log, &format!("{}/render", record.id)), 1);
-    assert_eq!(node(&report, "title").output, Some(json!("v1-v2")));
+    assert_eq!(node(&report, "title").output, Some(json!("v1-v2").into()));
     assert_eq!(report.run.inputs["label"], json!("v2"));
 
     // Replayed from the top with the new input, every step sees it.
@@ -323,7 +323,7 @@ steps:
         .await
         .unwrap();
     let report = engine.execute(&again.id).await.unwrap();
-    assert_eq!(node(&report, "title").output, Some(json!("v3-v3")));
+    assert_eq!(node(&report, "title").output, Some(json!("v3-v3").into()));
     assert_eq!(starts(&log, &format!("{}/fetch", again.id)), 0);
 
     // New inputs are checked like any run's.

@@ -95,7 +95,7 @@ fn full_node(run_id: &str, step_id: &str, status: NodeStatus) -> NodeRecord {
     let mut node = NodeRecord::pending(run_id, step_id);
     node.status = status;
     node.attempt = 3;
-    node.output = Some(json!({"text": "hello, ü", "n": [1, 2, 3], "none": null}));
+    node.output = Some(json!({"text": "hello, ü", "n": [1, 2, 3], "none": null}).into());
     node.error = Some("failed on purpose".into());
     node.error_code = Some("invalid_input".into());
     node.started_at = Some(1_700_000_000_000);
@@ -557,7 +557,7 @@ fn a_runs_nodes_are_its_own_and_read_back_as_written() {
 
         // A node written again replaces its record; its run changes in the same commit.
         bnode.status = NodeStatus::Succeeded;
-        bnode.output = Some(json!("done"));
+        bnode.output = Some(json!("done").into());
         bnode.finished_at = Some(5);
         let mut run_after = run.clone();
         run_after.status = RunStatus::Running;
@@ -793,7 +793,7 @@ fn a_refused_or_failed_commit_writes_nothing_and_an_accepted_one_everything() {
 
         let mut finished = started.clone();
         finished.status = NodeStatus::Succeeded;
-        finished.output = Some(json!(1));
+        finished.output = Some(json!(1).into());
         let mut fresh = NodeRecord::pending(&run.id, "b");
         fresh.status = NodeStatus::Running;
         let mut run_after = run.clone();
@@ -2308,7 +2308,7 @@ fn a_runs_last_node_and_its_end_commit_together_with_the_start_event_first() {
         let mut node = NodeRecord::pending(&started.id, "a");
         node.status = NodeStatus::Succeeded;
         node.attempt = 1;
-        node.output = Some(json!({"value": 1}));
+        node.output = Some(json!({"value": 1}).into());
         let mut ended = started.clone();
         ended.status = RunStatus::Succeeded;
         ended.finished_at = Some(techpack_engine::store::now_ms());

@@ -98,7 +98,7 @@ pub fn finish(report: &RunReport, out: Option<&std::path::Path>) -> anyhow::Resu
             .nodes
             .iter()
             .filter(|n| n.status == NodeStatus::Succeeded)
-            .filter_map(|n| serde_json::from_value(n.output.clone()?).ok())
+            .filter_map(|n| n.output.as_ref()?.decode().ok())
             .collect();
         let succeeded = report.run.status == RunStatus::Succeeded;
         if succeeded || !exported.is_empty() {
@@ -132,7 +132,10 @@ fn write_outputs(report: &RunReport, dir: &std::path::Path) -> anyhow::Result<()
     let outputs: Map<String, Value> = report
         .nodes
         .iter()
-        .map(|n| (n.step_id.clone(), n.output.clone().unwrap_or(Value::Null)))
+        .map(|n| {
+            let output = n.output.as_ref().and_then(|o| o.value().ok());
+            (n.step_id.clone(), output.unwrap_or(Value::Null))
+        })
         .collect();
     let document = json!({
         "run": report.run.id,

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use techpack_engine::credits::Ledger;
-use techpack_engine::{NodeStatus, Workflow};
+use techpack_engine::{JsonText, NodeStatus, Workflow};
 
 use super::AppState;
 use super::error::{ApiError, ErrorCode};
 use super::step_failure;
+use super::views::{AnswerFields, step_answer};
 
 /// A paid step by kind, and what it costs (its workflow's `credits:`).
 pub struct StepCall {
@@ -65,7 +66,7 @@ pub async fn run_step(
     user: &str,
     call: StepCall,
     config: Value,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Result<(StatusCode, AnswerFields), ApiError> {
     let registry = state.engine.registry();
     let kind = registry
         .get(&call.uses)
@@ -104,16 +105,18 @@ pub async fn run_step(
     match node.status {
         NodeStatus::Succeeded => {
             // The step's output with camelCase keys (the tech pack keeps its own).
-            let mut body = match node.output.take().map(super::views::step_answer) {
-                Some(Value::Object(map)) => map,
-                Some(other) => Map::from_iter([("result".to_string(), other)]),
-                None => Map::new(),
+            let mut body = match &node.output {
+                Some(output) => step_answer(output).map_err(ApiError::internal)?,
+                None => AnswerFields::new(),
             };
-            body.insert("runId".into(), json!(run.id));
-            body.insert("creditsUsed".into(), json!(credits_used));
-            body.insert("creditsRefunded".into(), json!(call.credits - credits_used));
-            body.insert("cached".into(), json!(node.free));
-            Ok((StatusCode::OK, Value::Object(body)))
+            let mut field = |key: &str, value: Value| {
+                body.insert(key.into(), JsonText::from_value(&value));
+            };
+            field("runId", json!(run.id));
+            field("creditsUsed", json!(credits_used));
+            field("creditsRefunded", json!(call.credits - credits_used));
+            field("cached", json!(node.free));
+            Ok((StatusCode::OK, body))
         }
         _ => {
             let message = node

@@ -6,11 +6,14 @@
 //! Data keeps its own names: a run's `inputs`, a step's `output` and the tech-pack document
 //! (`techPack`, whose schema is published in `steps/schema/`) are shown as they are.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use techpack_engine::credits::LedgerEntry;
 use techpack_engine::store::{DeliveryRecord, DeliveryStatus};
-use techpack_engine::{AttemptOutcome, NodeRecord, RunEvent, RunRecord, RunReport};
+use techpack_engine::{AttemptOutcome, JsonText, NodeRecord, RunEvent, RunRecord, RunReport};
 use techpack_steps::storage::{
     AiOperation, CloseUpRecord, ImageRevision, Product, RevisionOrigin, SketchRecord,
 };
@@ -95,7 +98,8 @@ pub struct NodeView<'a> {
     status: &'static str,
     attempt: u32,
     idempotency_key: &'a str,
-    output: Option<&'a Value>,
+    #[schema(value_type = Option<Object>)]
+    output: Option<&'a JsonText>,
     error: Option<&'a str>,
     /// Why it failed, as a step failure code (`docs/error-codes.md`).
     error_code: Option<&'a str>,
@@ -586,11 +590,38 @@ const DOCUMENT_KEYS: &[&str] = &[
     "result",
 ];
 
-/// A tech-pack step's output as an answer: every key camelCase, except inside the values of
-/// [`DOCUMENT_KEYS`], which keep their names (only their own key is renamed).
-pub fn step_answer(mut output: Value) -> Value {
-    camel_case_keys(&mut output);
-    output
+/// An answer's fields, each as JSON text: written out verbatim, in key order.
+pub type AnswerFields = BTreeMap<String, JsonText>;
+
+/// A tech-pack step's output as an answer's fields: every key camelCase, except inside the
+/// values of [`DOCUMENT_KEYS`], which keep their names (only their own key is renamed). An
+/// output that is not an object is the field `result`.
+///
+/// Only the output's top level is read: a field that is a document or a scalar is copied as
+/// it was stored, so a tech pack goes from the step to the answer without being parsed.
+pub fn step_answer(output: &JsonText) -> Result<AnswerFields, serde_json::Error> {
+    if !output.get().starts_with('{') {
+        let mut value = output.value()?;
+        camel_case_keys(&mut value);
+        return Ok(BTreeMap::from([(
+            "result".to_string(),
+            JsonText::from_value(&value),
+        )]));
+    }
+    let fields: BTreeMap<String, &RawValue> = serde_json::from_str(output.get())?;
+    let mut answer = BTreeMap::new();
+    for (key, raw) in fields {
+        let nested = raw.get().starts_with(['{', '[']);
+        let text = if nested && !DOCUMENT_KEYS.contains(&key.as_str()) {
+            let mut value: Value = serde_json::from_str(raw.get())?;
+            camel_case_keys(&mut value);
+            JsonText::from_value(&value)
+        } else {
+            JsonText::from(raw)
+        };
+        answer.insert(camel_case(&key), text);
+    }
+    Ok(answer)
 }
 
 fn camel_case_keys(value: &mut Value) {
@@ -630,9 +661,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn answer_of(output: Value) -> Value {
+        let fields = step_answer(&JsonText::from_value(&output)).unwrap();
+        serde_json::to_value(fields).unwrap()
+    }
+
     #[test]
     fn keys_become_camel_case_but_the_tech_pack_keeps_its_names() {
-        let answer = step_answer(json!({
+        let answer = answer_of(json!({
             "analysis_id": "an_1",
             "tech_pack": { "points_of_measure": [], "views": [{ "bom_lines": [] }] },
             "close_ups": [{ "image_hash": "h", "analysis": { "stitch_type": "x" } }],
@@ -648,6 +684,29 @@ mod tests {
                 "oldValue": { "weight_or_thickness": 1 },
                 "creditsUsed": 3,
             })
+        );
+    }
+
+    #[test]
+    fn an_output_that_is_not_an_object_is_the_result() {
+        assert_eq!(answer_of(json!(3)), json!({ "result": 3 }));
+        assert_eq!(
+            answer_of(json!([{ "image_hash": "h" }])),
+            json!({ "result": [{ "imageHash": "h" }] })
+        );
+    }
+
+    #[test]
+    fn a_document_is_copied_as_stored() {
+        let output = JsonText::parse(
+            r#"{"tech_pack":{"z_last":1, "a_first":[2.50]},"run_count":7}"#.into(),
+        )
+        .unwrap();
+        let fields = step_answer(&output).unwrap();
+        assert_eq!(fields["techPack"].get(), r#"{"z_last":1, "a_first":[2.50]}"#);
+        assert_eq!(
+            serde_json::to_string(&fields).unwrap(),
+            r#"{"runCount":7,"techPack":{"z_last":1, "a_first":[2.50]}}"#
         );
     }
 }

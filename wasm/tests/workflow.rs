@@ -96,8 +96,8 @@ steps:
     assert_eq!(node(&report, "blocked").status, NodeStatus::Cancelled);
     // Everything else ran, plugins included.
     assert_eq!(node(&report, "greet").status, NodeStatus::Succeeded);
-    assert_eq!(node(&report, "after").output, Some(json!("world")));
-    assert_eq!(node(&report, "sibling").output, Some(json!(1)));
+    assert_eq!(node(&report, "after").output, Some(json!("world").into()));
+    assert_eq!(node(&report, "sibling").output, Some(json!(1).into()));
     // Only the steps that succeeded were charged (2 + 1); 10 + 7 + 5 came back.
     let balance = Ledger::new(store.as_ref()).balance("alice").unwrap();
     assert_eq!(
@@ -264,7 +264,7 @@ steps:
         "{:?}",
         node(&report, "grade_sizes").error
     );
-    let chart = node(&report, "grade_sizes").output.clone().unwrap();
+    let chart = node(&report, "grade_sizes").output.as_ref().unwrap().value().unwrap();
     assert_eq!(
         chart["points_of_measure"][0]["values"],
         json!({"S": 500, "M": 520, "L": 540, "XL": 560})

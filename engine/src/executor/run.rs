@@ -271,7 +271,10 @@ fn start_or_settle(
     let interrupted = record.status == NodeStatus::Running;
     if let (Some(when), false) = (&step.when, interrupted) {
         let upstream = shared.upstream(i, records);
-        match expression::evaluate_condition(when, &shared.context(i, records), upstream) {
+        let condition = shared
+            .context(i, records)
+            .and_then(|context| expression::evaluate_condition(when, &context, upstream));
+        match condition {
             Ok(true) => {}
             Ok(false) => {
                 record.status = NodeStatus::Skipped;
@@ -293,7 +296,10 @@ fn start_or_settle(
         }
     }
     let with = if step.templated {
-        match expression::render(&step.with, &shared.context(i, records)) {
+        let rendered = shared
+            .context(i, records)
+            .and_then(|context| expression::render(&step.with, &context));
+        match rendered {
             Ok(with) => with,
             Err(e) => {
                 return settle(

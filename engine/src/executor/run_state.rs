@@ -106,7 +106,8 @@ impl RunShared {
     }
 
     /// The values expressions of step `index` may read: inputs, run, and the steps it needs.
-    pub fn context(&self, index: usize, records: &[NodeRecord]) -> Value {
+    /// Fails only when an output cannot be read back (nested deeper than 128 levels).
+    pub fn context(&self, index: usize, records: &[NodeRecord]) -> Result<Value, String> {
         let mut steps = Map::new();
         for &need in &self.workflow.steps[index].needs {
             let record = &records[need];
@@ -114,16 +115,22 @@ impl RunShared {
                 NodeStatus::Failed | NodeStatus::Cancelled => record.error.clone(),
                 _ => None,
             };
+            let output = match &record.output {
+                Some(text) => text.value().map_err(|e| {
+                    format!("cannot read the output of step `{}`: {e}", record.step_id)
+                })?,
+                None => Value::Null,
+            };
             steps.insert(
                 record.step_id.clone(),
                 json!({
-                    "output": record.output.clone().unwrap_or(Value::Null),
+                    "output": output,
                     "status": record.status.as_str(),
                     "error": error,
                 }),
             );
         }
-        json!({ "inputs": *self.inputs, "run": { "id": self.run.id }, "steps": steps })
+        Ok(json!({ "inputs": *self.inputs, "run": { "id": self.run.id }, "steps": steps }))
     }
 
     /// How the steps upstream of step `index` ended, for its `when:`'s status functions.

@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::JsonText;
+
 pub use failure::{FailureCode, InvalidPluginCode, PluginCode, StepFailure};
 pub use files::{FileAccess, FileRoots};
 pub use log::{AttemptLog, LogLevel, LogLine, StepLog};
@@ -68,21 +70,28 @@ pub struct StepContext {
     pub log: StepLog,
 }
 
-/// A step's result.
+/// A step's result: its output as JSON text ([`JsonText`]; a step may build it from a
+/// [`Value`], or serialize a typed result straight to text).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutput {
-    pub value: Value,
+    pub value: JsonText,
     /// True when the step did no billable work (e.g. a cache hit): hooks refund its credits.
     pub free: bool,
 }
 
 impl StepOutput {
-    pub fn new(value: Value) -> Self {
-        StepOutput { value, free: false }
+    pub fn new(value: impl Into<JsonText>) -> Self {
+        StepOutput {
+            value: value.into(),
+            free: false,
+        }
     }
 
-    pub fn free(value: Value) -> Self {
-        StepOutput { value, free: true }
+    pub fn free(value: impl Into<JsonText>) -> Self {
+        StepOutput {
+            value: value.into(),
+            free: true,
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::JsonText;
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -165,7 +167,7 @@ pub struct NodeRecord {
     /// `run_id/step_id`: the same for every attempt, also after resume.
     pub idempotency_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub output: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The failing step's error class (`not_found`, `invalid_input` …), if it gave one.

@@ -26,9 +26,9 @@ pub fn build(engine: &Engine, delivery: &DeliveryRecord) -> Result<String, Engin
             continue;
         }
         if let Some(output) = &node.output {
-            let size = serde_json::to_vec(output).map_or(0, |bytes| bytes.len());
+            let size = output.get().len();
             let summary = match size <= OUTPUT_INLINE_MAX {
-                true => output.clone(),
+                true => output.value().unwrap_or(Value::Null),
                 false => json!({ "omitted": true, "bytes": size }),
             };
             outputs.insert(node.step_id.clone(), summary);

@@ -10,15 +10,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use techpack_engine::JsonText;
 
 use super::Body;
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::single_step::{StepCall, run_step};
+use crate::server::views::AnswerFields;
 
-type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+type Answer = Result<(StatusCode, Json<AnswerFields>), ApiError>;
 
 /// The step an endpoint runs: step `step` of workflow `workflow`.
 pub struct Priced {
@@ -215,8 +218,24 @@ pub async fn analyze_base_views(
         "spec": body.spec,
     });
     let (status, Json(mut answer)) = call(&state, &user.name, &BASE_VIEWS, config).await?;
-    // The seed's shape: the per-view analyses at the top.
-    answer["analyses"] = answer["techPack"]["views"].clone();
+    // The seed's shape: the per-view analyses at the top (read from the tech pack's text,
+    // which is not otherwise parsed).
+    #[derive(Deserialize)]
+    struct Views<'a> {
+        #[serde(borrow)]
+        views: Option<&'a RawValue>,
+    }
+    let views = match answer.get("techPack") {
+        Some(tech_pack) => serde_json::from_str::<Views>(tech_pack.get())
+            .map_err(ApiError::internal)?
+            .views
+            .map(JsonText::from),
+        None => None,
+    };
+    answer.insert(
+        "analyses".into(),
+        views.unwrap_or_else(|| JsonText::from_value(&Value::Null)),
+    );
     Ok((status, Json(answer)))
 }
 
