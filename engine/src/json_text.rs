@@ -137,7 +137,10 @@ mod tests {
             output: Some(JsonText::of(&json!({ "k": [true, { "n": 3 }] })).unwrap()),
         };
         let value = serde_json::to_value(&record).unwrap();
-        assert_eq!(value, json!({ "id": "r", "output": { "k": [true, { "n": 3 }] } }));
+        assert_eq!(
+            value,
+            json!({ "id": "r", "output": { "k": [true, { "n": 3 }] } })
+        );
         let back: Record = serde_json::from_value(value).unwrap();
         assert_eq!(back, record);
     }

@@ -62,7 +62,10 @@ async fn always_and_failure_run_after_a_failure_and_success_does_not() {
         assert_eq!(status("sew"), NodeStatus::Cancelled, "[{b:?}]");
         // `failure()`: something upstream (cut, through sew) failed.
         assert_eq!(status("report"), NodeStatus::Succeeded, "[{b:?}]");
-        assert_eq!(node(&report, "report").output, Some(json!("cancelled").into()));
+        assert_eq!(
+            node(&report, "report").output,
+            Some(json!("cancelled").into())
+        );
         // `always()`, reading the failed step's error.
         assert_eq!(status("cleanup"), NodeStatus::Succeeded, "[{b:?}]");
         assert_eq!(
@@ -177,9 +180,10 @@ steps:
         assert_eq!(close_ups.attempt, 2, "[{b:?}] retried first");
         assert_eq!(
             node(&report, "export").output,
-            Some(json!(
-                "close-ups failed: only 3 distinct details could be planned (attempt 2)"
-            ).into()),
+            Some(
+                json!("close-ups failed: only 3 distinct details could be planned (attempt 2)")
+                    .into()
+            ),
             "[{b:?}]"
         );
         assert_eq!(report.run.status, RunStatus::Succeeded, "[{b:?}]");
@@ -259,7 +263,10 @@ steps:
     assert_eq!(node(&report, "on_failure").status, NodeStatus::Skipped);
     let on_cancel = node(&report, "on_cancel");
     assert_eq!(on_cancel.status, NodeStatus::Succeeded);
-    assert_eq!(on_cancel.output, Some(json!("cleaned up after cancelled").into()));
+    assert_eq!(
+        on_cancel.output,
+        Some(json!("cleaned up after cancelled").into())
+    );
     assert_eq!(
         reservation_states(b.store.as_ref(), &run.id, "on_cancel"),
         [ReservationState::Posted]

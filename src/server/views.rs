@@ -698,12 +698,14 @@ mod tests {
 
     #[test]
     fn a_document_is_copied_as_stored() {
-        let output = JsonText::parse(
-            r#"{"tech_pack":{"z_last":1, "a_first":[2.50]},"run_count":7}"#.into(),
-        )
-        .unwrap();
+        let output =
+            JsonText::parse(r#"{"tech_pack":{"z_last":1, "a_first":[2.50]},"run_count":7}"#.into())
+                .unwrap();
         let fields = step_answer(&output).unwrap();
-        assert_eq!(fields["techPack"].get(), r#"{"z_last":1, "a_first":[2.50]}"#);
+        assert_eq!(
+            fields["techPack"].get(),
+            r#"{"z_last":1, "a_first":[2.50]}"#
+        );
         assert_eq!(
             serde_json::to_string(&fields).unwrap(),
             r#"{"runCount":7,"techPack":{"z_last":1, "a_first":[2.50]}}"#

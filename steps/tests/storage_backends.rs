@@ -103,7 +103,7 @@ fn analysis(id: &str, product: &str, revisions: &[&str], created_at: u64) -> Ana
         revision_ids: revisions.iter().map(|r| r.to_string()).collect(),
         provider: "local".into(),
         model: "classical".into(),
-        data: json!({ "meta": { "category": "bag", "width": 0.25 } }),
+        data: json!({ "meta": { "category": "bag", "width": 0.25 } }).into(),
         history: Vec::new(),
         created_at,
         updated_at: created_at,
@@ -361,7 +361,9 @@ fn analyses(catalog: &Catalog) {
     // An edit replaces the record; the product still has it once.
     let mut edited = catalog.analysis("an_a").unwrap();
     assert_eq!(edited, analysis("an_a", &product.id, &[&front.id], 1_000));
-    edited.data["meta"]["category"] = json!("backpack");
+    let mut data = edited.data.value().unwrap();
+    data["meta"]["category"] = json!("backpack");
+    edited.data = data.into();
     edited.history.push(EditRecord {
         path: "/meta/category".into(),
         old_value: json!("bag"),

@@ -168,8 +168,14 @@ async fn a_step_waits_only_for_its_own_runs_owners_share_of_the_slots() {
         .unwrap();
 
     assert_eq!(bob.run.status, RunStatus::Succeeded);
-    let output = bob.nodes[0].output.as_ref().map(|output| output.value().unwrap());
-    assert_eq!(output.map(|o| o["with"].clone()), Some(json!({"hello": "bob"})));
+    let output = bob.nodes[0]
+        .output
+        .as_ref()
+        .map(|output| output.value().unwrap());
+    assert_eq!(
+        output.map(|o| o["with"].clone()),
+        Some(json!({"hello": "bob"}))
+    );
     let alice_nodes = engine.report(&alice_run.id).unwrap().nodes;
     assert!(
         alice_nodes.iter().all(|n| n.status == NodeStatus::Running),

@@ -264,7 +264,12 @@ steps:
         "{:?}",
         node(&report, "grade_sizes").error
     );
-    let chart = node(&report, "grade_sizes").output.as_ref().unwrap().value().unwrap();
+    let chart = node(&report, "grade_sizes")
+        .output
+        .as_ref()
+        .unwrap()
+        .value()
+        .unwrap();
     assert_eq!(
         chart["points_of_measure"][0]["values"],
         json!({"S": 500, "M": 520, "L": 540, "XL": 560})

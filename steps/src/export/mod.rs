@@ -197,7 +197,9 @@ impl StoredTechPack {
         if analysis.product_id != product_id {
             return Err(StorageError::AnalysisNotFound(analysis.id.clone()));
         }
-        let mut tech_pack: TechPack = serde_json::from_value(analysis.data.clone())
+        let mut tech_pack: TechPack = analysis
+            .data
+            .decode()
             .map_err(|e| StorageError::Corrupt(format!("analysis `{}`: {e}", analysis.id)))?;
         let photos = tech_pack
             .meta

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use techpack_engine::store::now_ms;
-use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
+use techpack_engine::{
+    JsonText, Step, StepContext, StepError, StepKind, StepOutput, step::parse_config,
+};
 
 use super::failure::{invalid_input, storage_error};
 use super::{TechpackServices, describe_images};
-use super::{load_image, output, owned_product, parse_answer, pick_revisions, plan_details_ahead};
+use super::{load_image, owned_product, parse_answer, pick_revisions, plan_details_ahead, stored};
 use crate::providers::VisionTask;
 use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::cache::CacheKey;
@@ -63,8 +65,8 @@ struct Config {
 pub struct Analyzed {
     pub product_id: String,
     pub analysis_id: String,
-    /// The [`TechPack`], as stored in the analysis record (serialized once for both).
-    pub tech_pack: Value,
+    /// The [`TechPack`], as stored in the analysis record (the same text: serialized once).
+    pub tech_pack: JsonText,
     pub analyzed_views: usize,
     pub cached_views: usize,
     pub provider: String,
@@ -265,7 +267,7 @@ impl Step for AnalyzeBaseViewsStep {
             revision_ids: revisions.iter().map(|r| r.id.clone()).collect(),
             provider: provider.name().into(),
             model: provider.model().into(),
-            data: output(&tech_pack),
+            data: stored(&tech_pack),
             history: Vec::new(),
             created_at: now,
             updated_at: now,
@@ -275,17 +277,16 @@ impl Step for AnalyzeBaseViewsStep {
             .put_analysis(&record)
             .map_err(storage_error)?;
         let all_cached = cached == revisions.len();
-        // The tech pack goes in by move, not as a second copy of the record's.
-        let mut value = output(&Analyzed {
+        // The record's text, not a second serialization of the tech pack.
+        let value = stored(&Analyzed {
             product_id: product.id,
             analysis_id,
-            tech_pack: Value::Null,
+            tech_pack: record.data,
             analyzed_views: revisions.len(),
             cached_views: cached,
             provider: provider.name().into(),
             model: provider.model().into(),
         });
-        value["tech_pack"] = record.data;
         Ok(if all_cached {
             StepOutput::free(value)
         } else {

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use techpack_engine::store::now_ms;
-use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
+use techpack_engine::{
+    JsonText, Step, StepContext, StepError, StepKind, StepOutput, step::parse_config,
+};
 
 use super::TechpackServices;
 use super::failure::{invalid_input, storage_error, unusable_answer};
-use super::{output, owned_product, parse_answer};
+use super::{document, output, owned_product, parse_answer, stored};
 use crate::providers::VisionTask;
 use crate::providers::{ProviderSelection, VisionChoice};
 use crate::storage::EditRecord;
@@ -120,12 +122,15 @@ impl Step for EditStep {
                 "the revision table is the tech pack's own record of its changes: edits cannot change it",
             ));
         }
-        let old_value = record.data.pointer(&pointer).cloned().ok_or_else(|| {
+        let document = document(&record)?;
+        let old_value = document.pointer(&pointer).cloned().ok_or_else(|| {
             invalid_input(format!("the analysis has no field at `{}`", config.path))
         })?;
         if config.op != Op::Set {
             let edit_id = super::analyze_base_views::short_hash(&ctx.idempotency_key);
-            return edit_rows(&services, config, record, pointer, old_value, &edit_id);
+            return edit_rows(
+                &services, config, record, document, pointer, old_value, &edit_id,
+            );
         }
 
         let (new_value, explanation, provider) = match &config.value {
@@ -155,7 +160,7 @@ impl Step for EditStep {
             }
         };
 
-        let mut data = record.data.clone();
+        let mut data = document;
         *data.pointer_mut(&pointer).expect("the path exists") = new_value.clone();
         // A value a person gave is no longer an estimate.
         if config.value.is_some() && pointer.ends_with("/value") {
@@ -177,7 +182,7 @@ impl Step for EditStep {
                 && last.instruction == config.instruction
         });
         record.data = if repeated {
-            output(&pack)
+            stored(&pack)
         } else {
             let at = now_ms();
             let summary = match &config.instruction {
@@ -243,9 +248,9 @@ fn revision(
 }
 
 /// `pack` as stored, one revision longer.
-fn with_revision(mut pack: TechPack, revision: Revision) -> Value {
+fn with_revision(mut pack: TechPack, revision: Revision) -> JsonText {
     pack.revisions.push(revision);
-    output(&pack)
+    stored(&pack)
 }
 
 /// Adds or removes a row of one of the tech pack's lists.
@@ -253,11 +258,11 @@ fn edit_rows(
     services: &TechpackServices,
     config: &Config,
     mut record: crate::storage::AnalysisRecord,
+    mut data: Value,
     pointer: String,
     old_value: Value,
     edit_id: &str,
 ) -> Result<StepOutput, StepError> {
-    let mut data = record.data.clone();
     let new_value = match config.op {
         Op::Add => {
             let section = pointer.trim_start_matches('/');

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
-use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::parse_config};
+use techpack_engine::{
+    JsonText, Step, StepContext, StepError, StepKind, StepOutput, step::parse_config,
+};
 
 use super::TechpackServices;
 use super::failure::storage_error;
@@ -165,7 +167,8 @@ fn record_what_the_run_says(
             "analysis `{id}`: {e}"
         )))
     };
-    let field = |name: &str| analysis.data.get(name).cloned().unwrap_or(Value::Null);
+    let mut data = analysis.data.value().map_err(&corrupt)?;
+    let field = |name: &str| data.get(name).cloned().unwrap_or(Value::Null);
     let stored_parts: Vec<NotProduced> = match field("not_produced") {
         Value::Null => Vec::new(),
         parts => serde_json::from_value(parts).map_err(&corrupt)?,
@@ -183,7 +186,7 @@ fn record_what_the_run_says(
         None => None,
     };
     let mut changed = false;
-    let Some(fields) = analysis.data.as_object_mut() else {
+    let Some(fields) = data.as_object_mut() else {
         return Ok(false);
     };
     if parts != stored_parts {
@@ -195,6 +198,9 @@ fn record_what_the_run_says(
     {
         fields.insert("size_chart".into(), chart);
         changed = true;
+    }
+    if changed {
+        analysis.data = JsonText::from_value(&data);
     }
     Ok(changed)
 }

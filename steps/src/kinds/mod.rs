@@ -25,12 +25,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use techpack_engine::{StepContext, StepError, StepRegistry};
+use techpack_engine::{JsonText, StepContext, StepError, StepRegistry};
 
 use crate::local;
 use crate::providers::InlineImage;
 use crate::storage::cache::CacheKey;
-use crate::storage::{ImageRevision, Product, RevisionOrigin, StorageError};
+use crate::storage::{AnalysisRecord, ImageRevision, Product, RevisionOrigin, StorageError};
 use crate::techpack::View;
 use failure::{busy_error, invalid_input, storage_error, unusable_answer};
 
@@ -96,7 +96,7 @@ pub fn owned_analysis(
             analysis_id.to_string(),
         )));
     }
-    let tech_pack = serde_json::from_value(analysis.data.clone()).map_err(|e| {
+    let tech_pack = analysis.data.decode().map_err(|e| {
         StepError::permanent(format!(
             "stored analysis `{analysis_id}` is unreadable: {e}"
         ))
@@ -286,6 +286,21 @@ pub fn parse_answer<T: serde::de::DeserializeOwned>(
 
 pub fn output<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).expect("outputs serialize")
+}
+
+/// A typed value as stored JSON text, serialized straight to text (no `Value` in between).
+pub fn stored<T: serde::Serialize>(value: &T) -> JsonText {
+    JsonText::of(value).expect("records serialize")
+}
+
+/// An analysis's tech pack as a `Value` tree, for what changes it in place.
+pub fn document(record: &AnalysisRecord) -> Result<serde_json::Value, StepError> {
+    record.data.value().map_err(|e| {
+        storage_error(StorageError::Corrupt(format!(
+            "analysis `{}`: {e}",
+            record.id
+        )))
+    })
 }
 
 /// The most close-ups a set may have; plans are made for this many and cut to size, so one

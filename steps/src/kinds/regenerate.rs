@@ -11,7 +11,7 @@ use techpack_engine::{Step, StepContext, StepError, StepKind, StepOutput, step::
 
 use super::failure::{invalid_input, storage_error};
 use super::{TechpackServices, describe_images};
-use super::{load_image, output, owned_product, parse_answer, parse_view, store_revision};
+use super::{load_image, output, owned_product, parse_answer, parse_view, store_revision, stored};
 use crate::providers::{ImageChoice, ProviderSelection, VisionChoice};
 use crate::providers::{ImageTask, InlineImage, VisionTask};
 use crate::storage::cache::CacheKey;
@@ -138,7 +138,10 @@ impl Step for RegenerateStep {
                     .as_ref()
                     .and_then(|r| {
                         r.data
-                            .pointer("/meta/product_name")
+                            .decode::<MetaOnly>()
+                            .ok()?
+                            .meta
+                            .pointer("/product_name")
                             .and_then(Value::as_str)
                             .map(str::to_string)
                     })
@@ -185,19 +188,21 @@ impl Step for RegenerateStep {
         };
 
         let image = load_image(&services, &revision)?;
-        let meta_text = |pointer: &str| {
-            analysis_record.as_ref().and_then(|r| {
-                r.data
-                    .pointer(pointer)
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-        };
-        let category = meta_text("/meta/category/value");
-        let subcategory = meta_text("/meta/subcategory/value");
-        let references = analysis_record
+        let meta = analysis_record
             .as_ref()
-            .and_then(|r| r.data.pointer("/meta/references").cloned())
+            .and_then(|r| r.data.decode::<MetaOnly>().ok())
+            .map(|m| m.meta)
+            .unwrap_or(Value::Null);
+        let meta_text = |pointer: &str| {
+            meta.pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let category = meta_text("/category/value");
+        let subcategory = meta_text("/subcategory/value");
+        let references = meta
+            .pointer("/references")
+            .cloned()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
         let task = VisionTask::AnalyzeView {
@@ -224,7 +229,9 @@ impl Step for RegenerateStep {
         analysis.view = revision.view;
 
         if let Some(record) = analysis_record.as_mut() {
-            let mut tech_pack: TechPack = serde_json::from_value(record.data.clone())
+            let mut tech_pack: TechPack = record
+                .data
+                .decode()
                 .map_err(|e| StepError::permanent(format!("stored analysis is unreadable: {e}")))?;
             tech_pack
                 .meta
@@ -244,11 +251,7 @@ impl Step for RegenerateStep {
                 .cloned()
                 .collect();
             views.push(analysis.clone());
-            let old_view = record
-                .data
-                .pointer("/views")
-                .cloned()
-                .unwrap_or(Value::Null);
+            let old_view = output(&tech_pack.views);
             let summary = format!(
                 "regenerated the {} view as revision {}",
                 revision.view.as_str(),
@@ -264,7 +267,7 @@ impl Step for RegenerateStep {
                 imaging.name(),
                 summary.clone(),
             ));
-            record.data = output(&tech_pack);
+            record.data = stored(&tech_pack);
             record.history.push(EditRecord {
                 path: "/views".into(),
                 old_value: old_view,
@@ -288,4 +291,11 @@ impl Step for RegenerateStep {
             analysis_id: analysis_record.map(|r| r.id),
         })))
     }
+}
+
+/// The part of a stored tech pack the regenerate step reads before it needs the rest.
+#[derive(Deserialize)]
+struct MetaOnly {
+    #[serde(default)]
+    meta: Value,
 }

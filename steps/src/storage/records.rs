@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use techpack_engine::JsonText;
 
 use crate::techpack::{Callout, CloseUpAnalysis, View};
 
@@ -67,8 +68,8 @@ pub struct AnalysisRecord {
     pub revision_ids: Vec<String>,
     pub provider: String,
     pub model: String,
-    /// The tech pack.
-    pub data: Value,
+    /// The tech pack, as JSON text: written and answered as it is, parsed by what reads it.
+    pub data: JsonText,
     pub history: Vec<EditRecord>,
     pub created_at: u64,
     pub updated_at: u64,
