@@ -441,9 +441,11 @@ fn cache(catalog: &Catalog) {
         variant: "front",
     };
     assert_eq!(catalog.cache.get::<serde_json::Value>(&key).unwrap(), None);
+    assert!(!catalog.cache.contains(&key).unwrap());
     let answer = json!({ "category": "bag", "confidence": 0.875, "colours": ["#112233"] });
     catalog.cache.put(&key, &answer).unwrap();
     assert_eq!(catalog.cache.get(&key).unwrap(), Some(answer.clone()));
+    assert!(catalog.cache.contains(&key).unwrap());
 
     // Any other part of the key is a miss.
     let back = CacheKey {
@@ -455,6 +457,7 @@ fn cache(catalog: &Catalog) {
         ..key.clone()
     };
     assert_eq!(catalog.cache.get::<serde_json::Value>(&back).unwrap(), None);
+    assert!(!catalog.cache.contains(&back).unwrap());
     assert_eq!(
         catalog
             .cache

@@ -35,6 +35,11 @@ pub trait AnalysisCacheStore: Send + Sync {
     /// The JSON text stored under `key`, or `None`.
     fn get(&self, key: &CacheKey<'_>) -> Result<Option<Vec<u8>>, StorageError>;
 
+    /// Whether an answer is stored under `key`, without reading it.
+    fn contains(&self, key: &CacheKey<'_>) -> Result<bool, StorageError> {
+        Ok(self.get(key)?.is_some())
+    }
+
     /// Stores `json` (a JSON document) under `key`, replacing what was there.
     fn put(&self, key: &CacheKey<'_>, json: &str) -> Result<(), StorageError>;
 }
@@ -61,7 +66,7 @@ impl AnalysisCache {
 
     /// Whether an answer is stored under `key` (not decoded).
     pub fn contains(&self, key: &CacheKey) -> Result<bool, StorageError> {
-        Ok(self.store.get(key)?.is_some())
+        self.store.contains(key)
     }
 
     pub fn put<T: Serialize>(&self, key: &CacheKey, value: &T) -> Result<(), StorageError> {

@@ -473,8 +473,13 @@ impl Tree {
         self.sled.get(key)?.map(read).transpose()
     }
 
+    /// Whether `key` has a value, committed or not (the value is not read back).
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, DbError> {
-        Ok(self.get(key)?.is_some())
+        let key = key.as_ref();
+        if let Some(shadow) = lock(&self.inner.pending).shadows[self.index].get(key) {
+            return Ok(shadow.value.is_some());
+        }
+        Ok(self.sled.contains_key(key)?)
     }
 
     /// Sets `key` to `value`: seen by every read at once, durable after the next
@@ -755,6 +760,24 @@ mod tests {
         );
         assert_eq!(tree.sled.get("hold").unwrap(), None);
         assert_eq!(tree.sled.get("gone").unwrap(), None);
+    }
+
+    #[test]
+    fn contains_key_sees_pending_and_committed_writes_and_removals() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert("kept", b"v".as_slice()).unwrap();
+        tree.insert("dropped", b"v".as_slice()).unwrap();
+        assert!(tree.contains_key("kept").unwrap());
+        db.flush().unwrap();
+        tree.remove("dropped").unwrap();
+        assert!(tree.contains_key("kept").unwrap());
+        assert!(!tree.contains_key("dropped").unwrap());
+        assert!(!tree.contains_key("never").unwrap());
+        db.flush().unwrap();
+        assert!(!tree.contains_key("dropped").unwrap());
+        assert!(tree.contains_key("kept").unwrap());
     }
 
     #[test]

@@ -34,6 +34,17 @@ impl AnalysisCacheStore for PgCache {
         }))
     }
 
+    fn contains(&self, key: &CacheKey<'_>) -> Result<bool, StorageError> {
+        let row = self
+            .pool
+            .query_opt(
+                "SELECT 1 FROM analysis_cache WHERE key = $1",
+                &[&hex::encode(key.digest())],
+            )
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+
     fn put(&self, key: &CacheKey<'_>, json: &str) -> Result<(), StorageError> {
         self.pool
             .execute(

@@ -25,6 +25,10 @@ impl AnalysisCacheStore for SledCache {
             .map(|bytes| bytes.to_vec()))
     }
 
+    fn contains(&self, key: &CacheKey<'_>) -> Result<bool, StorageError> {
+        self.tree.contains_key(key.digest()).or_backend()
+    }
+
     fn put(&self, key: &CacheKey<'_>, json: &str) -> Result<(), StorageError> {
         self.tree.insert(key.digest(), json).or_backend()
     }
