@@ -212,4 +212,13 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_steps_output_may_be_any_json_value() {
+        // `core/echo` outputs a string; the document must not promise an object.
+        let document = serde_json::to_value(super::super::app::api_routes().into_openapi())
+            .expect("the OpenAPI document serializes");
+        let output = &document["components"]["schemas"]["NodeView"]["properties"]["output"];
+        assert_eq!(output, &serde_json::json!({}), "{output}");
+    }
 }

@@ -98,7 +98,7 @@ pub struct NodeView<'a> {
     status: &'static str,
     attempt: u32,
     idempotency_key: &'a str,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     output: Option<&'a JsonText>,
     error: Option<&'a str>,
     /// Why it failed, as a step failure code (`docs/error-codes.md`).
