@@ -115,6 +115,18 @@ impl Step for RegenerateStep {
         };
         let imaging = services.imaging(&selection)?;
         let vision = services.vision(&selection)?;
+        // The analysis's `meta`, read once from its text (the rest is decoded only to be
+        // changed, below).
+        let meta = analysis_record
+            .as_ref()
+            .and_then(|r| r.data.decode::<MetaOnly>().ok())
+            .map(|m| m.meta)
+            .unwrap_or(Value::Null);
+        let meta_text = |pointer: &str| {
+            meta.pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
 
         // A retried or resumed step reuses the revision its first attempt made.
         let made_key = CacheKey {
@@ -134,18 +146,8 @@ impl Step for RegenerateStep {
             Some(revision) => revision,
             None => {
                 let image = load_image(&services, &source)?;
-                let description = analysis_record
-                    .as_ref()
-                    .and_then(|r| {
-                        r.data
-                            .decode::<MetaOnly>()
-                            .ok()?
-                            .meta
-                            .pointer("/product_name")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .unwrap_or_else(|| product.name.clone());
+                let description =
+                    meta_text("/product_name").unwrap_or_else(|| product.name.clone());
                 let task = ImageTask::Regenerate {
                     view: source.view,
                     prompt: config.prompt.as_deref(),
@@ -188,16 +190,6 @@ impl Step for RegenerateStep {
         };
 
         let image = load_image(&services, &revision)?;
-        let meta = analysis_record
-            .as_ref()
-            .and_then(|r| r.data.decode::<MetaOnly>().ok())
-            .map(|m| m.meta)
-            .unwrap_or(Value::Null);
-        let meta_text = |pointer: &str| {
-            meta.pointer(pointer)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
         let category = meta_text("/category/value");
         let subcategory = meta_text("/subcategory/value");
         let references = meta
