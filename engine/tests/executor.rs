@@ -716,3 +716,100 @@ async fn a_run_that_ends_looks_for_queued_runs_only_while_some_may_wait() {
     assert_eq!(engine.admit_queued().unwrap(), Vec::<String>::new());
     assert!(!engine.queued_runs_may_wait());
 }
+
+#[tokio::test]
+async fn an_input_nested_too_deep_to_store_readably_is_refused_before_the_run_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(dir.path(), vec![]);
+    let mut deep = json!("bottom");
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let wf = workflow(
+        r#"
+name: deep
+version: 1
+inputs:
+  deep: { type: array, required: true }
+  shallow: { type: array, required: true }
+steps:
+  make: { uses: core/echo, with: { value: "${{ inputs.deep }}" } }
+"#,
+    );
+    let Value::Object(inputs) = json!({ "deep": deep, "shallow": [[[1]]] }) else {
+        panic!()
+    };
+    let error = engine.create_run(&wf, inputs, None).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("input `deep` is nested deeper than 64 levels"),
+        "{message}"
+    );
+    assert!(!message.contains("`shallow`"), "{message}");
+    assert!(engine.store().runs().unwrap().is_empty());
+}
+
+/// `test/deep`: outputs arrays nested 200 levels deep (what a buggy plugin could answer).
+struct Deep;
+
+struct DeepStep;
+
+impl techpack_engine::StepKind for Deep {
+    fn description(&self) -> &str {
+        "outputs a value nested 200 levels deep"
+    }
+
+    fn build(&self, _config: &Value) -> Result<Arc<dyn techpack_engine::Step>, String> {
+        Ok(Arc::new(DeepStep))
+    }
+}
+
+#[async_trait::async_trait]
+impl techpack_engine::Step for DeepStep {
+    async fn run(
+        &self,
+        _ctx: techpack_engine::StepContext,
+    ) -> Result<techpack_engine::StepOutput, techpack_engine::StepError> {
+        let mut deep = json!("bottom");
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        Ok(techpack_engine::StepOutput::new(deep))
+    }
+}
+
+#[tokio::test]
+async fn an_output_nested_too_deep_to_read_fails_the_step_that_reads_it_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = StepRegistry::with_builtins();
+    registry.register("test/deep", Deep);
+    let engine = Engine::new(
+        Arc::new(SledStore::open(dir.path()).unwrap()),
+        registry.clone(),
+        vec![],
+        Resources::new(),
+        EngineConfig::default(),
+    );
+    let wf = Workflow::parse(
+        r#"
+name: deep
+version: 1
+steps:
+  make: { uses: test/deep }
+  read: { uses: core/echo, with: { value: "${{ steps.make.output }}" } }
+"#,
+        "deep.yaml",
+        &registry,
+    )
+    .unwrap();
+    let record = engine.create_run(&wf, Map::new(), None).await.unwrap();
+    let report = engine.execute(&record.id).await.unwrap();
+    let read = node(&report, "read");
+    assert_eq!(read.status, NodeStatus::Failed);
+    let error = read.error.as_deref().unwrap();
+    assert!(
+        error.contains("cannot read the output of step `make`"),
+        "{error}"
+    );
+    assert_eq!(report.run.status, RunStatus::Failed);
+}

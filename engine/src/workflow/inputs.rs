@@ -18,6 +18,28 @@ pub enum InputOrigin {
     User,
 }
 
+/// How deep an input's arrays and objects may nest. A run's record holds its inputs a few
+/// levels down, and JSON nested past 128 levels cannot be read back: such a run could be
+/// stored but never executed or shown.
+pub const MAX_INPUT_NESTING: usize = 64;
+
+/// How deep `value`'s arrays and objects nest (a scalar: 0). Walked without recursion, so
+/// any value a caller built can be measured.
+fn nesting(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(value, 0)];
+    while let Some((value, depth)) = todo.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(fields) => Box::new(fields.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        todo.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
 pub fn resolve(
     workflow: &Workflow,
     mut given: Map<String, Value>,
@@ -36,6 +58,12 @@ pub fn resolve(
             Some(value) if input.ty.accepts(&value) => {
                 let mut refusals = refusals(&input.name, input.ty, &value, origin);
                 refusals.extend(input.out_of_bounds(&value));
+                if nesting(&value) > MAX_INPUT_NESTING {
+                    refusals.push(format!(
+                        "input `{}` is nested deeper than {MAX_INPUT_NESTING} levels",
+                        input.name
+                    ));
+                }
                 if refusals.is_empty() {
                     resolved.insert(input.name.clone(), value);
                 }
