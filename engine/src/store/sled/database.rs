@@ -673,6 +673,21 @@ pub(super) fn store_error(e: impl Into<DbError>) -> EngineError {
 mod tests {
     use super::*;
 
+    /// Opens `dir` again after every handle to it was dropped, as a restarted process does:
+    /// sled's background threads let go of the directory lock shortly after the last handle,
+    /// so only that is waited out.
+    fn open_again(dir: &Path) -> Database {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match Database::open(dir) {
+                Err(EngineError::StoreLocked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+    }
+
     fn values(entries: Vec<StoredPair>) -> Vec<(String, String)> {
         entries
             .into_iter()
@@ -793,7 +808,7 @@ mod tests {
             assert!(tree.sled.get("record").unwrap().unwrap().len() < record.len() / 4);
             assert_eq!(tree.scan_prefix("rec").unwrap()[0].1.as_ref(), &record[..]);
         }
-        let db = Database::open(dir.path()).unwrap();
+        let db = open_again(dir.path());
         let tree = db.open_tree("t").unwrap();
         assert_eq!(tree.get("record").unwrap().as_deref(), Some(&record[..]));
         let back: Vec<_> = tree.scan_prefix_back(b"", None).collect();
@@ -845,7 +860,7 @@ mod tests {
             assert!(lock(&db.inner.log).len() < wal::CHECKPOINT_BYTES / 2);
             // The last writes are not flushed: dropping the database commits them.
         }
-        let db = Database::open(dir.path()).unwrap();
+        let db = open_again(dir.path());
         let tree = db.open_tree("big").unwrap();
         let count = wal::CHECKPOINT_BYTES / value.len() as u64 + 32;
         assert_eq!(tree.iter().unwrap().len() as u64, count);
